@@ -1,0 +1,1 @@
+"""Central service: MQTT ingest, storage, shop matching, cases, grades, notifications, web pages."""

@@ -1,0 +1,55 @@
+"""All central settings in one class: env vars `DOORLINE_...` (nested with `__`), or a YAML file named by
+`DOORLINE_CONFIG`. Built by `get_settings()` at start-up, never at import time."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from wire.mqtt import MqttSettings
+
+
+class CentralSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOORLINE_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = Field(default="sqlite:///var/doorline.db", description="SQLAlchemy URL; PostgreSQL for scale")
+    evidence_dir: Path = Field(default=Path("var/evidence"), description="content-addressed JPEG store")
+    evidence_s3_bucket: str | None = Field(default=None, description="use S3-compatible storage instead")
+    evidence_s3_endpoint: str | None = None
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ingest_group: str = Field(default="central", description="MQTT v5 shared-subscription group")
+    ingest_enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str = Field(default="change-me-doorline-dev-secret", min_length=16,
+                            description="signs access tokens; set one per deployment")
+    token_ttl_s: int = Field(default=8 * 3600, ge=60)
+    self_rectify_window_s: float = Field(default=1800, ge=0, description="time a notified shop has to fix it")
+    strike_window_days: int = Field(default=365, ge=1)
+    lenient_self_rectified: bool = Field(default=True,
+                                         description="a case the shop fixed inside the window adds no strike")
+    auto_confirm_score: float | None = Field(default=None, ge=0, le=1,
+                                             description="confirm without an operator above this score "
+                                                         "for cameras marked trusted")
+    grade_rules: Literal["counts", "business_type", "inspection_score"] = "counts"
+    match_tolerance_m: float = Field(default=15.0, ge=0)
+    tick_interval_s: float = Field(default=5.0, gt=0, description="how often timers (windows, grades) run")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("DOORLINE_CONFIG")
+        if config:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)
+
+
+@lru_cache
+def get_settings() -> CentralSettings:
+    return CentralSettings()

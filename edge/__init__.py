@@ -1,0 +1,1 @@
+"""Edge worker: sources, sampling, detection, tracking, zone rules, events, evidence, publishing."""

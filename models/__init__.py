@@ -1,0 +1,1 @@
+"""Detector back-ends, the shared Detections type, and the model registry."""

@@ -1,0 +1,1 @@
+"""The wire contract between edge and central: message schema, topics and ids."""

@@ -1,0 +1,229 @@
+"""Every message that crosses MQTT between edge and central. Both sides import this module.
+
+Each payload is one JSON object with `"v": 1` and a `"type"` discriminator. `decode()` never raises anything
+but `SchemaError`, whose `reason` is short and safe to store in a dead-letter table.
+
+Ids: `message_id` is unique per message (central stores a message at most once by it);
+`event_id` names one violation episode in one zone and is shared by its start / update / end messages,
+which are ordered by `seq`. Both are UUIDv7 strings, so they sort by creation time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from wire.ids import new_id
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+MAX_EVIDENCE_BYTES = 1024 * 1024
+MAX_BOXES = 256
+
+Violation = Literal["cross_door_trading", "piled_goods"]
+VIOLATIONS: tuple[str, ...] = ("cross_door_trading", "piled_goods")
+Phase = Literal["start", "update", "end"]
+EvidenceKind = Literal["annotated", "clean", "crop"]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Box = Annotated[list[float], Field(min_length=4, max_length=4)]
+
+
+class SchemaError(ValueError):
+    """A payload that is not a valid Doorline message. `reason` says why, in one line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = VERSION
+    message_id: Id = Field(default_factory=new_id)
+    site_id: Id
+    camera_id: Id
+    sent_at: float = Field(default_factory=time.time, description="unix seconds when the edge made it")
+
+
+class EvidenceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    evidence_id: Id
+    sha256: Sha256
+    kind: EvidenceKind = "annotated"
+    size: int = Field(ge=0, le=MAX_EVIDENCE_BYTES)
+
+
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float | None = None
+
+
+class EventMessage(_Message):
+    """One phase of a violation episode in one zone."""
+
+    type: Literal["event"] = "event"
+    event_id: Id
+    seq: int = Field(ge=0, description="0 for start, then +1 per update; end is the last")
+    zone_id: Id | None = Field(default=None, description="None for drone events located by geo only")
+    shop_id: Id | None = None
+    violation: Violation
+    phase: Phase
+    ts: float = Field(description="unix seconds of the frame that produced this phase")
+    video_ts: float | None = Field(default=None, ge=0, description="seconds from the start of a file source")
+    score: float = Field(ge=0, le=1)
+    boxes: list[Box] = Field(default_factory=list, max_length=MAX_BOXES)
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+    source_kind: Literal["fixed", "drone"] = "fixed"
+    geo: GeoPoint | None = None
+    command_id: Id | None = Field(default=None, description="set when the phase answers a central command")
+
+    @model_validator(mode="after")
+    def _located(self) -> EventMessage:
+        if self.zone_id is None and self.geo is None:
+            raise ValueError("an event needs a zone_id or a geo point")
+        return self
+
+
+class EvidenceMessage(_Message):
+    """A JPEG that proves an event. Travels on its own topic; the event carries its id and hash."""
+
+    type: Literal["evidence"] = "evidence"
+    evidence_id: Id
+    event_id: Id
+    kind: EvidenceKind = "annotated"
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    sha256: Sha256
+    width: int = Field(gt=0, le=16384)
+    height: int = Field(gt=0, le=16384)
+    data_b64: str = Field(repr=False)
+
+    @field_validator("data_b64")
+    @classmethod
+    def _bounded(cls, v: str) -> str:
+        if len(v) > (MAX_EVIDENCE_BYTES * 4) // 3 + 4:
+            raise ValueError(f"evidence larger than {MAX_EVIDENCE_BYTES} bytes")
+        return v
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> EvidenceMessage:
+        data = self.data()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError("evidence sha256 does not match its data")
+        if not data.startswith(b"\xff\xd8"):
+            raise ValueError("evidence data is not a JPEG")
+        return self
+
+    def data(self) -> bytes:
+        try:
+            return base64.b64decode(self.data_b64, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"evidence data is not base64: {exc}") from None
+
+    @classmethod
+    def from_jpeg(cls, jpeg: bytes, *, width: int, height: int, **fields) -> EvidenceMessage:
+        return cls(
+            sha256=hashlib.sha256(jpeg).hexdigest(),
+            width=width,
+            height=height,
+            data_b64=base64.b64encode(jpeg).decode("ascii"),
+            **fields,
+        )
+
+    def ref(self) -> EvidenceRef:
+        return EvidenceRef(
+            evidence_id=self.evidence_id, sha256=self.sha256, kind=self.kind, size=len(self.data())
+        )
+
+
+class StatusMessage(_Message):
+    """Edge heartbeat, retained per camera; the broker publishes the `offline` last will."""
+
+    type: Literal["status"] = "status"
+    edge_id: Id
+    state: Literal["online", "degraded", "offline"]
+    source_state: str = Field(default="", max_length=200)
+    fps: float = Field(default=0.0, ge=0)
+    spool_depth: int = Field(default=0, ge=0)
+    spool_bytes: int = Field(default=0, ge=0)
+    detail: str = Field(default="", max_length=1000)
+
+
+class CommandMessage(_Message):
+    """Central → edge."""
+
+    type: Literal["command"] = "command"
+    command_id: Id = Field(default_factory=new_id)
+    cmd: Literal["recheck", "reload_zones", "set_fps"]
+    zone_id: Id | None = None
+    case_id: Id | None = None
+    fps: float | None = Field(default=None, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _args(self) -> CommandMessage:
+        if self.cmd == "recheck" and not self.zone_id:
+            raise ValueError("recheck needs a zone_id")
+        if self.cmd == "set_fps" and self.fps is None:
+            raise ValueError("set_fps needs fps")
+        return self
+
+
+class RecheckResult(_Message):
+    """Edge → central: the answer to a recheck command, judged on fresh frames."""
+
+    type: Literal["recheck_result"] = "recheck_result"
+    command_id: Id
+    case_id: Id | None = None
+    zone_id: Id
+    result: Literal["clear", "present", "unknown"]
+    ts: float
+    score: float = Field(default=0.0, ge=0, le=1)
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+    detail: str = Field(default="", max_length=1000)
+
+
+Message = Annotated[
+    EventMessage | EvidenceMessage | StatusMessage | CommandMessage | RecheckResult,
+    Field(discriminator="type"),
+]
+_adapter: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+def encode(message: _Message) -> bytes:
+    return message.model_dump_json().encode("utf-8")
+
+
+def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse and validate one payload. Raises only `SchemaError`."""
+    raw = payload.encode("utf-8") if isinstance(payload, str) else payload
+    if len(raw) > max_bytes:
+        raise SchemaError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise SchemaError("payload is not a JSON object")
+    if "v" not in obj:
+        raise SchemaError("missing schema version 'v'")
+    if obj["v"] != VERSION:
+        raise SchemaError(f"unsupported schema version {obj['v']!r} (this side speaks v{VERSION})")
+    if obj.get("type") not in {"event", "evidence", "status", "command", "recheck_result"}:
+        raise SchemaError(f"unknown message type {obj.get('type')!r}")
+    try:
+        return _adapter.validate_python(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != obj.get("type"))
+        raise SchemaError(f"invalid {obj['type']}: {where}: {first.get('msg')}"[:500]) from None
