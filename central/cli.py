@@ -1,0 +1,182 @@
+"""`doorline-central`: run the service and its maintenance commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from central.settings import CentralSettings
+
+log = logging.getLogger("doorline.central")
+
+
+class Ticker(threading.Thread):
+    """Runs the workflow timers (self-rectification windows, recheck timeouts, grade ageing)."""
+
+    def __init__(self, settings: CentralSettings, session_factory) -> None:
+        super().__init__(name="doorline-ticker", daemon=True)
+        self.settings = settings
+        self.session_factory = session_factory
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from central import workflow
+
+        while not self.stopped.wait(self.settings.tick_interval_s):
+            try:
+                with self.session_factory() as session:
+                    workflow.tick(session, datetime.now(UTC), self.settings)
+                    session.commit()
+            except Exception:  # a failed tick is retried next interval; the service keeps running
+                log.exception("workflow tick failed")
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.app import create_app
+    from central.db import make_engine, make_session_factory
+    from central.evidence_store import make_store
+    from central.ingest import IngestService
+    from central.migrate import init_db
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    factory = make_session_factory(engine)
+    _ensure_admin(factory, args)
+    ingest = None
+    if settings.ingest_enabled:
+        ingest = IngestService(settings, factory, make_store(settings))
+        ingest.start()
+    ticker = Ticker(settings, factory)
+    ticker.start()
+    app = create_app(settings, factory)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(config)
+    log.info("doorline-central on http://%s:%d (database %s)", settings.host, settings.port,
+             engine.url.render_as_string(hide_password=True))
+    try:
+        server.run()
+    finally:
+        ticker.stop()
+        if ingest is not None:
+            ingest.stop()
+        engine.dispose()
+    return 0
+
+
+def _ensure_admin(factory, args: argparse.Namespace) -> None:
+    if not args.admin_password:
+        return
+    from central.users_cli import ensure_user
+
+    with factory() as session:
+        ensure_user(session, args.admin_user, args.admin_password, "admin")
+        session.commit()
+
+
+def cmd_migrate(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from central.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_create_user(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from central.db import make_engine, make_session_factory
+    from central.migrate import init_db
+    from central.users_cli import ensure_user
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with make_session_factory(engine)() as session:
+        ensure_user(session, args.name, args.password, args.role)
+        session.commit()
+    print(f"user {args.name} ({args.role}) ready")
+    return 0
+
+
+def cmd_broker_config(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from central.broker_config import main as broker_main
+
+    return broker_main(args.rest)
+
+
+def cmd_audit_verify(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from central.db import make_engine, make_session_factory
+    from central.domain.audit import verify_chain
+
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        problems = verify_chain(session)
+    for p in problems:
+        print(p)
+    print("audit chain intact" if not problems else f"{len(problems)} problem(s) in the audit chain")
+    return 0 if not problems else 1
+
+
+def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from central.db import make_engine, make_session_factory
+    from central.domain import registry
+    from central.migrate import init_db
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with make_session_factory(engine)() as session:
+        report = registry.import_file(session, args.file)
+        session.commit()
+    print(report.summary() if hasattr(report, "summary") else report)
+    return 0 if not getattr(report, "errors", None) else 1
+
+
+COMMANDS: dict[str, Callable[[CentralSettings, argparse.Namespace], int]] = {
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "create-user": cmd_create_user,
+    "broker-config": cmd_broker_config,
+    "audit-verify": cmd_audit_verify,
+    "import-shops": cmd_import_shops,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="doorline-central", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="HTTP API + MQTT ingest + workflow timers")
+    s.add_argument("--admin-user", default="admin")
+    s.add_argument("--admin-password", default=None, help="create or reset this admin at start-up")
+    m = sub.add_parser("migrate", help="upgrade the database schema")
+    m.add_argument("--revision", default="head")
+    u = sub.add_parser("create-user", help="create or update an operator account")
+    u.add_argument("name")
+    u.add_argument("--password", required=True)
+    u.add_argument("--role", choices=["viewer", "reviewer", "admin"], default="viewer")
+    b = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for the edges")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("audit-verify", help="verify the hash chain of the case audit trail")
+    i = sub.add_parser("import-shops", help="import shops from CSV or GeoJSON")
+    i.add_argument("file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = CentralSettings()
+    except Exception as exc:  # pydantic's message names the bad field
+        print(f"doorline-central: bad settings: {exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

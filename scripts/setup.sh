@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Sets up everything Doorline needs on this machine, and says what it does.
+#   scripts/setup.sh          venv + package + Mosquitto (enough for the demo)
+#   scripts/setup.sh --test   also Chromium (browser tests) and a reachable PostgreSQL
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root to run: $*  (install it yourself, then run this again)"; return 1; fi
+}
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then say "no apt-get here: install $* with your package manager"; return 1; fi
+  if [ $apt_updated = 0 ]; then say "apt-get update"; as_root apt-get update -qq; apt_updated=1; fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. Python >= 3.11 and the venv.
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "Python >= 3.11 is required (found: $("$PY" --version 2>&1 || echo none))"; exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv || { apt_install python3-venv && "$PY" -m venv .venv; }
+fi
+stamp=.venv/.doorline-installed
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "$(cat $stamp 2>/dev/null)" != "$hash" ]; then
+  say "installing Doorline and its dependencies into .venv (pip, a minute or two the first time)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -c 'import edge, central, models, zones, wire, cv2, onnxruntime, paho.mqtt' \
+    || { say "the Python install failed (see pip output above)"; exit 1; }
+  echo "$hash" > $stamp
+else
+  say ".venv is up to date"
+fi
+
+# 2. Mosquitto: the binary (tests start private brokers) and a broker for the demo.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  apt_install mosquitto mosquitto-clients
+fi
+say "mosquitto: $( (command -v mosquitto || echo /usr/sbin/mosquitto) )"
+
+if [ $want_test = 1 ]; then
+  # 3. Chromium for the browser tests (Playwright drives Debian's build; it never downloads one).
+  if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+  say "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
+  # 4. PostgreSQL for the tests that run on both databases.
+  pg_url=${DOORLINE_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+  if ! .venv/bin/python - "$pg_url" <<'PY' 2>/dev/null
+import sys, sqlalchemy
+sqlalchemy.create_engine(sys.argv[1]).connect().close()
+PY
+  then
+    if ! command -v pg_ctlcluster >/dev/null; then apt_install postgresql; fi
+    say "starting PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main start 2>/dev/null || true
+    sleep 2
+    # Local tests connect over TCP as postgres without a password, like CI.
+    hba=$(ls /etc/postgresql/*/main/pg_hba.conf | tail -1)
+    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+      say "allowing trust auth from 127.0.0.1 for the test database ($hba)"
+      as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main reload
+    fi
+    as_root su postgres -c "psql -tc \"select 1 from pg_database where datname='test'\" | grep -q 1 || createdb test" || true
+  fi
+  say "postgresql: reachable"
+fi
+say "done"
