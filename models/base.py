@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from models.detections import Detections
+
+if TYPE_CHECKING:
+    from models.model_card import ModelCard
+    from models.options import DetectorOptions
 
 
 class ModelError(RuntimeError):
@@ -17,7 +22,14 @@ class ModelError(RuntimeError):
 
 class Detector(ABC):
     type_key: ClassVar[str]
+    # File suffixes this back-end loads when no back-end is named (e.g. (".onnx",)); lower case.
+    suffixes: ClassVar[tuple[str, ...]] = ()
     class_names: list[str]
+
+    @classmethod
+    def from_file(cls, path: Path, options: DetectorOptions, card: ModelCard | None) -> Detector:
+        """Load and check a model at start-up; raise ModelError for anything it cannot decode."""
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded from a file")
 
     @abstractmethod
     def detect(self, frames: list[np.ndarray]) -> list[Detections]:

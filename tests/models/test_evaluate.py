@@ -1,0 +1,181 @@
+"""Detection metrics on YOLO-txt folders: label parsing, matching, AP, and a real run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.base import Detector
+from models.detections import Detections
+from models.evaluate import (
+    EvalError,
+    average_precision,
+    evaluate,
+    find_dataset,
+    main,
+    make_groups,
+    match,
+    read_labels,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "classes", "error"),
+    [
+        ("1 0.5 0.5 0.2 0.4", [1], None),  # no final newline
+        ("0 0.5 0.5 0.2 0.4\n\n2 0.1 0.1 0.1 0.1\n", [0, 2], None),
+        ("", [], None),
+        ("0 0.5 0.5 0.2", None, "expected 'class cx cy w h'"),
+        ("0 0.5 0.5 0.2 x", None, "non-numeric"),
+        ("7 0.5 0.5 0.2 0.4", None, "class id outside"),
+    ],
+)
+def test_read_labels(tmp_path: Path, text, classes, error) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text(text)
+    if error:
+        with pytest.raises(EvalError, match=error):
+            read_labels(path, 200, 100, 4)
+        return
+    cls, xyxy = read_labels(path, 200, 100, 4)
+    assert cls.tolist() == classes
+    if classes and classes[0] == 1:
+        np.testing.assert_allclose(xyxy[0], [80, 30, 120, 70])
+
+
+def test_missing_label_file_means_no_objects(tmp_path: Path) -> None:
+    cls, xyxy = read_labels(tmp_path / "none.txt", 10, 10, 1)
+    assert cls.shape == (0,) and xyxy.shape == (0, 4)
+
+
+def test_match_and_ap() -> None:
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    pred = np.array([[0, 0, 10, 10], [0, 0, 10, 11], [20, 20, 30, 30], [50, 50, 60, 60]], np.float32)
+    conf = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    tp = match(pred, conf, gt, 0.5)
+    assert tp.tolist() == [True, False, True, False]  # the duplicate is a false positive
+    # precision 1, 1/2, 2/3, 2/4 at recall .5, .5, 1, 1 → interpolated AP = 0.5*1 + 0.5*2/3
+    assert average_precision(tp, conf, 2) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert average_precision(np.ones(2, bool), np.array([0.9, 0.8]), 2) == pytest.approx(1.0)
+    assert average_precision(np.zeros(0, bool), np.zeros(0), 3) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected", "error"),
+    [
+        (None, {"person": ("person",), "bag+box": "goods"}, None),
+        (
+            {"bag": ["handbag", "suitcase"]},
+            {"person": ("person",), "bag": ("handbag", "suitcase"), "box": "goods"},
+            None,
+        ),
+        ({"crate": ["chair"]}, None, "do not exist"),
+        ({"bag": ["garbage bag"]}, None, "no classes"),
+    ],
+)
+def test_make_groups(mapping, expected, error) -> None:
+    coco = ["person", "handbag", "suitcase", "chair", "bench"]
+    if error:
+        with pytest.raises(EvalError, match=error):
+            make_groups(["person", "bag", "box"], coco, mapping)
+        return
+    groups = {g.name: g.detector_names for g in make_groups(["person", "bag", "box"], coco, mapping)}
+    assert set(groups) == set(expected)
+    for name, tgt in expected.items():
+        assert groups[name] == (("bench", "chair", "handbag", "suitcase") if tgt == "goods" else tgt)
+
+
+class _LabelReader(Detector):
+    """Answers with the labelled boxes (shifted by `shift` px): checks the metric, not a model."""
+
+    type_key = "labels"
+
+    def __init__(self, data: Path, shift: float) -> None:
+        self.class_names = ["person", "chair"]
+        self.data, self.shift, self.calls = data, shift, 0
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        img = sorted((self.data / "images").iterdir())[self.calls]
+        self.calls += 1
+        h, w = frames[0].shape[:2]
+        cls, xyxy = read_labels(self.data / "labels" / f"{img.stem}.txt", w, h, 2)
+        return [
+            Detections(
+                xyxy + self.shift,
+                np.full(len(cls), 0.9, np.float32),
+                cls.astype(np.int32),
+                data={"class_name": np.array(self.class_names)[cls]},
+            )
+        ]
+
+
+def _tiny_dataset(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "data.yaml").write_text("names: ['person', 'chair']\n")
+    for i, text in enumerate(["0 0.5 0.5 0.2 0.4\n1 0.2 0.2 0.1 0.1", "1 0.7 0.7 0.2 0.2", ""]):
+        cv2.imwrite(str(root / "images" / f"{i}.png"), np.zeros((100, 100, 3), np.uint8))
+        (root / "labels" / f"{i}.txt").write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("shift", "expected_map"), [(0.0, 1.0), (30.0, 0.0)])
+def test_evaluate_scores_a_known_answer(tmp_path: Path, shift, expected_map) -> None:
+    data = _tiny_dataset(tmp_path / "ds")
+    result = evaluate(_LabelReader(data, shift), data, progress=False)
+    assert result.n_images == 3 and result.n_labels == 3
+    assert result.map50 == pytest.approx(expected_map)
+    assert result.recall == pytest.approx(expected_map)
+    assert {g.name for g in result.groups} == {"person", "chair"}
+
+
+def test_find_dataset_errors(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match="images/ and labels/"):
+        find_dataset(tmp_path)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    with pytest.raises(EvalError, match="no data.yaml"):
+        find_dataset(tmp_path)
+
+
+def test_cli_on_sidewalk_bags(data_dir: Path, models_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    code = main(
+        [
+            "--model",
+            "yolox_nano.onnx",
+            "--models-dir",
+            str(models_dir),
+            "--data",
+            str(data_dir / "sidewalk-bags" / "valid"),
+            "--limit",
+            "8",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "mAP@0.5" in text and "mixed_black_bag" in text
+    assert out.is_file() and '"map50"' in out.read_text()
+
+
+def test_cli_reports_bad_input(tmp_path: Path, models_dir: Path, capsys) -> None:
+    code = main(["--model", "missing.onnx", "--data", str(tmp_path)])
+    assert code == 2 and "looked in" in capsys.readouterr().err
+    code = main(
+        [
+            "--model",
+            "yolox_nano.onnx",
+            "--models-dir",
+            str(models_dir),
+            "--data",
+            str(tmp_path),
+            "--map",
+            "nonsense",
+        ]
+    )
+    assert code == 2 and "expected 'dataset_class=" in capsys.readouterr().err
