@@ -1,0 +1,1 @@
+"""One module per resource; every module here that defines `router` is mounted by `create_app`."""

@@ -1,0 +1,154 @@
+"""Violation episodes as the edges reported them (helper C's tables): list with filters, detail with phases,
+evidence references and the case they went to."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.api.deps import SessionDep, ViewerUser, lookup
+from central.orm.cases import CaseEvent
+from central.orm.events import Event, EventPhaseRecord, Evidence
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+Violation = Literal["cross_door_trading", "piled_goods"]
+Phase = Literal["start", "update", "end"]
+
+
+class EvidencePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    evidence_id: str
+    sha256: str
+    kind: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    stored: bool = Field(description="false while the JPEG has not arrived yet")
+    url: str = ""
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    event_id: str
+    site_id: str
+    camera_id: str
+    zone_id: str | None = None
+    shop_id: str | None = Field(default=None,
+                                description="as the edge reported it; the case has the matched shop")
+    violation: str
+    phase: str = Field(description="latest phase received")
+    score: float | None = None
+    source_kind: str | None = None
+
+
+class EventPublic(EventBase):
+    first_ts: datetime
+    last_ts: datetime
+    lat: float | None = None
+    lon: float | None = None
+
+
+class PhasePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message_id: str
+    seq: int
+    phase: str
+    ts: datetime
+    received_at: datetime | None = None
+
+
+class EventDetail(EventPublic):
+    phases: list[PhasePublic]
+    evidence: list[EvidencePublic]
+    case_id: str | None = None
+
+
+class EventPage(BaseModel):
+    items: list[EventPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class Count(BaseModel):
+    count: int
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def evidence_public(row: Evidence) -> EvidencePublic:
+    out = EvidencePublic.model_validate(row)
+    out.url = f"/api/evidence/{out.sha256}"
+    return out
+
+
+class EventFilter(BaseModel):
+    """Query filters for events; every given one must match."""
+
+    camera_id: str | None = None
+    zone_id: str | None = None
+    site_id: str | None = None
+    shop_id: str | None = Field(default=None, description="shop id the edge reported")
+    violation: Violation | None = None
+    phase: Phase | None = None
+    since: date | None = Field(default=None, description="first day (UTC), inclusive")
+    until: date | None = Field(default=None, description="last day (UTC), inclusive")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if v == "" else v  # an HTML form sends empty fields as ""
+
+
+def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[Event], int]:
+    """(events newest first, total matching). Shared by the API and the console."""
+    exact = f.model_dump(include={"camera_id", "zone_id", "site_id", "shop_id", "violation", "phase"})
+    conds = [getattr(Event, name) == value for name, value in exact.items() if value not in (None, "")]
+    if f.since is not None:  # episodes still going on at the start of `since` count
+        conds.append(Event.last_ts >= _day_start(f.since))
+    if f.until is not None:
+        conds.append(Event.first_ts < _day_start(f.until + timedelta(days=1)))
+    total = session.scalar(select(func.count()).select_from(Event).where(*conds)) or 0
+    rows = session.scalars(select(Event).where(*conds).order_by(Event.first_ts.desc(), Event.event_id)
+                           .offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+@router.get("", response_model=EventPage, summary="list events, newest first, with filters")
+def list_events(session: SessionDep, _: ViewerUser, f: Annotated[EventFilter, Query()],
+                limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                offset: Annotated[int, Query(ge=0)] = 0) -> EventPage:
+    rows, total = query_events(session, f, limit=limit, offset=offset)
+    return EventPage(items=[EventPublic.model_validate(r) for r in rows], total=total, limit=limit,
+                     offset=offset)
+
+
+@router.get("/phases/count", response_model=Count, summary="how many event messages are stored")
+def count_phases(session: SessionDep, _: ViewerUser) -> Count:
+    return Count(count=int(session.scalar(select(func.count()).select_from(EventPhaseRecord)) or 0))
+
+
+EventDep = Annotated[Event, Depends(lookup(Event, "event_id", what="event"))]
+
+
+@router.get("/{event_id}", response_model=EventDetail, summary="one event with its phases and evidence")
+def get_event(event: EventDep, session: SessionDep) -> EventDetail:
+    phases = session.scalars(select(EventPhaseRecord).where(EventPhaseRecord.event_id == event.event_id)
+                             .order_by(EventPhaseRecord.seq))
+    evidence = session.scalars(select(Evidence).where(Evidence.event_id == event.event_id))
+    case_id = session.scalar(select(CaseEvent.case_id).where(CaseEvent.event_id == event.event_id))
+    return EventDetail(**EventPublic.model_validate(event).model_dump(),
+                       phases=[PhasePublic.model_validate(p) for p in phases],
+                       evidence=[evidence_public(e) for e in evidence], case_id=case_id)

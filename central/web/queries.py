@@ -1,0 +1,143 @@
+"""Read-side queries the pages need, over D1's domain tables and C's event tables. Writes go through the
+domain functions (central.domain.*), never from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from central.orm.audit import AuditRecord
+from central.orm.cases import Case, CaseEvent, Notice, OwnerlessEvent
+from central.orm.shops import Shop
+
+GRADES = ("red", "yellow", "green")
+
+
+def shop_names(session: Session, shop_ids: set[str]) -> dict[str, Shop]:
+    if not shop_ids:
+        return {}
+    return {s.id: s for s in session.scalars(select(Shop).where(Shop.id.in_(shop_ids)))}
+
+
+def review_queue(session: Session, limit: int = 50) -> tuple[list[Case], int]:
+    """Alerts waiting for an operator: cases in `detected`, oldest first."""
+    cond = Case.state == "detected"
+    total = session.scalar(select(func.count()).select_from(Case).where(cond)) or 0
+    rows = list(session.scalars(select(Case).where(cond).order_by(Case.opened_at, Case.id).limit(limit)))
+    return rows, int(total)
+
+
+def state_counts(session: Session) -> dict[str, int]:
+    return {s: int(n) for s, n in session.execute(select(Case.state, func.count()).group_by(Case.state))}
+
+
+def recent_cases(session: Session, *, state: str | None = None, shop_id: str | None = None,
+                 limit: int = 50, offset: int = 0) -> tuple[list[Case], int]:
+    stmt = select(Case)
+    count = select(func.count()).select_from(Case)
+    if state:
+        stmt, count = stmt.where(Case.state == state), count.where(Case.state == state)
+    if shop_id:
+        stmt, count = stmt.where(Case.shop_id == shop_id), count.where(Case.shop_id == shop_id)
+    rows = list(session.scalars(stmt.order_by(Case.opened_at.desc(), Case.id).offset(offset).limit(limit)))
+    return rows, int(session.scalar(count) or 0)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+    evidence: list[str]
+    seq: int
+
+
+def case_timeline(session: Session, case_id: str) -> list[TimelineEntry]:
+    import json
+
+    out: list[TimelineEntry] = []
+    stmt = select(AuditRecord).where(AuditRecord.case_id == case_id).order_by(AuditRecord.seq)
+    for r in session.scalars(stmt):
+        try:
+            details = json.loads(r.details)
+        except ValueError:
+            details = {"raw": r.details}
+        try:
+            evidence = json.loads(r.evidence)
+        except ValueError:
+            evidence = []
+        out.append(TimelineEntry(r.at, r.actor, r.action, details if isinstance(details, dict) else
+                                 {"value": details}, evidence, r.seq))
+    return out
+
+
+def case_event_ids(session: Session, case_id: str) -> list[str]:
+    return list(session.scalars(select(CaseEvent.event_id).where(CaseEvent.case_id == case_id)
+                                .order_by(CaseEvent.attached_at)))
+
+
+def case_events(session: Session, case_id: str) -> list[Any]:
+    """The event episodes attached to a case (helper C's Event rows), oldest first; [] without C's tables."""
+    try:
+        from central.orm.events import Event
+    except ImportError:
+        return []
+    ids = case_event_ids(session, case_id)
+    if not ids:
+        return []
+    return list(session.scalars(select(Event).where(Event.event_id.in_(ids)).order_by(Event.first_ts)))
+
+
+def ownerless_open(session: Session, limit: int = 100) -> tuple[list[OwnerlessEvent], int]:
+    cond = OwnerlessEvent.status == "open"
+    total = session.scalar(select(func.count()).select_from(OwnerlessEvent).where(cond)) or 0
+    rows = list(session.scalars(select(OwnerlessEvent).where(cond).order_by(OwnerlessEvent.seen_at)
+                                .limit(limit)))
+    return rows, int(total)
+
+
+def shops_page(session: Session, *, q: str | None = None, grade: str | None = None, offset: int = 0,
+               limit: int = 50) -> tuple[list[Shop], int]:
+    stmt = select(Shop)
+    count = select(func.count()).select_from(Shop)
+    if q:
+        like = f"%{q}%"
+        cond = or_(Shop.id == q, Shop.name.ilike(like), Shop.road.ilike(like), Shop.address.ilike(like))
+        stmt, count = stmt.where(cond), count.where(cond)
+    if grade in GRADES:
+        stmt, count = stmt.where(Shop.grade == grade), count.where(Shop.grade == grade)
+    rows = list(session.scalars(stmt.order_by(Shop.area, Shop.road, Shop.address, Shop.id)
+                                .offset(offset).limit(limit)))
+    return rows, int(session.scalar(count) or 0)
+
+
+def grade_share_series(session: Session, *, days: int = 30, today: date | None = None
+                       ) -> list[tuple[date, dict[str, int]]]:
+    """Shops per grade at the end of each of the last `days` days (D1's statistics), [] if nothing graded."""
+    from central.domain.stats import grade_distribution_over_time
+
+    today = today or datetime.now(UTC).date()
+    rows = grade_distribution_over_time(session, today - timedelta(days=days - 1), today)
+    if not any(r.get(g) for r in rows for g in GRADES):
+        return []
+    return [(date.fromisoformat(r["day"]), {g: int(r.get(g, 0)) for g in GRADES}) for r in rows]
+
+
+def shop_notices(session: Session, shop_id: str, limit: int = 20) -> list[tuple[Notice, Case]]:
+    rows = session.execute(select(Notice, Case).join(Case, Case.id == Notice.case_id)
+                           .where(Notice.shop_id == shop_id)
+                           .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit))
+    return [(n, c) for n, c in rows]
+
+
+def shop_evidence(session: Session, shop_id: str) -> set[str]:
+    """Every evidence hash on the shop's cases: what its owner may see."""
+    out: set[str] = set()
+    for ev in session.scalars(select(Case.evidence).where(Case.shop_id == shop_id)):
+        out.update(ev or [])
+    return out
