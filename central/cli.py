@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's message names the bad field
         print(f"doorline-central: bad settings: {exc}", file=sys.stderr)
         return 2
-    return COMMANDS[args.command](settings, args)
+    try:
+        return COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled; the shutdown already ran
+        return 0
 
 
 if __name__ == "__main__":

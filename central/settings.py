@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from wire.mqtt import MqttSettings
@@ -24,9 +24,13 @@ class CentralSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest_group: str = Field(default="central", description="MQTT v5 shared-subscription group")
     ingest_enabled: bool = True
+    ingest_client_id: str | None = Field(default=None, max_length=128,
+                                         description="MQTT client id of this ingest instance; keep it stable "
+                                                     "across restarts and distinct per instance "
+                                                     "(default doorline-central-<hostname>)")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: str = Field(default="change-me-doorline-dev-secret", min_length=16,
+    secret_key: str = Field(default="change-me-doorline-development-secret-key", min_length=32,
                             description="signs access tokens; set one per deployment")
     token_ttl_s: int = Field(default=8 * 3600, ge=60)
     self_rectify_window_s: float = Field(default=1800, ge=0, description="time a notified shop has to fix it")
@@ -39,6 +43,15 @@ class CentralSettings(BaseSettings):
     grade_rules: Literal["counts", "business_type", "inspection_score"] = "counts"
     match_tolerance_m: float = Field(default=15.0, ge=0)
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often timers (windows, grades) run")
+    # D1 (central domain): recheck timeout, grade refresh, inspection frequency, hot spots
+    recheck_timeout_s: float = Field(default=600, gt=0,
+                                     description="no recheck answer by then → officer task")
+    grade_refresh_interval_s: float = Field(default=3600, gt=0, description="full grade recomputation period")
+    inspection_days: dict[Literal["red", "yellow", "green"], PositiveInt] = Field(
+        default_factory=lambda: {"red": 1, "yellow": 7, "green": 30},
+        description="days between inspections per grade")
+    hotspot_tickets: int = Field(default=5, ge=1,
+                                 description="tickets at one address that make it a hot spot")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings, env_settings,

@@ -28,7 +28,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared")).resolve()
-WORK = REPO / "var" / "demo"
+WORK = Path(os.environ.get("DEMO_WORKDIR", REPO / "var" / "demo")).resolve()
 ADMIN_PASSWORD = "doorline-demo"
 
 
@@ -45,7 +45,7 @@ def listening(host: str, port: int) -> bool:
 
 
 def free_port(preferred: int) -> int:
-    if not listening("127.0.0.1", preferred):
+    if preferred and not listening("127.0.0.1", preferred):
         return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,7 +119,7 @@ def main() -> int:
         edge_cmd = [str(VENV_BIN / "doorline-edge"), "run", "--source", str(clip), "--zones", str(zones),
                     "--model", str(model), "--camera-id", camera_id, "--site-id", site_id,
                     "--events-out", str(events_out), "--evidence-dir", str(WORK / "evidence"),
-                    "--spool", str(WORK / "spool.db")]
+                    "--spool", str(WORK / "spool.db"), "--edge-id", f"demo-edge-{uuid.uuid4().hex[:6]}"]
         edge = subprocess.run(edge_cmd, env=env)
         if edge.returncode != 0:
             raise SystemExit(f"[demo] doorline-edge failed with exit code {edge.returncode}")

@@ -71,6 +71,8 @@ class Broker:
         )
         if "allow_anonymous" not in self.extra_conf:
             base += "allow_anonymous true\n"
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "\nuser " not in f"\n{self.extra_conf}":
+            base += "user root\n"  # else Mosquitto drops to `mosquitto`, cannot write here: no persistence
         return base + self.extra_conf
 
     def start(self) -> Broker:

@@ -17,7 +17,16 @@ import json
 import time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from wire.ids import new_id
 
@@ -108,6 +117,9 @@ class EvidenceMessage(_Message):
     width: int = Field(gt=0, le=16384)
     height: int = Field(gt=0, le=16384)
     data_b64: str = Field(repr=False)
+    # (the base64 text it came from, the bytes): decoded once by the hash check, reused by data(); keyed by
+    # the text's identity so a model_copy(update={"data_b64": ...}) never returns stale bytes
+    _decoded: tuple[str, bytes] | None = PrivateAttr(default=None)
 
     @field_validator("data_b64")
     @classmethod
@@ -126,10 +138,14 @@ class EvidenceMessage(_Message):
         return self
 
     def data(self) -> bytes:
+        if self._decoded is not None and self._decoded[0] is self.data_b64:
+            return self._decoded[1]
         try:
-            return base64.b64decode(self.data_b64, validate=True)
+            data = base64.b64decode(self.data_b64, validate=True)
         except binascii.Error as exc:
             raise ValueError(f"evidence data is not base64: {exc}") from None
+        self._decoded = (self.data_b64, data)
+        return data
 
     @classmethod
     def from_jpeg(cls, jpeg: bytes, *, width: int, height: int, **fields) -> EvidenceMessage:

@@ -1,0 +1,845 @@
+"""Broker → database: every upstream message stored once, in a transaction, before it is acknowledged.
+
+Threads:
+- paho's network thread receives messages (manual acks) and puts them on a bounded queue. The client
+  announces MQTT v5 `Receive Maximum` = the queue size, so the broker never has more unacknowledged
+  messages out to us than fit: when the writer falls behind, the broker holds the rest (backpressure, no
+  drops).
+- the writer thread takes batches off the queue, handles each message inside a SAVEPOINT of one
+  transaction, commits, and only then PUBACKs them. A crash before the commit means redelivery; a crash
+  between commit and ack means a duplicate, which `message_id` uniqueness turns into a no-op.
+- the outbox thread publishes pending `Outbox` rows (commands for edges) and marks them sent after PUBACK.
+
+Subscriptions: events, evidence and recheck results through the MQTT v5 shared subscription
+`$share/{group}/{prefix}/v1/+/+/{kind}`, so several instances split the load. Status topics are
+subscribed to directly (not shared) because a broker never sends retained messages to a shared
+subscription (MQTT 5 §4.8.2); status rows are upserts, so every instance applying them is harmless.
+
+Refused messages (not JSON, wrong version, invalid, oversized, hash mismatch, topic/payload disagreeing
+on site or camera, wrong message type for the topic) become `DeadLetter` rows with the reason, and are
+acknowledged: the consumer keeps running.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from central import outbox
+from central.evidence_store import EvidenceStore, EvidenceStoreError
+from central.orm.base import utcnow
+from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, RecheckRecord
+from central.settings import CentralSettings
+from edge.publisher import mqtt_client, session_properties
+from wire import topics
+from wire.schema import (
+    EventMessage,
+    EvidenceMessage,
+    EvidenceRef,
+    RecheckResult,
+    SchemaError,
+    StatusMessage,
+    decode,
+)
+
+log = logging.getLogger("doorline.central.ingest")
+
+DEAD_LETTER_KEEP_BYTES = 64 * 1024
+SHARED_KINDS: tuple[str, ...] = ("event", "evidence", "recheck")
+_EXPECTED: dict[str, type] = {
+    "event": EventMessage,
+    "evidence": EvidenceMessage,
+    "recheck": RecheckResult,
+    "status": StatusMessage,
+}
+
+
+class Rejected(Exception):
+    """A message central will not store; `reason` goes into the dead-letter table."""
+
+    def __init__(self, reason: str, msg: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.msg = msg
+
+
+@dataclass(frozen=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received: float
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class _Rows:
+    """The existing rows the handlers look at. Given the batch's messages, fetches them all in a few IN
+    queries and then answers from memory (rows added during the batch are recorded here too, so a message
+    repeated inside one batch is still a duplicate); without, asks the session per message."""
+
+    def __init__(self, session: Session, batch: list[Any] | None = None):
+        self.session = session
+        self.prefetched = batch is not None
+        self.phases: set[str] = set()
+        self.events: dict[str, Event] = {}
+        self.evidence_rows: dict[str, Evidence] = {}
+        self.evidence_messages: set[str] = set()
+        self.rechecks: set[str] = set()
+        if batch is not None:
+            self._prefetch(batch)
+
+    def _prefetch(self, batch: list[Any]) -> None:
+        s = self.session
+        evs = [m for m in batch if isinstance(m, EventMessage)]
+        evd = [m for m in batch if isinstance(m, EvidenceMessage)]
+        rcs = [m for m in batch if isinstance(m, RecheckResult)]
+        if evs:
+            self.phases = set(
+                s.scalars(
+                    select(EventPhaseRecord.message_id).where(
+                        EventPhaseRecord.message_id.in_({m.message_id for m in evs})
+                    )
+                )
+            )
+            self.events = {
+                e.event_id: e
+                for e in s.scalars(select(Event).where(Event.event_id.in_({m.event_id for m in evs})))
+            }
+        ids = {m.evidence_id for m in evd} | {r.evidence_id for m in evs + rcs for r in m.evidence}
+        if ids:
+            self.evidence_rows = {
+                e.evidence_id: e for e in s.scalars(select(Evidence).where(Evidence.evidence_id.in_(ids)))
+            }
+        if evd:
+            self.evidence_messages = set(
+                s.scalars(
+                    select(Evidence.message_id).where(Evidence.message_id.in_({m.message_id for m in evd}))
+                )
+            )
+        if rcs:
+            self.rechecks = set(
+                s.scalars(
+                    select(RecheckRecord.message_id).where(
+                        RecheckRecord.message_id.in_({m.message_id for m in rcs})
+                    )
+                )
+            )
+
+    def has_phase(self, message_id: str) -> bool:
+        if message_id in self.phases:
+            return True
+        return not self.prefetched and self.session.get(EventPhaseRecord, message_id) is not None
+
+    def event(self, event_id: str) -> Event | None:
+        if event_id in self.events or self.prefetched:
+            return self.events.get(event_id)
+        return self.session.get(Event, event_id)
+
+    def evidence(self, evidence_id: str) -> Evidence | None:
+        if evidence_id in self.evidence_rows or self.prefetched:
+            return self.evidence_rows.get(evidence_id)
+        return self.session.get(Evidence, evidence_id)
+
+    def has_evidence_message(self, message_id: str) -> bool:
+        if message_id in self.evidence_messages:
+            return True
+        return (
+            not self.prefetched
+            and self.session.scalar(select(Evidence.evidence_id).where(Evidence.message_id == message_id))
+            is not None
+        )
+
+    def has_recheck(self, message_id: str) -> bool:
+        if message_id in self.rechecks:
+            return True
+        return not self.prefetched and self.session.get(RecheckRecord, message_id) is not None
+
+
+class IngestService:
+    def __init__(
+        self,
+        settings: CentralSettings,
+        session_factory: sessionmaker[Session],
+        store: EvidenceStore,
+        *,
+        client_id: str | None = None,
+        receive_maximum: int = 256,
+        batch_size: int = 64,
+        outbox_interval_s: float = 0.5,
+        use_workflow: bool = True,
+    ):
+        self.settings = settings
+        self.mqtt = settings.mqtt
+        self.session_factory = session_factory
+        self.store = store
+        self.client_id = client_id or settings.ingest_client_id or f"doorline-central-{socket.gethostname()}"
+        self.receive_maximum = receive_maximum
+        self.batch_size = batch_size
+        self.outbox_interval_s = outbox_interval_s
+        self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=receive_maximum)
+        self._client: mqtt.Client | None = None
+        self._generation = 0
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._stopping = threading.Event()
+        self._outbox_wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pub_codes: dict[int, int] = {}
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._unacked = 0
+        self._lock = threading.Lock()
+        self._last_error = ""
+        self._workflow: Any = None
+        self.use_workflow = use_workflow
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._client is not None:
+            raise RuntimeError("ingest already started")
+        workflow = None
+        if self.use_workflow:
+            try:
+                from central import workflow  # the domain entry points, optional
+            except ImportError:
+                workflow = None
+        self._workflow = workflow
+        client = mqtt_client(self.mqtt, self.client_id, manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        self._client = client
+        client.connect_async(
+            self.mqtt.host,
+            self.mqtt.port,
+            keepalive=self.mqtt.keepalive_s,
+            clean_start=False,
+            properties=session_properties(receive_maximum=self.receive_maximum),
+        )
+        client.loop_start()
+        for name, target in (("ingest-writer", self._write_loop), ("ingest-outbox", self._outbox_loop)):
+            t = threading.Thread(target=target, name=f"{name}-{self.client_id}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        from central import metrics
+
+        metrics.register(self)
+
+    def stop(self, timeout: float = 10, *, retire: bool = False) -> None:
+        """Stop taking messages, finish the batch in hand, disconnect. Unacked messages stay in the broker
+        for this client id's next start.
+
+        `retire=True` removes this instance from the shared subscription for good: unsubscribe, store what
+        the broker already handed over, then end the MQTT session (session expiry 0). Without it, Mosquitto
+        keeps queueing this client id's share of the messages until it reconnects."""
+        if self._client is None:
+            return
+        from central import metrics
+
+        deadline = time.monotonic() + timeout
+        if retire and self._connected.is_set():
+            self._drain_for_retirement(deadline)
+        metrics.unregister(self)
+        self._stopping.set()
+        self._outbox_wake.set()
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        if retire:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+            self._client.disconnect(properties=props)
+        else:
+            self._client.disconnect()
+        self._client.loop_stop()
+        self._client = None
+        self._threads.clear()
+
+    def _drain_for_retirement(self, deadline: float) -> None:
+        assert self._client is not None
+        prefix = self.mqtt.prefix
+        filters = [
+            topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group) for k in SHARED_KINDS
+        ]
+        self._client.unsubscribe([*filters, topics.upstream_filter(prefix, "status")])
+        quiet_since = time.monotonic()
+        last = self._counts["received"]
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = self._unacked > 0
+            if self._counts["received"] != last or busy or self._queue.qsize():
+                last = self._counts["received"]
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 1.0:
+                return  # nothing new for a second and everything acked: the session is empty
+            time.sleep(0.05)
+        log.warning(
+            "ingest %s: retirement drain timed out; unacked messages wait in its session", self.client_id
+        )
+
+    def wait_ready(self, timeout: float = 10) -> bool:
+        """True once connected and subscribed."""
+        return self._subscribed.wait(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            unacked = self._unacked
+        return {
+            "client_id": self.client_id,
+            "connected": self._connected.is_set(),
+            "queue_depth": self._queue.qsize(),
+            "queue_capacity": self.receive_maximum,
+            "unacked": unacked,
+            "received": self._counts["received"],
+            "stored": self._counts["stored"],
+            "duplicates": self._counts["duplicate"],
+            "dead_letters": self._counts["dead"],
+            "statuses": self._counts["status"],
+            "db_errors": self._counts["db_error"],
+            "commands_sent": self._counts["command_sent"],
+            "last_error": self._last_error,
+        }
+
+    # ------------------------------------------------------------------ paho callbacks
+
+    def _on_connect(self, client: mqtt.Client, _u, flags, reason_code, _p) -> None:
+        if reason_code.is_failure:
+            self._last_error = f"connect refused: {reason_code}"
+            log.error("broker refused ingest %s: %s", self.client_id, reason_code)
+            return
+        with self._lock:
+            self._generation += 1
+            self._unacked = 0
+        prefix = self.mqtt.prefix
+        subs = [
+            (topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group), 1)
+            for k in SHARED_KINDS
+        ]
+        subs.append((topics.upstream_filter(prefix, "status"), 1))
+        client.subscribe(subs)
+        self._connected.set()
+        self._outbox_wake.set()
+        log.info("ingest %s connected (session present: %s)", self.client_id, flags.session_present)
+
+    def _on_subscribe(self, _c, _u, _mid, reason_codes, _p) -> None:
+        bad = [str(rc) for rc in reason_codes if rc.is_failure]
+        if bad:
+            self._last_error = f"subscription refused: {bad}"
+            log.error("ingest %s: broker refused subscriptions: %s", self.client_id, bad)
+        else:
+            self._subscribed.set()
+
+    def _on_disconnect(self, _c, _u, _f, reason_code, _p) -> None:
+        self._connected.clear()
+        self._subscribed.clear()
+        if not self._stopping.is_set():
+            self._last_error = f"disconnected: {reason_code}"
+            log.warning("ingest %s lost the broker: %s", self.client_id, reason_code)
+
+    def _on_message(self, _c, _u, message: mqtt.MQTTMessage) -> None:
+        item = Inbound(
+            message.topic,
+            bytes(message.payload),
+            message.mid,
+            message.qos,
+            self._generation,
+            time.monotonic(),
+        )
+        with self._lock:
+            self._unacked += 1
+        self._counts["received"] += 1
+        # Receive Maximum keeps the broker within the queue size, so this does not block in practice; if it
+        # ever does, the network thread waits, which is still backpressure, never a drop.
+        self._queue.put(item)
+
+    def _on_publish(self, _c, _u, mid: int, reason_code, _p) -> None:
+        self._pub_codes[mid] = int(reason_code.value)
+
+    # ------------------------------------------------------------------ writer
+
+    def _write_loop(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return
+                continue
+            batch = [first]
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit_batch(batch)
+
+    def _commit_batch(self, batch: list[Inbound]) -> None:
+        delay = 0.2
+        fast = True
+        while True:
+            try:
+                with self.session_factory() as session:
+                    if fast:
+                        outcomes = self._run_batch(session, batch)
+                    else:
+                        outcomes = self._run_one_by_one(session, batch)
+                    stored_ids = [mid for outcome, mid in outcomes if outcome == "stored" and mid]
+                    if stored_ids:  # stamp "committed" as late as possible: latency is measured to it
+                        session.execute(
+                            update(EventPhaseRecord)
+                            .where(EventPhaseRecord.message_id.in_(stored_ids))
+                            .values(received_at=utcnow())
+                        )
+                    session.commit()
+                break
+            except IntegrityError as exc:
+                if fast:
+                    # another instance stored one of these rows meanwhile: redo the batch message by message
+                    fast = False
+                    continue
+                self._retry_later(exc, delay)
+            except (OperationalError, DBAPIError, EvidenceStoreError) as exc:
+                # the database (or evidence store) is down or locked: keep the messages unacked and retry;
+                # the broker holds the rest
+                self._retry_later(exc, delay)
+            except Exception:
+                if not fast:
+                    raise  # cannot happen: the one-by-one path dead-letters whatever a message raises
+                log.exception("batch ingest failed; redoing it message by message")
+                fast = False
+                continue
+            if self._stopping.is_set():
+                return
+            delay = min(delay * 2, 5.0)
+        for item, (outcome, _mid) in zip(batch, outcomes, strict=True):
+            self._counts[outcome] += 1
+            self._ack(item)
+        if self._workflow is not None and any(o == "stored" for o, _ in outcomes):
+            self._outbox_wake.set()  # the workflow may have queued commands
+
+    def _retry_later(self, exc: Exception, delay: float) -> None:
+        self._counts["db_error"] += 1
+        self._last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        log.error("ingest %s: commit failed, retrying in %.1f s: %s", self.client_id, delay, self._last_error)
+        if not self._stopping.is_set():
+            time.sleep(delay)
+
+    def _run_batch(self, session: Session, batch: list[Inbound]) -> list[tuple[str, str | None]]:
+        """The fast path: validate everything, fetch the existing rows for the whole batch in a few queries,
+        add the new rows, flush once, then run the workflow per stored message (each in a savepoint)."""
+        parsed: list[Any] = []
+        for item in batch:
+            try:
+                parsed.append(self._validate(item))
+            except Rejected as exc:
+                parsed.append(exc)
+        rows = _Rows(session, [m for m in parsed if not isinstance(m, Rejected)])
+        outcomes: list[tuple[str, str | None]] = []
+        deferred: list[tuple[str, Any, Inbound]] = []
+        for item, msg in zip(batch, parsed, strict=True):
+            if isinstance(msg, Rejected):
+                self._dead_letter(session, item, msg.reason, msg.msg, savepoint=False)
+                outcomes.append(("dead", None))
+                continue
+            try:
+                outcome = self._apply(session, msg, item, rows, deferred)
+            except Rejected as exc:
+                self._dead_letter(session, item, exc.reason, exc.msg, savepoint=False)
+                outcomes.append(("dead", None))
+                continue
+            outcomes.append((outcome, msg.message_id))
+        self._flush_evidence()
+        session.flush()
+        for name, msg, item in deferred:
+            self._call_workflow(session, name, msg, item)
+        return outcomes
+
+    def _run_one_by_one(self, session: Session, batch: list[Inbound]) -> list[tuple[str, str | None]]:
+        out = [self._handle(session, item) for item in batch]
+        self._flush_evidence()
+        return out
+
+    def _flush_evidence(self) -> None:
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            flush()  # make the batch's evidence files durable before the rows that name them commit
+
+    def _ack(self, item: Inbound) -> None:
+        with self._lock:
+            current = item.generation == self._generation
+            if current:
+                self._unacked = max(0, self._unacked - 1)
+        # After a reconnect the broker redelivers what was unacked; acking an old connection's packet id
+        # could ack a different message, so such items are simply left to their redelivered copy.
+        if current and self._client is not None and item.qos > 0:
+            self._client.ack(item.mid, item.qos)
+
+    def _handle(self, session: Session, item: Inbound) -> tuple[str, str | None]:
+        """The careful path: one message inside its own savepoint; (outcome, message_id)."""
+        for attempt in range(3):
+            msg = None
+            try:
+                with session.begin_nested():
+                    msg = self._validate(item)
+                    deferred: list[tuple[str, Any, Inbound]] = []
+                    outcome = self._apply(session, msg, item, _Rows(session), deferred)
+                    session.flush()
+                    for name, m, it in deferred:
+                        self._call_workflow(session, name, m, it)
+                    return outcome, msg.message_id
+            except Rejected as exc:
+                self._dead_letter(session, item, exc.reason, exc.msg)
+                return "dead", None
+            except IntegrityError as exc:
+                # another instance stored the same row between our check and our insert: look again (the
+                # next attempt finds it and reports a duplicate). Three failures in a row are not a race.
+                if attempt == 2:
+                    reason = f"integrity error after 3 attempts: {str(exc).splitlines()[0]}"[:1000]
+                    self._dead_letter(session, item, reason, msg)
+                    return "dead", None
+            except (OperationalError, DBAPIError, EvidenceStoreError):
+                raise  # infrastructure: the whole batch is retried, nothing acked
+            except Exception as exc:
+                # a bug must not stop the consumer: keep the message as a dead letter for replay
+                log.exception("ingest failed on a message from %s", item.topic)
+                self._dead_letter(session, item, f"internal error: {type(exc).__name__}: {exc}"[:1000], msg)
+                return "dead", None
+        raise AssertionError("unreachable")
+
+    def _validate(self, item: Inbound) -> Any:
+        try:
+            t = topics.parse(item.topic)
+        except ValueError as exc:
+            raise Rejected(f"unknown topic: {exc}") from None
+        if t.prefix != self.mqtt.prefix:
+            raise Rejected(f"topic prefix {t.prefix!r} is not {self.mqtt.prefix!r}")
+        expected = _EXPECTED.get(t.kind)
+        if expected is None:
+            raise Rejected(f"central does not consume {t.kind!r} topics")
+        try:
+            msg = decode(item.payload)
+        except SchemaError as exc:
+            raise Rejected(exc.reason) from None
+        if not isinstance(msg, expected):
+            raise Rejected(f"{msg.type} message on a {t.kind} topic", msg)
+        if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
+            raise Rejected(
+                f"payload names {msg.site_id}/{msg.camera_id} but arrived on the topic of "
+                f"{t.site_id}/{t.camera_id}",
+                msg,
+            )
+        return msg
+
+    def _apply(
+        self, session: Session, msg: Any, item: Inbound, rows: _Rows, deferred: list[tuple[str, Any, Inbound]]
+    ) -> str:
+        """Check first, then add rows (a Rejected leaves the session untouched). Workflow calls are deferred
+        until the rows are flushed."""
+        if isinstance(msg, EventMessage):
+            return self._store_event(session, msg, item, rows, deferred)
+        if isinstance(msg, EvidenceMessage):
+            return self._store_evidence(session, msg, rows)
+        if isinstance(msg, RecheckResult):
+            return self._store_recheck(session, msg, item, rows, deferred)
+        return self._apply_status(session, msg)
+
+    # ------------------------------------------------------------------ per message type
+
+    @staticmethod
+    def _check_refs(rows: _Rows, refs: list[EvidenceRef], owner: str, msg: Any) -> list[EvidenceRef]:
+        """Evidence named by an event: returns the refs that need a row (bytes may come later); raises
+        Rejected when a ref disagrees with the row the evidence message already made."""
+        missing = []
+        for ref in refs:
+            ev = rows.evidence(ref.evidence_id)
+            if ev is None:
+                missing.append(ref)
+            elif ev.sha256 != ref.sha256:
+                raise Rejected(
+                    f"evidence {ref.evidence_id}: referenced sha256 {ref.sha256[:16]}… differs from "
+                    f"the stored {ev.sha256[:16]}…",
+                    msg,
+                )
+            elif ev.event_id != owner:
+                raise Rejected(f"evidence {ref.evidence_id} belongs to {ev.event_id}, not {owner}", msg)
+        return missing
+
+    @staticmethod
+    def _add_refs(session: Session, rows: _Rows, refs: list[EvidenceRef], owner: str, msg: Any) -> None:
+        for ref in refs:
+            row = Evidence(
+                evidence_id=ref.evidence_id,
+                sha256=ref.sha256,
+                event_id=owner,
+                kind=ref.kind,
+                size=ref.size,
+                stored=False,
+                site_id=msg.site_id,
+                camera_id=msg.camera_id,
+            )
+            session.add(row)
+            rows.evidence_rows[ref.evidence_id] = row
+
+    def _store_event(
+        self,
+        session: Session,
+        msg: EventMessage,
+        item: Inbound,
+        rows: _Rows,
+        deferred: list[tuple[str, Any, Inbound]],
+    ) -> str:
+        if rows.has_phase(msg.message_id):
+            return "duplicate"
+        ev = rows.event(msg.event_id)
+        if ev is not None and (ev.site_id, ev.camera_id, ev.violation) != (
+            msg.site_id,
+            msg.camera_id,
+            msg.violation,
+        ):
+            raise Rejected(
+                f"event {msg.event_id} already belongs to {ev.site_id}/{ev.camera_id} ({ev.violation})", msg
+            )
+        missing = self._check_refs(rows, msg.evidence, msg.event_id, msg)
+        self._add_refs(session, rows, missing, msg.event_id, msg)
+        ts = _dt(msg.ts)
+        if ev is None:
+            ev = Event(
+                event_id=msg.event_id,
+                site_id=msg.site_id,
+                camera_id=msg.camera_id,
+                zone_id=msg.zone_id,
+                shop_id=msg.shop_id,
+                violation=msg.violation,
+                phase=msg.phase,
+                last_seq=msg.seq,
+                first_ts=ts,
+                last_ts=ts,
+                score=msg.score,
+                lat=msg.geo.lat if msg.geo else None,
+                lon=msg.geo.lon if msg.geo else None,
+                source_kind=msg.source_kind,
+                phase_count=1,
+            )
+            session.add(ev)
+            rows.events[msg.event_id] = ev
+        else:
+            ev.first_ts = min(_aware(ev.first_ts), ts)
+            ev.last_ts = max(_aware(ev.last_ts), ts)
+            if msg.seq >= ev.last_seq:
+                ev.phase, ev.last_seq = msg.phase, msg.seq
+            ev.score = max(ev.score, msg.score)
+            ev.phase_count += 1
+            ev.updated_at = utcnow()
+        session.add(
+            EventPhaseRecord(
+                message_id=msg.message_id,
+                event_id=msg.event_id,
+                seq=msg.seq,
+                phase=msg.phase,
+                ts=ts,
+                sent_at=msg.sent_at,
+                payload=item.payload.decode("utf-8"),
+            )
+        )
+        rows.phases.add(msg.message_id)
+        deferred.append(("handle_event", msg, item))
+        return "stored"
+
+    def _store_evidence(self, session: Session, msg: EvidenceMessage, rows: _Rows) -> str:
+        if rows.has_evidence_message(msg.message_id):
+            return "duplicate"
+        ev = rows.evidence(msg.evidence_id)
+        if ev is not None:
+            if ev.sha256 != msg.sha256:
+                raise Rejected(
+                    f"evidence {msg.evidence_id}: sha256 {msg.sha256[:16]}… does not match the "
+                    f"{ev.sha256[:16]}… its event referenced",
+                    msg,
+                )
+            if ev.event_id != msg.event_id:
+                raise Rejected(
+                    f"evidence {msg.evidence_id} belongs to {ev.event_id}, not {msg.event_id}", msg
+                )
+            if ev.stored:
+                return "duplicate"
+        data = msg.data()
+        # content-addressed and atomic; durable once the batch's flush() runs, before the commit.
+        # A rolled-back transaction leaves an unreferenced blob behind, nothing worse.
+        self._put_evidence(data)
+        if ev is None:
+            ev = Evidence(
+                evidence_id=msg.evidence_id,
+                sha256=msg.sha256,
+                event_id=msg.event_id,
+                kind=msg.kind,
+                site_id=msg.site_id,
+                camera_id=msg.camera_id,
+            )
+            session.add(ev)
+            rows.evidence_rows[msg.evidence_id] = ev
+        ev.size, ev.width, ev.height, ev.kind = len(data), msg.width, msg.height, msg.kind
+        ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, utcnow()
+        rows.evidence_messages.add(msg.message_id)
+        return "stored"
+
+    def _put_evidence(self, data: bytes) -> None:
+        if isinstance(self.store, EvidenceStore):
+            self.store.put(data, durable=False)
+        else:
+            self.store.put(data)  # a duck-typed store without deferred durability
+
+    def _store_recheck(
+        self,
+        session: Session,
+        msg: RecheckResult,
+        item: Inbound,
+        rows: _Rows,
+        deferred: list[tuple[str, Any, Inbound]],
+    ) -> str:
+        if rows.has_recheck(msg.message_id):
+            return "duplicate"
+        owner = f"recheck:{msg.command_id}"
+        missing = self._check_refs(rows, msg.evidence, owner, msg)
+        self._add_refs(session, rows, missing, owner, msg)
+        session.add(
+            RecheckRecord(
+                message_id=msg.message_id,
+                command_id=msg.command_id,
+                case_id=msg.case_id,
+                site_id=msg.site_id,
+                camera_id=msg.camera_id,
+                zone_id=msg.zone_id,
+                result=msg.result,
+                ts=_dt(msg.ts),
+                payload=item.payload.decode("utf-8"),
+            )
+        )
+        rows.rechecks.add(msg.message_id)
+        deferred.append(("handle_recheck", msg, item))
+        return "stored"
+
+    def _apply_status(self, session: Session, msg: StatusMessage) -> str:
+        now = utcnow()
+        if msg.state == "offline":
+            # the last will names one camera; the whole edge is gone
+            session.execute(
+                update(EdgeStatus)
+                .where(EdgeStatus.edge_id == msg.edge_id, EdgeStatus.site_id == msg.site_id)
+                .values(state="offline", detail=msg.detail, updated_at=now)
+            )
+        row = session.get(EdgeStatus, (msg.site_id, msg.camera_id))
+        if row is None:
+            row = EdgeStatus(site_id=msg.site_id, camera_id=msg.camera_id)
+            session.add(row)
+        elif msg.state != "offline" and msg.sent_at < row.sent_at:
+            return "status"  # an older status overtaken by a newer one
+        row.edge_id, row.state, row.source_state, row.fps = msg.edge_id, msg.state, msg.source_state, msg.fps
+        row.spool_depth, row.spool_bytes, row.detail = msg.spool_depth, msg.spool_bytes, msg.detail
+        row.sent_at = max(msg.sent_at, row.sent_at or 0.0)
+        row.updated_at = now
+        session.flush()
+        return "status"
+
+    def _call_workflow(self, session: Session, name: str, msg: Any, item: Inbound) -> None:
+        fn = getattr(self._workflow, name, None) if self._workflow is not None else None
+        if fn is None:
+            return
+        self._counts["workflow_calls"] += 1
+        try:
+            with session.begin_nested():
+                fn(session, msg, self.settings)
+        except (OperationalError, IntegrityError):
+            raise  # database trouble or a race: retry the whole message
+        except Exception as exc:
+            # The message itself is stored; the domain step failed. Keep a dead letter so it can be replayed.
+            log.exception("workflow.%s failed for %s", name, msg.message_id)
+            self._dead_letter(
+                session, item, f"workflow.{name} failed: {type(exc).__name__}: {exc}"[:1000], msg
+            )
+
+    def _dead_letter(
+        self, session: Session, item: Inbound, reason: str, msg: Any = None, *, savepoint: bool = True
+    ) -> None:
+        site = camera = None
+        try:
+            t = topics.parse(item.topic)
+            site, camera = t.site_id, t.camera_id
+        except ValueError:
+            pass
+        row = DeadLetter(
+            topic=item.topic[:512],
+            reason=reason[:1000],
+            message_id=getattr(msg, "message_id", None),
+            site_id=site,
+            camera_id=camera,
+            payload_size=len(item.payload),
+            payload=item.payload[:DEAD_LETTER_KEEP_BYTES],
+        )
+        if savepoint:
+            with session.begin_nested():
+                session.add(row)
+        else:
+            session.add(row)
+        log.warning("dead letter from %s: %s", item.topic, reason)
+
+    # ------------------------------------------------------------------ outbox
+
+    def _outbox_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._outbox_wake.wait(self.outbox_interval_s)
+            self._outbox_wake.clear()
+            if not self._connected.is_set() or self._client is None:
+                continue
+            try:
+                self._publish_outbox()
+            except Exception as exc:  # the next round retries; rows stay pending
+                self._last_error = f"outbox: {exc}"
+                log.exception("outbox round failed")
+
+    def _publish_outbox(self) -> None:
+        with self.session_factory() as session:
+            rows = outbox.claim(session, self.client_id, limit=50)
+            for row in rows:
+                client = self._client
+                if client is None:
+                    return
+                info = client.publish(
+                    topics.topic(row.site_id, row.camera_id, "cmd", prefix=self.mqtt.prefix),
+                    row.payload.encode("utf-8"),
+                    qos=1,
+                )
+                try:
+                    info.wait_for_publish(5)
+                except (RuntimeError, ValueError) as exc:
+                    outbox.release(session, row.id, f"publish failed: {exc}")
+                    continue
+                code = self._pub_codes.pop(info.mid, 0)
+                if not info.is_published() or code >= 0x80:
+                    outbox.release(session, row.id, f"no PUBACK (reason code {code:#x})")
+                    continue
+                outbox.mark_sent(session, row.id)
+                self._counts["command_sent"] += 1

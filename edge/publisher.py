@@ -1,0 +1,420 @@
+"""Edge → broker: spool first, publish in the background, delete after PUBACK; commands back to the edge.
+
+`Publisher.publish()` only writes the message to the on-disk spool and returns, so a dead broker never
+blocks the pipeline. A sender thread publishes spooled messages in order (QoS 1) with at most
+`inflight_window` unacknowledged at a time, and deletes each row when its PUBACK arrives with a success
+code. A PUBACK with an error code (e.g. 0x87 not authorised) moves the row to the spool's `rejected` table
+and logs it: it will never be accepted, so retrying it would only block the queue. A PUBACK with 0x10 (no
+matching subscribers: central is not subscribed, e.g. while it re-subscribes after a broker restart) means
+the broker threw the message away, so the row stays and is sent again a second later; such retries are the
+one case where messages can overtake each other (central does not depend on arrival order).
+
+Status: one retained `StatusMessage` per camera on `{prefix}/v1/{site}/{camera}/status`, republished every
+`status_interval_s` and on `set_status()`, carrying the spool depth and size. It is not spooled (only the
+latest value matters). The last will, an `offline` status on the first camera's topic, tells central the
+edge died; central marks every camera of that edge offline. Commands arrive on each camera's `cmd` topic
+(persistent session, so commands sent while the edge was away are delivered when it returns); each is
+validated, de-duplicated by message_id and handed to the `on_command` callbacks on their own thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge.spool import DEFAULT_MAX_BYTES, Spool
+from wire import topics
+from wire.mqtt import MqttSettings
+from wire.schema import (
+    CommandMessage,
+    EventMessage,
+    EvidenceMessage,
+    RecheckResult,
+    SchemaError,
+    StatusMessage,
+    decode,
+    encode,
+)
+
+log = logging.getLogger("doorline.edge.publisher")
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, but no subscriber got it
+UNROUTED_RETRY_S = 1.0
+_KIND_OF: dict[type, str] = {EventMessage: "event", EvidenceMessage: "evidence", RecheckResult: "recheck"}
+CommandCallback = Callable[[CommandMessage], None]
+
+
+def mqtt_client(settings: MqttSettings, client_id: str, **kwargs: Any) -> mqtt.Client:
+    """A paho v2 MQTT v5 client with the credentials and TLS of `settings` (shared by edge and central)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **kwargs)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls_ca is not None:
+        client.tls_set(
+            ca_certs=str(settings.tls_ca),
+            certfile=str(settings.tls_cert) if settings.tls_cert else None,
+            keyfile=str(settings.tls_key) if settings.tls_key else None,
+        )
+        client.tls_insecure_set(settings.tls_insecure)
+    client.reconnect_delay_set(min_delay=1, max_delay=16)
+    return client
+
+
+def session_properties(expiry_s: int = SESSION_EXPIRY_S, receive_maximum: int | None = None) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
+    return props
+
+
+class Publisher:
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        *,
+        edge_id: str,
+        site_id: str,
+        camera_ids: list[str],
+        spool_path: Path,
+        spool_max_bytes: int = DEFAULT_MAX_BYTES,
+        inflight_window: int = 64,
+        status_interval_s: float = 10.0,
+        client_id: str | None = None,
+    ):
+        if not camera_ids:
+            raise ValueError("a Publisher needs at least one camera id")
+        for cam in camera_ids:
+            topics.topic(site_id, cam, "event")  # validates the ids as topic parts
+        self.settings = mqtt_settings
+        self.edge_id = edge_id
+        self.site_id = site_id
+        self.camera_ids = list(camera_ids)
+        self.spool = Spool(spool_path, max_bytes=spool_max_bytes)
+        self.inflight_window = inflight_window
+        self.status_interval_s = status_interval_s
+        self.client_id = client_id or f"doorline-edge-{edge_id}"
+
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._inflight: dict[int, int] = {}  # mid → spool seq; touched only by the sender thread
+        self._acks: collections.deque[tuple[int, int, str]] = collections.deque()  # (mid, code, reason)
+        self._inflight_seqs: set[int] = set()
+        self._cursor = 0
+        self._hold_until = 0.0
+        self._sender: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._commands: queue.Queue[CommandMessage | None] = queue.Queue()
+        self._callbacks: list[CommandCallback] = []
+        self._seen_commands: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._status: dict[str, Any] = {"state": "online", "fps": 0.0, "source_state": "", "detail": ""}
+        self._status_due = threading.Event()
+        self._counters = collections.Counter()
+        self._last_error = ""
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        if self._client is not None:
+            raise RuntimeError("publisher already started")
+        client = mqtt_client(self.settings, self.client_id)
+        client.max_inflight_messages_set(max(self.inflight_window, 20))
+        will = self._status_message(self.camera_ids[0], state="offline", detail="connection lost (last will)")
+        client.will_set(self._topic(self.camera_ids[0], "status"), encode(will), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._client = client
+        client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=False,
+            properties=session_properties(),
+        )
+        client.loop_start()
+        self._sender = threading.Thread(
+            target=self._send_loop, name=f"spool-sender-{self.edge_id}", daemon=True
+        )
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name=f"commands-{self.edge_id}", daemon=True
+        )
+        self._sender.start()
+        self._dispatcher.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Publish `offline` for every camera (if connected), disconnect, close the spool. Unsent messages
+        stay in the spool for the next start."""
+        if self._client is None:
+            return
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._wake.set()
+        if self._sender:
+            self._sender.join(max(0.1, deadline - time.monotonic()))
+        if self._connected.is_set():
+            infos = [
+                self._client.publish(
+                    self._topic(cam, "status"),
+                    encode(self._status_message(cam, state="offline", detail="stopped")),
+                    qos=1,
+                    retain=True,
+                )
+                for cam in self.camera_ids
+            ]
+            for info in infos:
+                try:
+                    info.wait_for_publish(max(0.1, min(2.0, deadline - time.monotonic())))
+                except (RuntimeError, ValueError):
+                    break
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._commands.put(None)
+        if self._dispatcher:
+            self._dispatcher.join(max(0.1, deadline - time.monotonic()))
+        self._drain_acks()
+        self.spool.close()
+        self._client = None
+
+    def publish(self, msg: EventMessage | EvidenceMessage | RecheckResult) -> int:
+        """Spool `msg` for delivery and return its spool seq. Never waits for the broker. Raises ValueError
+        for a message this edge may not send, SpoolFullError / SpoolError when it cannot be stored."""
+        kind = _KIND_OF.get(type(msg))
+        if kind is None:
+            raise ValueError(
+                f"an edge publishes events, evidence and recheck results, not {type(msg).__name__}"
+            )
+        if msg.site_id != self.site_id or msg.camera_id not in self.camera_ids:
+            raise ValueError(
+                f"message for {msg.site_id}/{msg.camera_id}; this edge speaks for "
+                f"{self.site_id}/{self.camera_ids}"
+            )
+        seq = self.spool.put(self._topic(msg.camera_id, kind), encode(msg), kind=kind, qos=1)
+        self._counters["spooled"] += 1
+        self._wake.set()
+        return seq
+
+    def on_command(self, callback: CommandCallback) -> None:
+        self._callbacks.append(callback)
+
+    def set_status(
+        self,
+        state: str,
+        *,
+        fps: float | None = None,
+        source_state: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Update the retained status of every camera (sent now if connected, and periodically)."""
+        if state not in ("online", "degraded", "offline"):
+            raise ValueError(f"status state must be online, degraded or offline, not {state!r}")
+        self._status["state"] = state
+        if fps is not None:
+            self._status["fps"] = float(fps)
+        if source_state is not None:
+            self._status["source_state"] = source_state
+        if detail is not None:
+            self._status["detail"] = detail
+        self._status_due.set()
+        self._wake.set()
+
+    @property
+    def depth(self) -> int:
+        return self.spool.depth
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **self.spool.stats(),
+            "connected": self.connected,
+            "inflight": len(self._inflight),
+            "spooled": self._counters["spooled"],
+            "acked": self._counters["acked"],
+            "unrouted": self._counters["unrouted"],
+            "commands": self._counters["commands"],
+            "bad_commands": self._counters["bad_commands"],
+            "last_error": self._last_error,
+        }
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the spool is empty (everything PUBACKed); False on timeout. For tests and shutdown."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.spool.depth == 0:
+                return True
+            time.sleep(0.05)
+        return self.spool.depth == 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _topic(self, camera_id: str, kind: str) -> str:
+        return topics.topic(self.site_id, camera_id, kind, prefix=self.settings.prefix)  # type: ignore[arg-type]
+
+    def _status_message(
+        self, camera_id: str, *, state: str | None = None, detail: str | None = None
+    ) -> StatusMessage:
+        st = self.spool.stats()
+        extra = (
+            f"; {st['dropped_evidence']} evidence image(s) dropped at the spool cap"
+            if st["dropped_evidence"]
+            else ""
+        )
+        return StatusMessage(
+            site_id=self.site_id,
+            camera_id=camera_id,
+            edge_id=self.edge_id,
+            state=state or self._status["state"],
+            fps=self._status["fps"],
+            source_state=self._status["source_state"][:200],
+            spool_depth=st["depth"],
+            spool_bytes=st["bytes"],
+            detail=((detail if detail is not None else self._status["detail"]) + extra)[:1000],
+        )
+
+    # ------------------------------------------------------------------ paho callbacks (network thread)
+
+    def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _props) -> None:
+        if reason_code.is_failure:
+            self._last_error = f"connect refused: {reason_code}"
+            log.error(
+                "broker %s:%d refused edge %s: %s",
+                self.settings.host,
+                self.settings.port,
+                self.edge_id,
+                reason_code,
+            )
+            return
+        client.subscribe([(self._topic(cam, "cmd"), 1) for cam in self.camera_ids])
+        self._connected.set()
+        self._status_due.set()
+        self._wake.set()
+        log.info("edge %s connected to %s:%d", self.edge_id, self.settings.host, self.settings.port)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            self._last_error = f"disconnected: {reason_code}"
+            log.warning("edge %s lost the broker (%s); spooling, will reconnect", self.edge_id, reason_code)
+
+    def _on_publish(self, _client, _userdata, mid: int, reason_code, _props) -> None:
+        self._acks.append((mid, int(reason_code.value), str(reason_code)))
+        self._wake.set()
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        try:
+            t = topics.parse(message.topic)
+            msg = decode(message.payload)
+            if not isinstance(msg, CommandMessage):
+                raise SchemaError(f"{msg.type} message on a cmd topic")
+            if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
+                raise SchemaError(
+                    f"command for {msg.site_id}/{msg.camera_id} on topic of {t.site_id}/{t.camera_id}"
+                )
+        except (SchemaError, ValueError) as exc:
+            self._counters["bad_commands"] += 1
+            log.error("ignored malformed command on %s: %s", message.topic, getattr(exc, "reason", exc))
+            return
+        if msg.message_id in self._seen_commands:
+            return
+        self._seen_commands[msg.message_id] = None
+        while len(self._seen_commands) > 2048:
+            self._seen_commands.popitem(last=False)
+        self._counters["commands"] += 1
+        self._commands.put(msg)
+
+    # ------------------------------------------------------------------ threads
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            cmd = self._commands.get()
+            if cmd is None:
+                return
+            for cb in list(self._callbacks):
+                try:
+                    cb(cmd)
+                except Exception:  # a failing handler must not stop command delivery
+                    log.exception("command handler failed for %s %s", cmd.cmd, cmd.command_id)
+
+    def _drain_acks(self) -> None:
+        done: list[int] = []
+        while self._acks:
+            mid, code, reason = self._acks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue  # an ack for a message of an earlier run or already handled
+            self._inflight_seqs.discard(seq)
+            if code == NO_MATCHING_SUBSCRIBERS:
+                # The broker took it but nobody was subscribed (central down, or re-subscribing after a
+                # broker restart): the message went nowhere. Keep it and send it again shortly.
+                self._counters["unrouted"] += 1
+                self._cursor = min(self._cursor, seq - 1)
+                self._hold_until = time.monotonic() + UNROUTED_RETRY_S
+            elif code >= 0x80:
+                self.spool.reject(seq, reason)
+            else:
+                done.append(seq)
+        if done:
+            self.spool.ack(done)
+            self._counters["acked"] += len(done)
+
+    def _send_loop(self) -> None:
+        next_status = 0.0
+        while not self._stopping.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            try:
+                self._drain_acks()
+                if not self._connected.is_set() or self._client is None:
+                    continue
+                now = time.monotonic()
+                if self._status_due.is_set() or now >= next_status:
+                    self._status_due.clear()
+                    next_status = now + self.status_interval_s
+                    for cam in self.camera_ids:
+                        self._client.publish(
+                            self._topic(cam, "status"), encode(self._status_message(cam)), qos=1, retain=True
+                        )
+                room = self.inflight_window - len(self._inflight)
+                if room <= 0 or now < self._hold_until:
+                    continue
+                batch = self.spool.peek(self._cursor, room + len(self._inflight_seqs))
+                sent = 0
+                for m in batch:
+                    if m.seq in self._inflight_seqs:
+                        self._cursor = m.seq  # already on its way (we rewound past it after an unrouted ack)
+                        continue
+                    if sent >= room:
+                        break
+                    info = self._client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+                    if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                        self._last_error = f"publish failed: {mqtt.error_string(info.rc)}"
+                        break
+                    # NO_CONN with QoS 1: paho keeps it and resends after reconnecting; track it either way
+                    self._inflight[info.mid] = m.seq
+                    self._inflight_seqs.add(m.seq)
+                    self._cursor = m.seq
+                    sent += 1
+                if sent and sent >= room:
+                    self._wake.set()  # more waiting; go round again once acks come back
+            except Exception as exc:  # keep the sender alive; the spool still holds everything
+                self._last_error = str(exc)
+                log.exception("spool sender error")
+                time.sleep(0.5)

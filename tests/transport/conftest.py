@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from transport_support import central_db, evidence_store  # noqa: E402
+
+from central.ingest import IngestService  # noqa: E402
+from central.settings import CentralSettings  # noqa: E402
+from edge.publisher import Publisher  # noqa: E402
+from wire.mqtt import MqttSettings  # noqa: E402
+
+
+@pytest.fixture
+def make_central(tmp_path: Path) -> Iterator:
+    """Start in-process IngestServices on one database; stopped afterwards."""
+    started: list[IngestService] = []
+    engines = []
+
+    def make(
+        broker,
+        prefix: str,
+        db_url: str | None = None,
+        *,
+        client_id: str = "central-1",
+        mqtt: MqttSettings | None = None,
+        **kw,
+    ) -> IngestService:
+        url = db_url or f"sqlite:///{tmp_path / 'central.db'}"
+        engine, factory = central_db(url)
+        engines.append(engine)
+        settings = CentralSettings(
+            database_url=url,
+            evidence_dir=tmp_path / "evidence",
+            mqtt=mqtt or MqttSettings(host=broker.host, port=broker.port, prefix=prefix),
+        )
+        svc = IngestService(
+            settings, factory, evidence_store(tmp_path / "evidence"), client_id=client_id, **kw
+        )
+        svc.start()
+        assert svc.wait_ready(10), f"ingest not subscribed: {svc.stats()}"
+        started.append(svc)
+        return svc
+
+    yield make
+    for svc in started:
+        svc.stop()
+    for e in engines:
+        e.dispose()
+
+
+@pytest.fixture
+def make_edge(tmp_path: Path) -> Iterator:
+    started: list[Publisher] = []
+
+    def make(
+        broker,
+        prefix: str,
+        *,
+        edge_id: str = "edge-1",
+        cameras: tuple[str, ...] = ("cam-1",),
+        mqtt: MqttSettings | None = None,
+        start: bool = True,
+        **kw,
+    ) -> Publisher:
+        pub = Publisher(
+            mqtt or MqttSettings(host=broker.host, port=broker.port, prefix=prefix),
+            edge_id=edge_id,
+            site_id="site-a",
+            camera_ids=list(cameras),
+            spool_path=tmp_path / f"spool-{edge_id}.db",
+            **kw,
+        )
+        if start:
+            pub.start()
+            started.append(pub)
+        return pub
+
+    yield make
+    for pub in started:
+        pub.stop(timeout=3)
