@@ -1,0 +1,1 @@
+"""Shop zones in camera images: model, file formats, validation, membership and geo mapping."""

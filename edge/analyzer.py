@@ -1,0 +1,169 @@
+"""SceneAnalyzer: per camera, turns frames + detections into zone violation events.
+
+For each zone it runs the static-object model (piled goods) and the goods-in-zone test (cross-door
+trading), turns them into rule conditions (`edge.rules`) and feeds them to an episode tracker
+(`edge.lifecycle`) that emits start / update / end `ZoneEvent`s. Call `update` once per analysed frame in
+stream-time order; any analysis frame rate works because every timer is in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.background import StaticModelParams, StaticState, ZoneStaticModel
+from edge.events import ZoneEvent
+from edge.lifecycle import EpisodeTracker
+from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, cross_door_trading, piled_goods
+from models.detections import Detections
+from zones.membership import ZoneMembership
+from zones.model import CameraZones, Zone
+
+_NO_BOXES = np.zeros((0, 4), np.float32)
+
+
+def class_names(detections: Detections) -> np.ndarray:
+    """Class name per detection: `data["class_name"]`, else COCO-80 names by class id."""
+    if "class_name" in detections.data:
+        return np.asarray(detections.data["class_name"]).astype(str)
+    try:
+        from models.classes import COCO80  # type: ignore[attr-defined]
+
+        names = np.asarray(list(COCO80), dtype=object)
+    except ImportError:
+        names = np.asarray(["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck"],
+                           dtype=object)
+    ids = detections.class_id.astype(np.int64)
+    ok = (ids >= 0) & (ids < len(names))
+    out = np.full(len(ids), "", dtype=object)
+    out[ok] = names[ids[ok]]
+    return out.astype(str)
+
+
+def _door_side_ok(zone: Zone, points: np.ndarray) -> np.ndarray:
+    """Points on the street side of the zone's door line (the side holding the zone's centroid)."""
+    if zone.door_line is None or len(points) == 0:
+        return np.ones(len(points), bool)
+    (ax, ay), (bx, by) = zone.door_line
+    def side(p: np.ndarray) -> np.ndarray:
+        return (bx - ax) * (p[..., 1] - ay) - (by - ay) * (p[..., 0] - ax)
+    ref = side(zone.polygon.mean(axis=0))
+    return np.sign(side(points)) == np.sign(ref)
+
+
+class SceneAnalyzer:
+    def __init__(self, zones: CameraZones, rules: RuleConfig | None = None,
+                 static_params: StaticModelParams | None = None) -> None:
+        self.camera = zones
+        base = rules or zones.rules
+        self.rules = {z.zone_id: base.merged(z.rules) for z in zones.zones}
+        self.zones = {z.zone_id: z for z in zones.zones}
+        self.static_params = static_params
+        self.trackers = {
+            (z.zone_id, v): EpisodeTracker(z.zone_id, z.shop_id, v, self.rules[z.zone_id])
+            for z in zones.zones for v in z.violations
+        }
+        self._frame_size: tuple[int, int] | None = None
+        self._scaled: dict[str, Zone] = {}
+        self.static_models: dict[str, ZoneStaticModel] = {}
+        self.membership: ZoneMembership | None = None
+        self.last: dict[tuple[str, str], Condition] = {}
+        self.last_static: dict[str, StaticState] = {}
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self, frame_size: tuple[int, int]) -> None:
+        """(Re)build masks for frames of `frame_size`; polygons drawn for another size are scaled."""
+        self._frame_size = frame_size
+        sx = sy = 1.0
+        if self.camera.frame_size is not None:
+            sx = frame_size[0] / self.camera.frame_size[0]
+            sy = frame_size[1] / self.camera.frame_size[1]
+        self._scaled = {}
+        for z in self.camera.zones:
+            poly = z.polygon * (sx, sy)
+            line = None if z.door_line is None else z.door_line * (sx, sy)
+            self._scaled[z.zone_id] = Zone(z.zone_id, z.shop_id, poly, line, z.violations, z.rules)
+        scaled = list(self._scaled.values())
+        self.membership = ZoneMembership(scaled, frame_size)
+        params = self.static_params or StaticModelParams()
+        self.static_models = {}
+        for z in scaled:
+            if PILED_GOODS in z.violations:
+                r = self.rules[z.zone_id]
+                p = StaticModelParams(**{**params.__dict__, "static_after_s": r.static_after_s,
+                                         "shake_px": r.shake_px})
+                self.static_models[z.zone_id] = ZoneStaticModel(z.polygon, frame_size, p)
+
+    @property
+    def zone_masks(self) -> dict[str, np.ndarray]:
+        """Bool (h, w) mask per zone id in the current frame size (empty before the first frame)."""
+        if self.membership is None:
+            return {}
+        return dict(zip(self.membership.zone_ids, self.membership.masks, strict=True))
+
+    # ------------------------------------------------------------------ main step
+    def update(self, frame_bgr: np.ndarray, ts: float, detections: Detections) -> list[ZoneEvent]:
+        h, w = frame_bgr.shape[:2]
+        if self._frame_size != (w, h):
+            self._setup((w, h))
+        assert self.membership is not None
+        names = class_names(detections)
+        events: list[ZoneEvent] = []
+        anchors_cache: dict[tuple[str, float], np.ndarray] = {}
+        for zid, zone in self._scaled.items():
+            r = self.rules[zid]
+            keep = detections.confidence >= r.min_confidence
+            is_person = np.isin(names, r.person_classes) & keep
+            is_mover = (is_person | np.isin(names, r.vehicle_classes)) & keep
+            is_goods = np.isin(names, r.goods_classes) & keep
+            for violation in zone.violations:
+                if violation == PILED_GOODS:
+                    state = self.static_models[zid].update(frame_bgr, ts, detections.xyxy[is_mover])
+                    self.last_static[zid] = state
+                    holding = self.trackers[(zid, violation)].holding
+                    cond = (piled_goods(state.coverage, state.boxes, r, state.onset_age_s, holding)
+                            if state.ready else Condition(False, 0.0))
+                elif violation == CROSS_DOOR_TRADING:
+                    key = (r.anchor, r.min_overlap)
+                    if key not in anchors_cache:
+                        anchors_cache[key] = self.membership.trigger(detections, r.anchor, r.min_overlap)
+                    col = anchors_cache[key][:, self.membership.zone_ids.index(zid)]
+                    goods = col & is_goods
+                    if goods.any():
+                        goods &= _door_side_ok(zone, detections.anchors("bottom_center"))
+                    persons = int((col & is_person).sum())
+                    cond = cross_door_trading(detections.xyxy[goods].astype(np.float32),
+                                              detections.confidence[goods], persons, r)
+                else:
+                    continue
+                self.last[(zid, violation)] = cond
+                events.extend(self.trackers[(zid, violation)].step(cond, ts))
+        return events
+
+    # ------------------------------------------------------------------ recheck
+    def assess(self, zone_id: str) -> tuple[str, float, np.ndarray]:
+        """("present" | "clear" | "unknown", score, boxes) for a zone, from the latest frame."""
+        if zone_id not in self.zones:
+            raise KeyError(f"no zone {zone_id!r} on camera {self.camera.camera_id!r}")
+        conds = [c for (z, _), c in self.last.items() if z == zone_id]
+        if not conds:
+            return "unknown", 0.0, _NO_BOXES
+        state = self.last_static.get(zone_id)
+        present = [c for c in conds if c.present]
+        if present:
+            best = max(present, key=lambda c: c.score)
+            return "present", best.score, best.boxes
+        if state is not None and (not state.ready or state.known < 0.5):
+            return "unknown", 0.0, _NO_BOXES
+        return "clear", 0.0, _NO_BOXES
+
+    def reset_zone(self, zone_id: str) -> None:
+        """Forget the zone's episodes, timers and learned background (e.g. after the zone was edited)."""
+        if zone_id not in self.zones:
+            raise KeyError(f"no zone {zone_id!r} on camera {self.camera.camera_id!r}")
+        for (z, v), tracker in self.trackers.items():
+            if z == zone_id:
+                tracker.reset()
+                self.last.pop((z, v), None)
+        if zone_id in self.static_models:
+            self.static_models[zone_id].reset()
+        self.last_static.pop(zone_id, None)

@@ -1,0 +1,133 @@
+"""ZoneStaticModel: gain, shake tolerance, no absorption of objects, no ghosts, unknown pixels."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.background import ZoneStaticModel
+
+W, H = 200, 160
+POLY = np.array([[40, 40], [160, 40], [160, 120], [40, 120]], float)
+NO_BOXES = np.zeros((0, 4), np.float32)
+
+
+def background() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    t = cv2.GaussianBlur(rng.uniform(60, 200, (H, W, 3)).astype(np.float32), (0, 0), 1.2)
+    yy, xx = np.mgrid[0:H, 0:W]
+    t[((yy // 12) + (xx // 12)) % 2 == 1] *= 0.55  # paving slabs: hard edges that shake would light up
+    return t
+
+
+BG = background()
+
+
+def frame(gain: float = 1.0, shift: tuple[float, float] = (0.0, 0.0), bag: bool = False,
+          person: tuple[int, int] | None = None, seed: int = 0) -> np.ndarray:
+    img = BG.copy()
+    if bag:
+        img[70:100, 70:120] = 35.0
+    if person is not None:
+        x, y = person
+        img[y - 50:y, x - 10:x + 10] = 230.0
+    img = cv2.warpAffine(img * gain, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (W, H),
+                         borderMode=cv2.BORDER_REFLECT)
+    img += np.random.default_rng(seed).normal(0, 2, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def warm(model: ZoneStaticModel, until: float = 5.0, fps: float = 2.0) -> float:
+    ts = 0.0
+    while ts < until:
+        model.update(frame(seed=int(ts * 10)), ts, NO_BOXES)
+        ts += 1 / fps
+    return ts
+
+
+def test_crop_is_zone_bbox_plus_margin_and_downscaled() -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    x1, y1, x2, y2 = m.crop
+    assert x1 <= 40 and y1 <= 40 and x2 >= 160 and y2 >= 120
+    big = ZoneStaticModel(np.array([[0, 0], [1900, 0], [1900, 1000], [0, 1000]], float), (1920, 1080))
+    assert max(big.size) <= big.p.max_side
+    with pytest.raises(ValueError, match="outside"):
+        ZoneStaticModel(np.array([[500, 500], [600, 500], [600, 600]], float), (W, H))
+
+
+@pytest.mark.parametrize(("gain", "shift"), [(1.22, (0, 0)), (0.78, (0, 0)), (1.0, (2.5, -2.0)),
+                                             (1.2, (-2.0, 2.0))])
+def test_exposure_and_shake_are_not_objects(gain: float, shift: tuple[float, float]) -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    ts = warm(m)
+    for k in range(20):
+        state = m.update(frame(gain, shift, seed=100 + k), ts, NO_BOXES)
+        ts += 0.5
+        assert state.coverage == 0.0
+    assert state.gain[1] == pytest.approx(gain, rel=0.03)
+    assert not m.fg[m.zone_mask].mean() > 0.01
+
+
+def test_object_is_never_absorbed_and_leaves_no_ghost() -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    ts = warm(m)
+    ref_before = m.ref.copy()
+    covs = []
+    for k in range(600):  # 5 minutes at 2 fps with drifting light
+        g = 1 + 0.12 * np.sin(2 * np.pi * ts / 60)
+        covs.append(m.update(frame(g, bag=True, seed=k), ts, NO_BOXES).coverage)
+        ts += 0.5
+    assert covs[10] == pytest.approx(1500 / (121 * 81), rel=0.25)  # the bag's share of the zone
+    assert min(covs[10:]) > 0.9 * covs[10]
+    np.testing.assert_allclose(m.ref, ref_before, atol=12)  # the bag did not leak into the reference
+    state = m.update(frame(seed=999), ts, NO_BOXES)
+    for k in range(6):  # taken away: released after release_s
+        ts += 0.5
+        state = m.update(frame(seed=1000 + k), ts, NO_BOXES)
+    assert state.coverage == 0.0 and len(state.boxes) == 0
+    assert not m.static.any()
+
+
+def test_static_needs_persistence_and_reports_onset() -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    ts = warm(m)
+    t_on = ts
+    seen = []
+    for k in range(12):
+        seen.append((ts - t_on, m.update(frame(bag=True, seed=k), ts, NO_BOXES)))
+        ts += 0.5
+    first = next(age for age, s in seen if s.coverage > 0)
+    assert first == pytest.approx(m.p.static_after_s, abs=0.5)
+    assert seen[-1][1].onset_age_s == pytest.approx(seen[-1][0], abs=0.6)
+    box = seen[-1][1].boxes[0]
+    np.testing.assert_allclose(box, [70, 70, 120, 100], atol=3)
+
+
+def test_person_in_front_holds_state_and_unknown_pixels_learn_later() -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    person_box = np.array([[80, 50, 120, 110]], np.float32)
+    # the zone is first seen with someone standing in it: those pixels are unknown, not background
+    s = m.update(frame(person=(100, 100)), 0.0, person_box)
+    assert s.known < 1.0
+    ts = 0.5
+    for k in range(20):
+        s = m.update(frame(seed=k), ts, NO_BOXES)  # person gone, zone empty: no ghost of them
+        ts += 0.5
+    assert s.known == 1.0 and s.coverage == 0.0
+    for k in range(10):
+        s = m.update(frame(bag=True, seed=50 + k), ts, NO_BOXES)
+        ts += 0.5
+    cov = s.coverage
+    for k in range(30):  # someone stands in front of the bag for 15 s (detected): the bag stays static
+        s = m.update(frame(bag=True, person=(95, 105), seed=80 + k), ts, person_box)
+        ts += 0.5
+        assert s.coverage == pytest.approx(cov, rel=0.05)
+
+
+def test_reset_forgets() -> None:
+    m = ZoneStaticModel(POLY, (W, H))
+    warm(m)
+    m.reset()
+    assert not m.known.any() and m.t0 is None
+    assert not m.update(frame(), 100.0, NO_BOXES).ready
