@@ -1,0 +1,212 @@
+"""Evidence pictures for an event phase: the annotated frame, a clean copy and crops of the boxes.
+
+Every picture has the time (UTC) and camera id burnt in, and is a JPEG under `max_bytes`: it is scaled to
+`max_side`, then re-encoded at lower quality and, if still too big, a smaller size, until it fits.
+Each picture becomes a `wire.schema.EvidenceMessage` and, with an evidence directory, a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wire.schema import MAX_EVIDENCE_BYTES, EvidenceMessage
+
+ZONE_COLOUR = (0, 200, 255)  # amber, BGR
+BOX_COLOUR = (0, 0, 255)  # red
+TEXT_COLOUR = (255, 255, 255)
+_MIN_QUALITY = 35
+
+
+@dataclass(frozen=True)
+class EvidenceOptions:
+    quality: int = 85
+    max_side: int = 1280
+    max_bytes: int = 300_000
+    crops: int = 4  # at most this many crops per phase (largest boxes first)
+    crop_pad: float = 0.15  # context around a crop, as a fraction of the box size
+    clean_copy: bool = True
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.quality <= 100:
+            raise ValueError("JPEG quality must be within 10..100")
+        if not 64 <= self.max_side <= 8192:
+            raise ValueError("max_side must be within 64..8192")
+        if not 10_000 <= self.max_bytes <= MAX_EVIDENCE_BYTES:
+            raise ValueError(f"max_bytes must be within 10000..{MAX_EVIDENCE_BYTES}")
+
+
+@dataclass
+class EvidenceBundle:
+    messages: list[EvidenceMessage] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def annotated_path(self) -> Path | None:
+        return self.paths[0] if self.paths else None
+
+
+def encode_bounded(
+    image: np.ndarray, *, quality: int, max_side: int, max_bytes: int
+) -> tuple[bytes, int, int]:
+    """JPEG bytes no larger than `max_bytes`, plus the encoded width and height."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    q = quality
+    while True:
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            img = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        else:
+            img = image
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        data = buf.tobytes()
+        if len(data) <= max_bytes:
+            return data, img.shape[1], img.shape[0]
+        if q > _MIN_QUALITY:
+            q = max(_MIN_QUALITY, q - 15)
+        elif min(img.shape[:2]) > 16:
+            scale *= 0.7
+        else:
+            raise ValueError(f"cannot fit the picture under {max_bytes} bytes")
+
+
+def burn_caption(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """A copy with a dark band at the top holding `lines` (time, camera, zone…)."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    scale = max(0.4, min(1.2, w / 1400))
+    line_h = int(26 * scale) + 6
+    band = line_h * len(lines) + 6
+    out[:band] = (out[:band] * 0.35).astype(np.uint8)
+    for i, text in enumerate(lines):
+        y = line_h * (i + 1)
+        cv2.putText(
+            out,
+            text,
+            (8, y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            TEXT_COLOUR,
+            max(1, round(scale * 2)),
+            cv2.LINE_AA,
+        )
+    return out
+
+
+def draw_zone(image: np.ndarray, polygon: np.ndarray, boxes: np.ndarray, label: str = "") -> np.ndarray:
+    """A copy with the zone polygon outlined (and lightly filled) and the offending boxes in red."""
+    out = image.copy()
+    pts = np.round(polygon).astype(np.int32).reshape(-1, 1, 2)
+    overlay = out.copy()
+    cv2.fillPoly(overlay, [pts], ZONE_COLOUR)
+    cv2.addWeighted(overlay, 0.2, out, 0.8, 0, dst=out)
+    thick = max(2, round(max(out.shape[:2]) / 500))
+    cv2.polylines(out, [pts], True, ZONE_COLOUR, thick, cv2.LINE_AA)
+    if label:
+        x, y = pts[:, 0, 0].min(), pts[:, 0, 1].min()
+        cv2.putText(
+            out,
+            label,
+            (int(x), max(12, int(y) - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            ZONE_COLOUR,
+            1,
+            cv2.LINE_AA,
+        )
+    for x1, y1, x2, y2 in np.round(boxes).astype(np.int32):
+        cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), BOX_COLOUR, thick)
+    return out
+
+
+def crop_boxes(image: np.ndarray, boxes: np.ndarray, *, limit: int, pad: float) -> list[np.ndarray]:
+    if len(boxes) == 0 or limit == 0:
+        return []
+    h, w = image.shape[:2]
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    crops = []
+    for i in np.argsort(-areas)[:limit]:
+        x1, y1, x2, y2 = boxes[i]
+        px, py = (x2 - x1) * pad, (y2 - y1) * pad
+        xa, ya = int(max(0, np.floor(x1 - px))), int(max(0, np.floor(y1 - py)))
+        xb, yb = int(min(w, np.ceil(x2 + px))), int(min(h, np.ceil(y2 + py)))
+        if xb - xa >= 4 and yb - ya >= 4:
+            crops.append(image[ya:yb, xa:xb])
+    return crops
+
+
+class EvidenceWriter:
+    """Makes the evidence of one event phase (or of a recheck). `out_dir=None` writes no files."""
+
+    def __init__(
+        self, *, site_id: str, options: EvidenceOptions | None = None, out_dir: Path | None = None
+    ) -> None:
+        self.site_id = site_id
+        self.options = options or EvidenceOptions()
+        self.out_dir = out_dir
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+
+    def make(
+        self,
+        frame: np.ndarray,
+        *,
+        camera_id: str,
+        event_id: str,
+        unix_ts: float,
+        polygon: np.ndarray,
+        boxes: np.ndarray,
+        title: str,
+        name: str,
+        video_ts: float | None = None,
+    ) -> EvidenceBundle:
+        """`title` (e.g. "dz-1 piled_goods start") goes in the caption; `name` is a short tag of the phase
+        (e.g. "0-start"), used in evidence ids (`{event_id}.{name}.{i}`) and file names."""
+        o = self.options
+        when = dt.datetime.fromtimestamp(unix_ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if video_ts is not None:
+            when += f"  (video {video_ts:.1f} s)"
+        caption = [f"{when}  camera {camera_id}", title]
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        pictures: list[tuple[str, np.ndarray]] = [
+            ("annotated", burn_caption(draw_zone(frame, polygon, boxes), caption))
+        ]
+        if o.clean_copy:
+            pictures.append(("clean", burn_caption(frame, caption[:1])))
+        for crop in crop_boxes(frame, boxes, limit=o.crops, pad=o.crop_pad):
+            pictures.append(("crop", burn_caption(crop, [f"{camera_id} {when[:19]}"])))
+        bundle = EvidenceBundle()
+        day = dt.datetime.fromtimestamp(unix_ts, dt.UTC).strftime("%Y%m%d")
+        for i, (kind, picture) in enumerate(pictures):
+            jpeg, w, h = encode_bounded(
+                picture, quality=o.quality, max_side=o.max_side, max_bytes=o.max_bytes
+            )
+            msg = EvidenceMessage.from_jpeg(
+                jpeg,
+                width=w,
+                height=h,
+                site_id=self.site_id,
+                camera_id=camera_id,
+                evidence_id=f"{event_id}.{name}.{i}",
+                event_id=event_id,
+                kind=kind,
+            )
+            bundle.messages.append(msg)
+            if self.out_dir is not None:
+                folder = self.out_dir / _safe(camera_id) / day
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{_safe(event_id)}_{_safe(name)}_{i:02d}_{kind}.jpg"
+                path.write_bytes(jpeg)
+                bundle.paths.append(path)
+        return bundle
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

@@ -1,0 +1,537 @@
+"""The edge worker: cameras → sampled frames → batched detection → tracking → zone analysis → events.
+
+One `Pipeline` runs every camera of a worker. Each camera's source decodes in its own thread and keeps
+only sampled frames; the pipeline thread takes whatever frames are ready from all cameras, runs the
+detector once on the whole batch, then per frame: tracker → `SceneAnalyzer.update` → for each
+`ZoneEvent`: evidence pictures (start / end) → `EvidenceMessage`s, then the `EventMessage` that references
+them, through the publisher (spooled MQTT) and/or a JSON-lines file. Central commands (recheck,
+reload_zones, set_fps) arrive on the publisher's thread and are applied between batches.
+
+Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources). Messages
+carry unix seconds: for files the wall-clock start of the run plus the video time (and `video_ts`, seconds
+from the start of the video); for live sources the arrival time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edge.analyzer import SceneAnalyzer
+from edge.events import ZoneEvent
+from edge.evidence import EvidenceOptions, EvidenceWriter
+from edge.recheck import Rechecks, RecheckVerdict
+from edge.sampler import Sampler
+from edge.settings import CameraSettings, EdgeSettings
+from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
+from edge.tracker import ByteTracker
+from models.base import Detector
+from models.detections import Detections
+from wire.schema import MAX_BOXES, CommandMessage, EventMessage, EvidenceMessage, RecheckResult
+from zones.io import load_zones
+from zones.model import CameraZones
+
+log = logging.getLogger(__name__)
+
+
+class MessageSink(Protocol):
+    """What the pipeline needs of `edge.publisher.Publisher`."""
+
+    def publish(self, msg: Any) -> None: ...
+
+
+@dataclass
+class Camera:
+    settings: CameraSettings
+    zones: CameraZones
+    source: Source
+    sampler: Sampler
+    analyzer: SceneAnalyzer
+    tracker: ByteTracker
+    detector_key: str
+    analysed: int = 0
+    events: int = 0
+    last_frame: Frame | None = None
+    last_state: SourceState | None = None
+
+
+@dataclass
+class RunStats:
+    frames_decoded: int = 0
+    frames_analysed: int = 0
+    events: int = 0
+    evidence: int = 0
+    rechecks: int = 0
+    publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
+    batches: int = 0
+    seconds: float = 0.0
+    detect_s: float = 0.0
+    track_s: float = 0.0
+    analyse_s: float = 0.0  # zones + static-object model + rules + episode timers (SceneAnalyzer.update)
+    evidence_s: float = 0.0
+    per_camera: dict[str, dict] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def zone_polygon(zones: CameraZones, zone_id: str, frame_size: tuple[int, int]) -> np.ndarray:
+    """A zone's polygon in the pixels of a frame of `frame_size` (w, h); zone files may be drawn for
+    another resolution (`CameraZones.frame_size`)."""
+    poly = zones.zone(zone_id).polygon
+    if zones.frame_size is None:
+        return poly
+    return poly * (frame_size[0] / zones.frame_size[0], frame_size[1] / zones.frame_size[1])
+
+
+class Pipeline:
+    """`Pipeline(settings).start()` opens models, zones and sources (raising ModelError / ZoneFileError /
+    SourceError); `run()` processes until every file source has ended or `stop()` is called."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        detectors: dict[str, Detector] | None = None,
+        publisher: MessageSink | None = None,
+        progress: bool = False,
+    ) -> None:
+        if not settings.cameras:
+            raise ValueError("no cameras configured: pass --source/--zones or list cameras in the settings")
+        self.settings = settings
+        self.detectors: dict[str, Detector] = dict(detectors or {})
+        self.publisher = publisher
+        self.progress = progress
+        self.cameras: dict[str, Camera] = {}
+        self.commands: queue.Queue[CommandMessage] = queue.Queue()
+        self.rechecks = Rechecks(settings.recheck_frames)
+        self.stats = RunStats()
+        self.evidence = EvidenceWriter(
+            site_id=settings.site_id,
+            out_dir=settings.evidence_dir,
+            options=EvidenceOptions(
+                quality=settings.evidence.quality,
+                max_side=settings.evidence.max_side,
+                max_bytes=settings.evidence.max_bytes,
+                crops=settings.evidence.crops,
+                clean_copy=settings.evidence.clean_copy,
+            ),
+        )
+        self._stop = threading.Event()
+        self._frame_ready = threading.Event()
+        self._events_out = None
+        self._started = False
+        self._last_status = 0.0
+        self._status_analysed = 0
+        self._bar = None
+        self._next_camera = 0  # where the next batch starts taking frames
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> Pipeline:
+        from models.registry import load_detector
+
+        s = self.settings
+        for cam in s.cameras:
+            key = cam.model or s.model
+            if key not in self.detectors:
+                self.detectors[key] = load_detector(
+                    key,
+                    models_dir=s.models_dir,
+                    backend=s.backend,
+                    conf=s.conf,
+                    device=s.device,
+                    threads=s.threads,
+                    max_batch=s.batch_size,
+                )
+        for cam in s.cameras:
+            zones = load_zones(cam.zones)
+            sampler = Sampler(cam.fps or s.analysis_fps)
+            options = SourceOptions(
+                realtime=s.realtime,
+                loop=s.loop_files,
+                queue_size=s.queue_size,
+                stall_timeout_s=s.stall_timeout_s,
+                backoff_max_s=s.backoff_max_s,
+            )
+            source = open_source(
+                cam.source,
+                camera_id=cam.id,
+                kind=cam.kind,
+                sampler=sampler,
+                options=options,
+                image_fps=cam.fps or s.analysis_fps,
+                telemetry=cam.telemetry,
+            )
+            self.cameras[cam.id] = Camera(
+                cam, zones, source, sampler, self._analyzer(zones), self._tracker(), cam.model or s.model
+            )
+        if s.events_out is not None:
+            s.events_out.parent.mkdir(parents=True, exist_ok=True)
+            self._events_out = s.events_out.open("a", encoding="utf-8")
+        if self.publisher is not None and hasattr(self.publisher, "on_command"):
+            self.publisher.on_command(self.submit_command)
+        for camera in self.cameras.values():
+            camera.source.frame_ready = self._frame_ready
+            camera.source.start()
+        self._started = True
+        return self
+
+    def _analyzer(self, zones: CameraZones) -> SceneAnalyzer:
+        return SceneAnalyzer(zones, self.settings.rule_config(zones.rules))
+
+    def _tracker(self) -> ByteTracker:
+        t = self.settings.tracker
+        return ByteTracker(
+            lost_track_buffer_s=t.lost_track_buffer_s,
+            minimum_consecutive_frames=t.minimum_consecutive_frames,
+            track_activation_threshold=t.track_activation_threshold,
+        )
+
+    # ------------------------------------------------------------------ control
+    def submit_command(self, command: CommandMessage) -> None:
+        """Thread-safe: queue a central command; it is applied between batches."""
+        self.commands.put(command)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._frame_ready.set()
+
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` was called (signal, command or caller), not when files simply ended."""
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        for camera in self.cameras.values():
+            camera.source.stop()
+        if self._events_out is not None:
+            self._events_out.close()
+            self._events_out = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, max_seconds: float | None = None, max_frames: int | None = None) -> RunStats:
+        """Process until every file source ended, `stop()`, `max_seconds` of wall time or `max_frames`
+        analysed frames."""
+        if not self._started:
+            self.start()
+        t0 = time.perf_counter()
+        self._open_bar()
+        try:
+            while not self._stop.is_set():
+                self._apply_commands()
+                batch = self._gather()
+                if batch:
+                    self._process(batch)
+                elif all(c.source.finished for c in self.cameras.values()):
+                    break
+                else:
+                    self._frame_ready.wait(0.1)
+                    self._frame_ready.clear()
+                self._heartbeat()
+                if max_frames is not None and self.stats.frames_analysed >= max_frames:
+                    break
+                if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                    break
+        finally:
+            self.stats.seconds = time.perf_counter() - t0
+            self._heartbeat(force=True)
+            self.stats.frames_decoded = sum(c.source.decoded for c in self.cameras.values())
+            self.stats.per_camera = {
+                cid: {**c.source.stats(), "analysed": c.analysed, "events": c.events}
+                for cid, c in self.cameras.items()
+            }
+            self.close()
+        return self.stats
+
+    def _gather(self) -> list[tuple[Camera, Frame]]:
+        """Up to batch_size ready frames, round-robin from where the last batch stopped, so no camera
+        starves the others when more cameras have frames than a batch holds."""
+        batch: list[tuple[Camera, Frame]] = []
+        cameras = list(self.cameras.values())
+        limit, n = self.settings.batch_size, len(cameras)
+        progressed = True
+        while progressed and len(batch) < limit:
+            progressed = False
+            for k in range(n):
+                camera = cameras[(self._next_camera + k) % n]
+                frame = camera.source.read()
+                if frame is not None:
+                    batch.append((camera, frame))
+                    progressed = True
+                    if len(batch) >= limit:
+                        self._next_camera = (self._next_camera + k + 1) % n
+                        return batch
+        return batch
+
+    def _process(self, batch: list[tuple[Camera, Frame]]) -> None:
+        self.stats.batches += 1
+        groups: dict[str, list[int]] = {}
+        for i, (camera, _) in enumerate(batch):
+            groups.setdefault(camera.detector_key, []).append(i)
+        results: list[Detections | None] = [None] * len(batch)
+        t = time.perf_counter()
+        for key, idx in groups.items():
+            found = self.detectors[key].detect([batch[i][1].image for i in idx])
+            for i, dets in zip(idx, found, strict=True):
+                results[i] = dets
+        self.stats.detect_s += time.perf_counter() - t
+        for (camera, frame), dets in zip(batch, results, strict=True):
+            assert dets is not None
+            self.analyse(camera, frame, dets)
+        if self._bar is not None:
+            self._bar.update(sum(c.source.decoded for c in self.cameras.values()) - self._bar.n)
+            self._bar.set_postfix(
+                analysed=self.stats.frames_analysed, events=self.stats.events, refresh=False
+            )
+
+    def analyse(self, camera: Camera, frame: Frame, detections: Detections) -> list[ZoneEvent]:
+        """Track, analyse and publish one frame's detections (public for tests and benchmarks)."""
+        t = time.perf_counter()
+        tracked = camera.tracker.update(detections, frame.ts)
+        t_track = time.perf_counter()
+        events = camera.analyzer.update(frame.image, frame.ts, tracked)
+        camera.analysed += 1
+        camera.last_frame = frame
+        self.stats.frames_analysed += 1
+        self.stats.track_s += t_track - t
+        self.stats.analyse_s += time.perf_counter() - t_track
+        for event in events:
+            self._emit(camera, frame, event)
+        if self.rechecks.pending(camera.settings.id):
+            for verdict in self.rechecks.observe(
+                camera.settings.id, camera.analyzer.assess, frame.image, frame.ts
+            ):
+                self._answer_recheck(camera, verdict)
+        return events
+
+    # ------------------------------------------------------------------ output
+    def _publish(self, msg: Any) -> None:
+        if self.publisher is None:
+            return
+        try:
+            self.publisher.publish(msg)
+        except Exception as exc:  # noqa: BLE001 -- e.g. a full spool: keep analysing, say so loudly
+            self.stats.publish_errors += 1
+            log.error("camera %s: %s %s not published: %s", msg.camera_id, msg.type, msg.message_id, exc)
+
+    def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent) -> None:
+        source = camera.source
+        unix = source.to_unix(event.ts)
+        video_ts = None if source.live else max(0.0, event.ts)
+        boxes = np.asarray(event.boxes, np.float32).reshape(-1, 4)[:MAX_BOXES]
+        evidence: list[EvidenceMessage] = []
+        paths: list[Path] = []
+        if event.phase in ("start", "end"):
+            t = time.perf_counter()
+            bundle = self.evidence.make(
+                frame.image,
+                camera_id=camera.settings.id,
+                event_id=event.event_id,
+                unix_ts=unix,
+                polygon=zone_polygon(camera.zones, event.zone_id, frame.size),
+                boxes=boxes,
+                title=f"zone {event.zone_id}  shop {event.shop_id or '-'}  {event.violation}  {event.phase}",
+                name=f"{event.seq}-{event.phase}",
+                video_ts=video_ts,
+            )
+            evidence, paths = bundle.messages[:16], bundle.paths
+            for msg in evidence:  # evidence first: the event that references it must find it stored
+                self._publish(msg)
+            self.stats.evidence += len(evidence)
+            self.stats.evidence_s += time.perf_counter() - t
+        msg = EventMessage(
+            site_id=self.settings.site_id,
+            camera_id=camera.settings.id,
+            event_id=event.event_id,
+            seq=event.seq,
+            zone_id=event.zone_id,
+            shop_id=event.shop_id,
+            violation=event.violation,
+            phase=event.phase,
+            ts=unix,
+            video_ts=video_ts,
+            score=min(1.0, max(0.0, float(event.score))),
+            boxes=[[round(float(v), 1) for v in b] for b in boxes],
+            evidence=[m.ref() for m in evidence],
+            source_kind="drone" if source.kind == "drone" else "fixed",
+            geo=frame.geo,
+        )
+        self._publish(msg)
+        camera.events += 1
+        self.stats.events += 1
+        log.info(
+            "camera %s zone %s %s %s at %.1f s",
+            camera.settings.id,
+            event.zone_id,
+            event.violation,
+            event.phase,
+            event.ts,
+        )
+        if self._events_out is not None:
+            line = {
+                "event_id": msg.event_id,
+                "message_id": msg.message_id,
+                "seq": msg.seq,
+                "site_id": msg.site_id,
+                "camera_id": msg.camera_id,
+                "zone_id": msg.zone_id,
+                "shop_id": msg.shop_id,
+                "violation": msg.violation,
+                "phase": msg.phase,
+                "ts": round(video_ts, 3) if video_ts is not None else msg.ts,
+                "unix_ts": msg.ts,
+                "video_ts": None if video_ts is None else round(video_ts, 3),
+                "score": round(msg.score, 4),
+                "boxes": msg.boxes,
+                "evidence": str(paths[0]) if paths else None,
+                "evidence_files": [str(p) for p in paths],
+                "geo": None if msg.geo is None else msg.geo.model_dump(),
+            }
+            self._events_out.write(json.dumps(line) + "\n")
+            self._events_out.flush()
+
+    # ------------------------------------------------------------------ commands
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            camera = self.cameras.get(cmd.camera_id)
+            if camera is None:
+                log.warning("command %s for unknown camera %s ignored", cmd.cmd, cmd.camera_id)
+                continue
+            if cmd.cmd == "recheck":
+                self.stats.rechecks += 1
+                self.rechecks.add(cmd)
+            elif cmd.cmd == "set_fps":
+                camera.sampler.set_fps(cmd.fps)
+                log.info("camera %s: analysis rate set to %s fps", cmd.camera_id, cmd.fps)
+            elif cmd.cmd == "reload_zones":
+                self._reload_zones(camera)
+
+    def _reload_zones(self, camera: Camera) -> None:
+        try:
+            zones = load_zones(camera.settings.zones)
+        except ValueError as exc:  # ZoneFileError: keep the zones we have
+            log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
+            return
+        camera.zones = zones
+        camera.analyzer = self._analyzer(zones)
+        log.info(
+            "camera %s: %d zones reloaded from %s",
+            camera.settings.id,
+            len(zones.zones),
+            camera.settings.zones,
+        )
+
+    def _answer_recheck(self, camera: Camera, verdict: RecheckVerdict) -> None:
+        cmd = verdict.command
+        refs = []
+        unix = camera.source.to_unix(verdict.ts) if verdict.ts is not None else time.time()
+        if verdict.frame is not None and cmd.zone_id and cmd.zone_id in camera.analyzer.zones:
+            h, w = verdict.frame.shape[:2]
+            bundle = self.evidence.make(
+                verdict.frame,
+                camera_id=camera.settings.id,
+                event_id=cmd.command_id,
+                unix_ts=unix,
+                polygon=zone_polygon(camera.zones, cmd.zone_id, (w, h)),
+                boxes=verdict.boxes,
+                title=f"recheck zone {cmd.zone_id}: {verdict.result}",
+                name="recheck",
+            )
+            for msg in bundle.messages[:16]:
+                self._publish(msg)
+                refs.append(msg.ref())
+        result = RecheckResult(
+            site_id=self.settings.site_id,
+            camera_id=camera.settings.id,
+            command_id=cmd.command_id,
+            case_id=cmd.case_id,
+            zone_id=cmd.zone_id or "unknown",
+            result=verdict.result,
+            ts=unix,
+            score=verdict.score,
+            evidence=refs,
+            detail=verdict.detail[:1000],
+        )
+        self._publish(result)
+        log.info(
+            "camera %s: recheck of zone %s → %s (%s)",
+            camera.settings.id,
+            cmd.zone_id,
+            verdict.result,
+            verdict.detail,
+        )
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict:
+        now = time.perf_counter()
+        dt = max(1e-6, now - self._last_status) if self._last_status else 0.0
+        fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
+        states = {cid: c.source.state.value for cid, c in self.cameras.items()}
+        depth = 0
+        if self.publisher is not None and hasattr(self.publisher, "depth"):
+            depth = int(self.publisher.depth)
+        return {
+            "fps": round(fps, 2),
+            "source_states": states,
+            "spool_depth": depth,
+            "analysed": self.stats.frames_analysed,
+            "events": self.stats.events,
+        }
+
+    def _heartbeat(self, force: bool = False) -> None:
+        # Source states are polled here too, so a stall is noticed (and logged) even with no frames.
+        for camera in self.cameras.values():
+            state = camera.source.state
+            if state is not camera.last_state:
+                camera.last_state = state
+                if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED):
+                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.source.detail)
+        now = time.perf_counter()
+        if not force and now - self._last_status < self.settings.status_interval_s:
+            return
+        status = self.status()
+        self._last_status, self._status_analysed = now, self.stats.frames_analysed
+        if self.publisher is not None and hasattr(self.publisher, "set_status"):
+            states = status["source_states"]
+            bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
+            state = "offline" if force and self._stop.is_set() else ("degraded" if bad else "online")
+            summary = ", ".join(f"{cid}={st}" for cid, st in states.items())[:200]
+            try:
+                self.publisher.set_status(state, fps=status["fps"], source_state=summary)
+            except Exception as exc:  # noqa: BLE001 -- a status failure must not stop the analysis
+                log.warning("status not published: %s", exc)
+
+    def _open_bar(self) -> None:
+        if not self.progress:
+            return
+        from tqdm import tqdm
+
+        files = [c.source for c in self.cameras.values() if not c.source.live]
+        total = sum(s.frame_count for s in files) if files and all(s.frame_count for s in files) else None
+        desc = next(iter(self.cameras)) if len(self.cameras) == 1 else f"{len(self.cameras)} cameras"
+        import sys
+
+        tty = sys.stderr.isatty()
+        self._bar = tqdm(
+            total=total,
+            unit="frame",
+            desc=desc,
+            dynamic_ncols=True,
+            smoothing=0.1,
+            mininterval=0.5 if tty else 15.0,
+        )

@@ -1,0 +1,174 @@
+"""All edge-worker settings in one class.
+
+Sources, highest first: values given in code / on the command line, env vars `DOORLINE_EDGE_...` (nested
+with `__`, e.g. `DOORLINE_EDGE_MQTT__HOST`; `DOORLINE_MODELS_DIR` also sets `models_dir`), then a YAML file
+named by `--config` or `DOORLINE_CONFIG`, then defaults. Unknown keys are errors. Loading the settings
+only validates them: files, streams and models are opened in the explicit start-up step (edge.pipeline).
+
+    edge_id: edge-7
+    site_id: market-st
+    model: yolox_nano.onnx
+    models_dir: /opt/doorline/models
+    analysis_fps: 2
+    cameras:
+      - {id: cam-1, source: "rtsp://10.0.0.5/stream1", zones: zones/cam-1.yaml}
+      - {id: drone-1, source: flights/f1.mp4, zones: zones/drone.yaml, kind: drone, telemetry: flights/f1.csv}
+    mqtt: {host: broker.local, prefix: doorline}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from edge.rules import RuleConfig, check_overrides
+from wire.mqtt import MqttSettings
+
+
+def default_edge_id() -> str:
+    """`edge-<hostname>`: two boxes left on the default must not take over each other's MQTT session."""
+    host = re.sub(r"[^A-Za-z0-9_.:\-]", "-", socket.gethostname())[:100] or "1"
+    return f"edge-{host}"
+
+
+_Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+class CameraSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = _Id
+    source: str = Field(min_length=1, description="file, folder, rtsp://, http(s)://, usb:N")
+    zones: Path = Field(description="zones file (Doorline YAML/JSON or the dev-events clip JSON)")
+    fps: float | None = Field(default=None, gt=0, le=60, description="analysis rate; default analysis_fps")
+    model: str | None = Field(default=None, description="overrides the worker's model (own detector)")
+    kind: Literal["fixed", "drone"] = "fixed"
+    telemetry: Path | None = Field(default=None, description="drone telemetry CSV/JSON sidecar")
+
+
+class EvidenceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quality: int = Field(default=85, ge=10, le=100)
+    max_side: int = Field(default=1280, ge=64, le=8192)
+    max_bytes: int = Field(default=300_000, ge=10_000, le=1024 * 1024)
+    crops: int = Field(default=4, ge=0, le=12)
+    clean_copy: bool = True
+
+
+class TrackerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lost_track_buffer_s: float = Field(default=5.0, ge=0, le=600)
+    minimum_consecutive_frames: int = Field(default=2, ge=1, le=30)
+    track_activation_threshold: float = Field(default=0.45, ge=0, le=1)
+
+
+class EdgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOORLINE_EDGE_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    edge_id: str = Field(
+        default_factory=lambda: default_edge_id(),
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="stable per box (its MQTT session and client id); default edge-<hostname>",
+    )
+    site_id: str = Field(default="site-1", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    cameras: list[CameraSettings] = Field(default_factory=list)
+    models_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("models_dir", "DOORLINE_EDGE_MODELS_DIR", "DOORLINE_MODELS_DIR"),
+    )
+    model: str = Field(default="yolox_nano.onnx", min_length=1)
+    backend: str | None = Field(default=None, description="detector back-end type_key; default by file type")
+    device: str = "auto"
+    conf: float = Field(default=0.25, ge=0.01, le=1.0, description="detector confidence threshold")
+    threads: int = Field(default=2, ge=1, le=64)
+    batch_size: int = Field(default=8, ge=1, le=64, description="frames per detector call across cameras")
+    analysis_fps: float = Field(default=2.0, gt=0, le=60)
+    realtime: bool = Field(default=False, description="pace video files to their own fps")
+    loop_files: bool = Field(default=False, description="replay video files / image folders endlessly")
+    stall_timeout_s: float = Field(default=10.0, ge=0.5, le=600)
+    backoff_max_s: float = Field(default=30.0, ge=0.5, le=3600)
+    queue_size: int = Field(default=4, ge=1, le=256)
+    status_interval_s: float = Field(default=5.0, ge=0.5, le=3600)
+    recheck_frames: int = Field(default=4, ge=1, le=100, description="sampled frames judged per recheck")
+    mqtt_enabled: bool = True
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    spool_path: Path = Path("var/edge-spool")
+    spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    evidence_dir: Path | None = Field(default=None, description="also write evidence JPEGs here")
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    events_out: Path | None = Field(default=None, description="also append every event phase as JSON lines")
+    rules: dict[str, Any] = Field(default_factory=dict, description="RuleConfig overrides for every camera")
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_valid(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reason = check_overrides(value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, value: list[CameraSettings]) -> list[CameraSettings]:
+        ids = [c.id for c in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera ids must be unique, repeated: {dupes}")
+        return value
+
+    def rule_config(self, base: RuleConfig) -> RuleConfig:
+        return base.merged(self.rules) if self.rules else base
+
+    # ------------------------------------------------------------------ loading
+    _yaml_file: ClassVar[str | None] = None
+    _load_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings,
+        env_settings,
+        dotenv_settings,
+        file_secret_settings,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = cls._yaml_file or os.environ.get("DOORLINE_CONFIG")
+        if config:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> EdgeSettings:
+        """Settings from `config` (or $DOORLINE_CONFIG), the environment and `overrides` (None values are
+        ignored, so unset CLI options don't mask the file). Raises ValueError naming a missing file."""
+        if config is not None and not Path(config).is_file():
+            raise ValueError(f"settings file {config} does not exist")
+        env_config = os.environ.get("DOORLINE_CONFIG")
+        if config is None and env_config and not Path(env_config).is_file():
+            raise ValueError(f"settings file {env_config} (from DOORLINE_CONFIG) does not exist")
+        with cls._load_lock:
+            cls._yaml_file = None if config is None else str(config)
+            try:
+                return cls(**{k: v for k, v in overrides.items() if v is not None})
+            finally:
+                cls._yaml_file = None

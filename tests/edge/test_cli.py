@@ -1,0 +1,179 @@
+"""The `doorline-edge` command-line contract, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "edge.cli"]
+ZONES = {
+    "camera_id": "cli-cam",
+    "frame_size": [768, 576],
+    "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
+    "zones": [
+        {
+            "zone_id": "z-bag",
+            "shop_id": "shop-1",
+            "polygon": [[20, 262], [165, 262], [165, 322], [20, 322]],
+            "violations": ["piled_goods"],
+        }
+    ],
+}
+REQUIRED = {
+    "event_id",
+    "camera_id",
+    "zone_id",
+    "shop_id",
+    "violation",
+    "phase",
+    "ts",
+    "score",
+    "boxes",
+    "evidence",
+}
+
+
+def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def bag_clip(data_dir: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """12 s of PETS2009 with a real rubbish-bag photo in zone z-bag from 4 to 8 s."""
+    folder = tmp_path_factory.mktemp("cli")
+    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
+    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
+    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
+    video = folder / "bag.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    for i in range(150):
+        ok, frame = cap.read()
+        assert ok
+        if 40 <= i < 90:
+            frame[270:315, 45:135] = bag
+        writer.write(frame)
+    writer.release()
+    zones = folder / "zones.yaml"
+    zones.write_text(yaml.safe_dump(ZONES))
+    return video, zones
+
+
+def test_run_writes_one_json_line_per_event_phase(bag_clip, models_dir: Path, tmp_path: Path) -> None:
+    video, zones = bag_clip
+    out, evidence = tmp_path / "events.jsonl", tmp_path / "evidence"
+    proc = run(
+        "run",
+        "--source",
+        str(video),
+        "--zones",
+        str(zones),
+        "--model",
+        str(models_dir / "yolox_nano.onnx"),
+        "--fps",
+        "5",
+        "--events-out",
+        str(out),
+        "--evidence-dir",
+        str(evidence),
+        "--no-mqtt",
+        "--as-fast-as-possible",
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [x["phase"] for x in lines] == ["start", "end"]
+    for line in lines:
+        assert REQUIRED <= set(line)
+        assert line["camera_id"] == "cli-cam" and line["zone_id"] == "z-bag" and line["shop_id"] == "shop-1"
+        assert line["violation"] == "piled_goods" and 0 <= line["score"] <= 1
+        assert Path(line["evidence"]).is_file() and Path(line["evidence"]).parent.parent.parent == evidence
+    start, end = lines
+    assert start["event_id"] == end["event_id"]
+    assert 5.0 <= start["ts"] <= 10.0 and 8.0 <= end["ts"] <= 14.0  # seconds from the start of the video
+    assert len(start["boxes"]) >= 1 and all(len(b) == 4 for b in start["boxes"])
+    assert "150 frames decoded" in proc.stderr
+
+
+def test_dev_events_clip_layout_is_read_directly(data_dir: Path, models_dir: Path, tmp_path: Path) -> None:
+    # The dev-events zones file over the first seconds of its own clip: loads, runs, names the camera.
+    out = tmp_path / "e.jsonl"
+    proc = run(
+        "run",
+        "--source",
+        str(data_dir / "dev-events" / "clip_00.mp4"),
+        "--zones",
+        str(data_dir / "dev-events" / "clip_00.json"),
+        "--model",
+        "yolox_nano.onnx",
+        "--models-dir",
+        str(models_dir),
+        "--fps",
+        "1",
+        "--events-out",
+        str(out),
+        "--no-mqtt",
+        "--max-seconds",
+        "3",
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and "clip_00:" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--model": "no_such_model.onnx"}, "model 'no_such_model.onnx' not found"),
+        ({"--zones": "missing_zones.yaml"}, "missing_zones.yaml"),
+        ({"--source": "missing_clip.mp4"}, "missing_clip.mp4 does not exist"),
+        ({"--config": "nope.yaml"}, "settings file nope.yaml does not exist"),
+    ],
+)
+def test_input_errors_exit_2_with_one_line(
+    bag_clip, models_dir: Path, tmp_path: Path, change, message
+) -> None:
+    video, zones = bag_clip
+    args = {"--source": str(video), "--zones": str(zones), "--model": str(models_dir / "yolox_nano.onnx")}
+    args.update(change)
+    proc = run("run", *[x for kv in args.items() for x in kv], "--no-mqtt", "--no-progress")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    err = [line for line in proc.stderr.splitlines() if line.startswith("doorline-edge: error:")]
+    assert len(err) == 1 and message in err[0], proc.stderr
+
+
+def test_missing_model_message_says_how_to_configure(bag_clip, tmp_path: Path) -> None:
+    video, zones = bag_clip
+    proc = run("run", "--source", str(video), "--zones", str(zones), "--model", "gone.onnx", "--no-mqtt")
+    assert proc.returncode == 2
+    assert "--model" in proc.stderr and "DOORLINE_MODELS_DIR" in proc.stderr
+
+
+def test_bad_zones_file(bag_clip, models_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump({"camera_id": "c", "zones": [{"zone_id": "z", "polygon": [[0, 0], [1, 1]]}]})
+    )
+    proc = run("validate-zones", str(bad))
+    assert proc.returncode == 2 and "bad.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_zones_and_check_model(data_dir: Path, models_dir: Path) -> None:
+    proc = run("validate-zones", str(data_dir / "dev-events" / "clip_00.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "camera clip_00, 5 zones" in proc.stdout and "min_dwell_s 30" in proc.stdout
+    proc = run("check-model", str(models_dir / "yolox_nano.onnx"))
+    assert proc.returncode == 0, proc.stderr
+    assert "80 classes" in proc.stdout and "person" in proc.stdout
+
+
+def test_source_and_zones_go_together(models_dir: Path) -> None:
+    proc = run("run", "--source", "x.mp4", "--model", str(models_dir / "yolox_nano.onnx"), "--no-mqtt")
+    assert proc.returncode == 2 and "--source and --zones go together" in proc.stderr
