@@ -119,7 +119,8 @@ def main() -> int:
         edge_cmd = [str(VENV_BIN / "doorline-edge"), "run", "--source", str(clip), "--zones", str(zones),
                     "--model", str(model), "--camera-id", camera_id, "--site-id", site_id,
                     "--events-out", str(events_out), "--evidence-dir", str(WORK / "evidence"),
-                    "--spool", str(WORK / "spool.db"), "--edge-id", f"demo-edge-{uuid.uuid4().hex[:6]}"]
+                    "--spool", str(WORK / "spool.db"), "--mqtt-host", mqtt_host, "--mqtt-port", str(mqtt_port),
+                    "--mqtt-prefix", prefix, "--edge-id", f"demo-edge-{uuid.uuid4().hex[:6]}"]
         edge = subprocess.run(edge_cmd, env=env)
         if edge.returncode != 0:
             raise SystemExit(f"[demo] doorline-edge failed with exit code {edge.returncode}")
