@@ -133,6 +133,10 @@ def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int
     with make_session_factory(engine)() as session:
         report = registry.import_file(session, args.file)
         session.commit()
+        from central.domain import grades
+
+        grades.recompute(session, now=datetime.now(UTC), settings=settings)
+        session.commit()
     print(report.summary() if hasattr(report, "summary") else report)
     return 0 if not getattr(report, "errors", None) else 1
 

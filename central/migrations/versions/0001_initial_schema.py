@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:40:42.358036
+Create Date: 2026-11-22 08:16:04.778658
 """
 from __future__ import annotations
 

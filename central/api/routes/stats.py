@@ -1,0 +1,43 @@
+"""Statistics: grade distribution over time, violations per day, self-rectification rate."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from central.api.deps import SessionDep, ViewerUser
+from central.domain import stats
+
+router = APIRouter(prefix="/api/stats", tags=["statistics"])
+
+Day = Annotated[date | None, Query(description="UTC day; default: the last 30 days up to today")]
+
+
+def _period(start: date | None, end: date | None) -> tuple[date, date]:
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=29)
+    if end < start:
+        raise HTTPException(422, "end is before start")
+    if (end - start).days > 3660:
+        raise HTTPException(422, "period longer than ten years")
+    return start, end
+
+
+@router.get("/grades")
+def grade_distribution(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> list[dict[str, Any]]:
+    """Shops per grade at the end of each day, from the grade history."""
+    return stats.grade_distribution_over_time(session, *_period(start, end))
+
+
+@router.get("/violations")
+def violations(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> list[dict[str, Any]]:
+    """Cases opened per day, by violation type."""
+    return stats.violations_per_day(session, *_period(start, end))
+
+
+@router.get("/self-rectification")
+def self_rectification(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> dict[str, Any]:
+    """Share of judged cases the shop fixed itself within its window."""
+    return stats.self_rectification_rate(session, *_period(start, end))

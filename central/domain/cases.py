@@ -1,0 +1,613 @@
+"""The case state machine.
+
+    detected ──confirm──► notified ──window expires──► rechecking ──clear──► rectified (closed)
+        │                    │   (fixed camera: recheck command)    │──present──► escalated (officer task)
+        │                    └──(drone / no camera)──► officer_recheck ◄──timeout / unknown
+        └──dismiss──► dismissed (closed)
+    strike ≥ 3 without a penalty: a clear result leads to penalty_due instead of closing; `close_case`
+    refuses (PenaltyRequired) until `record_penalty`.
+
+Every change writes an audit record. Functions flush but never commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from central.domain import audit, strikes
+from central.domain.clock import as_utc, from_unix, now_utc
+from central.domain.errors import InvalidTransition, NotFound, PenaltyRequired
+from central.orm.cases import Case, CaseEvent, Notice, OfficerTask, Penalty
+from central.orm.shops import Camera, Shop
+from central.settings import CentralSettings
+from wire.ids import new_id
+from wire.schema import CommandMessage, EventMessage, RecheckResult
+
+log = logging.getLogger("doorline.central.cases")
+
+
+def get_case(session: Session, case_id: str, *, lock: bool = False) -> Case:
+    """The case; with `lock`, its row is locked (PostgreSQL) and re-read, so a decision is taken on the
+    latest committed state even when the ticker or another worker changes the same case concurrently."""
+    opts: dict[str, Any] = {"with_for_update": True, "populate_existing": True} if lock else {}
+    case = session.get(Case, case_id, **opts)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
+    return case
+
+
+def _evidence(msg: EventMessage | RecheckResult) -> list[str]:
+    return [e.sha256 for e in msg.evidence]
+
+
+def _set_state(
+    session: Session,
+    case: Case,
+    state: str,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    evidence: list[str] | None = None,
+) -> None:
+    old = case.state
+    case.state = state
+    if state in ("rectified", "resolved", "dismissed"):
+        case.is_open = False
+        case.closed_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        case_id=case.id,
+        shop_id=case.shop_id,
+        at=now,
+        details={"from": old, "to": state, **(details or {})},
+        evidence=evidence,
+    )
+
+
+# ---------------------------------------------------------------- events
+
+
+def find_open_case(session: Session, shop_id: str, violation: str) -> Case | None:
+    return session.scalar(
+        select(Case).where(Case.shop_id == shop_id, Case.violation == violation, Case.is_open.is_(True))
+    )
+
+
+def case_for_episode(session: Session, event_id: str) -> Case | None:
+    return session.scalar(
+        select(Case).join(CaseEvent, CaseEvent.case_id == Case.id).where(CaseEvent.event_id == event_id)
+    )
+
+
+def attach_event(
+    session: Session,
+    shop_id: str,
+    msg: EventMessage,
+    settings: CentralSettings,
+    *,
+    now: datetime | None = None,
+    actor: str = "edge",
+) -> Case:
+    """Put one event phase on the shop's open case for its violation, opening one if there is none."""
+    now = as_utc(now) or now_utc()
+    seen = from_unix(msg.ts)
+    case = case_for_episode(session, msg.event_id)
+    if case is not None:
+        _touch(session, case, msg, seen, now, actor)
+        return case
+    case = find_open_case(session, shop_id, msg.violation)
+    if case is None:
+        case = _open_case(session, shop_id, msg, seen, now, actor)
+        if case.event_count == 0:  # freshly opened (not a concurrent writer's case)
+            session.add(CaseEvent(case_id=case.id, event_id=msg.event_id, attached_at=now))
+            case.event_count = 1
+            session.flush()
+            _maybe_auto_confirm(session, case, msg, settings, now)
+            return case
+    session.add(CaseEvent(case_id=case.id, event_id=msg.event_id, attached_at=now))
+    case.event_count += 1
+    case.last_seen_at = max(as_utc(case.last_seen_at) or seen, seen)
+    case.score = max(case.score, msg.score)
+    case.evidence = [*case.evidence, *_evidence(msg)]
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="case.attach",
+        case_id=case.id,
+        shop_id=shop_id,
+        at=now,
+        details={"event_id": msg.event_id, "phase": msg.phase, "score": msg.score},
+        evidence=_evidence(msg),
+    )
+    return case
+
+
+def _open_case(session: Session, shop_id: str, msg: EventMessage, seen: datetime, now: datetime, actor: str) -> Case:
+    case = Case(
+        id=new_id(),
+        shop_id=shop_id,
+        violation=msg.violation,
+        state="detected",
+        is_open=True,
+        site_id=msg.site_id,
+        camera_id=msg.camera_id,
+        zone_id=msg.zone_id,
+        source_kind=msg.source_kind,
+        lat=msg.geo.lat if msg.geo else None,
+        lon=msg.geo.lon if msg.geo else None,
+        score=msg.score,
+        event_count=0,
+        evidence=_evidence(msg),
+        opened_at=now,
+        first_seen_at=seen,
+        last_seen_at=seen,
+    )
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # another writer opened the case for this (shop, violation) first: use theirs
+        other = find_open_case(session, shop_id, msg.violation)
+        if other is None:
+            raise
+        return other
+    audit.record(
+        session,
+        actor=actor,
+        action="case.open",
+        case_id=case.id,
+        shop_id=shop_id,
+        at=now,
+        details={
+            "violation": msg.violation,
+            "event_id": msg.event_id,
+            "camera_id": msg.camera_id,
+            "zone_id": msg.zone_id,
+            "source_kind": msg.source_kind,
+            "score": msg.score,
+        },
+        evidence=_evidence(msg),
+    )
+    return case
+
+
+def _touch(session: Session, case: Case, msg: EventMessage, seen: datetime, now: datetime, actor: str) -> None:
+    case.last_seen_at = max(as_utc(case.last_seen_at) or seen, seen)
+    case.score = max(case.score, msg.score)
+    ev = _evidence(msg)
+    if ev:
+        case.evidence = [*case.evidence, *ev]
+    ended = msg.phase == "end" and case.is_open
+    if ended:
+        case.end_seen_at = seen
+    session.flush()
+    if ended or ev:
+        audit.record(
+            session,
+            actor=actor,
+            action="case.episode_end" if ended else "case.evidence",
+            case_id=case.id,
+            shop_id=case.shop_id,
+            at=now,
+            details={"event_id": msg.event_id, "phase": msg.phase, "state": case.state},
+            evidence=ev,
+        )
+
+
+def _maybe_auto_confirm(
+    session: Session, case: Case, msg: EventMessage, settings: CentralSettings, now: datetime
+) -> None:
+    if settings.auto_confirm_score is None or msg.score < settings.auto_confirm_score:
+        return
+    cam = session.get(Camera, msg.camera_id)
+    if cam is not None and cam.trusted:
+        confirm(
+            session,
+            case.id,
+            actor="auto",
+            settings=settings,
+            now=now,
+            note=f"trusted camera, score {msg.score:.2f} ≥ {settings.auto_confirm_score:.2f}",
+        )
+
+
+# ---------------------------------------------------------------- operator decisions
+
+
+def confirm(
+    session: Session,
+    case_id: str,
+    *,
+    actor: str,
+    settings: CentralSettings,
+    now: datetime | None = None,
+    note: str = "",
+) -> Case:
+    """Operator (or auto-confirm) accepts the alert: count the strike, notify the owner, open the window."""
+    now = as_utc(now) or now_utc()
+    case = get_case(session, case_id, lock=True)
+    if case.state != "detected":
+        raise InvalidTransition(f"case {case_id} is {case.state}; only a detected case can be confirmed")
+    strike = strikes.prior_strikes(session, case.shop_id, now, settings, exclude_case=case.id) + 1
+    kind = strikes.notice_kind(strike)
+    shop = session.get(Shop, case.shop_id)
+    case.confirmed_at, case.confirmed_by, case.strike = now, actor, strike
+    case.notified_at = now
+    case.window_ends_at = now + timedelta(seconds=settings.self_rectify_window_s)
+    notice = Notice(
+        case_id=case.id,
+        shop_id=case.shop_id,
+        kind=kind,
+        strike=strike,
+        created_at=now,
+        recipient=f"{shop.owner} {shop.phone}".strip() if shop else "",
+        text=strikes.notice_text(kind, strike=strike, violation=case.violation, settings=settings),
+    )
+    case.notices.append(notice)
+    _set_state(
+        session,
+        case,
+        "notified",
+        actor=actor,
+        action="case.confirm",
+        now=now,
+        details={
+            "strike": strike,
+            "notice": kind,
+            "window_ends_at": case.window_ends_at.isoformat(),
+            "note": note,
+        },
+    )
+    from central.domain import grades  # grades import cases' tables, not this module
+
+    grades.regrade_shops(session, [case.shop_id], now=now, settings=settings, reason_prefix="case confirmed")
+    return case
+
+
+def dismiss(session: Session, case_id: str, *, actor: str, reason: str, now: datetime | None = None) -> Case:
+    now = as_utc(now) or now_utc()
+    case = get_case(session, case_id, lock=True)
+    if case.state != "detected":
+        raise InvalidTransition(f"case {case_id} is {case.state}; only a detected case can be dismissed")
+    case.closed_reason = reason
+    _set_state(session, case, "dismissed", actor=actor, action="case.dismiss", now=now, details={"reason": reason})
+    return case
+
+
+# ---------------------------------------------------------------- window, recheck, officers
+
+
+def _officer_task(session: Session, case: Case, kind: str, reason: str, now: datetime) -> OfficerTask:
+    task = OfficerTask(case_id=case.id, shop_id=case.shop_id, kind=kind, reason=reason, created_at=now)
+    case.tasks.append(task)
+    session.flush()
+    return task
+
+
+def start_recheck(session: Session, case: Case, *, settings: CentralSettings, now: datetime) -> None:
+    """The self-rectification window is over: ask the camera that saw it, or an officer."""
+    if case.state != "notified":
+        raise InvalidTransition(f"case {case.id} is {case.state}; recheck starts from notified")
+    if case.source_kind == "fixed" and case.camera_id and case.zone_id and case.site_id:
+        from central.outbox import enqueue_command
+
+        cmd = CommandMessage(
+            site_id=case.site_id,
+            camera_id=case.camera_id,
+            cmd="recheck",
+            zone_id=case.zone_id,
+            case_id=case.id,
+        )
+        enqueue_command(session, cmd)
+        case.recheck_command_id = cmd.command_id
+        case.recheck_sent_at = now
+        case.recheck_deadline = now + timedelta(seconds=settings.recheck_timeout_s)
+        _set_state(
+            session,
+            case,
+            "rechecking",
+            actor="system",
+            action="case.recheck_sent",
+            now=now,
+            details={
+                "command_id": cmd.command_id,
+                "camera_id": case.camera_id,
+                "zone_id": case.zone_id,
+                "episode_ended": case.end_seen_at is not None,
+            },
+        )
+    else:
+        task = _officer_task(session, case, "recheck", "no camera can recheck this case", now)
+        _set_state(
+            session,
+            case,
+            "officer_recheck",
+            actor="system",
+            action="case.officer_recheck",
+            now=now,
+            details={"task_id": task.id, "reason": task.reason},
+        )
+
+
+def recheck_timed_out(session: Session, case: Case, *, now: datetime) -> None:
+    if case.state != "rechecking":
+        raise InvalidTransition(f"case {case.id} is {case.state}; not waiting for a recheck")
+    task = _officer_task(
+        session, case, "recheck", f"camera gave no recheck answer for command {case.recheck_command_id}", now
+    )
+    _set_state(
+        session,
+        case,
+        "officer_recheck",
+        actor="system",
+        action="case.recheck_timeout",
+        now=now,
+        details={"task_id": task.id, "command_id": case.recheck_command_id},
+    )
+
+
+def _has_penalty(case: Case) -> bool:
+    return bool(case.penalties)
+
+
+def _needs_penalty(case: Case) -> bool:
+    return (case.strike or 0) >= strikes.PENALTY_STRIKE and not _has_penalty(case)
+
+
+def _rectified(
+    session: Session,
+    case: Case,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    self_fixed: bool,
+    details: dict[str, Any],
+    evidence: list[str] | None = None,
+) -> None:
+    case.self_rectified = self_fixed
+    if _needs_penalty(case):
+        task = _officer_task(session, case, "penalty", f"strike {case.strike}: issue a penalty ticket", now)
+        _set_state(
+            session,
+            case,
+            "penalty_due",
+            actor=actor,
+            action=action,
+            now=now,
+            details={**details, "task_id": task.id, "self_rectified": self_fixed},
+            evidence=evidence,
+        )
+    else:
+        case.closed_reason = "rectified by the shop" if self_fixed else "rectified"
+        _set_state(
+            session,
+            case,
+            "rectified",
+            actor=actor,
+            action=action,
+            now=now,
+            details={**details, "self_rectified": self_fixed},
+            evidence=evidence,
+        )
+
+
+def apply_recheck(
+    session: Session, msg: RecheckResult, *, settings: CentralSettings, now: datetime | None = None
+) -> Case | None:
+    """The edge's answer to a recheck command. Unknown or stale answers are recorded, not applied."""
+    now = as_utc(now) or now_utc()
+    case = get_case(session, msg.case_id, lock=True) if msg.case_id and session.get(Case, msg.case_id) else None
+    if case is None:
+        stmt = select(Case).where(Case.recheck_command_id == msg.command_id)
+        case = session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
+    if case is None:
+        log.warning("recheck result for unknown case %s / command %s", msg.case_id, msg.command_id)
+        return None
+    ev = _evidence(msg)
+    info = {"command_id": msg.command_id, "result": msg.result, "score": msg.score, "detail": msg.detail}
+    if case.state != "rechecking" or case.recheck_command_id != msg.command_id:
+        audit.record(
+            session,
+            actor="edge",
+            action="case.recheck_ignored",
+            case_id=case.id,
+            shop_id=case.shop_id,
+            at=now,
+            details={**info, "state": case.state},
+            evidence=ev,
+        )
+        return case
+    case.recheck_result = msg.result
+    case.evidence = [*case.evidence, *ev]
+    if msg.result == "clear":
+        _rectified(
+            session,
+            case,
+            actor="edge",
+            action="case.recheck",
+            now=now,
+            self_fixed=True,
+            details=info,
+            evidence=ev,
+        )
+    elif msg.result == "present":
+        task = _officer_task(session, case, "escalation", "still present after the self-rectification window", now)
+        _set_state(
+            session,
+            case,
+            "escalated",
+            actor="edge",
+            action="case.recheck",
+            now=now,
+            details={**info, "task_id": task.id},
+            evidence=ev,
+        )
+    else:
+        task = _officer_task(session, case, "recheck", f"camera could not judge the zone: {msg.detail}", now)
+        _set_state(
+            session,
+            case,
+            "officer_recheck",
+            actor="edge",
+            action="case.recheck",
+            now=now,
+            details={**info, "task_id": task.id},
+            evidence=ev,
+        )
+    from central.domain import grades
+
+    grades.regrade_shops(session, [case.shop_id], now=now, settings=settings, reason_prefix="recheck")
+    return case
+
+
+def complete_task(
+    session: Session,
+    task_id: int,
+    *,
+    actor: str,
+    outcome: str,
+    note: str = "",
+    settings: CentralSettings,
+    now: datetime | None = None,
+) -> OfficerTask:
+    """An officer reports back. recheck: clear | present; escalation: resolved; penalty: done."""
+    now = as_utc(now) or now_utc()
+    task = session.get(OfficerTask, task_id)
+    if task is None:
+        raise NotFound(f"no officer task {task_id}")
+    if task.status != "open":
+        raise InvalidTransition(f"task {task_id} is already {task.status}")
+    case = get_case(session, task.case_id, lock=True)
+    allowed = {"recheck": ("clear", "present"), "escalation": ("resolved",), "penalty": ("done",)}[task.kind]
+    if outcome not in allowed:
+        raise InvalidTransition(f"a {task.kind} task ends with one of {', '.join(allowed)}, not {outcome!r}")
+    if task.kind == "penalty" or (task.kind == "escalation" and outcome == "resolved"):
+        if _needs_penalty(case):
+            raise PenaltyRequired(f"case {case.id} is strike {case.strike}: record a penalty before closing it")
+    task.status, task.done_at, task.done_by, task.outcome, task.note = "done", now, actor, outcome, note
+    session.flush()
+    details = {"task_id": task.id, "kind": task.kind, "outcome": outcome, "note": note}
+    if task.kind == "recheck" and case.state == "officer_recheck":
+        if outcome == "clear":
+            in_window = (
+                case.end_seen_at is not None
+                and case.window_ends_at is not None
+                and as_utc(case.end_seen_at) <= as_utc(case.window_ends_at)
+            )
+            _rectified(
+                session,
+                case,
+                actor=actor,
+                action="case.officer_recheck_done",
+                now=now,
+                self_fixed=in_window or case.end_seen_at is None,
+                details=details,
+            )
+        else:
+            esc = _officer_task(session, case, "escalation", "officer found it still present", now)
+            _set_state(
+                session,
+                case,
+                "escalated",
+                actor=actor,
+                action="case.officer_recheck_done",
+                now=now,
+                details={**details, "escalation_task_id": esc.id},
+            )
+    elif task.kind in ("escalation", "penalty") and case.is_open:
+        case.closed_reason = note or f"{task.kind} task done"
+        _set_state(session, case, "resolved", actor=actor, action=f"case.{task.kind}_done", now=now, details=details)
+    else:
+        audit.record(
+            session,
+            actor=actor,
+            action="task.done",
+            case_id=case.id,
+            shop_id=case.shop_id,
+            at=now,
+            details=details,
+        )
+    return task
+
+
+def record_penalty(
+    session: Session,
+    case_id: str,
+    *,
+    actor: str,
+    ticket_no: str,
+    amount: float = 0.0,
+    note: str = "",
+    now: datetime | None = None,
+) -> Penalty:
+    now = as_utc(now) or now_utc()
+    case = get_case(session, case_id, lock=True)
+    if case.state == "dismissed":
+        raise InvalidTransition(f"case {case_id} was dismissed; no penalty can be recorded")
+    pen = Penalty(
+        case_id=case.id,
+        shop_id=case.shop_id,
+        ticket_no=ticket_no,
+        amount=amount,
+        issued_by=actor,
+        issued_at=now,
+        note=note,
+    )
+    case.penalties.append(pen)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="case.penalty",
+        case_id=case.id,
+        shop_id=case.shop_id,
+        at=now,
+        details={"penalty_id": pen.id, "ticket_no": ticket_no, "amount": amount, "note": note},
+    )
+    if case.state == "penalty_due":
+        for t in case.tasks:
+            if t.kind == "penalty" and t.status == "open":
+                t.status, t.done_at, t.done_by, t.outcome = "done", now, actor, "done"
+        case.closed_reason = f"rectified; penalty {ticket_no}"
+        _set_state(
+            session,
+            case,
+            "rectified",
+            actor=actor,
+            action="case.close",
+            now=now,
+            details={"penalty_id": pen.id},
+        )
+    return pen
+
+
+def close_case(session: Session, case_id: str, *, actor: str, reason: str, now: datetime | None = None) -> Case:
+    """Close an open case by hand (e.g. an officer settled it). Strike ≥3 needs a penalty first."""
+    now = as_utc(now) or now_utc()
+    case = get_case(session, case_id, lock=True)
+    if not case.is_open:
+        raise InvalidTransition(f"case {case_id} is already closed ({case.state})")
+    if case.state == "detected":
+        raise InvalidTransition(f"case {case_id} is not confirmed yet: confirm or dismiss it")
+    if _needs_penalty(case):
+        raise PenaltyRequired(f"case {case_id} is strike {case.strike}: record a penalty before closing it")
+    for t in case.tasks:
+        if t.status == "open":
+            t.status, t.done_at, t.done_by, t.outcome = "done", now, actor, "closed"
+    case.closed_reason = reason
+    _set_state(session, case, "resolved", actor=actor, action="case.close", now=now, details={"reason": reason})
+    return case

@@ -1,0 +1,150 @@
+"""Inspections: record an officer's checklist visit, and the due list (who must be visited on a day).
+
+Frequency per grade comes from settings.inspection_days (default red 1, yellow 7, green 30 days). A shop is
+due on `day` when it was never inspected or its last inspection is at least that many days before `day`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.domain import audit, grades
+from central.domain.clock import as_utc, now_utc
+from central.domain.errors import DomainError
+from central.domain.registry import get_shop
+from central.orm.grades import Inspection
+from central.orm.shops import Shop
+from central.settings import CentralSettings
+
+CHECKLIST = ("waste", "sanitation", "advertising")
+
+
+def checklist_result(waste: float, sanitation: float, advertising: float) -> str:
+    rule = grades.RULE_SETS.get("inspection_score")
+    scorer = rule if isinstance(rule, grades.InspectionScoreRule) else grades.InspectionScoreRule()
+    code = int(scorer.from_scores(np.array([[waste, sanitation, advertising]], dtype=float))[0])
+    return grades.GRADES[code]
+
+
+def record_inspection(
+    session: Session,
+    shop_id: str,
+    *,
+    inspector: str,
+    waste: float,
+    sanitation: float,
+    advertising: float,
+    notes: str = "",
+    at: datetime | None = None,
+    settings: CentralSettings,
+) -> Inspection:
+    for name, v in zip(CHECKLIST, (waste, sanitation, advertising), strict=True):
+        if not 0 <= v <= 100:
+            raise DomainError(f"{name} score {v} is outside 0–100")
+    get_shop(session, shop_id)
+    at = as_utc(at) or now_utc()
+    ins = Inspection(
+        shop_id=shop_id,
+        at=at,
+        inspector=inspector,
+        waste=waste,
+        sanitation=sanitation,
+        advertising=advertising,
+        result=checklist_result(waste, sanitation, advertising),
+        notes=notes,
+    )
+    session.add(ins)
+    session.flush()
+    audit.record(
+        session,
+        actor=inspector,
+        action="shop.inspection",
+        shop_id=shop_id,
+        at=at,
+        details={
+            "inspection_id": ins.id,
+            "waste": waste,
+            "sanitation": sanitation,
+            "advertising": advertising,
+            "result": ins.result,
+        },
+    )
+    if settings.grade_rules == "inspection_score":
+        grades.regrade_shops(session, [shop_id], now=at, settings=settings, reason_prefix="inspection")
+    return ins
+
+
+@dataclass(frozen=True)
+class DueItem:
+    shop_id: str
+    name: str
+    address: str
+    road: str
+    area: str
+    grade: str
+    last_inspected: datetime | None
+    interval_days: int
+    overdue_days: int | None  # None when never inspected
+
+
+def due_list(
+    session: Session,
+    day: date,
+    *,
+    settings: CentralSettings,
+    road: str | None = None,
+    area: str | None = None,
+    order: Literal["route", "priority"] = "route",
+    limit: int | None = None,
+) -> list[DueItem]:
+    """Shops to visit on `day`. route: by area, road, address; priority: red first, most overdue first."""
+    last = select(Inspection.shop_id, func.max(Inspection.at).label("last")).group_by(Inspection.shop_id).subquery()
+    stmt = select(Shop.id, Shop.name, Shop.address, Shop.road, Shop.area, Shop.grade, last.c.last).outerjoin(
+        last, last.c.shop_id == Shop.id
+    )
+    if road:
+        stmt = stmt.where(Shop.road == road)
+    if area:
+        stmt = stmt.where(Shop.area == area)
+    interval = settings.inspection_days
+    items: list[DueItem] = []
+    for sid, name, address, rd, ar, grade, last_at in session.execute(stmt):
+        g = grade if grade in grades.GRADES else "green"
+        days = int(interval.get(g, 30))
+        last_at = as_utc(last_at)
+        if last_at is not None:
+            since = (day - last_at.date()).days
+            if since < days:
+                continue
+            overdue: int | None = since - days
+        else:
+            overdue = None
+        items.append(DueItem(sid, name, address, rd, ar, g, last_at, days, overdue))
+    if order == "priority":
+        items.sort(
+            key=lambda d: (
+                -grades.CODE[d.grade],
+                -(d.overdue_days if d.overdue_days is not None else 10**6),
+                d.area,
+                d.road,
+                d.address,
+                d.shop_id,
+            )
+        )
+    else:
+        items.sort(key=lambda d: (d.area, d.road, d.address, d.shop_id))
+    return items[:limit] if limit else items
+
+
+def inspections_of(session: Session, shop_id: str, limit: int = 50) -> list[Inspection]:
+    return list(
+        session.scalars(
+            select(Inspection).where(Inspection.shop_id == shop_id).order_by(Inspection.at.desc()).limit(limit)
+        )
+    )

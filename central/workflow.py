@@ -1,0 +1,114 @@
+"""Entry points the transport and the timer call: one event, one recheck answer, one tick.
+
+`handle_event` / `handle_recheck` run inside the ingest transaction (the caller commits); `tick` is called
+every `settings.tick_interval_s` by the central process and commits nothing itself either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.domain import cases, grades, hotspots, matching, ownerless
+from central.domain.clock import as_utc, now_utc
+from central.orm.cases import Case
+from central.settings import CentralSettings
+from wire.schema import EventMessage, RecheckResult
+
+log = logging.getLogger("doorline.central.workflow")
+
+_last_run: dict[tuple[str, str], datetime] = {}
+_timer_lock = threading.Lock()
+
+
+def handle_event(
+    session: Session, msg: EventMessage, settings: CentralSettings, *, now: datetime | None = None
+) -> Case | None:
+    """Match the event to a shop and put it on a case; unmatched events go to the ownerless queue."""
+    now = as_utc(now) or now_utc()
+    known = cases.case_for_episode(session, msg.event_id)
+    if known is not None:
+        cases.attach_event(session, known.shop_id, msg, settings, now=now)
+        return known
+    match = matching.match_event(session, msg, settings)
+    if match.shop_id is None:
+        ownerless.enqueue(session, msg)
+        log.info("event %s (%s/%s) matched no shop: ownerless", msg.event_id, msg.camera_id, msg.zone_id)
+        return None
+    return cases.attach_event(session, match.shop_id, msg, settings, now=now)
+
+
+def handle_recheck(
+    session: Session, msg: RecheckResult, settings: CentralSettings, *, now: datetime | None = None
+) -> Case | None:
+    return cases.apply_recheck(session, msg, settings=settings, now=now)
+
+
+def expire_windows(session: Session, now: datetime, settings: CentralSettings, limit: int = 500) -> int:
+    due = list(
+        session.scalars(
+            select(Case)
+            .where(Case.state == "notified", Case.window_ends_at <= now)
+            .order_by(Case.window_ends_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: a case another worker holds waits for next tick
+        )
+    )
+    for case in due:
+        cases.start_recheck(session, case, settings=settings, now=now)
+    return len(due)
+
+
+def expire_rechecks(session: Session, now: datetime, limit: int = 500) -> int:
+    late = list(
+        session.scalars(
+            select(Case)
+            .where(Case.state == "rechecking", Case.recheck_deadline <= now)
+            .order_by(Case.recheck_deadline)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for case in late:
+        cases.recheck_timed_out(session, case, now=now)
+    return len(late)
+
+
+HOTSPOT_INTERVAL_S = 60.0
+
+
+def _due(kind: str, session: Session, now: datetime, interval_s: float, force: bool = False) -> bool:
+    """True once per `interval_s` per database and kind (a clock that jumps back also triggers)."""
+    key = (kind, session.get_bind().url.render_as_string(hide_password=True))
+    with _timer_lock:
+        last = _last_run.get(key)
+        if not force and last is not None and timedelta(0) <= now - last < timedelta(seconds=interval_s):
+            return False
+        _last_run[key] = now
+    return True
+
+
+def refresh_grades_if_due(
+    session: Session, now: datetime, settings: CentralSettings, *, force: bool = False
+) -> grades.GradeRun | None:
+    if not _due("grades", session, now, settings.grade_refresh_interval_s, force):
+        return None
+    run = grades.recompute(session, now=now, settings=settings, reason_prefix="periodic")
+    if run.changed:
+        log.info("grades: %d of %d shops changed (%s) in %.2f s", run.changed, run.shops, run.rule_set, run.seconds)
+    return run
+
+
+def tick(session: Session, now: datetime, settings: CentralSettings) -> None:
+    """Timers: expired windows → recheck commands (or officer tasks), recheck timeouts → officer tasks,
+    hot spots every minute, and a full grade recomputation every `settings.grade_refresh_interval_s`."""
+    now = as_utc(now)
+    expire_windows(session, now, settings)
+    expire_rechecks(session, now)
+    if _due("hotspots", session, now, HOTSPOT_INTERVAL_S):
+        hotspots.refresh_hotspots(session, now=now, settings=settings)
+    refresh_grades_if_due(session, now, settings)

@@ -1,0 +1,95 @@
+"""Three strikes: advice, rectification notice, penalty; the third case cannot close without a penalty."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from central import workflow
+from central.domain import cases
+from central.domain.errors import InvalidTransition, PenaltyRequired
+from central.domain.strikes import prior_strikes
+
+from .conftest import T0
+
+
+def _violation(s, w, settings, at, *, fixed: bool):
+    """One confirmed case for shop A that the shop fixed in time (clear) or did not (officer resolves it)."""
+    case = workflow.handle_event(s, w.event(zone="za", at=at), settings, now=at)
+    cases.confirm(s, case.id, actor="op", settings=settings, now=at + timedelta(minutes=1))
+    workflow.tick(s, at + timedelta(minutes=32), settings)
+    workflow.handle_recheck(
+        s,
+        w.recheck(case, "clear" if fixed else "present", at + timedelta(minutes=33)),
+        settings,
+        now=at + timedelta(minutes=33),
+    )
+    return case
+
+
+def test_three_strikes_penalty_required_to_close(any_session, any_world, settings) -> None:
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    strict = settings.model_copy(update={"lenient_self_rectified": False})
+
+    c1 = _violation(s, w, strict, T0, fixed=True)
+    assert (c1.strike, c1.notices[0].kind, c1.state) == (1, "advice", "rectified")
+
+    c2 = _violation(s, w, strict, T0 + timedelta(days=3), fixed=False)
+    assert (c2.strike, c2.notices[0].kind, c2.state) == (2, "rectification_notice", "escalated")
+    esc = c2.tasks[0]
+    cases.complete_task(
+        s,
+        esc.id,
+        actor="officer",
+        outcome="resolved",
+        note="goods moved",
+        settings=strict,
+        now=T0 + timedelta(days=3, hours=2),
+    )
+    assert c2.state == "resolved" and not c2.is_open
+
+    c3 = _violation(s, w, strict, T0 + timedelta(days=10), fixed=True)
+    assert (c3.strike, c3.notices[0].kind) == (3, "penalty_notice")
+    # the shop fixed it, but a third strike must be punished: the case waits for the penalty
+    assert c3.state == "penalty_due" and c3.is_open
+    with pytest.raises(PenaltyRequired):
+        cases.close_case(s, c3.id, actor="officer", reason="done", now=T0 + timedelta(days=10, hours=1))
+    with pytest.raises(PenaltyRequired):
+        cases.complete_task(s, c3.tasks[-1].id, actor="officer", outcome="done", settings=strict)
+    cases.record_penalty(
+        s, c3.id, actor="officer", ticket_no="P-2026-0001", amount=200.0, now=T0 + timedelta(days=10, hours=2)
+    )
+    assert c3.state == "rectified" and not c3.is_open and c3.penalties[0].ticket_no == "P-2026-0001"
+    s.commit()
+
+    # the window rolls: a year later the old strikes have aged out
+    assert prior_strikes(s, "A", T0 + timedelta(days=11), strict) == 3
+    assert prior_strikes(s, "A", T0 + timedelta(days=380), strict) == 0
+
+
+def test_lenient_policy_does_not_count_self_rectified_cases(session, world, settings) -> None:
+    s, w = session, world
+    w.shop("A", zone="za")
+    c1 = _violation(s, w, settings, T0, fixed=True)
+    c2 = _violation(s, w, settings, T0 + timedelta(days=1), fixed=False)
+    assert c1.self_rectified and c1.strike == 1
+    assert c2.strike == 1, "the first case was fixed by the shop and lenient_self_rectified is on"
+
+
+def test_dismissed_cases_do_not_count_and_transitions_are_guarded(session, world, settings) -> None:
+    s, w = session, world
+    w.shop("A", zone="za")
+    c = workflow.handle_event(s, w.event(zone="za"), settings, now=T0)
+    cases.dismiss(s, c.id, actor="op", reason="shadow, not goods", now=T0)
+    assert c.state == "dismissed" and not c.is_open
+    with pytest.raises(InvalidTransition):
+        cases.confirm(s, c.id, actor="op", settings=settings, now=T0)
+    # a new event opens a new case, at strike 1
+    c2 = workflow.handle_event(s, w.event(zone="za", at=T0 + timedelta(hours=1)), settings, now=T0 + timedelta(hours=1))
+    assert c2.id != c.id
+    cases.confirm(s, c2.id, actor="op", settings=settings, now=T0 + timedelta(hours=1))
+    assert c2.strike == 1
+    with pytest.raises(InvalidTransition):
+        cases.dismiss(s, c2.id, actor="op", reason="late", now=T0)
