@@ -26,6 +26,11 @@ def _import_yolo() -> Any:
             "the ultralytics back-end needs the ultralytics package: install the [train] extra "
             "(pip install -e '.[train]')"
         ) from exc
+    except Exception as exc:  # noqa: BLE001 -- e.g. PyPI torchvision beside a mismatched torch build
+        raise ModelError(
+            f"ultralytics is installed but does not import ({type(exc).__name__}: {exc}); it needs a "
+            "torch and torchvision built for each other"
+        ) from exc
     return YOLO
 
 
