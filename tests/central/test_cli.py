@@ -1,0 +1,52 @@
+"""`doorline-central` maintenance commands, run as a user runs them (real processes, real database)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+CSV = """id,name,address,road,area,business_type,owner,phone,agreement_signed,footprint,zones
+S1,Fresh Fruit,1 Main Road,Main Road,North,fruit,Wang,555,yes,,cam-1:z1
+S2,Noodles,2 Main Road,Main Road,North,small restaurant,Li,556,no,,cam-1:z2
+,No Id,3 Main Road,Main Road,North,,,,,,
+"""
+
+
+def central(args: list[str], db_url: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DOORLINE_DATABASE_URL=db_url)
+    return subprocess.run([sys.executable, "-m", "central.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_import_reports_bad_rows_grades_good_ones_and_audit_verifies(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    shops = tmp_path / "shops.csv"
+    shops.write_text(CSV)
+
+    run = central(["import-shops", str(shops)], db)
+    assert run.returncode == 1, run.stderr  # one bad row: reported, and the exit code says so
+    assert "line 4" in run.stdout
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(text("select id from shops"))}
+        grades = dict(conn.execute(text("select id, grade from shops")).all())
+    engine.dispose()
+    assert ids == {"S1", "S2"}
+    assert grades == {"S1": "green", "S2": "green"}  # counts rule set, no violations yet: graded at import
+
+    verify = central(["audit-verify"], db)
+    assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_bad_settings_are_one_clear_line(tmp_path: Path) -> None:
+    env = dict(os.environ, DOORLINE_PORT="not-a-port")
+    run = subprocess.run([sys.executable, "-m", "central.cli", "migrate"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert "bad settings" in run.stderr and "port" in run.stderr
+    assert "Traceback" not in run.stderr
