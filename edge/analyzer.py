@@ -109,12 +109,17 @@ class SceneAnalyzer:
         names = class_names(detections)
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
+        # zones usually share their rule classes: test class membership once per distinct rule set
+        groups_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for zid, zone in self._scaled.items():
             r = self.rules[zid]
-            keep = detections.confidence >= r.min_confidence
-            is_person = np.isin(names, r.person_classes) & keep
-            is_mover = (is_person | np.isin(names, r.vehicle_classes)) & keep
-            is_goods = np.isin(names, r.goods_classes) & keep
+            gkey = (r.min_confidence, tuple(r.person_classes), tuple(r.vehicle_classes), tuple(r.goods_classes))
+            if gkey not in groups_cache:
+                keep = detections.confidence >= r.min_confidence
+                is_person = np.isin(names, r.person_classes) & keep
+                groups_cache[gkey] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
+                                      np.isin(names, r.goods_classes) & keep)
+            is_person, is_mover, is_goods = groups_cache[gkey]
             for violation in zone.violations:
                 if violation == PILED_GOODS:
                     state = self.static_models[zid].update(frame_bgr, ts, detections.xyxy[is_mover])

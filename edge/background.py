@@ -61,7 +61,7 @@ class StaticState:
 @dataclass(frozen=True)
 class StaticModelParams:
     margin_px: int = 24  # context around the zone (gain estimation, objects straddling the edge)
-    max_side: int = 160  # the crop is downscaled so its longer side is at most this
+    max_side: int = 96  # the crop is downscaled so its longer side is at most this (160 cost 2x, same events)
     shake_px: float = 3.0  # neighbourhood radius (full-res px) for the min/max reference
     warmup_s: float = 4.0  # reference learns fast (everything not masked) for this long after a reset
     learn_tau_s: float = 60.0  # time constant of the slow reference update on background pixels
@@ -109,6 +109,7 @@ class ZoneStaticModel:
         self._inner = ((fy >= b) & (fy < fh - b))[:, None] & ((fx >= b) & (fx < fw - b))[None, :]
         self._sample = np.zeros((h, w), bool)  # gain is estimated on every other pixel of every other row
         self._sample[::2, ::2] = True
+        self._n_sample = int(np.count_nonzero(self._sample))
         g = 2 * r + 2  # no learning this close to foreground, or objects would creep into the reference
         self._guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))
         self.reset()
@@ -149,7 +150,7 @@ class ZoneStaticModel:
         w, h = self.size
         mask = np.zeros((h, w), np.uint8)
         if len(boxes) == 0:
-            return mask.astype(bool)
+            return mask.view(bool)
         b = np.asarray(boxes, np.float64)
         bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
         pad_x = self.p.mover_pad * bw + self.p.mover_pad_px
@@ -160,15 +161,16 @@ class ZoneStaticModel:
         grown = np.round(grown).astype(np.int32)
         for gx1, gy1, gx2, gy2 in grown:  # loop over boxes (a handful), not pixels
             cv2.rectangle(mask, (int(gx1), int(gy1)), (int(gx2), int(gy2)), 1, thickness=-1)
-        return mask.astype(bool)
+        return mask.view(bool)
 
     def _refresh(self) -> None:
         """Derived reference images: neighbourhood min/max (shake tolerance) and per-pixel level."""
         self.ref_min = cv2.erode(self.ref, self._kernel)
         self.ref_max = cv2.dilate(self.ref, self._kernel)
         # a channel learned while clipped only bounds the truth from below: no upper bound there
-        sat = cv2.dilate(self.ref_clipped.view(np.uint8), self._kernel).view(bool)
-        self.ref_max[sat] = np.inf
+        if self.ref_clipped.any():
+            sat = cv2.dilate(self.ref_clipped.view(np.uint8), self._kernel).view(bool)
+            self.ref_max[sat] = np.inf
         self.ref_lum = (self.ref[..., 0] + self.ref[..., 1] + self.ref[..., 2]) * np.float32(1 / 3)
         # local contrast: compression ringing and sub-pixel shake are largest on strong edges
         spread = np.minimum(self.ref_max, 255.0) - self.ref_min
@@ -179,17 +181,24 @@ class ZoneStaticModel:
         if alpha <= 0 or not where.any():
             return
         a = np.where(where, np.float32(alpha), np.float32(0.0))[..., None]
-        self.ref += a * (cur_n - self.ref)
+        delta = np.subtract(cur_n, self.ref)
+        delta *= a
+        self.ref += delta
         self.ref_clipped |= where[..., None] & (cur >= _SATURATED)
         self._refresh()
 
     def _estimate_gain(self, cur: np.ndarray, usable: np.ndarray) -> None:
-        pick = usable & self._sample & self.known & ~self.static & ~self.fg & (self.ref_lum > 12.0)
+        sub = (slice(None, None, 2), slice(None, None, 2))  # the `_sample` grid, as a view
+        cs = cur[sub]
+        clipped = (_cmax(cs) >= _SATURATED) | (_cmin(cs) <= 2.0)  # no use for measuring the gain
+        pick = (usable[sub] & ~clipped & self.known[sub] & ~self.static[sub] & ~self.fg[sub]
+                & (self.ref_lum[sub] > 12.0))
         n = int(np.count_nonzero(pick))
-        if n < max(30, 0.05 * np.count_nonzero(self._sample)):
+        if n < max(30, 0.05 * self._n_sample):
             return  # too little background in view: keep the last gain
-        ratio = cur[pick] / np.maximum(self.ref[pick], 1.0)
-        self.gain = np.clip(np.median(ratio, axis=0), 0.2, 5.0).astype(np.float32)
+        ratio = cs[pick] / np.maximum(self.ref[sub][pick], 1.0)
+        # median per channel over a contiguous (3, n) copy: partitioning along axis 0 is strided and slow
+        self.gain = np.clip(np.median(np.ascontiguousarray(ratio.T), axis=1), 0.2, 5.0).astype(np.float32)
 
     # ------------------------------------------------------------------ main step
     def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> StaticState:
@@ -198,7 +207,6 @@ class ZoneStaticModel:
         cur = self._prepare(frame_bgr)
         movers = self._mover_mask(mover_boxes)
         usable = ~movers & self._inner
-        clipped = (_cmax(cur) >= _SATURATED) | (_cmin(cur) <= 2.0)  # no use for measuring the gain
         if self.t0 is None:
             self.t0 = ts
             self.last_ts = ts
@@ -207,7 +215,7 @@ class ZoneStaticModel:
         warming = ts - self.t0 < self.p.warmup_s
 
         if self.known.any():
-            self._estimate_gain(cur, usable & ~clipped)
+            self._estimate_gain(cur, usable)
         cur_n = cur / self.gain
 
         # pixels seen for the first time without anything in front of them define the reference
@@ -227,7 +235,7 @@ class ZoneStaticModel:
         # a channel whose expected value is near the sensor's clip level cannot read darker-than-expected
         # when it is clipped: cap the lower bound below the clip level (normalised by the gain)
         low = np.minimum(self.ref_min, (_CLIP_LEVEL / np.maximum(self.gain, 1e-3)).astype(np.float32))
-        excess = _cmax(np.maximum(cur_n - self.ref_max, low - cur_n))
+        excess = _cmax(np.maximum(np.subtract(cur_n, self.ref_max), np.subtract(low, cur_n)))
         thr = self.p.thr_abs + self.p.thr_rel * self.ref_lum + self.p.thr_edge * self.ref_spread
         fg = (excess > thr) & observed
         fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, self._open).astype(bool)
