@@ -82,8 +82,7 @@ def test_shop_registry_routes(api) -> None:
     assert hist and hist[0]["new_grade"] == "green"
 
 
-def test_case_routes_walk_and_roles(sqlite_api) -> None:
-    api = sqlite_api
+def test_case_routes_walk_and_roles(api) -> None:
     assert api.post("/api/shops", json=SHOP).status_code == 201
     with api.factory() as s:
         case = workflow.handle_event(s, _event("z1"), api.settings)
@@ -150,13 +149,12 @@ def test_case_routes_walk_and_roles(sqlite_api) -> None:
     assert api.client.get("/api/cases").status_code == 401
 
 
-def test_task_and_penalty_routes(sqlite_api) -> None:
+def test_task_and_penalty_routes(api) -> None:
     from datetime import timedelta
 
     from central.orm.cases import Case
     from wire.schema import RecheckResult
 
-    api = sqlite_api
     assert api.post("/api/shops", json=SHOP).status_code == 201
     now = datetime.now(UTC)
     with api.factory() as s:

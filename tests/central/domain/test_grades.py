@@ -59,7 +59,8 @@ def test_red_yellow_green_as_violations_age(any_session, any_world, settings) ->
     assert grades.distribution(s) == {"green": 2, "yellow": 0, "red": 0, "ungraded": 0}
 
 
-def test_business_type_rule(session, world, settings) -> None:
+def test_business_type_rule(any_session, any_world, settings) -> None:
+    session, world = any_session, any_world
     for sid, bt in (("F", "Fruit shop"), ("R", "small restaurant"), ("H", "hardware"), ("C", "clothing")):
         world.shop(sid, zone=f"z{sid}", business_type=bt)
     session.execute(Shop.__table__.update().values(created_at=T0))  # registered on T0
@@ -80,7 +81,8 @@ def test_business_type_rule(session, world, settings) -> None:
     "scores,expect",
     [((90, 95, 88), "green"), ((70, 65, 80), "yellow"), ((40, 50, 55), "red"), ((95, 95, 30), "yellow")],
 )
-def test_inspection_score_rule(session, world, settings, scores, expect) -> None:
+def test_inspection_score_rule(any_session, any_world, settings, scores, expect) -> None:
+    session, world = any_session, any_world
     rules = settings.model_copy(update={"grade_rules": "inspection_score"})
     world.shop("A", zone="za")
     world.shop("N", zone="zn")  # never inspected: counts decide

@@ -27,7 +27,8 @@ def _case(session, shop_id: str, at, *, is_open: bool, **kw) -> Case:
     return c
 
 
-def test_hotspot_opens_at_five_tickets_and_clears_when_none_open(session, world, settings) -> None:
+def test_hotspot_opens_at_five_tickets_and_clears_when_none_open(any_session, any_world, settings) -> None:
+    session, world = any_session, any_world
     world.shop("A", zone="za", address="88 Market Street", road="Market Street")
     world.shop("B", zone="zb", address="88 Market Street", road="Market Street")  # same address, other shop
     world.shop("C", zone="zc", address="1 Quiet Lane", road="Quiet Lane")

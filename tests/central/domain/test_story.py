@@ -84,8 +84,8 @@ def test_no_fix_escalates_and_fix_rectifies(any_world, any_session, settings) ->
     assert verify_chain(s) == []
 
 
-def test_recheck_timeout_and_drone_cases_go_to_officers(session, world, settings) -> None:
-    s, w = session, world
+def test_recheck_timeout_and_drone_cases_go_to_officers(any_session, any_world, settings) -> None:
+    s, w = any_session, any_world
     w.shop("A", zone="za", footprint=[[121.0, 31.0], [121.0001, 31.0], [121.0001, 31.0001], [121.0, 31.0001]])
     case = workflow.handle_event(s, w.event(zone="za"), settings, now=T0)
     confirm(s, case.id, actor="op", settings=settings, now=T0)
