@@ -50,3 +50,33 @@ def test_bad_settings_are_one_clear_line(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "bad settings" in run.stderr and "port" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    """The grade rule set is chosen in config (YAML named by DOORLINE_CONFIG): with business_type the
+    fruit shop starts red and the small restaurant yellow, where counts graded both green."""
+    from central.settings import CentralSettings
+
+    cfg = tmp_path / "central.yaml"
+    cfg.write_text("grade_rules: business_type\nstrike_window_days: 90\nlenient_self_rectified: false\n"
+                   "self_rectify_window_s: 600\ninspection_days: {red: 2, yellow: 7, green: 30}\n")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    shops = tmp_path / "shops.csv"
+    shops.write_text(CSV)
+    env = dict(os.environ, DOORLINE_DATABASE_URL=db, DOORLINE_CONFIG=str(cfg))
+    run = subprocess.run([sys.executable, "-m", "central.cli", "import-shops", str(shops)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "line 4" in run.stdout, run.stderr
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        grades = dict(conn.execute(text("select id, grade from shops")).all())
+        reasons = [r[0] for r in conn.execute(text("select reason from grade_changes where shop_id = 'S1'"))]
+        rule_sets = {r[0] for r in conn.execute(text("select rule_set from grade_changes"))}
+    engine.dispose()
+    assert grades == {"S1": "red", "S2": "yellow"}
+    assert rule_sets == {"business_type"} and "business type 'fruit' starts red" in reasons[0]
+
+    monkeypatch.setenv("DOORLINE_CONFIG", str(cfg))
+    s = CentralSettings()
+    assert (s.strike_window_days, s.lenient_self_rectified, s.self_rectify_window_s) == (90, False, 600)
+    assert s.inspection_days["red"] == 2

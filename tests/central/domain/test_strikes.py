@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from central import workflow
 from central.domain import cases
 from central.domain.errors import InvalidTransition, PenaltyRequired
 from central.domain.strikes import prior_strikes
+from central.orm.cases import Case
 
 from .conftest import T0
 
@@ -93,3 +95,29 @@ def test_dismissed_cases_do_not_count_and_transitions_are_guarded(session, world
     assert c2.strike == 1
     with pytest.raises(InvalidTransition):
         cases.dismiss(s, c2.id, actor="op", reason="late", now=T0)
+
+
+def test_strike_window_is_configurable(any_session, any_world, settings) -> None:
+    """Two violations 40 days apart: strike 2 with the default 12-month window, strike 1 again with 30 days;
+    the grade counts use the same window."""
+    from central.domain import grades
+
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    w.shop("B", zone="zb")
+    short = settings.model_copy(update={"strike_window_days": 30, "lenient_self_rectified": False})
+    long = settings.model_copy(update={"lenient_self_rectified": False})
+    for zone, rules in (("za", long), ("zb", short)):
+        for days in (0, 40):
+            at = T0 + timedelta(days=days)
+            case = workflow.handle_event(s, w.event(zone=zone, at=at), rules, now=at)
+            cases.confirm(s, case.id, actor="op", settings=rules, now=at)
+            cases.close_case(s, case.id, actor="officer", reason="settled", now=at + timedelta(hours=1))
+    s.commit()
+    a, b = (sorted(s.scalars(select(Case).where(Case.shop_id == x)), key=lambda c: c.confirmed_at) for x in "AB")
+    assert [c.strike for c in a] == [1, 2] and [c.notices[0].kind for c in a] == ["advice", "rectification_notice"]
+    assert [c.strike for c in b] == [1, 1] and [c.notices[0].kind for c in b] == ["advice", "advice"]
+    assert prior_strikes(s, "B", T0 + timedelta(days=41), short) == 1
+    assert prior_strikes(s, "B", T0 + timedelta(days=41), long) == 2
+    data = grades.load_inputs(s, T0 + timedelta(days=41), short)
+    assert dict(zip(data.ids.tolist(), data.violations.tolist(), strict=True)) == {"A": 1, "B": 1}
