@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from html import escape
 
@@ -10,6 +10,12 @@ from markupsafe import Markup
 
 GRADE_COLOURS = {"green": "#2e8540", "yellow": "#e0a800", "red": "#c62828"}
 STACK = ("green", "yellow", "red")  # bottom to top
+
+
+def share_series(rows: Iterable[Mapping]) -> list[tuple[date, dict[str, int]]]:
+    """`central.domain.stats.grade_distribution_over_time` rows as chart input; [] when nothing is graded."""
+    series = [(date.fromisoformat(r["day"]), {g: int(r.get(g, 0)) for g in STACK}) for r in rows]
+    return series if any(c[g] for _, c in series for g in STACK) else []
 
 
 def grade_share_svg(series: Sequence[tuple[date, dict[str, int]]], *, width: int = 720, height: int = 260

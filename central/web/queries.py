@@ -122,10 +122,9 @@ def grade_share_series(session: Session, *, days: int = 30, today: date | None =
     from central.domain.stats import grade_distribution_over_time
 
     today = today or datetime.now(UTC).date()
-    rows = grade_distribution_over_time(session, today - timedelta(days=days - 1), today)
-    if not any(r.get(g) for r in rows for g in GRADES):
-        return []
-    return [(date.fromisoformat(r["day"]), {g: int(r.get(g, 0)) for g in GRADES}) for r in rows]
+    from central.web.charts import share_series
+
+    return share_series(grade_distribution_over_time(session, today - timedelta(days=days - 1), today))
 
 
 def shop_notices(session: Session, shop_id: str, limit: int = 20) -> list[tuple[Notice, Case]]:

@@ -1,14 +1,16 @@
-"""Statistics: grade distribution over time, violations per day, self-rectification rate."""
+"""Statistics: grade distribution over time (numbers, and as an SVG chart), violations per day,
+self-rectification rate."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from central.api.deps import SessionDep, ViewerUser
 from central.domain import stats
+from central.web.charts import grade_share_svg, share_series
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
@@ -29,6 +31,15 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
 def grade_distribution(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> list[dict[str, Any]]:
     """Shops per grade at the end of each day, from the grade history."""
     return stats.grade_distribution_over_time(session, *_period(start, end))
+
+
+@router.get("/grades/chart", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+def grade_chart(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> Response:
+    """The grade distribution over time as a chart: each grade's share of graded shops per day, stacked
+    (the same chart as the console's grade page)."""
+    series = share_series(stats.grade_distribution_over_time(session, *_period(start, end)))
+    return Response(str(grade_share_svg(series)), media_type="image/svg+xml",
+                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"})
 
 
 @router.get("/violations")
