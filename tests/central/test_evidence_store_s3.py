@@ -58,3 +58,40 @@ def test_missing_object_and_missing_bucket_are_clear_errors(s3_endpoint: str) ->
         store.get("0" * 64)
     with pytest.raises(EvidenceStoreError, match="s3://no-such-bucket"):
         S3EvidenceStore("no-such-bucket", endpoint_url=s3_endpoint).put(JPEG)
+
+
+def test_app_serves_evidence_from_s3_to_viewers_only(s3_endpoint: str, tmp_path) -> None:
+    """With `evidence_s3_bucket` set, the app's store is the bucket: downloads come from S3, authorised,
+    checked against their hash, and a missing object is a 404."""
+    from fastapi.testclient import TestClient
+
+    import central.orm  # noqa: F401  (registers every table)
+    from central.app import create_app
+    from central.db import make_engine, make_session_factory
+    from central.orm.base import Base
+    from central.users_cli import ensure_user
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    settings = CentralSettings(database_url=url, ingest_enabled=False, evidence_s3_bucket="evidence",
+                               evidence_s3_endpoint=s3_endpoint, secret_key="s3-test-secret-0123456789-abcdefghij")
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as s:
+        ensure_user(s, "viewer", "viewer-pass-1", "viewer")
+        s.commit()
+    sha = S3EvidenceStore("evidence", endpoint_url=s3_endpoint).put(JPEG)
+    app = create_app(settings, factory)
+    assert isinstance(app.state.store, S3EvidenceStore)
+    with TestClient(app) as client:
+        assert client.get(f"/api/evidence/{sha}").status_code == 401
+        token = client.post("/api/auth/token", data={"username": "viewer", "password": "viewer-pass-1"})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        r = client.get(f"/api/evidence/{sha}", headers=auth)
+        assert r.status_code == 200 and r.content == JPEG and r.headers["content-type"] == "image/jpeg"
+        assert client.get(f"/api/evidence/{'0' * 64}", headers=auth).status_code == 404
+        # an object overwritten in the bucket no longer matches its name: refused, not served
+        boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+            Bucket="evidence", Key=S3EvidenceStore.key_for(sha), Body=b"tampered")
+        assert client.get(f"/api/evidence/{sha}", headers=auth).status_code == 500
+    engine.dispose()
