@@ -167,6 +167,14 @@ def test_one_open_case_per_shop_and_violation_even_in_a_race(any_session, any_wo
     assert other.id == first.id
     s.commit()
     assert len(list(s.scalars(select(cases_mod.Case)))) == 1
+    # the other violation type is its own case; once the first case is closed, a new episode opens a new one
+    trading = workflow.handle_event(s, w.event(zone="za", violation="cross_door_trading"), settings, now=T0)
+    assert trading.id != first.id and trading.violation == "cross_door_trading"
+    cases_mod.dismiss(s, first.id, actor="op", reason="shadow", now=T0 + timedelta(minutes=1))
+    again = workflow.handle_event(s, w.event(zone="za", at=T0 + timedelta(minutes=2)), settings, now=T0)
+    assert again.id not in (first.id, trading.id) and again.violation == "piled_goods"
+    s.commit()
+    assert len(list(s.scalars(select(cases_mod.Case).where(cases_mod.Case.is_open.is_(True))))) == 2
     assert verify_chain(s) == []
 
 
