@@ -1,10 +1,16 @@
 """The edge worker: cameras → sampled frames → batched detection → tracking → zone analysis → events.
 
 One `Pipeline` runs every camera of a worker. Each camera's source decodes in its own thread and keeps
-only sampled frames; the pipeline thread takes whatever frames are ready from all cameras, runs the
-detector once on the whole batch, then per frame: tracker → `SceneAnalyzer.update` → for each
-`ZoneEvent`: evidence pictures (start / end) → `EvidenceMessage`s, then the `EventMessage` that references
-them, through the publisher (spooled MQTT) and/or a JSON-lines file. Central commands (recheck,
+only sampled frames; the pipeline thread takes whatever frames are ready from all cameras and hands the
+batch to the detector, then per frame: tracker → `SceneAnalyzer.update` → for each `ZoneEvent`: evidence
+pictures (start / end) → `EvidenceMessage`s, then the `EventMessage` that references them, through the
+publisher (spooled MQTT) and/or a JSON-lines file.
+
+Detection runs on `inference_workers` threads (the detector releases the GIL while it infers), so the next
+batches are being detected while this one is tracked and analysed; batches are analysed strictly in the
+order they were taken, so every camera's frames reach its tracker and analyser in stream order. On a CPU
+box, several single-threaded inferences at once give more frames per second than one inference spread
+over all cores (less synchronisation), and the analysis fills the cores' idle moments. Central commands (recheck,
 reload_zones, set_fps) arrive on the publisher's thread and are applied between batches.
 
 Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources). Messages
@@ -19,6 +25,8 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,7 +81,7 @@ class RunStats:
     publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
     batches: int = 0
     seconds: float = 0.0
-    detect_s: float = 0.0
+    detect_s: float = 0.0  # summed over inference workers: per-call latency x calls, can exceed `seconds`
     track_s: float = 0.0
     analyse_s: float = 0.0  # zones + static-object model + rules + episode timers (SceneAnalyzer.update)
     evidence_s: float = 0.0
@@ -133,6 +141,8 @@ class Pipeline:
         self._status_analysed = 0
         self._bar = None
         self._next_camera = 0  # where the next batch starts taking frames
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: deque[tuple[list[tuple[Camera, Frame]], Future]] = deque()
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> Pipeline:
@@ -148,7 +158,7 @@ class Pipeline:
                     backend=s.backend,
                     conf=s.conf,
                     device=s.device,
-                    threads=s.threads,
+                    threads=s.inference_threads,
                     max_batch=s.batch_size,
                 )
         for cam in s.cameras:
@@ -227,15 +237,20 @@ class Pipeline:
             self.start()
         t0 = time.perf_counter()
         self._open_bar()
+        # one batch more than workers: a worker that finishes finds the next batch queued, never idles
+        depth = self.settings.workers + 1
+        self._pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="detect")
         try:
             while not self._stop.is_set():
                 self._apply_commands()
-                batch = self._gather()
+                batch = self._gather() if len(self._inflight) < depth else []
                 if batch:
-                    self._process(batch)
-                elif all(c.source.finished for c in self.cameras.values()):
-                    break
-                else:
+                    self._inflight.append((batch, self._pool.submit(self._detect, batch)))
+                if self._inflight and (len(self._inflight) >= depth or not batch):
+                    self._finish_oldest()
+                elif not batch and not self._inflight:
+                    if all(c.source.finished for c in self.cameras.values()):
+                        break
                     self._frame_ready.wait(0.1)
                     self._frame_ready.clear()
                 self._heartbeat()
@@ -243,7 +258,11 @@ class Pipeline:
                     break
                 if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
                     break
+            while self._inflight:  # frames already taken from their sources are analysed, not dropped
+                self._finish_oldest()
         finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._inflight.clear()
             self.stats.seconds = time.perf_counter() - t0
             self._heartbeat(force=True)
             self.stats.frames_decoded = sum(c.source.decoded for c in self.cameras.values())
@@ -274,8 +293,8 @@ class Pipeline:
                         return batch
         return batch
 
-    def _process(self, batch: list[tuple[Camera, Frame]]) -> None:
-        self.stats.batches += 1
+    def _detect(self, batch: list[tuple[Camera, Frame]]) -> tuple[list[Detections], float]:
+        """Detections for every frame of `batch` (one detector call per model); runs on a worker thread."""
         groups: dict[str, list[int]] = {}
         for i, (camera, _) in enumerate(batch):
             groups.setdefault(camera.detector_key, []).append(i)
@@ -285,9 +304,18 @@ class Pipeline:
             found = self.detectors[key].detect([batch[i][1].image for i in idx])
             for i, dets in zip(idx, found, strict=True):
                 results[i] = dets
-        self.stats.detect_s += time.perf_counter() - t
+        assert all(r is not None for r in results)
+        return results, time.perf_counter() - t  # type: ignore[return-value]
+
+    def _finish_oldest(self) -> None:
+        batch, future = self._inflight.popleft()
+        results, seconds = future.result()
+        self.stats.detect_s += seconds
+        self._analyse_batch(batch, results)
+
+    def _analyse_batch(self, batch: list[tuple[Camera, Frame]], results: list[Detections]) -> None:
+        self.stats.batches += 1
         for (camera, frame), dets in zip(batch, results, strict=True):
-            assert dets is not None
             self.analyse(camera, frame, dets)
         if self._bar is not None:
             self._bar.update(sum(c.source.decoded for c in self.cameras.values()) - self._bar.n)

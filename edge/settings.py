@@ -98,7 +98,16 @@ class EdgeSettings(BaseSettings):
     backend: str | None = Field(default=None, description="detector back-end type_key; default by file type")
     device: str = "auto"
     conf: float = Field(default=0.25, ge=0.01, le=1.0, description="detector confidence threshold")
-    threads: int = Field(default=2, ge=1, le=64)
+    threads: int | None = Field(
+        default=None, ge=1, le=64, description="CPU threads per inference; default cores / inference_workers"
+    )
+    inference_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="detector calls in flight at once, so detection overlaps analysis; default one per core "
+        "(at most 4). On a CPU, workers x threads = cores gives the most frames per second",
+    )
     batch_size: int = Field(default=8, ge=1, le=64, description="frames per detector call across cameras")
     analysis_fps: float = Field(default=2.0, gt=0, le=60)
     realtime: bool = Field(default=False, description="pace video files to their own fps")
@@ -134,6 +143,14 @@ class EdgeSettings(BaseSettings):
         if dupes:
             raise ValueError(f"camera ids must be unique, repeated: {dupes}")
         return value
+
+    @property
+    def workers(self) -> int:
+        return self.inference_workers or max(1, min(4, os.cpu_count() or 1))
+
+    @property
+    def inference_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     def rule_config(self, base: RuleConfig) -> RuleConfig:
         return base.merged(self.rules) if self.rules else base

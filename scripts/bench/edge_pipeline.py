@@ -5,7 +5,10 @@
 In one run:
 1. decode-only fps, model-only fps (yolox_nano) and full-pipeline fps (decode + detect + track + zones +
    rules + evidence, every frame analysed, zones from scripts/bench/edge_zones.yaml); target: pipeline time
-   per frame <= 1.10 x (decode + model) time per frame;
+   per frame <= 1.10 x (decode + model) time per frame. Model-only is measured two ways: one inference at a
+   time on `--threads` threads, and `--workers` single-threaded inferences at once (what the pipeline
+   does); the ratio is taken against the faster of the two, so the pipeline is held to the best the model
+   alone reaches on this machine;
 2. ultralytics `YOLO(onnx).track(stream=True)` with yolov8n_int8.onnx against our pipeline with the same
    model over the same frames; target: ours >= 1.7x its fps ("not installed" when ultralytics is missing);
 3. the largest number of cameras one worker sustains at 2 analysed fps each: copies of the clip as separate
@@ -81,18 +84,28 @@ def decode_only(video: Path, frames: int) -> dict:
     }
 
 
-def model_only(detector, video: Path, frames: int) -> dict:
+def model_only(detector, video: Path, frames: int, workers: int = 1) -> dict:
+    """detect() alone on decoded frames, by `workers` threads at once (each takes every workers-th frame)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     cap = cv2.VideoCapture(str(video))
     images = [cap.read()[1] for _ in range(min(frames, 100))]
     cap.release()
     for image in images[:3]:
         detector.detect([image])
+
+    def loop(k: int) -> None:
+        for i in range(k, frames, workers):
+            detector.detect([images[i % len(images)]])
+
     t, c = time.perf_counter(), time.process_time()
-    for i in range(frames):
-        detector.detect([images[i % len(images)]])
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(loop, range(workers)))
     s, cpu = time.perf_counter() - t, time.process_time() - c
     return {
         "frames": frames,
+        "workers": workers,
+        "threads": detector.options.threads,
         "fps": frames / s,
         "ms_per_frame": 1000 * s / frames,
         "cpu_ms_per_frame": 1000 * cpu / frames,
@@ -109,6 +122,7 @@ def settings(
     realtime: bool = False,
     loop: bool = False,
     evidence: bool = True,
+    workers: int | None = None,
 ) -> EdgeSettings:
     cams = [
         CameraSettings(id=f"cam-{i:03d}", source=str(video), zones=ZONES, fps=fps) for i in range(cameras)
@@ -124,12 +138,14 @@ def settings(
         events_out=workdir / "events.jsonl",
         analysis_fps=fps,
         batch_size=8,
+        inference_workers=workers,
     )
 
 
-def pipeline_fps(video: Path, model: str, detector, workdir: Path, fps: float, frames: int | None) -> dict:
+def pipeline_fps(video: Path, model: str, detector, workdir: Path, fps: float, frames: int | None,
+                 workers: int | None = None) -> dict:
     """Our whole pipeline, every frame analysed: decode thread, detect, track, zones, rules, evidence."""
-    pipe = Pipeline(settings(video, model, workdir, fps=fps), detectors={model: detector})
+    pipe = Pipeline(settings(video, model, workdir, fps=fps, workers=workers), detectors={model: detector})
     c = time.process_time()
     stats = pipe.run(max_frames=frames)
     cpu = time.process_time() - c
@@ -139,7 +155,8 @@ def pipeline_fps(video: Path, model: str, detector, workdir: Path, fps: float, f
         "fps": n / stats.seconds,
         "ms_per_frame": 1000 * stats.seconds / n,
         "cpu_ms_per_frame": 1000 * cpu / n,
-        "detect_ms": 1000 * stats.detect_s / n,
+        "workers": pipe.settings.workers,
+        "detect_ms": 1000 * stats.detect_s / n,  # latency of one detect call (workers overlap)
         "track_ms": 1000 * stats.track_s / n,
         "zones_rules_ms": 1000 * stats.analyse_s / n,
         "evidence_ms_total": 1000 * stats.evidence_s,
@@ -357,7 +374,9 @@ def main() -> int:
     ap.add_argument("--start-cameras", type=int, default=16)
     ap.add_argument("--rss-minutes", type=float, default=1.0, help="30 for the soak test")
     ap.add_argument("--rss-cameras", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="threads of the one-at-a-time model-only run")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="inferences in flight (single-threaded each); default the pipeline's: one per core")
     ap.add_argument("--skip-ultralytics", action="store_true")
     ap.add_argument("--skip-cameras", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "edge_pipeline.json")
@@ -374,17 +393,24 @@ def main() -> int:
         }
     }
     model = str(args.model)
-    detector = load_detector(model, threads=args.threads)
+    workers = args.workers or EdgeSettings.load(cameras=[]).workers
+    wide = load_detector(model, threads=args.threads)  # one inference at a time over all cores
+    detector = load_detector(model, threads=1)  # what the pipeline runs: `workers` of these at once
     print("1. decode / model / pipeline (yolox_nano, every frame)", flush=True)
     dec = decode_only(args.video, args.frames)
-    mod = model_only(detector, args.video, args.frames)
-    pipe = pipeline_fps(args.video, model, detector, workdir, fps=30.0, frames=args.frames)
+    mod_wide = model_only(wide, args.video, args.frames)
+    mod_par = model_only(detector, args.video, args.frames, workers=workers)
+    mod = min(mod_wide, mod_par, key=lambda m: m["ms_per_frame"])
+    pipe = pipeline_fps(args.video, model, detector, workdir, fps=30.0, frames=args.frames, workers=workers)
     ratio = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod["ms_per_frame"])
     cpu_ratio = pipe["cpu_ms_per_frame"] / (dec["cpu_ms_per_frame"] + mod["cpu_ms_per_frame"])
+    ratio_wide = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod_wide["ms_per_frame"])
     result["decode_only"], result["model_only"], result["pipeline"] = dec, mod, pipe
+    result["model_only_one_at_a_time"], result["model_only_parallel"] = mod_wide, mod_par
     result["pipeline_ratio"] = {
         "value": ratio,
         "cpu_time_value": cpu_ratio,
+        "against_one_at_a_time_model": ratio_wide,
         "target": 1.10,
         "met": ratio <= 1.10,
     }
@@ -397,7 +423,7 @@ def main() -> int:
         # Alternate the contenders (ours, theirs, theirs, ours, ...) so a shared machine's changing load
         # hits both alike; the ratio is the median of the per-round ratios.
         short = clip_prefix(args.video, args.compare_frames, workdir / "compare.avi")
-        int8 = load_detector(str(args.int8_model), threads=args.threads)
+        int8 = load_detector(str(args.int8_model), threads=1)
         rounds = []
         for r in range(args.compare_rounds):
             order = ["ours", "theirs"] if r % 2 == 0 else ["theirs", "ours"]
@@ -407,7 +433,7 @@ def main() -> int:
                     got[who] = ultralytics_track(short, args.int8_model, args.compare_frames)
                 else:
                     got[who] = pipeline_fps(
-                        short, str(args.int8_model), int8, workdir / f"int8-{r}", 30.0, None
+                        short, str(args.int8_model), int8, workdir / f"int8-{r}", 30.0, None, workers
                     )
             if got["theirs"].get("status") != "measured":
                 ul, ours = got["theirs"], got["ours"]
@@ -441,6 +467,11 @@ def main() -> int:
             args.video, model, detector, workdir / "cams", args.camera_seconds, args.start_cameras
         )
         cams["target"], cams["met"] = 60, cams["max_cameras"] >= 60
+        # What the model and decoding alone would allow on this machine: per camera and second, 10 decoded
+        # frames (grab cost) and 2 inferences (CPU cost of the parallel model-only run).
+        per_camera_ms = 10 * dec["grab_only_ms_per_frame"] + 2 * mod_par["cpu_ms_per_frame"]
+        cams["ceiling"] = int((os.cpu_count() or 1) * 1000 / per_camera_ms)
+        cams["of_ceiling"] = cams["max_cameras"] / max(cams["ceiling"], 1)
         result["cameras"] = cams
 
     print(f"4. RSS over {args.rss_minutes:g} min at real time", flush=True)
@@ -457,9 +488,15 @@ def main() -> int:
             "",
         ),
         (
-            "model only (yolox_nano)",
-            f"{mod['fps']:.0f} fps ({mod['ms_per_frame']:.1f} ms/frame; "
-            f"CPU {mod['cpu_ms_per_frame']:.1f} ms)",
+            f"model only, 1 at a time x {mod_wide['threads']} threads",
+            f"{mod_wide['fps']:.0f} fps ({mod_wide['ms_per_frame']:.1f} ms/frame; "
+            f"CPU {mod_wide['cpu_ms_per_frame']:.1f} ms)",
+            "",
+        ),
+        (
+            f"model only, {workers} at once x 1 thread",
+            f"{mod_par['fps']:.0f} fps ({mod_par['ms_per_frame']:.1f} ms/frame; "
+            f"CPU {mod_par['cpu_ms_per_frame']:.1f} ms)",
             "",
         ),
         (
@@ -471,7 +508,8 @@ def main() -> int:
         ),
         (
             "pipeline / (decode + model)",
-            f"{ratio:.2f} wall time, {cpu_ratio:.2f} CPU time",
+            f"{ratio:.2f} wall time, {cpu_ratio:.2f} CPU time (vs the faster model-only run; "
+            f"{ratio_wide:.2f} vs one at a time)",
             f"<= 1.10 {'met' if ratio <= 1.10 else 'NOT met'}",
         ),
     ]
@@ -499,7 +537,11 @@ def main() -> int:
     if "cameras" in result:
         c = result["cameras"]
         rows.append(
-            ("cameras at 2 analysed fps", str(c["max_cameras"]), f">= 60 {'met' if c['met'] else 'NOT met'}")
+            (
+                "cameras at 2 analysed fps",
+                f"{c['max_cameras']} ({c['of_ceiling']:.0%} of the {c['ceiling']} that decode + model alone allow)",
+                f">= 60 {'met' if c['met'] else 'NOT met'}",
+            )
         )
     rows.append(
         (

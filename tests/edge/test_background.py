@@ -131,3 +131,25 @@ def test_reset_forgets() -> None:
     m.reset()
     assert not m.known.any() and m.t0 is None
     assert not m.update(frame(), 100.0, NO_BOXES).ready
+
+
+@pytest.mark.parametrize(("max_fps", "steps_per_s"), [(2.0, 2.5), (10.0, 10.0)])
+def test_runs_at_most_max_fps_and_still_finds_the_bag(max_fps: float, steps_per_s: float) -> None:
+    from edge.background import StaticModelParams
+
+    model = ZoneStaticModel(POLY, (W, H), StaticModelParams(max_fps=max_fps))
+    steps = []
+    real_step = model._step
+    model._step = lambda *a: steps.append(a[1]) or real_step(*a)  # type: ignore[method-assign]
+    ts, first_static = 0.0, None
+    while ts < 20.0:  # 10 fps analysis; the bag is set down at 8 s
+        state = model.update(frame(bag=ts >= 8.0, seed=int(ts * 10)), ts, NO_BOXES)
+        if first_static is None and state.coverage > 0.05:
+            first_static = ts
+        ts = round(ts + 0.1, 3)
+    assert len(steps) == pytest.approx(20.0 * steps_per_s, abs=2)
+    # a first sighting counts the interval since the previous run, so up to one run early
+    after = model.p.static_after_s
+    assert first_static is not None and 8.0 + after - 1 / steps_per_s <= first_static <= 8.0 + after + 1
+    # between two runs the state is the last run's, unchanged
+    assert model.update(frame(bag=True), ts, NO_BOXES) is model.update(frame(), ts + 0.01, NO_BOXES)

@@ -278,3 +278,33 @@ def test_a_refusing_publisher_does_not_stop_the_analysis(
     assert stats.frames_analysed == 100 and stats.publish_errors == sink.calls > 0
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert [json.loads(x)["phase"] for x in lines] == ["start", "end"]  # the local record is complete
+
+
+class RecordingPipeline(Pipeline):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.seen: list[tuple[str, float]] = []
+
+    def analyse(self, camera, frame, detections):
+        self.seen.append((camera.settings.id, frame.ts))
+        return super().analyse(camera, frame, detections)
+
+
+def test_detection_in_flight_keeps_stream_order_and_the_same_events(
+    clip, detector, models_dir: Path, tmp_path: Path
+) -> None:
+    video, zones = clip
+    runs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"w{workers}"
+        settings = settings_for(clip, models_dir, out, inference_workers=workers, batch_size=1, threads=1)
+        settings.cameras = [CameraSettings(id=f"cam-{i}", source=str(video), zones=zones) for i in (1, 2)]
+        pipeline = RecordingPipeline(settings, detectors={settings.model: detector})
+        stats = pipeline.run()
+        assert stats.frames_analysed == 200  # nothing taken from a source is left unanalysed
+        for cam in ("cam-1", "cam-2"):
+            ts = [t for c, t in pipeline.seen if c == cam]
+            assert len(ts) == 100 and ts == sorted(ts)
+        lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+        runs[workers] = sorted((x["camera_id"], x["zone_id"], x["phase"], x["ts"]) for x in lines)
+    assert runs[1] and runs[3] == runs[1]
