@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kind", choices=["fixed", "drone"], help="source kind (drone: needs telemetry)")
     run.add_argument("--telemetry", type=Path, help="drone telemetry CSV/JSON")
     run.add_argument("--conf", type=float, help="detector confidence threshold")
+    run.add_argument("--workers", type=int, help="inferences in flight at once (default: one per core)")
+    run.add_argument("--threads", type=int, help="CPU threads per inference (default: cores / workers)")
     run.add_argument("--mqtt-host")
     run.add_argument("--mqtt-port", type=int)
     run.add_argument("--mqtt-prefix")
@@ -97,6 +99,8 @@ def _settings(args: argparse.Namespace):
         "events_out": args.events_out,
         "spool_path": args.spool,
         "conf": args.conf,
+        "inference_workers": args.workers,
+        "threads": args.threads,
     }
     if args.realtime:
         overrides["realtime"] = True

@@ -77,11 +77,26 @@ def test_config_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ({"cameras": [{"id": "bad id/1", "source": "x", "zones": "z"}]}, "id"),
         ({"cameras": [{"id": "a", "source": "x", "zones": "z", "kind": "satellite"}]}, "kind"),
         ({"evidence": {"quality": 101}}, "quality"),
+        ({"inference_workers": 0}, "inference_workers"),
+        ({"threads": 0}, "threads"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, data: dict, match: str) -> None:
     with pytest.raises(ValidationError, match=match):
         EdgeSettings.load(write(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "threads", "expect"),
+    [(2, None, None, (2, 1)), (8, None, None, (4, 2)), (1, None, None, (1, 1)), (8, 1, None, (1, 8)),
+     (8, 2, 3, (2, 3))],
+)
+def test_inference_workers_and_threads_default_to_the_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int | None, threads: int | None, expect: tuple
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    s = EdgeSettings.load(inference_workers=workers, threads=threads)
+    assert (s.workers, s.inference_threads) == expect
 
 
 def test_missing_settings_file(tmp_path: Path) -> None:
