@@ -83,8 +83,8 @@ def wire_env(tmp_path: Path, db_url: str, broker, topic_prefix: str):
     central.start()
     edge.start()
     try:
-        assert central.wait_ready(10), central.stats()
-        _wait(lambda: edge.connected, 10, "edge connected")
+        assert central.wait_ready(30), central.stats()
+        _wait(lambda: edge.connected, 30, "edge connected")
         time.sleep(0.3)  # the edge's SUBSCRIBE to its cmd topic reaches the broker
         yield settings, factory, store, central, edge
     finally:
@@ -155,16 +155,17 @@ def _roundtrip(wire_env, owner: Callable[[CommandMessage], str]) -> None:
         with factory() as s:
             return {c.shop_id: c for c in s.scalars(select(Case))}
 
-    _wait(lambda: len(open_cases()) == 2, 15, "two cases opened from the edge's events")
+    _wait(lambda: len(open_cases()) == 2, 60, "two cases opened from the edge's events")
     by_shop = open_cases()
     assert {c.state for c in by_shop.values()} == {"detected"}
     assert {c.zone_id for c in by_shop.values()} == {"zA", "zB"}
 
+    confirmed_at = datetime.now(UTC)
     with factory() as s:
         for c in by_shop.values():
-            cases.confirm(s, c.id, actor="op", settings=settings)
+            cases.confirm(s, c.id, actor="op", settings=settings, now=confirmed_at)
         s.commit()
-        workflow.tick(s, datetime.now(UTC), settings)  # inside the window: no command yet
+        workflow.tick(s, confirmed_at + timedelta(seconds=WINDOW_S / 2), settings)  # inside the window
         s.commit()
         assert s.scalar(select(Outbox.id)) is None
     time.sleep(WINDOW_S + 0.2)
@@ -178,7 +179,7 @@ def _roundtrip(wire_env, owner: Callable[[CommandMessage], str]) -> None:
             assert refused is None, f"central refused a message: {refused}"
             return {c.state for c in s.scalars(select(Case))} == {"escalated", "rectified"}
 
-    _wait(settled, 20, "both cases decided by the edge's recheck answers")
+    _wait(settled, 60, "both cases decided by the edge's recheck answers")
     with lock:
         got = {c.case_id: c for c in commands}
     assert set(got) == {c.id for c in by_shop.values()}, "one recheck command per case"
@@ -196,7 +197,7 @@ def _roundtrip(wire_env, owner: Callable[[CommandMessage], str]) -> None:
         for case in (a, b):
             fresh = answered[case.id]
             assert fresh in case.evidence, "the recheck frame joins the case evidence"
-            _wait(lambda sha=fresh: store.exists(sha), 5, "recheck frame stored")
+            _wait(lambda sha=fresh: store.exists(sha), 30, "recheck frame stored")
             assert hashlib.sha256(store.get(fresh)).hexdigest() == fresh
             assert s.scalar(select(Evidence.stored).where(Evidence.sha256 == fresh)) is True
         assert s.scalar(select(Outbox.id).where(Outbox.sent_at.is_(None))) is None
