@@ -625,7 +625,7 @@ def run_once(
             "events": len(rows),
             "expected": total,
             "evidence_stored": int(stored_evidence),
-            "events_per_s": round(len(rows) / span, 1) if len(rows) else 0.0,
+            "events_per_s": round(float(len(rows) / span), 1) if len(rows) else 0.0,
             "steady_events_per_s": steady,
             "span_s": round(float(span), 2) if len(rows) else None,
             "edges_drained_s": round(edges_drained_s, 2),
