@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.background import StaticModelParams, StaticState, ZoneStaticModel
+from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from edge.lifecycle import EpisodeTracker
 from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, cross_door_trading, piled_goods
@@ -64,7 +64,7 @@ class SceneAnalyzer:
         }
         self._frame_size: tuple[int, int] | None = None
         self._scaled: dict[str, Zone] = {}
-        self.static_models: dict[str, ZoneStaticModel] = {}
+        self.static_bank: StaticBank | None = None
         self.membership: ZoneMembership | None = None
         self.last: dict[tuple[str, str], Condition] = {}
         self.last_static: dict[str, StaticState] = {}
@@ -85,13 +85,18 @@ class SceneAnalyzer:
         scaled = list(self._scaled.values())
         self.membership = ZoneMembership(scaled, frame_size)
         params = self.static_params or StaticModelParams()
-        self.static_models = {}
+        static: dict[str, tuple[np.ndarray, StaticModelParams, tuple]] = {}
         for z in scaled:
             if PILED_GOODS in z.violations:
                 r = self.rules[z.zone_id]
                 p = StaticModelParams(**{**params.__dict__, "static_after_s": r.static_after_s,
                                          "shake_px": r.shake_px})
-                self.static_models[z.zone_id] = ZoneStaticModel(z.polygon, frame_size, p)
+                static[z.zone_id] = (z.polygon, p, self._classes_key(r))
+        self.static_bank = StaticBank(static, frame_size) if static else None
+
+    @staticmethod
+    def _classes_key(r: RuleConfig) -> tuple[object, ...]:
+        return (r.min_confidence, tuple(r.person_classes), tuple(r.vehicle_classes), tuple(r.goods_classes))
 
     @property
     def zone_masks(self) -> dict[str, np.ndarray]:
@@ -110,20 +115,24 @@ class SceneAnalyzer:
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
         # zones usually share their rule classes: test class membership once per distinct rule set
-        groups_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for zid, zone in self._scaled.items():
-            r = self.rules[zid]
-            gkey = (r.min_confidence, tuple(r.person_classes), tuple(r.vehicle_classes), tuple(r.goods_classes))
-            if gkey not in groups_cache:
+        groups: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for r in self.rules.values():
+            key = self._classes_key(r)
+            if key not in groups:
                 keep = detections.confidence >= r.min_confidence
                 is_person = np.isin(names, r.person_classes) & keep
-                groups_cache[gkey] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
-                                      np.isin(names, r.goods_classes) & keep)
-            is_person, is_mover, is_goods = groups_cache[gkey]
+                groups[key] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
+                               np.isin(names, r.goods_classes) & keep)
+        static: dict[str, StaticState] = {}
+        if self.static_bank is not None:  # every piled-goods zone of the camera in one pass
+            static = self.static_bank.update(frame_bgr, ts, {k: detections.xyxy[g[1]] for k, g in groups.items()})
+            self.last_static.update(static)
+        for zid, zone in self._scaled.items():
+            r = self.rules[zid]
+            is_person, _, is_goods = groups[self._classes_key(r)]
             for violation in zone.violations:
                 if violation == PILED_GOODS:
-                    state = self.static_models[zid].update(frame_bgr, ts, detections.xyxy[is_mover])
-                    self.last_static[zid] = state
+                    state = static[zid]
                     holding = self.trackers[(zid, violation)].holding
                     cond = (piled_goods(state.coverage, state.boxes, r, state.onset_age_s, holding)
                             if state.ready else Condition(False, 0.0))
@@ -169,6 +178,6 @@ class SceneAnalyzer:
             if z == zone_id:
                 tracker.reset()
                 self.last.pop((z, v), None)
-        if zone_id in self.static_models:
-            self.static_models[zone_id].reset()
+        if self.static_bank is not None and zone_id in self.static_bank:
+            self.static_bank.reset(zone_id)
         self.last_static.pop(zone_id, None)

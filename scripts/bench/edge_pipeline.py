@@ -14,7 +14,9 @@ In one run:
 3. the largest number of cameras one worker sustains at 2 analysed fps each: copies of the clip as separate
    cameras, each decoded at its native rate (real-time), analysed at 2 fps; target >= 60;
 4. peak RSS over a real-time run (default 1 minute, `--rss-minutes 30` for the soak); target: growth < 5 %
-   after warm-up.
+   after warm-up;
+5. zones per camera: CPU ms per analysed frame of the zone analysis (SceneAnalyzer.update) with 5 and 50
+   zones, cross-door trading only and both violations, on the clip's real detections.
 Prints a table and writes var/bench/edge_pipeline.json. Figures depend on what else the machine runs: the
 load average is recorded with them.
 """
@@ -324,6 +326,44 @@ def max_cameras(video: Path, model: str, detector, workdir: Path, seconds: float
     return {"max_cameras": good, "trials": trials}
 
 
+# ---------------------------------------------------------------------------------------------- 5
+def zone_scaling(video: Path, detector, frames: int = 60) -> list[dict]:
+    """SceneAnalyzer.update CPU per frame for grids of 5 and 50 zones over the frame."""
+    from edge.analyzer import SceneAnalyzer
+    from edge.tracker import ByteTracker
+    from zones.io import parse_zones
+
+    cap = cv2.VideoCapture(str(video))
+    images = [cap.read()[1] for _ in range(frames)]
+    cap.release()
+    h, w = images[0].shape[:2]
+    tracker = ByteTracker()
+    tracked = [tracker.update(d, i / 2) for i, d in enumerate(detector.detect([im])[0] for im in images)]
+    rows = []
+    for n, cols in ((5, 5), (50, 10)):
+        zw, zh = w / cols, h / (n // cols) / 2  # strips on the lower half of each grid cell
+        for violations in (["cross_door_trading"], ["cross_door_trading", "piled_goods"]):
+            zones = [
+                {
+                    "zone_id": f"g{k}",
+                    "shop_id": f"s{k}",
+                    "polygon": [[x, y + zh], [x + zw - 4, y + zh], [x + zw - 4, y + 2 * zh - 4], [x, y + 2 * zh - 4]],
+                    "violations": violations,
+                }
+                for k in range(n)
+                for x, y in [((k % cols) * zw, (k // cols) * 2 * zh)]
+            ]
+            analyzer = SceneAnalyzer(parse_zones({"camera_id": "grid", "frame_size": [w, h], "zones": zones}))
+            analyzer.update(images[0], 0.0, tracked[0])
+            c = time.process_time()
+            for i in range(1, frames):  # 2 fps analysis: the static model runs on every frame
+                analyzer.update(images[i], i / 2, tracked[i])
+            ms = 1000 * (time.process_time() - c) / (frames - 1)
+            rows.append({"zones": n, "violations": "+".join(violations), "cpu_ms_per_frame": ms,
+                         "cpu_ms_per_zone": ms / n})
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- 4
 def rss_run(video: Path, model: str, detector, workdir: Path, seconds: float, cameras: int) -> dict:
     pipe = Pipeline(
@@ -478,6 +518,8 @@ def main() -> int:
     rss = rss_run(args.video, model, detector, workdir / "rss", args.rss_minutes * 60, args.rss_cameras)
     rss["target_growth_pct"], rss["met"] = 5.0, rss["growth_after_warmup_pct"] < 5.0
     result["rss"] = rss
+    print("5. zone analysis cost with 5 and 50 zones per camera", flush=True)
+    result["zone_scaling"] = zone_scaling(args.video, detector)
     result["machine"]["load_end"] = load()
 
     rows = [
@@ -550,6 +592,14 @@ def main() -> int:
             f"< 5 % {'met' if rss['met'] else 'NOT met'}",
         )
     )
+    for z in result["zone_scaling"]:
+        rows.append(
+            (
+                f"zone analysis, {z['zones']} zones, {z['violations'].replace('cross_door_trading', 'cross-door')}",
+                f"{z['cpu_ms_per_frame']:.2f} ms CPU per analysed frame ({z['cpu_ms_per_zone']:.3f} ms per zone)",
+                "",
+            )
+        )
     rows.append(("load average (start / end)", f"{result['machine']['load_start']:.1f} / {load():.1f}", ""))
     width = max(len(r[0]) for r in rows)
     print()

@@ -153,3 +153,39 @@ def test_runs_at_most_max_fps_and_still_finds_the_bag(max_fps: float, steps_per_
     assert first_static is not None and 8.0 + after - 1 / steps_per_s <= first_static <= 8.0 + after + 1
     # between two runs the state is the last run's, unchanged
     assert model.update(frame(bag=True), ts, NO_BOXES) is model.update(frame(), ts + 0.01, NO_BOXES)
+
+
+def test_zones_of_a_camera_in_one_bank_behave_as_if_alone() -> None:
+    """StaticBank stacks zones in shared canvases; each zone must see exactly what a model of its own sees,
+    a bag in one zone must not bleed into the zones stacked next to it, and a reset touches one zone only."""
+    from edge.background import StaticBank, StaticModelParams
+
+    polys = {
+        "bag": POLY,  # the bag lies here
+        "below": np.array([[20, 125], [180, 125], [180, 150], [20, 150]], float),  # margins overlap "bag"
+        "small": np.array([[150, 10], [190, 10], [190, 35], [150, 35]], float),  # another shake radius
+        "shaky": np.array([[5, 5], [60, 5], [60, 30], [5, 30]], float),
+    }
+    params = {z: StaticModelParams(shake_px=6.0 if z == "shaky" else 3.0) for z in polys}
+    bank = StaticBank({z: (p, params[z], 0) for z, p in polys.items()}, (W, H))
+    assert len(bank.sheets) >= 2  # several sheets, some holding several zones
+    alone = {z: ZoneStaticModel(p, (W, H), params[z]) for z, p in polys.items()}
+    person = np.array([[90, 60, 115, 115]], np.float32)
+    ts = 0.0
+    while ts < 20.0:
+        img = frame(bag=ts >= 8.0, person=(100, 115) if 10 <= ts < 12 else None, gain=1.1 if ts > 15 else 1.0,
+                    seed=int(ts * 10))
+        movers = person if 10 <= ts < 12 else NO_BOXES
+        got = bank.update(img, ts, {0: movers})
+        for z, model in alone.items():
+            want = model.update(img, ts, movers)
+            assert got[z].coverage == want.coverage and got[z].known == want.known, (z, ts)
+            assert got[z].ready == want.ready and got[z].gain == want.gain, (z, ts)
+            np.testing.assert_array_equal(got[z].boxes, want.boxes)
+        ts += 0.5
+    assert got["bag"].coverage > 0.1 and got["below"].coverage == 0.0 and got["small"].coverage == 0.0
+
+    bank.reset("bag")
+    after = bank.update(frame(bag=True, seed=1), ts, {0: NO_BOXES})
+    assert not after["bag"].ready and after["below"].ready and after["below"].known == got["below"].known
+    assert "bag" in bank and "nowhere" not in bank
