@@ -54,6 +54,7 @@ from wire.schema import (
     SchemaError,
     StatusMessage,
     decode,
+    recheck_evidence_owner,
 )
 
 log = logging.getLogger("doorline.central.ingest")
@@ -722,7 +723,7 @@ class IngestService:
     ) -> str:
         if rows.has_recheck(msg.message_id):
             return "duplicate"
-        owner = f"recheck:{msg.command_id}"
+        owner = recheck_evidence_owner(msg.command_id)
         missing = self._check_refs(rows, msg.evidence, owner, msg)
         self._add_refs(session, rows, missing, owner, msg)
         session.add(

@@ -43,7 +43,14 @@ from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
 from models.base import Detector
 from models.detections import Detections
-from wire.schema import MAX_BOXES, CommandMessage, EventMessage, EvidenceMessage, RecheckResult
+from wire.schema import (
+    MAX_BOXES,
+    CommandMessage,
+    EventMessage,
+    EvidenceMessage,
+    RecheckResult,
+    recheck_evidence_owner,
+)
 from zones.io import load_zones
 from zones.model import CameraZones
 
@@ -473,7 +480,7 @@ class Pipeline:
             bundle = self.evidence.make(
                 verdict.frame,
                 camera_id=camera.settings.id,
-                event_id=cmd.command_id,
+                event_id=recheck_evidence_owner(cmd.command_id),
                 unix_ts=unix,
                 polygon=zone_polygon(camera.zones, cmd.zone_id, (w, h)),
                 boxes=verdict.boxes,

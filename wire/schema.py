@@ -195,8 +195,14 @@ class CommandMessage(_Message):
         return self
 
 
+def recheck_evidence_owner(command_id: str) -> str:
+    """The `event_id` of the evidence pictures that answer recheck command `command_id`."""
+    return f"recheck:{command_id}"
+
+
 class RecheckResult(_Message):
-    """Edge → central: the answer to a recheck command, judged on fresh frames."""
+    """Edge → central: the answer to a recheck command, judged on fresh frames. Its evidence pictures carry
+    `event_id = recheck_evidence_owner(command_id)`."""
 
     type: Literal["recheck_result"] = "recheck_result"
     command_id: Id

@@ -34,7 +34,7 @@ from central.settings import CentralSettings
 from edge.publisher import Publisher
 from wire.ids import new_id
 from wire.mqtt import MqttSettings
-from wire.schema import CommandMessage, EventMessage, EvidenceMessage, RecheckResult
+from wire.schema import CommandMessage, EventMessage, EvidenceMessage, RecheckResult, recheck_evidence_owner
 
 SITE, CAM = "site-a", "cam-1"
 WINDOW_S = 1.5
@@ -94,22 +94,12 @@ def wire_env(tmp_path: Path, db_url: str, broker, topic_prefix: str):
 
 
 def recheck_owner(cmd: CommandMessage) -> str:
-    """The episode id central's ingest files recheck evidence under (`central/ingest.py`)."""
-    return f"recheck:{cmd.command_id}"
+    """The episode id the edge pipeline files recheck evidence under (the wire schema says which)."""
+    return recheck_evidence_owner(cmd.command_id)
 
 
 def test_recheck_command_goes_to_the_camera_and_its_answer_decides(wire_env) -> None:
     _roundtrip(wire_env, recheck_owner)
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge/pipeline.py names recheck evidence event_id=<command_id>, central/ingest.py expects "
-    "recheck:<command_id> and dead-letters the answer: the case waits for the recheck timeout",
-)
-def test_recheck_evidence_named_as_the_edge_pipeline_names_it(wire_env) -> None:
-    _roundtrip(wire_env, lambda cmd: cmd.command_id)
 
 
 def _roundtrip(wire_env, owner: Callable[[CommandMessage], str]) -> None:

@@ -20,7 +20,15 @@ from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
 from wire import topics
 from wire.mqtt import MqttSettings
-from wire.schema import CommandMessage, EventMessage, EvidenceMessage, RecheckResult, decode, encode
+from wire.schema import (
+    CommandMessage,
+    EventMessage,
+    EvidenceMessage,
+    RecheckResult,
+    decode,
+    encode,
+    recheck_evidence_owner,
+)
 
 BAG_ON, BAG_OFF = 6.0, 13.0
 ZONES = {
@@ -144,6 +152,8 @@ def test_bag_set_down_and_taken_away(clip, detector, models_dir: Path, tmp_path:
     results = [m for m in sink.messages if isinstance(m, RecheckResult)]
     assert [r.result for r in results] == ["present", "clear"]
     assert results[0].evidence and results[0].case_id == "case-1" and results[0].ts > start.ts
+    for r in results:  # filed under the name central's ingest looks for
+        assert all(evidence[ref.evidence_id].event_id == recheck_evidence_owner(r.command_id) for ref in r.evidence)
     assert all(isinstance(decode(encode(m)), type(m)) for m in sink.messages)
 
     # The JSON-lines file holds the same phases with video seconds and evidence paths.
