@@ -185,6 +185,7 @@ def _open_case(session: Session, shop_id: str, msg: EventMessage, seen: datetime
 
 
 def _touch(session: Session, case: Case, msg: EventMessage, seen: datetime, now: datetime, actor: str) -> None:
+    before = (as_utc(case.last_seen_at), case.score)
     case.last_seen_at = max(as_utc(case.last_seen_at) or seen, seen)
     case.score = max(case.score, msg.score)
     ev = _evidence(msg)
@@ -194,15 +195,17 @@ def _touch(session: Session, case: Case, msg: EventMessage, seen: datetime, now:
     if ended:
         case.end_seen_at = seen
     session.flush()
-    if ended or ev:
+    seen_again = (as_utc(case.last_seen_at), case.score) != before
+    if ended or ev or seen_again:  # every change of a case leaves a record, even a later last-seen time
         audit.record(
             session,
             actor=actor,
-            action="case.episode_end" if ended else "case.evidence",
+            action="case.episode_end" if ended else "case.evidence" if ev else "case.seen",
             case_id=case.id,
             shop_id=case.shop_id,
             at=now,
-            details={"event_id": msg.event_id, "phase": msg.phase, "state": case.state},
+            details={"event_id": msg.event_id, "phase": msg.phase, "state": case.state,
+                     "last_seen_at": as_utc(case.last_seen_at).isoformat(), "score": case.score},
             evidence=ev,
         )
 

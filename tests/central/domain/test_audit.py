@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 
 from central.domain import audit
@@ -104,3 +106,29 @@ def test_concurrent_writers_keep_one_chain(any_session) -> None:
     assert not errors, errors
     assert audit.verify_chain(any_session) == []
     assert any_session.scalar(text("SELECT count(*) FROM audit_records")) == 40
+
+
+def test_every_change_of_a_case_is_recorded(any_session, any_world, settings) -> None:
+    """An update phase without a picture still moves the case's last-seen time: that is a record too, and
+    a phase that changes nothing (a replay of an older update) is not."""
+    from datetime import timedelta
+
+    from central import workflow
+
+    any_world.shop("s1", zone="z1")
+    start = any_world.event(zone="z1")
+    case = workflow.handle_event(any_session, start, settings, now=T0)
+    before = any_session.query(audit.AuditRecord).count()
+    update = any_world.event(zone="z1", phase="update", event_id=start.event_id, seq=1,
+                             at=T0 + timedelta(minutes=2), score=0.9).model_copy(update={"evidence": []})
+    workflow.handle_event(any_session, update, settings, now=T0 + timedelta(minutes=2))
+    any_session.commit()
+    rows = any_session.query(audit.AuditRecord).order_by(audit.AuditRecord.seq).all()
+    assert len(rows) == before + 1
+    assert rows[-1].action == "case.seen" and rows[-1].case_id == case.id
+    assert json.loads(rows[-1].details)["score"] == 0.9
+    stale = update.model_copy(update={"seq": 2, "ts": (T0 + timedelta(minutes=1)).timestamp(), "score": 0.5})
+    workflow.handle_event(any_session, stale, settings, now=T0 + timedelta(minutes=3))
+    any_session.commit()
+    assert any_session.query(audit.AuditRecord).count() == before + 1
+    assert audit.verify_chain(any_session) == []
