@@ -6,12 +6,13 @@ batch to the detector, then per frame: tracker → `SceneAnalyzer.update` → fo
 pictures (start / end) → `EvidenceMessage`s, then the `EventMessage` that references them, through the
 publisher (spooled MQTT) and/or a JSON-lines file.
 
-Detection runs on `inference_workers` threads (the detector releases the GIL while it infers), so the next
-batches are being detected while this one is tracked and analysed; batches are analysed strictly in the
-order they were taken, so every camera's frames reach its tracker and analyser in stream order. On a CPU
-box, several single-threaded inferences at once give more frames per second than one inference spread
-over all cores (less synchronisation), and the analysis fills the cores' idle moments. Central commands (recheck,
-reload_zones, set_fps) arrive on the publisher's thread and are applied between batches.
+Detection runs on `inference_workers` threads (the detector releases the GIL while it infers), each taking
+a share of the batch, and the next batches are being detected while this one is tracked and analysed;
+batches are analysed strictly in the order they were taken, so every camera's frames reach its tracker and
+analyser in stream order. On a CPU box, several single-threaded inferences at once give more frames per
+second than one inference spread over all cores (less synchronisation), and the analysis fills the cores'
+idle moments. Central commands (recheck, reload_zones, set_fps) arrive on the publisher's thread and are
+applied between batches.
 
 Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources). Messages
 carry unix seconds: for files the wall-clock start of the run plus the video time (and `video_ts`, seconds
@@ -149,7 +150,7 @@ class Pipeline:
         self._bar = None
         self._next_camera = 0  # where the next batch starts taking frames
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: deque[tuple[list[tuple[Camera, Frame]], Future]] = deque()
+        self._inflight: deque[tuple[list[tuple[Camera, Frame]], list[Future]]] = deque()
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> Pipeline:
@@ -252,7 +253,7 @@ class Pipeline:
                 self._apply_commands()
                 batch = self._gather() if len(self._inflight) < depth else []
                 if batch:
-                    self._inflight.append((batch, self._pool.submit(self._detect, batch)))
+                    self._inflight.append((batch, self._submit(batch)))
                 if self._inflight and (len(self._inflight) >= depth or not batch):
                     self._finish_oldest()
                 elif not batch and not self._inflight:
@@ -314,10 +315,20 @@ class Pipeline:
         assert all(r is not None for r in results)
         return results, time.perf_counter() - t  # type: ignore[return-value]
 
+    def _submit(self, batch: list[tuple[Camera, Frame]]) -> list[Future]:
+        """The batch in one contiguous chunk per worker, so that all of them work on it at once."""
+        assert self._pool is not None
+        n = min(self.settings.workers, len(batch))
+        bounds = [round(i * len(batch) / n) for i in range(n + 1)]
+        return [self._pool.submit(self._detect, batch[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+
     def _finish_oldest(self) -> None:
-        batch, future = self._inflight.popleft()
-        results, seconds = future.result()
-        self.stats.detect_s += seconds
+        batch, futures = self._inflight.popleft()
+        results: list[Detections] = []
+        for future in futures:
+            found, seconds = future.result()
+            results.extend(found)
+            self.stats.detect_s += seconds
         self._analyse_batch(batch, results)
 
     def _analyse_batch(self, batch: list[tuple[Camera, Frame]], results: list[Detections]) -> None:

@@ -305,9 +305,9 @@ def test_detection_in_flight_keeps_stream_order_and_the_same_events(
 ) -> None:
     video, zones = clip
     runs = {}
-    for workers in (1, 3):
-        out = tmp_path / f"w{workers}"
-        settings = settings_for(clip, models_dir, out, inference_workers=workers, batch_size=1, threads=1)
+    for workers, batch in ((1, 1), (3, 1), (3, 8)):  # batches of 8 are split among the workers
+        out = tmp_path / f"w{workers}-{batch}"
+        settings = settings_for(clip, models_dir, out, inference_workers=workers, batch_size=batch, threads=1)
         settings.cameras = [CameraSettings(id=f"cam-{i}", source=str(video), zones=zones) for i in (1, 2)]
         pipeline = RecordingPipeline(settings, detectors={settings.model: detector})
         stats = pipeline.run()
@@ -316,5 +316,5 @@ def test_detection_in_flight_keeps_stream_order_and_the_same_events(
             ts = [t for c, t in pipeline.seen if c == cam]
             assert len(ts) == 100 and ts == sorted(ts)
         lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
-        runs[workers] = sorted((x["camera_id"], x["zone_id"], x["phase"], x["ts"]) for x in lines)
-    assert runs[1] and runs[3] == runs[1]
+        runs[workers, batch] = sorted((x["camera_id"], x["zone_id"], x["phase"], x["ts"]) for x in lines)
+    assert runs[1, 1] and runs[3, 1] == runs[1, 1] and runs[3, 8] == runs[1, 1]
