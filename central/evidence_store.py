@@ -74,8 +74,11 @@ class LocalEvidenceStore(EvidenceStore):
         if path.is_file() and path.stat().st_size == len(data):
             return sha
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            try:  # the directory usually exists: make it only when it does not (a mkdir per write is costly)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
