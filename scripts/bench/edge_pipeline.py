@@ -494,11 +494,15 @@ def main() -> int:
     if ul.get("status") == "measured" and ours:
         ratios = [g["ratio"] for g in result["compare_rounds"]]
         speedup = float(np.median(ratios))
+        # the most any pipeline on this model can reach here: the model alone, as fast as it goes
+        int8_model = model_only(int8, args.video, 60, workers=workers)
+        result["int8_model_only_parallel"] = int8_model
         result["speedup_vs_ultralytics"] = {
             "value": speedup,
             "per_round": ratios,
             "target": 1.7,
             "met": speedup >= 1.7,
+            "ceiling": ul["ms_per_frame"] / int8_model["ms_per_frame"],
         }
 
     if not args.skip_cameras:
@@ -566,7 +570,8 @@ def main() -> int:
             (
                 "ours / ultralytics",
                 f"{result['speedup_vs_ultralytics']['value']:.2f}x (median of rounds "
-                f"{', '.join(f'{x:.2f}' for x in result['speedup_vs_ultralytics']['per_round'])})",
+                f"{', '.join(f'{x:.2f}' for x in result['speedup_vs_ultralytics']['per_round'])}; "
+                f"the model alone would reach {result['speedup_vs_ultralytics']['ceiling']:.2f}x)",
                 f">= 1.7 {'met' if result['speedup_vs_ultralytics']['met'] else 'NOT met'}",
             ),
         ]
