@@ -402,6 +402,45 @@ def rss_run(video: Path, model: str, detector, workdir: Path, seconds: float, ca
     }
 
 
+def chart(result: dict, out: Path) -> Path | None:
+    """Camera trials (analysed fps per camera against the number of cameras) and RSS over time, as a PNG
+    beside the JSON; None without matplotlib (the `charts` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    cams = result.get("cameras")
+    if cams:
+        trials = sorted(cams["trials"], key=lambda t: t["cameras"])
+        n = [t["cameras"] for t in trials]
+        left.plot(n, [t["min_analysed_fps"] for t in trials], "o-", label="slowest camera")
+        left.plot(n, [t["mean_analysed_fps"] for t in trials], "s--", label="mean")
+        left.axhline(2.0, color="grey", lw=0.8, label="asked: 2 fps")
+        left.axvline(cams["ceiling"], color="red", lw=0.8, ls=":", label=f"decode + model ceiling ({cams['ceiling']})")
+        left.axvline(60, color="black", lw=0.8, ls="--", label="target (60)")
+        left.set_xlabel("cameras on one worker")
+        left.set_ylabel("analysed frames/s per camera")
+        left.set_title(f"sustained: {cams['max_cameras']} cameras")
+        left.legend(fontsize=8)
+    else:
+        left.set_axis_off()
+    samples = result["rss"]["samples"]
+    right.plot([t / 60 for t, _ in samples], [r for _, r in samples])
+    right.set_xlabel("minutes at real time")
+    right.set_ylabel("RSS, MB")
+    right.set_title(f"RSS growth after warm-up: {result['rss']['growth_after_warmup_pct']:.1f} %")
+    right.set_ylim(0, 1.15 * max(r for _, r in samples))
+    fig.tight_layout()
+    path = out.with_suffix(".png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
@@ -613,6 +652,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwritten {args.out}")
+    png = chart(result, args.out)
+    if png is not None:
+        print(f"written {png}")
     return 0
 
 
