@@ -5,10 +5,10 @@
 In one run:
 1. decode-only fps, model-only fps (yolox_nano) and full-pipeline fps (decode + detect + track + zones +
    rules + evidence, every frame analysed, zones from scripts/bench/edge_zones.yaml); target: pipeline time
-   per frame <= 1.10 x (decode + model) time per frame. Model-only is measured two ways: one inference at a
-   time on `--threads` threads, and `--workers` single-threaded inferences at once (what the pipeline
-   does); the ratio is taken against the faster of the two, so the pipeline is held to the best the model
-   alone reaches on this machine;
+   per frame <= 1.10 x (decode + model) time per frame. Model-only is measured one inference at a time on
+   `--threads` threads, `--workers` single-threaded inferences at once (what the pipeline does) and one
+   per core; the ratio is taken against the fastest, so the pipeline is held to the best the model alone
+   reaches on this machine;
 2. ultralytics `YOLO(onnx).track(stream=True)` with yolov8n_int8.onnx against our pipeline with the same
    model over the same frames; target: ours >= 1.7x its fps ("not installed" when ultralytics is missing);
 3. the largest number of cameras one worker sustains at 2 analysed fps each: copies of the clip as separate
@@ -479,13 +479,18 @@ def main() -> int:
     dec = decode_only(args.video, args.frames)
     mod_wide = model_only(wide, args.video, args.frames)
     mod_par = model_only(detector, args.video, args.frames, workers=workers)
-    mod = min(mod_wide, mod_par, key=lambda m: m["ms_per_frame"])
+    cores = os.cpu_count() or 1
+    # the reference is the best the model alone does here, whatever the pipeline's worker count
+    others = [model_only(detector, args.video, args.frames, workers=cores)] if workers != cores else []
+    mod = min([mod_wide, mod_par, *others], key=lambda m: m["ms_per_frame"])
     pipe = pipeline_fps(args.video, model, detector, workdir, fps=30.0, frames=args.frames, workers=workers)
     ratio = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod["ms_per_frame"])
     cpu_ratio = pipe["cpu_ms_per_frame"] / (dec["cpu_ms_per_frame"] + mod["cpu_ms_per_frame"])
     ratio_wide = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod_wide["ms_per_frame"])
     result["decode_only"], result["model_only"], result["pipeline"] = dec, mod, pipe
     result["model_only_one_at_a_time"], result["model_only_parallel"] = mod_wide, mod_par
+    if others:
+        result["model_only_one_per_core"] = others[0]
     result["pipeline_ratio"] = {
         "value": ratio,
         "cpu_time_value": cpu_ratio,
