@@ -409,10 +409,6 @@ class StaticBank:
         self.sheets[k][0].reset(i)
         self._last[k] = None
 
-    def sheet_of(self, zone_id: str) -> tuple[_Sheet, int]:
-        k, i = self._where[zone_id]
-        return self.sheets[k][0], i
-
 
 class ZoneStaticModel:
     """The static-object model of a single zone (`StaticBank` with one zone), with its arrays as views."""
