@@ -56,6 +56,9 @@ class SceneAnalyzer:
         self.camera = zones
         base = rules or zones.rules
         self.rules = {z.zone_id: base.merged(z.rules) for z in zones.zones}
+        # zones usually share their rule classes: class membership is tested once per distinct set per frame
+        self._class_key = {zid: self._classes_key(r) for zid, r in self.rules.items()}
+        self._class_rules = {self._class_key[zid]: r for zid, r in self.rules.items()}
         self.zones = {z.zone_id: z for z in zones.zones}
         self.static_params = static_params
         self.trackers = {
@@ -91,7 +94,7 @@ class SceneAnalyzer:
                 r = self.rules[z.zone_id]
                 p = StaticModelParams(**{**params.__dict__, "static_after_s": r.static_after_s,
                                          "shake_px": r.shake_px})
-                static[z.zone_id] = (z.polygon, p, self._classes_key(r))
+                static[z.zone_id] = (z.polygon, p, self._class_key[z.zone_id])
         self.static_bank = StaticBank(static, frame_size) if static else None
 
     @staticmethod
@@ -114,22 +117,19 @@ class SceneAnalyzer:
         names = class_names(detections)
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
-        # zones usually share their rule classes: test class membership once per distinct rule set
         groups: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for r in self.rules.values():
-            key = self._classes_key(r)
-            if key not in groups:
-                keep = detections.confidence >= r.min_confidence
-                is_person = np.isin(names, r.person_classes) & keep
-                groups[key] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
-                               np.isin(names, r.goods_classes) & keep)
+        for key, r in self._class_rules.items():
+            keep = detections.confidence >= r.min_confidence
+            is_person = np.isin(names, r.person_classes) & keep
+            groups[key] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
+                           np.isin(names, r.goods_classes) & keep)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass
             static = self.static_bank.update(frame_bgr, ts, {k: detections.xyxy[g[1]] for k, g in groups.items()})
             self.last_static.update(static)
         for zid, zone in self._scaled.items():
             r = self.rules[zid]
-            is_person, _, is_goods = groups[self._classes_key(r)]
+            is_person, _, is_goods = groups[self._class_key[zid]]
             for violation in zone.violations:
                 if violation == PILED_GOODS:
                     state = static[zid]

@@ -192,6 +192,7 @@ class _Sheet:
             self.gain = np.ones((n + 1, 3), np.float32)  # the extra last row (gap rows) stays 1
             self.t0 = np.full(n, np.nan)
             self.last_ts = np.full(n, np.nan)
+            self._last_step = math.nan
         else:
             rows = self.tiles[index].rows
             for a in (self.ref, self.known, self.ref_clipped, self.age, self.onset, self.bg_age, self.static,
@@ -199,6 +200,7 @@ class _Sheet:
                 a[rows] = 0
             self.gain[index] = 1.0
             self.t0[index] = self.last_ts[index] = np.nan
+        self._last: list[StaticState] | None = None  # the last run's states, until the next run is due
         self._refresh()
 
     # ------------------------------------------------------------------ helpers
@@ -275,6 +277,14 @@ class _Sheet:
             self.gain[i] = np.clip(np.median(part, axis=1), 0.2, 5.0)
 
     # ------------------------------------------------------------------ main step
+    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
+        """Each zone's state after `frame_bgr`: a new run once about 1 / `max_fps` seconds have passed since
+        the last one (or after a reset), else the last run's states unchanged."""
+        if self._last is None or not 0.0 <= ts - self._last_step < 0.75 / self.p.max_fps:
+            self._last = self.step(frame_bgr, ts, mover_boxes)
+            self._last_step = ts
+        return self._last
+
     def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
         p = self.p
         cur = self._prepare(frame_bgr)
@@ -388,17 +398,11 @@ class StaticBank:
             for (params, movers, _), ids in groups.items()
         ]
         self._where = {z: (k, i) for k, (_, ids, _) in enumerate(self.sheets) for i, z in enumerate(ids)}
-        self._last: list[list[StaticState] | None] = [None] * len(self.sheets)
-        self._last_step = [math.nan] * len(self.sheets)
 
     def update(self, frame_bgr: np.ndarray, ts: float, movers: Mapping[object, np.ndarray]) -> dict[str, StaticState]:
         out: dict[str, StaticState] = {}
-        for k, (sheet, ids, group) in enumerate(self.sheets):
-            last = self._last[k]
-            if last is None or not 0.0 <= ts - self._last_step[k] < 0.75 / sheet.p.max_fps:
-                last = self._last[k] = sheet.step(frame_bgr, ts, movers[group])
-                self._last_step[k] = ts
-            out.update(zip(ids, last, strict=True))
+        for sheet, ids, group in self.sheets:
+            out.update(zip(ids, sheet.update(frame_bgr, ts, movers[group]), strict=True))
         return out
 
     def __contains__(self, zone_id: object) -> bool:
@@ -407,7 +411,6 @@ class StaticBank:
     def reset(self, zone_id: str) -> None:
         k, i = self._where[zone_id]
         self.sheets[k][0].reset(i)
-        self._last[k] = None
 
 
 class ZoneStaticModel:
@@ -420,8 +423,6 @@ class ZoneStaticModel:
         t = self._sheet.tiles[0]
         self.crop, self.scale, self.size = t.crop, t.scale, t.size
         self._area = (t.rows, t.cols)
-        self._last_state: StaticState | None = None
-        self._last_step = math.nan
 
     def _view(self, a: np.ndarray) -> np.ndarray:
         return a[self._area]
@@ -446,17 +447,9 @@ class ZoneStaticModel:
 
     def reset(self) -> None:
         self._sheet.reset()
-        self._last_state = None
 
     def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> StaticState:
         """Advance the model by one frame at stream time `ts` (s); `mover_boxes` (n, 4) image px of people
         and vehicles, whose (expanded) boxes are neither judged nor learned from. Called again sooner than
         about 1 / `max_fps` seconds after its last run, it returns that run's state unchanged."""
-        if self._last_state is not None and 0.0 <= ts - self._last_step < 0.75 / self.p.max_fps:
-            return self._last_state
-        self._last_state = state = self._step(frame_bgr, ts, mover_boxes)
-        self._last_step = ts
-        return state
-
-    def _step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> StaticState:
-        return self._sheet.step(frame_bgr, ts, mover_boxes)[0]
+        return self._sheet.update(frame_bgr, ts, mover_boxes)[0]

@@ -21,6 +21,7 @@ from the start of the video); for live sources the arrival time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -320,7 +321,7 @@ class Pipeline:
         assert self._pool is not None
         n = min(self.settings.workers, len(batch))
         bounds = [round(i * len(batch) / n) for i in range(n + 1)]
-        return [self._pool.submit(self._detect, batch[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+        return [self._pool.submit(self._detect, batch[a:b]) for a, b in itertools.pairwise(bounds)]
 
     def _finish_oldest(self) -> None:
         batch, futures = self._inflight.popleft()

@@ -139,8 +139,8 @@ def test_runs_at_most_max_fps_and_still_finds_the_bag(max_fps: float, steps_per_
 
     model = ZoneStaticModel(POLY, (W, H), StaticModelParams(max_fps=max_fps))
     steps = []
-    real_step = model._step
-    model._step = lambda *a: steps.append(a[1]) or real_step(*a)  # type: ignore[method-assign]
+    real_step = model._sheet.step
+    model._sheet.step = lambda *a: steps.append(a[1]) or real_step(*a)  # type: ignore[method-assign]
     ts, first_static = 0.0, None
     while ts < 20.0:  # 10 fps analysis; the bag is set down at 8 s
         state = model.update(frame(bag=ts >= 8.0, seed=int(ts * 10)), ts, NO_BOXES)
