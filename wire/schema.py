@@ -1,7 +1,13 @@
 """Every message that crosses MQTT between edge and central. Both sides import this module.
 
-Each payload is one JSON object with `"v": 1` and a `"type"` discriminator. `decode()` never raises anything
-but `SchemaError`, whose `reason` is short and safe to store in a dead-letter table.
+Each payload is one JSON object with `"v": 1` and a `"type"` discriminator, except evidence, which travels
+in a binary frame so that a JPEG is neither base64-encoded (a third larger) nor parsed as JSON text:
+
+    b"\x00DLB" | header length (uint32, big-endian) | header: the JSON object, without data_b64 | JPEG bytes
+
+The leading NUL can never start JSON text, so `decode()` tells the two forms apart by their first bytes. The
+JSON form of evidence (`data_b64`, `encode(msg, binary=False)`) is still accepted. `decode()` never raises
+anything but `SchemaError`, whose `reason` is short and safe to store in a dead-letter table.
 
 Ids: `message_id` is unique per message (central stores a message at most once by it);
 `event_id` names one violation episode in one zone and is shared by its start / update / end messages,
@@ -14,8 +20,9 @@ import base64
 import binascii
 import hashlib
 import json
+import struct
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,7 +31,7 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationError,
-    field_validator,
+    ValidationInfo,
     model_validator,
 )
 
@@ -34,6 +41,10 @@ VERSION = 1
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_EVIDENCE_BYTES = 1024 * 1024
 MAX_BOXES = 256
+BINARY_MAGIC = b"\x00DLB"
+MAX_HEADER_BYTES = 64 * 1024
+_FRAME = struct.Struct(">4sI")
+_DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
 
 Violation = Literal["cross_door_trading", "piled_goods"]
 VIOLATIONS: tuple[str, ...] = ("cross_door_trading", "piled_goods")
@@ -116,52 +127,37 @@ class EvidenceMessage(_Message):
     sha256: Sha256
     width: int = Field(gt=0, le=16384)
     height: int = Field(gt=0, le=16384)
-    data_b64: str = Field(repr=False)
-    # (the base64 text it came from, the bytes): decoded once by the hash check, reused by data(); keyed by
-    # the text's identity so a model_copy(update={"data_b64": ...}) never returns stale bytes
-    _decoded: tuple[str, bytes] | None = PrivateAttr(default=None)
-
-    @field_validator("data_b64")
-    @classmethod
-    def _bounded(cls, v: str) -> str:
-        if len(v) > (MAX_EVIDENCE_BYTES * 4) // 3 + 4:
-            raise ValueError(f"evidence larger than {MAX_EVIDENCE_BYTES} bytes")
-        return v
+    # The JPEG: the bytes after a binary frame's header, or the JSON form's base64 `data_b64` (which
+    # decode() takes out of the object). Passed in through the validation context, so no copy of it is a field.
+    _data: bytes = PrivateAttr(default=b"")
 
     @model_validator(mode="after")
-    def _hash_matches(self) -> EvidenceMessage:
-        data = self.data()
+    def _hash_matches(self, info: ValidationInfo) -> EvidenceMessage:
+        data = info.context.get(_DATA) if isinstance(info.context, dict) else None
+        if data is None:
+            raise ValueError("evidence carries no data (build it with EvidenceMessage.from_jpeg)")
+        if len(data) > MAX_EVIDENCE_BYTES:
+            raise ValueError(f"evidence larger than {MAX_EVIDENCE_BYTES} bytes")
         if hashlib.sha256(data).hexdigest() != self.sha256:
             raise ValueError("evidence sha256 does not match its data")
         if not data.startswith(b"\xff\xd8"):
             raise ValueError("evidence data is not a JPEG")
+        self._data = bytes(data)
         return self
 
     def data(self) -> bytes:
-        if self._decoded is not None and self._decoded[0] is self.data_b64:
-            return self._decoded[1]
-        try:
-            # strict_mode validates in C (b64decode(validate=True) runs a regex over the whole text first)
-            data = binascii.a2b_base64(self.data_b64, strict_mode=True)
-        except ValueError as exc:  # binascii.Error, or non-ASCII text
-            raise ValueError(f"evidence data is not base64: {exc}") from None
-        self._decoded = (self.data_b64, data)
-        return data
+        return self._data
 
     @classmethod
-    def from_jpeg(cls, jpeg: bytes, *, width: int, height: int, **fields) -> EvidenceMessage:
-        return cls(
-            sha256=hashlib.sha256(jpeg).hexdigest(),
-            width=width,
-            height=height,
-            data_b64=base64.b64encode(jpeg).decode("ascii"),
-            **fields,
+    def from_jpeg(cls, jpeg: bytes, *, width: int, height: int, **fields: Any) -> EvidenceMessage:
+        """Raises pydantic.ValidationError like the constructor."""
+        return cls.model_validate(
+            {"sha256": hashlib.sha256(jpeg).hexdigest(), "width": width, "height": height, **fields},
+            context={_DATA: jpeg},
         )
 
     def ref(self) -> EvidenceRef:
-        return EvidenceRef(
-            evidence_id=self.evidence_id, sha256=self.sha256, kind=self.kind, size=len(self.data())
-        )
+        return EvidenceRef(evidence_id=self.evidence_id, sha256=self.sha256, kind=self.kind, size=len(self.data()))
 
 
 class StatusMessage(_Message):
@@ -223,15 +219,54 @@ Message = Annotated[
 _adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 
-def encode(message: _Message) -> bytes:
+def encode(message: _Message, *, binary: bool = True) -> bytes:
+    """The payload of `message`. Evidence goes in the binary frame unless `binary=False` (the JSON form)."""
+    if isinstance(message, EvidenceMessage):
+        header = message.model_dump_json().encode("utf-8")
+        if binary:
+            return b"".join((_FRAME.pack(BINARY_MAGIC, len(header)), header, message.data()))
+        b64 = base64.b64encode(message.data())
+        return b"".join((header[:-1], b',"data_b64":"', b64, b'"}'))
     return message.model_dump_json().encode("utf-8")
 
 
+def _split_frame(raw: bytes) -> tuple[bytes, bytes]:
+    """(header JSON, JPEG bytes) of a binary evidence frame."""
+    if len(raw) < _FRAME.size:
+        raise SchemaError("binary frame shorter than its header")
+    _, n = _FRAME.unpack_from(raw)
+    if n > MAX_HEADER_BYTES or _FRAME.size + n > len(raw):
+        raise SchemaError(f"binary frame announces a header of {n} bytes in a payload of {len(raw)}")
+    return raw[_FRAME.size : _FRAME.size + n], raw[_FRAME.size + n :]
+
+
+def _evidence_data(obj: dict[str, Any], frame: dict[str, bytes] | None) -> bytes:
+    """The JPEG of an evidence object: the binary frame's bytes, or its `data_b64` (popped from `obj`)."""
+    b64 = obj.pop("data_b64", None)
+    if frame is not None:
+        if b64 is not None:
+            raise SchemaError("invalid evidence: data_b64: a binary frame carries its data after the header")
+        return frame[_DATA]
+    if not isinstance(b64, str):
+        raise SchemaError("invalid evidence: data_b64: missing, or not a string")
+    if len(b64) > (MAX_EVIDENCE_BYTES * 4) // 3 + 4:
+        raise SchemaError(f"invalid evidence: data_b64: evidence larger than {MAX_EVIDENCE_BYTES} bytes")
+    try:
+        # strict_mode validates in C (b64decode(validate=True) runs a regex over the whole text first)
+        return binascii.a2b_base64(b64, strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        raise SchemaError(f"invalid evidence: data_b64: not base64: {exc}") from None
+
+
 def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
-    """Parse and validate one payload. Raises only `SchemaError`."""
-    raw = payload.encode("utf-8") if isinstance(payload, str) else payload
+    """Parse and validate one payload (JSON, or a binary evidence frame). Raises only `SchemaError`."""
+    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
     if len(raw) > max_bytes:
         raise SchemaError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
+    context: dict[str, bytes] | None = None
+    if raw.startswith(BINARY_MAGIC):
+        raw, data = _split_frame(raw)
+        context = {_DATA: data}
     try:
         obj = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -244,8 +279,12 @@ def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Messa
         raise SchemaError(f"unsupported schema version {obj['v']!r} (this side speaks v{VERSION})")
     if obj.get("type") not in {"event", "evidence", "status", "command", "recheck_result"}:
         raise SchemaError(f"unknown message type {obj.get('type')!r}")
+    if context is not None and obj["type"] != "evidence":
+        raise SchemaError(f"a binary frame holds evidence, not {obj['type']!r}")
+    if obj["type"] == "evidence":
+        context = {_DATA: _evidence_data(obj, context)}
     try:
-        return _adapter.validate_python(obj)
+        return _adapter.validate_python(obj, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != obj.get("type"))

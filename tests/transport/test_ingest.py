@@ -76,9 +76,7 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
     send(c, t, encode(upd))
     send(c, t, encode(upd))
     f = central.session_factory
-    wait_for(
-        lambda: central.stats()["duplicates"] >= 5 and central.stats()["stored"] >= 3, 10, "all processed"
-    )
+    wait_for(lambda: central.stats()["duplicates"] >= 5 and central.stats()["stored"] >= 3, 10, "all processed")
     c.loop_stop()
     assert count(f, EventPhaseRecord) == 2
     assert count(f, Event) == 1
@@ -101,6 +99,8 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
         ("event", lambda: json.dumps({**json.loads(encode(make_event())), "score": 7}).encode(), "score"),
         ("evidence", lambda: _oversized_evidence(), "larger than"),
         ("evidence", lambda: _hash_mismatch(), "sha256 does not match"),
+        ("evidence", lambda: _binary_hash_mismatch(), "sha256 does not match"),
+        ("evidence", lambda: encode(make_evidence("x"))[:6], "shorter than its header"),
         ("event", lambda: encode(make_event(camera="cam-2")), "arrived on the topic of"),
         ("event", lambda: encode(make_evidence("x")), "evidence message on a event topic"),
         ("event", lambda: b"x" * (2 * 1024 * 1024 + 10), "exceeds the limit"),
@@ -111,23 +111,21 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
         "invalid-field",
         "oversized-evidence",
         "hash-mismatch",
+        "binary-hash-mismatch",
+        "binary-truncated",
         "camera-mismatch",
         "wrong-type",
         "oversized-payload",
     ],
 )
-def test_bad_messages_become_dead_letters(
-    broker, topic_prefix, make_central, kind, payload_fn, reason_part
-) -> None:
+def test_bad_messages_become_dead_letters(broker, topic_prefix, make_central, kind, payload_fn, reason_part) -> None:
     central = make_central(broker, topic_prefix)
     c = raw_client(broker)
     send(c, topics.topic(SITE, "cam-1", kind, topic_prefix), payload_fn())
     good = make_event(1)
     send(c, topics.topic(SITE, "cam-1", "event", topic_prefix), encode(good))  # the consumer keeps running
     f = central.session_factory
-    wait_for(
-        lambda: count(f, DeadLetter) == 1 and count(f, EventPhaseRecord) == 1, 10, "dead letter + good event"
-    )
+    wait_for(lambda: count(f, DeadLetter) == 1 and count(f, EventPhaseRecord) == 1, 10, "dead letter + good event")
     c.loop_stop()
     with f() as s:
         dl = s.scalars(select(DeadLetter)).one()
@@ -139,16 +137,23 @@ def test_bad_messages_become_dead_letters(
 def _oversized_evidence() -> bytes:
     ev = make_evidence("x")
     big = ev.data() + b"\0" * (1024 * 1024 + 100)
-    obj = json.loads(encode(ev))
+    obj = json.loads(encode(ev, binary=False))
     obj.update(data_b64=base64.b64encode(big).decode(), sha256=hashlib.sha256(big).hexdigest())
     return json.dumps(obj).encode()
 
 
 def _hash_mismatch() -> bytes:
-    obj = json.loads(encode(make_evidence("x")))
+    obj = json.loads(encode(make_evidence("x"), binary=False))
     other, _, _ = jpeg_bytes(10, seed=9)
     obj["data_b64"] = base64.b64encode(other).decode()
     return json.dumps(obj).encode()
+
+
+def _binary_hash_mismatch() -> bytes:
+    payload = encode(make_evidence("x"))  # a binary frame: header JSON, then the JPEG
+    n = int.from_bytes(payload[4:8], "big")
+    other, _, _ = jpeg_bytes(10, seed=9)
+    return payload[: 8 + n] + other
 
 
 def test_evidence_not_matching_its_events_reference_is_refused(broker, topic_prefix, make_central) -> None:
@@ -185,9 +190,7 @@ def test_status_and_last_will(broker, topic_prefix, make_central, make_edge) -> 
     # the edge's connection dies without a clean disconnect → the broker publishes the last will
     edge._client._sock.close()  # noqa: SLF001  (simulate a cut network)
     edge._client.loop_stop()  # noqa: SLF001
-    wait_for(
-        lambda: states() == {"cam-1": "offline", "cam-2": "offline"}, 15, "last will marks the edge offline"
-    )
+    wait_for(lambda: states() == {"cam-1": "offline", "cam-2": "offline"}, 15, "last will marks the edge offline")
 
 
 def test_command_roundtrip_and_malformed_command(broker, topic_prefix, make_central, make_edge) -> None:
@@ -236,9 +239,7 @@ def test_metrics_expose_queue_depths(broker, topic_prefix, make_central) -> None
     assert 'doorline_edge_spool_depth{site="site-a",camera="cam-1",edge="e1"} 17' in text
 
 
-def test_nothing_is_lost_while_no_central_is_subscribed(
-    broker, topic_prefix, make_central, make_edge
-) -> None:
+def test_nothing_is_lost_while_no_central_is_subscribed(broker, topic_prefix, make_central, make_edge) -> None:
     """The broker answers "no matching subscribers" (0x10) when central is away: the edge keeps the messages,
     reports the spool depth in its retained status, and delivers them once central subscribes."""
     statuses: list[dict] = []
@@ -314,9 +315,7 @@ def test_failing_workflow_keeps_the_event_and_records_why(tmp_path) -> None:
     assert len(reasons) == 2 and all("workflow.handle_event failed" in r and "registry" in r for r in reasons)
 
 
-def test_retired_instance_leaves_the_shared_subscription(
-    broker, topic_prefix, make_central, make_edge
-) -> None:
+def test_retired_instance_leaves_the_shared_subscription(broker, topic_prefix, make_central, make_edge) -> None:
     """A stopped instance keeps its session (its share of new messages waits for it); a retired one ends
     its session, so the remaining instance gets everything."""
     a = make_central(broker, topic_prefix, client_id="central-a")

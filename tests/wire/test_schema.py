@@ -11,6 +11,7 @@ import pytest
 from wire import topics
 from wire.ids import id_timestamp_ms, new_id
 from wire.schema import (
+    BINARY_MAGIC,
     MAX_EVIDENCE_BYTES,
     CommandMessage,
     EventMessage,
@@ -67,7 +68,9 @@ MESSAGES = [
 def test_round_trip(msg) -> None:
     back = decode(encode(msg))
     assert type(back) is type(msg) and back == msg
-    assert decode(encode(msg).decode("utf-8")) == msg  # str payloads too
+    text = encode(msg, binary=False).decode("utf-8")
+    assert decode(text) == msg  # the JSON form, as a str payload too
+    assert type(msg) is EvidenceMessage or text.encode() == encode(msg)  # only evidence has two forms
 
 
 def test_evidence_data_and_ref() -> None:
@@ -77,7 +80,7 @@ def test_evidence_data_and_ref() -> None:
 
 
 def _mutated(msg, **changes) -> bytes:
-    obj = json.loads(encode(msg))
+    obj = json.loads(encode(msg, binary=False))
     for k, v in changes.items():
         if v is _DROP:
             obj.pop(k)
@@ -117,9 +120,7 @@ _big = JPEG + b"\0" * (MAX_EVIDENCE_BYTES + 1)
             "not a JPEG",
         ),
         (
-            _mutated(
-                _evidence(), data_b64=base64.b64encode(_big).decode(), sha256=hashlib.sha256(_big).hexdigest()
-            ),
+            _mutated(_evidence(), data_b64=base64.b64encode(_big).decode(), sha256=hashlib.sha256(_big).hexdigest()),
             "evidence larger than",
         ),
         (b" " * (2 * 1024 * 1024 + 1), "exceeds the limit"),
@@ -160,6 +161,71 @@ def test_rejections(payload: bytes, reason: str) -> None:
         decode(payload)
     assert reason in err.value.reason, err.value.reason
     assert len(err.value.reason) <= 500
+
+
+def _frame(header: bytes, data: bytes = JPEG, *, announced: int | None = None) -> bytes:
+    n = len(header) if announced is None else announced
+    return BINARY_MAGIC + n.to_bytes(4, "big") + header + data
+
+
+def _header(msg: EvidenceMessage, **changes) -> bytes:
+    obj = json.loads(encode(msg, binary=False))
+    del obj["data_b64"]
+    obj.update(changes)
+    return json.dumps(obj).encode()
+
+
+def test_evidence_travels_as_raw_bytes_after_a_json_header() -> None:
+    ev = _evidence()
+    payload = encode(ev)
+    n = int.from_bytes(payload[4:8], "big")
+    assert payload.startswith(BINARY_MAGIC) and payload[8 + n :] == JPEG
+    header = json.loads(payload[8 : 8 + n])
+    assert header["sha256"] == ev.sha256 and "data_b64" not in header
+    assert len(payload) < len(encode(ev, binary=False)) - len(JPEG) // 4  # no base64: a third smaller
+    assert decode(_frame(_header(ev))) == ev  # a frame built by hand, as another implementation would
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (BINARY_MAGIC + b"\0\0", "shorter than its header"),
+        (_frame(_header(_evidence()), announced=10**6), "announces a header of 1000000 bytes"),
+        (_frame(b"{not json"), "not JSON"),
+        (_frame(_header(_evidence(), sha256="0" * 64)), "sha256 does not match"),
+        (_frame(_header(_evidence(), data_b64="AAAA")), "carries its data after the header"),
+        (
+            _frame(
+                encode(RecheckResult(site_id="s", camera_id="c", command_id="x", zone_id="z", result="clear", ts=1))
+            ),
+            "holds evidence, not 'recheck_result'",
+        ),
+        (_frame(_header(_evidence(), sha256=hashlib.sha256(b"GIF89a").hexdigest()), b"GIF89a"), "not a JPEG"),
+        (_frame(_header(_evidence(), sha256=hashlib.sha256(_big).hexdigest()), _big), "evidence larger than"),
+        (_frame(_header(_evidence(), width=0)), "width"),
+    ],
+    ids=[
+        "truncated",
+        "header-overrun",
+        "header-not-json",
+        "hash-mismatch",
+        "data-twice",
+        "not-evidence",
+        "not-jpeg",
+        "oversized-evidence",
+        "bad-field",
+    ],
+)
+def test_binary_frame_rejections(payload: bytes, reason: str) -> None:
+    with pytest.raises(SchemaError) as err:
+        decode(payload)
+    assert reason in err.value.reason, err.value.reason
+
+
+def test_evidence_cannot_be_built_without_its_data() -> None:
+    fields = json.loads(_header(_evidence()))
+    with pytest.raises(ValueError, match="carries no data"):
+        EvidenceMessage(**fields)
 
 
 def test_max_bytes_is_configurable() -> None:
