@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,11 @@ class LocalEvidenceStore(EvidenceStore):
         self.root = Path(root)
         self.fsync = fsync
         self.root.mkdir(parents=True, exist_ok=True)
-        self._unsynced = False
+        # deferred writes made / covered by a finished sync; counted so that a flush() in one thread never
+        # marks as synced a blob another thread wrote while the sync was running
+        self._lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
 
     def path_for(self, sha256: str) -> Path:
         sha = _check(sha256)
@@ -87,7 +92,8 @@ class LocalEvidenceStore(EvidenceStore):
                         os.fsync(f.fileno())
                 os.replace(tmp, path)
                 if self.fsync and not durable:
-                    self._unsynced = True
+                    with self._lock:
+                        self._written += 1
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
@@ -99,13 +105,16 @@ class LocalEvidenceStore(EvidenceStore):
         return self.path_for(sha256).read_bytes()
 
     def flush(self) -> None:
-        if not self._unsynced:
+        with self._lock:
+            target = self._written
+        if target == self._synced:
             return
         try:
             _syncfs(self.root)
         except OSError as exc:
             raise EvidenceStoreError(f"cannot sync the evidence store {self.root}: {exc}") from exc
-        self._unsynced = False
+        with self._lock:
+            self._synced = max(self._synced, target)
 
 
 def _syncfs(path: Path) -> None:
@@ -134,9 +143,7 @@ class S3EvidenceStore(EvidenceStore):
             try:
                 import boto3
             except ImportError as exc:
-                raise EvidenceStoreError(
-                    "S3 evidence storage needs boto3: pip install 'doorline[s3]'"
-                ) from exc
+                raise EvidenceStoreError("S3 evidence storage needs boto3: pip install 'doorline[s3]'") from exc
             client = boto3.client("s3", endpoint_url=endpoint_url)
         self.client = client
         self.bucket = bucket
@@ -157,9 +164,7 @@ class S3EvidenceStore(EvidenceStore):
         sha = hashlib.sha256(data).hexdigest()
         if not self.exists(sha):
             try:
-                self.client.put_object(
-                    Bucket=self.bucket, Key=self.key_for(sha), Body=data, ContentType="image/jpeg"
-                )
+                self.client.put_object(Bucket=self.bucket, Key=self.key_for(sha), Body=data, ContentType="image/jpeg")
             except Exception as exc:
                 raise EvidenceStoreError(f"cannot write evidence {sha} to s3://{self.bucket}: {exc}") from exc
         return sha

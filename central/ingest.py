@@ -5,8 +5,12 @@ Threads:
   announces MQTT v5 `Receive Maximum` = the queue size, so the broker never has more unacknowledged
   messages out to us than fit: when the writer falls behind, the broker holds the rest (backpressure, no
   drops).
-- the writer thread takes batches off the queue, handles each message inside a SAVEPOINT of one
-  transaction, commits, and only then PUBACKs them. A crash before the commit means redelivery; a crash
+- the prepare thread takes batches off the queue, parses and validates them and writes their evidence
+  pictures to the content-addressed store (synced once per batch), so that the next batch's CPU and file
+  work overlaps the current batch's database round trips. A blob written for a message that is then not
+  committed is only an unreferenced file.
+- the writer thread takes prepared batches (at most `_READY_BATCHES` wait), handles each message inside a
+  SAVEPOINT of one transaction, commits, and only then PUBACKs them. A crash before the commit means redelivery; a crash
   between commit and ack means a duplicate, which `message_id` uniqueness turns into a no-op.
 - the outbox thread publishes pending `Outbox` rows (commands for edges) and marks them sent after PUBACK.
 
@@ -23,6 +27,7 @@ acknowledged: the consumer keeps running.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import queue
 import socket
@@ -60,6 +65,8 @@ from wire.schema import (
 log = logging.getLogger("doorline.central.ingest")
 
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
+_BLOB_WRITERS = 4  # evidence files written at once by the prepare stage
+_READY_BATCHES = 2  # prepared batches waiting for the writer: enough to overlap, few enough to stay fresh
 SHARED_KINDS: tuple[str, ...] = ("event", "evidence", "recheck")
 _EXPECTED: dict[str, type] = {
     "event": EventMessage,
@@ -86,6 +93,16 @@ class Inbound:
     qos: int
     generation: int
     received: float
+
+
+@dataclass
+class _Prepared:
+    """A batch the prepare stage has parsed: per item its message or why it is refused, and the digests of
+    the evidence it has already written (and synced) to the store."""
+
+    batch: list[Inbound]
+    parsed: list[Any]
+    written: set[str]
 
 
 def _dt(ts: float) -> datetime:
@@ -126,8 +143,7 @@ class _Rows:
                 )
             )
             self.events = {
-                e.event_id: e
-                for e in s.scalars(select(Event).where(Event.event_id.in_({m.event_id for m in evs})))
+                e.event_id: e for e in s.scalars(select(Event).where(Event.event_id.in_({m.event_id for m in evs})))
             }
         ids = {m.evidence_id for m in evd} | {r.evidence_id for m in evs + rcs for r in m.evidence}
         if ids:
@@ -136,16 +152,12 @@ class _Rows:
             }
         if evd:
             self.evidence_messages = set(
-                s.scalars(
-                    select(Evidence.message_id).where(Evidence.message_id.in_({m.message_id for m in evd}))
-                )
+                s.scalars(select(Evidence.message_id).where(Evidence.message_id.in_({m.message_id for m in evd})))
             )
         if rcs:
             self.rechecks = set(
                 s.scalars(
-                    select(RecheckRecord.message_id).where(
-                        RecheckRecord.message_id.in_({m.message_id for m in rcs})
-                    )
+                    select(RecheckRecord.message_id).where(RecheckRecord.message_id.in_({m.message_id for m in rcs}))
                 )
             )
 
@@ -169,8 +181,7 @@ class _Rows:
             return True
         return (
             not self.prefetched
-            and self.session.scalar(select(Evidence.evidence_id).where(Evidence.message_id == message_id))
-            is not None
+            and self.session.scalar(select(Evidence.evidence_id).where(Evidence.message_id == message_id)) is not None
         )
 
     def has_recheck(self, message_id: str) -> bool:
@@ -201,6 +212,10 @@ class IngestService:
         self.batch_size = batch_size
         self.outbox_interval_s = outbox_interval_s
         self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=receive_maximum)
+        self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=_READY_BATCHES)
+        self._written: set[str] = set()  # the writer's current batch: evidence the prepare stage stored
+        self._wrote_here = False  # the writer itself wrote evidence in this attempt: it must sync it
+        self._blob_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._client: mqtt.Client | None = None
         self._generation = 0
         self._connected = threading.Event()
@@ -228,6 +243,7 @@ class IngestService:
             except ImportError:
                 workflow = None
         self._workflow = workflow
+        self._blob_pool = concurrent.futures.ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="ingest-blob")
         client = mqtt_client(self.mqtt, self.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -243,7 +259,11 @@ class IngestService:
             properties=session_properties(receive_maximum=self.receive_maximum),
         )
         client.loop_start()
-        for name, target in (("ingest-writer", self._write_loop), ("ingest-outbox", self._outbox_loop)):
+        for name, target in (
+            ("ingest-prepare", self._prepare_loop),
+            ("ingest-writer", self._write_loop),
+            ("ingest-outbox", self._outbox_loop),
+        ):
             t = threading.Thread(target=target, name=f"{name}-{self.client_id}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -279,13 +299,14 @@ class IngestService:
         self._client.loop_stop()
         self._client = None
         self._threads.clear()
+        if self._blob_pool is not None:
+            self._blob_pool.shutdown(wait=True)
+            self._blob_pool = None
 
     def _drain_for_retirement(self, deadline: float) -> None:
         assert self._client is not None
         prefix = self.mqtt.prefix
-        filters = [
-            topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group) for k in SHARED_KINDS
-        ]
+        filters = [topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group) for k in SHARED_KINDS]
         self._client.unsubscribe([*filters, topics.upstream_filter(prefix, "status")])
         quiet_since = time.monotonic()
         last = self._counts["received"]
@@ -298,9 +319,7 @@ class IngestService:
             elif time.monotonic() - quiet_since > 1.0:
                 return  # nothing new for a second and everything acked: the session is empty
             time.sleep(0.05)
-        log.warning(
-            "ingest %s: retirement drain timed out; unacked messages wait in its session", self.client_id
-        )
+        log.warning("ingest %s: retirement drain timed out; unacked messages wait in its session", self.client_id)
 
     def wait_ready(self, timeout: float = 10) -> bool:
         """True once connected and subscribed."""
@@ -336,10 +355,7 @@ class IngestService:
             self._generation += 1
             self._unacked = 0
         prefix = self.mqtt.prefix
-        subs = [
-            (topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group), 1)
-            for k in SHARED_KINDS
-        ]
+        subs = [(topics.shared(topics.upstream_filter(prefix, k), self.settings.ingest_group), 1) for k in SHARED_KINDS]
         subs.append((topics.upstream_filter(prefix, "status"), 1))
         client.subscribe(subs)
         self._connected.set()
@@ -382,32 +398,69 @@ class IngestService:
 
     # ------------------------------------------------------------------ writer
 
+    def _prepare_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    first = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    if self._stopping.is_set():
+                        return
+                    continue
+                batch = [first]
+                while len(batch) < self.batch_size:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                self._ready.put(self._prepare(batch))
+        finally:
+            self._ready.put(None)  # tells the writer that nothing more comes
+
+    def _prepare(self, batch: list[Inbound]) -> _Prepared:
+        parsed = [self._validated(item) for item in batch]
+        pictures = {m.sha256: m.data() for m in parsed if isinstance(m, EvidenceMessage)}
+        # file writes wait on the disk, not the CPU (and release the GIL): several at once
+        mapper = self._blob_pool.map if self._blob_pool is not None else map
+        results = list(mapper(self._try_put, pictures.values()))
+        written = {sha for sha, ok in zip(pictures, results, strict=True) if ok}
+        if written:
+            try:
+                self._flush_evidence()
+            except EvidenceStoreError:
+                written.clear()
+        return _Prepared(batch, parsed, written)
+
+    def _try_put(self, data: bytes) -> bool:
+        try:
+            self._put_evidence(data)
+        except EvidenceStoreError:
+            return False  # the writer tries again inside its retry loop; nothing is acked before that works
+        return True
+
     def _write_loop(self) -> None:
         while True:
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return
-                continue
-            batch = [first]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit_batch(batch)
+            prepared = self._ready.get()
+            if prepared is None:
+                return
+            self._commit_batch(prepared.batch, prepared.parsed, prepared.written)
 
-    def _commit_batch(self, batch: list[Inbound]) -> None:
+    def _commit_batch(
+        self, batch: list[Inbound], parsed: list[Any] | None = None, written: set[str] | None = None
+    ) -> None:
+        if parsed is None:
+            parsed = [self._validated(item) for item in batch]
+        self._written = written or set()
+        self._wrote_here = False
         delay = 0.2
         fast = True
         while True:
             try:
                 with self.session_factory() as session:
                     if fast:
-                        outcomes = self._run_batch(session, batch)
+                        outcomes = self._run_batch(session, batch, parsed)
                     else:
-                        outcomes = self._run_one_by_one(session, batch)
+                        outcomes = self._run_one_by_one(session, batch, parsed)
                     stored_ids = [mid for outcome, mid in outcomes if outcome == "stored" and mid]
                     if stored_ids:  # stamp "committed" as late as possible: latency is measured to it
                         session.execute(
@@ -449,15 +502,10 @@ class IngestService:
         if not self._stopping.is_set():
             time.sleep(delay)
 
-    def _run_batch(self, session: Session, batch: list[Inbound]) -> list[tuple[str, str | None]]:
-        """The fast path: validate everything, fetch the existing rows for the whole batch in a few queries,
-        add the new rows, flush once, then run the workflow per stored message (each in a savepoint)."""
-        parsed: list[Any] = []
-        for item in batch:
-            try:
-                parsed.append(self._validate(item))
-            except Rejected as exc:
-                parsed.append(exc)
+    def _run_batch(self, session: Session, batch: list[Inbound], parsed: list[Any]) -> list[tuple[str, str | None]]:
+        """The fast path: with every message validated, fetch the existing rows for the whole batch in a few
+        queries, add the new rows, flush once, then run the workflow per stored message (each in a
+        savepoint)."""
         rows = _Rows(session, [m for m in parsed if not isinstance(m, Rejected)])
         outcomes: list[tuple[str, str | None]] = []
         deferred: list[tuple[str, Any, Inbound]] = []
@@ -473,16 +521,24 @@ class IngestService:
                 outcomes.append(("dead", None))
                 continue
             outcomes.append((outcome, msg.message_id))
-        self._flush_evidence()
+        self._flush_own_evidence()
         session.flush()
         for name, msg, item in deferred:
             self._call_workflow(session, name, msg, item)
         return outcomes
 
-    def _run_one_by_one(self, session: Session, batch: list[Inbound]) -> list[tuple[str, str | None]]:
-        out = [self._handle(session, item) for item in batch]
-        self._flush_evidence()
+    def _run_one_by_one(
+        self, session: Session, batch: list[Inbound], parsed: list[Any]
+    ) -> list[tuple[str, str | None]]:
+        out = [self._handle(session, item, msg) for item, msg in zip(batch, parsed, strict=True)]
+        self._flush_own_evidence()
         return out
+
+    def _flush_own_evidence(self) -> None:
+        """The writer's sync: only needed when it wrote evidence itself (the prepare stage syncs its own)."""
+        if self._wrote_here:
+            self._flush_evidence()
+            self._wrote_here = False
 
     def _flush_evidence(self) -> None:
         flush = getattr(self.store, "flush", None)
@@ -499,13 +555,16 @@ class IngestService:
         if current and self._client is not None and item.qos > 0:
             self._client.ack(item.mid, item.qos)
 
-    def _handle(self, session: Session, item: Inbound) -> tuple[str, str | None]:
-        """The careful path: one message inside its own savepoint; (outcome, message_id)."""
+    def _handle(self, session: Session, item: Inbound, parsed: Any) -> tuple[str, str | None]:
+        """The careful path: one message (or the reason it is refused) inside its own savepoint;
+        (outcome, message_id)."""
         for attempt in range(3):
             msg = None
             try:
                 with session.begin_nested():
-                    msg = self._validate(item)
+                    if isinstance(parsed, Rejected):
+                        raise parsed
+                    msg = parsed
                     deferred: list[tuple[str, Any, Inbound]] = []
                     outcome = self._apply(session, msg, item, _Rows(session), deferred)
                     session.flush()
@@ -531,6 +590,13 @@ class IngestService:
                 return "dead", None
         raise AssertionError("unreachable")
 
+    def _validated(self, item: Inbound) -> Any:
+        """The message, or the Rejected that says why not."""
+        try:
+            return self._validate(item)
+        except Rejected as exc:
+            return exc
+
     def _validate(self, item: Inbound) -> Any:
         try:
             t = topics.parse(item.topic)
@@ -549,8 +615,7 @@ class IngestService:
             raise Rejected(f"{msg.type} message on a {t.kind} topic", msg)
         if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
             raise Rejected(
-                f"payload names {msg.site_id}/{msg.camera_id} but arrived on the topic of "
-                f"{t.site_id}/{t.camera_id}",
+                f"payload names {msg.site_id}/{msg.camera_id} but arrived on the topic of {t.site_id}/{t.camera_id}",
                 msg,
             )
         return msg
@@ -621,9 +686,7 @@ class IngestService:
             msg.camera_id,
             msg.violation,
         ):
-            raise Rejected(
-                f"event {msg.event_id} already belongs to {ev.site_id}/{ev.camera_id} ({ev.violation})", msg
-            )
+            raise Rejected(f"event {msg.event_id} already belongs to {ev.site_id}/{ev.camera_id} ({ev.violation})", msg)
         missing = self._check_refs(rows, msg.evidence, msg.event_id, msg)
         self._add_refs(session, rows, missing, msg.event_id, msg)
         ts = _dt(msg.ts)
@@ -682,15 +745,16 @@ class IngestService:
                     msg,
                 )
             if ev.event_id != msg.event_id:
-                raise Rejected(
-                    f"evidence {msg.evidence_id} belongs to {ev.event_id}, not {msg.event_id}", msg
-                )
+                raise Rejected(f"evidence {msg.evidence_id} belongs to {ev.event_id}, not {msg.event_id}", msg)
             if ev.stored:
                 return "duplicate"
         data = msg.data()
-        # content-addressed and atomic; durable once the batch's flush() runs, before the commit.
-        # A rolled-back transaction leaves an unreferenced blob behind, nothing worse.
-        self._put_evidence(data)
+        # content-addressed and atomic; durable once the batch's flush() runs, before the commit (the prepare
+        # stage has usually written and synced it already). A rolled-back transaction leaves an unreferenced
+        # blob behind, nothing worse.
+        if msg.sha256 not in self._written:
+            self._wrote_here = True
+            self._put_evidence(data)
         if ev is None:
             ev = Evidence(
                 evidence_id=msg.evidence_id,
@@ -778,9 +842,7 @@ class IngestService:
         except Exception as exc:
             # The message itself is stored; the domain step failed. Keep a dead letter so it can be replayed.
             log.exception("workflow.%s failed for %s", name, msg.message_id)
-            self._dead_letter(
-                session, item, f"workflow.{name} failed: {type(exc).__name__}: {exc}"[:1000], msg
-            )
+            self._dead_letter(session, item, f"workflow.{name} failed: {type(exc).__name__}: {exc}"[:1000], msg)
 
     def _dead_letter(
         self, session: Session, item: Inbound, reason: str, msg: Any = None, *, savepoint: bool = True

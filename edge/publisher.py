@@ -109,6 +109,7 @@ class Publisher:
 
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
+        self._listening = threading.Event()  # SUBACK received for the command topics
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._inflight: dict[int, int] = {}  # mid → spool seq; touched only by the sender thread
@@ -139,6 +140,7 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         client.connect_async(
             self.settings.host,
@@ -241,6 +243,11 @@ class Publisher:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def listening(self) -> bool:
+        """Connected, and the broker has granted the subscription to this edge's command topics."""
+        return self._connected.is_set() and self._listening.is_set()
+
     def stats(self) -> dict[str, Any]:
         return {
             **self.spool.stats(),
@@ -308,8 +315,17 @@ class Publisher:
         self._wake.set()
         log.info("edge %s connected to %s:%d", self.edge_id, self.settings.host, self.settings.port)
 
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            self._last_error = f"command subscription refused: {refused}"
+            log.error("edge %s: broker refused its command subscription: %s", self.edge_id, refused)
+        else:
+            self._listening.set()
+
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
         self._connected.clear()
+        self._listening.clear()
         if not self._stopping.is_set():
             self._last_error = f"disconnected: {reason_code}"
             log.warning("edge %s lost the broker (%s); spooling, will reconnect", self.edge_id, reason_code)

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -204,8 +203,7 @@ def test_command_roundtrip_and_malformed_command(broker, topic_prefix, make_cent
         arrived.set()
 
     edge.on_command(on_cmd)
-    wait_for(lambda: edge.connected, 10, "edge connected")
-    time.sleep(0.3)  # let the edge's SUBSCRIBE reach the broker
+    wait_for(lambda: edge.listening, 10, "edge subscribed to its commands")
     c = raw_client(broker, "central-raw")
     send(c, topics.topic(SITE, "cam-1", "cmd", topic_prefix), b'{"v": 1, "type": "command", "cmd": "nuke"}')
     c.loop_stop()
@@ -218,7 +216,7 @@ def test_command_roundtrip_and_malformed_command(broker, topic_prefix, make_cent
     assert edge.stats()["bad_commands"] == 1
     f = central.session_factory
     wait_for(lambda: count(f, Outbox, Outbox.sent_at.is_not(None)) == 1, 5, "outbox row marked sent")
-    assert central.stats()["commands_sent"] == 1
+    wait_for(lambda: central.stats()["commands_sent"] == 1, 5, "the send counted (just after the commit)")
 
 
 def test_metrics_expose_queue_depths(broker, topic_prefix, make_central) -> None:
@@ -299,6 +297,49 @@ def test_race_with_another_instance_falls_back_to_one_by_one(tmp_path, monkeypat
     assert svc.stats()["stored"] == 2 and svc.stats()["duplicates"] == 1
 
 
+class _FlakyStore:
+    """A local store whose first `failures` writes fail as on a full disk."""
+
+    def __init__(self, root, failures: int):
+        from central.evidence_store import LocalEvidenceStore
+
+        self.inner, self.failures, self.puts, self.flushes = LocalEvidenceStore(root), failures, 0, 0
+
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        from central.evidence_store import EvidenceStoreError
+
+        self.puts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise EvidenceStoreError("No space left on device")
+        return self.inner.put(data, durable=durable)
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.inner.flush()
+
+
+@pytest.mark.parametrize("failures", [0, 2])
+def test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not(tmp_path, failures) -> None:
+    """The prepare stage writes and syncs a batch's pictures before the writer's transaction; the writer
+    does not write them again. When the store refuses (disk full), the writer retries until it can, and the
+    evidence is stored once."""
+    svc = _offline_service(tmp_path)
+    store = svc.store = _FlakyStore(tmp_path / "flaky", failures)
+    ev = make_evidence("e-1", seed=5)
+    prepared = svc._prepare([_inbound(ev, 1), _inbound(make_event(1, evidence=[ev], event_id="e-1"), 2)])  # noqa: SLF001
+    assert prepared.written == ({ev.sha256} if failures == 0 else set())
+    svc._commit_batch(prepared.batch, prepared.parsed, prepared.written)  # noqa: SLF001
+    with svc.session_factory() as s:
+        row = s.get(Evidence, ev.evidence_id)
+        assert row is not None and row.stored and row.sha256 == ev.sha256
+    assert store.inner.get(ev.sha256) == ev.data()
+    # written once by the prepare stage; or refused there and once by the writer, then stored on its retry
+    assert store.puts == (1 if failures == 0 else 3), store.puts
+    assert store.flushes >= 1
+    assert svc.stats()["db_errors"] == (0 if failures == 0 else 1)
+
+
 def test_failing_workflow_keeps_the_event_and_records_why(tmp_path) -> None:
     class BrokenWorkflow:
         @staticmethod
@@ -332,3 +373,24 @@ def test_retired_instance_leaves_the_shared_subscription(broker, topic_prefix, m
     assert edge.wait_drained(10)
     wait_for(lambda: count(a.session_factory, EventPhaseRecord) == 60, 10, "all 60 events through central-a")
     assert a.stats()["stored"] + b.stats()["stored"] == 60
+
+
+def test_store_flush_never_marks_a_blob_written_during_the_sync_as_synced(tmp_path, monkeypatch) -> None:
+    """The prepare stage and the writer share the store: a picture written while another thread's sync runs
+    must still be synced by the next flush()."""
+    from central import evidence_store
+
+    store = evidence_store.LocalEvidenceStore(tmp_path / "ev")
+    syncs: list[int] = []
+
+    def fake_syncfs(path) -> None:
+        syncs.append(1)
+        if len(syncs) == 1:  # another thread writes while this sync runs
+            store.put(jpeg_bytes(5, seed=2)[0], durable=False)
+
+    monkeypatch.setattr(evidence_store, "_syncfs", fake_syncfs)
+    store.put(jpeg_bytes(5, seed=1)[0], durable=False)
+    store.flush()
+    store.flush()  # must sync the picture written during the first sync
+    store.flush()  # nothing new: no sync
+    assert len(syncs) == 2
