@@ -26,14 +26,20 @@ Cost: a camera's zones are stacked one under the other in one canvas per shake-k
 with gaps wide enough that no filter reaches from one zone into the next, so every per-pixel step is one
 numpy/OpenCV call for all zones at once. Each canvas row belongs to at most one zone, so per-zone values
 (gain, time step, warm-up) are per-row vectors that broadcast. `StaticBank` holds a camera's sheets;
-`ZoneStaticModel` is the same model for a single zone.
+`ZoneStaticModel` is the same model for a single zone. Colour images are stored channels-first, the
+neighbourhood min/max and the guard dilation are flat shifted slices (bit-identical to OpenCV's ellipse
+erode/dilate, several times cheaper), the zones' medians come from one sort, connected components are
+labelled only where a zone holds static pixels, and a step runs band by band. On the bench host that is
+about 1.3 ms CPU per zone per update with 5 zones and 1.0 ms with 50 (1.3-1.6x and 1.7x less than the
+whole-canvas version, same results bit for bit); the crops' `INTER_AREA` downscale, unchanged, is now a
+third of it with 5 zones and a sixth with 50.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -44,15 +50,91 @@ _CLIP_LEVEL = 235.0  # grey level above which a frame channel may be clipped by 
 _SATURATED = 250.0  # a (blurred) frame channel this bright is clipped
 _BIG = np.float32(1e30)  # fills the gaps between zones so that min/max filters ignore them
 _X0 = 2  # column where every zone starts (room for the blur's rim, and even)
+_BINOMIAL = np.float32([0.25, 0.5, 0.25])  # the 3x3 Gaussian blur's kernel, separated
 
 
-def _cmax(a: np.ndarray) -> np.ndarray:
-    """Per-pixel max over the colour channels (numpy's axis=2 reduction is slow on 3 channels)."""
-    return np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2])
+def _medians(samples: list[np.ndarray], counts: np.ndarray) -> np.ndarray:
+    """(k, 3): `np.median(x[:, :count], axis=1)` for each (3, n) `x` of `samples` whose first `count` values
+    are the smallest (the others are +inf), bit for bit (for an odd count, (x + x) / 2 is x), in one sort."""
+    rows = np.full((len(samples), 3, max(x.shape[1] for x in samples)), np.inf, np.float32)
+    for j, x in enumerate(samples):
+        rows[j, :, :x.shape[1]] = x
+    rows.sort(axis=2)
+    j, h = np.arange(len(samples)), counts // 2
+    return (rows[j, :, h - 1 + counts % 2] + rows[j, :, h]) / 2
 
 
-def _cmin(a: np.ndarray) -> np.ndarray:
-    return np.minimum(np.minimum(a[..., 0], a[..., 1]), a[..., 2])
+def _percentile(a: np.ndarray, q: float) -> float:
+    """`np.percentile(a, 100 q)` (linear interpolation) of a 1-D float64 array, bit for bit: the same
+    interpolation steps as numpy's `_lerp`, without its overhead."""
+    n = len(a)
+    if n == 0:
+        raise IndexError("percentile of no values")
+    v = (n - 1) * q
+    lo = min(int(math.floor(v)), n - 1)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(a, (lo, hi))
+    below, above = float(part[lo]), float(part[hi])
+    gamma = v - lo if v < n - 1 else 0.0
+    diff = above - below
+    return above - diff * (1 - gamma) if gamma >= 0.5 else below + diff * gamma
+
+
+class _EllipseFilter:
+    """`cv2.erode` / `cv2.dilate` with a `MORPH_ELLIPSE` kernel of `radius`, as shifted slices of flat rows.
+
+    Min, max and or are exact whatever the order, so the result is bit-identical to OpenCV's, which visits
+    every kernel point per pixel (37 at radius 3) and is several times slower on float images. Each kernel
+    row is a centred run of half-width `half[dy]`: the running reductions along image rows over the
+    half-widths needed are built from those over powers of two, then the kernel's rows are combined.
+
+    The image rows are concatenated (flat slices are much faster than strided ones), so a shift past a row's
+    end reads the neighbouring row: a pixel's result is exact when what it reaches there is neutral, e.g. for
+    every pixel when each row ends with 2 `radius` neutral columns."""
+
+    def __init__(self, radius: int, width: int, max_rows: int, planes: int, dtype: type) -> None:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        self.half: list[int] = []
+        for row in kernel:
+            on = np.flatnonzero(row)
+            if len(on) != on[-1] - on[0] + 1 or on[0] + on[-1] != 2 * radius:
+                raise ValueError("kernel rows must be centred runs")
+            self.half.append(radius - int(on[0]))
+        self.radius, self.width = radius, width
+        # (k, j): the run of half-width k from the one of half-width j, j > k / 2, shifted by -(k - j) and k - j
+        self.plan: list[tuple[int, int]] = []
+        built = [1]
+        while 2 * built[-1] <= max(self.half):
+            self.plan.append((2 * built[-1], built[-1]))
+            built.append(2 * built[-1])
+        for k in sorted(set(self.half) - set(built) - {0}):
+            self.plan.append((k, max(b for b in built if b <= k)))
+            built.append(k)
+        self._runs = {k: np.empty((planes, (max_rows + 2 * radius + 2) * width), dtype) for k in built}
+
+    def rows_in(self, lo: int, hi: int) -> tuple[int, int]:
+        """The input rows `apply` needs for output rows [lo, hi): `radius` + 1 more on each side (one spare
+        row: the flat runs are wrong in the first and last entries of the array)."""
+        return lo - self.radius - 1, hi + self.radius + 1
+
+    def apply(self, x: np.ndarray, reduce: np.ufunc, out: np.ndarray) -> None:
+        """`out` (planes, n * width) = `reduce` over each pixel's neighbourhood, for the n image rows that
+        `x` (planes, (n + 2 radius + 2) * width) holds with `rows_in` around them."""
+        w, size = self.width, x.shape[1]
+        n = size // w - 2 * self.radius - 2
+        # along rows: runs[k][i] = reduce(x[i - k .. i + k]) over the concatenated rows
+        runs = {0: x, 1: self._runs[1][:len(x), :size]}
+        reduce(x[:, :-2], x[:, 2:], out=runs[1][:, 1:-1])
+        reduce(runs[1][:, 1:-1], x[:, 1:-1], out=runs[1][:, 1:-1])
+        for k, j in self.plan:
+            s, src = k - j, runs[j]
+            runs[k] = self._runs[k][:len(x), :size]
+            reduce(src[:, :size - 2 * s], src[:, 2 * s:], out=runs[k][:, s:size - s])
+        # across rows: kernel row dy takes the run of its half-width from dy - radius rows away
+        terms = [runs[k][:, (1 + dy) * w:(1 + dy + n) * w] for dy, k in enumerate(self.half)]
+        reduce(terms[0], terms[1], out=out)
+        for t in terms[2:]:
+            reduce(out, t, out=out)
 
 
 @dataclass(frozen=True)
@@ -105,6 +187,21 @@ class _Tile:
         return slice(_X0, _X0 + self.size[0])
 
 
+@dataclass(frozen=True)
+class _Band:
+    """Consecutive sheet rows holding whole tiles, cut in the middle of gaps: a step runs band by band, so that
+    its arrays stay in the CPU cache; no filter reaches across a cut (see `_Sheet._bands`)."""
+
+    lo: int
+    hi: int
+    tiles: range
+    tile_grid: np.ndarray = field(repr=False)  # (2, tiles) first and end row of each tile on the gain's grid
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.lo, self.hi)
+
+
 def _tile_geometry(polygon: np.ndarray, frame_size: tuple[int, int], p: StaticModelParams
                    ) -> tuple[tuple[int, int, int, int], float, tuple[int, int]]:
     fw, fh = frame_size
@@ -127,7 +224,14 @@ def kernel_radius(polygon: np.ndarray, frame_size: tuple[int, int], p: StaticMod
 
 
 class _Sheet:
-    """Zones with the same parameters and shake radius, stacked vertically in one canvas."""
+    """Zones with the same parameters and shake radius, stacked vertically in one canvas.
+
+    The arrays live in a canvas 2 r columns wider than `shape` (gap columns: room for the filters' flat
+    shifts to run past a row's end) and images with colour channels are stored channels-first: numpy is slow
+    on a 3-long innermost axis and on strided rows, fast on whole contiguous planes. The attributes (`ref`,
+    `known`, `age`, ...) are (h, w[, 3]) views of them."""
+
+    BAND_PX = 48_000  # canvas pixels per band: small reused scratch buffers (the size matters little)
 
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
@@ -147,76 +251,148 @@ class _Sheet:
         self.tiles: list[_Tile] = tiles
         h, w = y, _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
         self.shape = (h, w)
+        # the canvas: 2 r more gap columns, with the 2 left and 1 right of the zones: the guard dilation (radius
+        # 2 r + 2) then never carries foreground past a row's end to a zone pixel of the next row
+        self._w = wc = w + 2 * r
         self.row_tile = np.full(h, -1, np.int64)  # -1 (gap rows) indexes the extra last entry of per-zone arrays
-        self.valid = np.zeros((h, w), bool)
-        self.zone_mask = np.zeros((h, w), bool)
-        self.inner = np.zeros((h, w), bool)
+        self._valid = np.zeros((h, wc), bool)
+        self._zone_mask = np.zeros((h, wc), bool)
+        self._inner = np.zeros((h, wc), bool)
         b = math.ceil(p.shake_px) + 1  # a shaking camera invents the frame's outermost pixels: never judged
         for i, (t, poly) in enumerate(zip(tiles, polygons, strict=True)):
             (x1, y1, _, _), tw, th = t.crop, t.size[0], t.size[1]
             self.row_tile[t.rows] = i
-            self.valid[t.rows, t.cols] = True
-            self.zone_mask[t.rows, t.cols] = polygon_mask(poly, t.size, offset=(x1, y1), scale=t.scale)
+            self._valid[t.rows, t.cols] = True
+            self._zone_mask[t.rows, t.cols] = polygon_mask(poly, t.size, offset=(x1, y1), scale=t.scale)
             fx = x1 + (np.arange(tw) + 0.5) / t.scale
             fy = y1 + (np.arange(th) + 0.5) / t.scale
-            self.inner[t.rows, t.cols] = ((fy >= b) & (fy < fh - b))[:, None] & ((fx >= b) & (fx < fw - b))[None, :]
-        self.gap = ~self.valid
-        # added to / taken from the reference before min / max filtering (the reference is 0 in the gaps)
-        self._gap_big = np.repeat(np.where(self.gap, _BIG, np.float32(0))[..., None], 3, axis=2)
+            self._inner[t.rows, t.cols] = ((fy >= b) & (fy < fh - b))[:, None] & ((fx >= b) & (fx < fw - b))[None, :]
+        self._gap = ~self._valid
+        self.valid, self.zone_mask, self.inner, self.gap = (
+            a[:, :w] for a in (self._valid, self._zone_mask, self._inner, self._gap))
+        # added to the reference before min filtering (the reference is 0 in the gaps), taken before max filtering
+        self._gap_big = np.where(self._gap, _BIG, np.float32(0))
         self.zone_area = np.array([max(int(self.zone_mask[t.rows].sum()), 1) for t in tiles], np.int64)
         self.n_sample = np.array([((t.size[0] + 1) // 2) * ((t.size[1] + 1) // 2) for t in tiles], np.int64)
+        self._gain_min = np.maximum(30, 0.05 * self.n_sample)  # fewer usable samples: keep the last gain
         self.min_blob = p.min_blob_frac * self.zone_area
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-        self._guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))
-        self._u8 = np.zeros((h, w, 3), np.uint8)
+        self._u8 = np.zeros((h, wc, 3), np.uint8)
         box = np.array([[t.crop[0], t.crop[1], t.crop[0], t.crop[1]] for t in tiles], np.float64)
         self._offset, self._scales = box, np.array([t.scale for t in tiles], np.float64)
         self._limits = np.array([[t.size[0] - 1, t.size[1] - 1] for t in tiles], np.int64)
+        self._y0 = np.array([t.y0 for t in tiles], np.int64)
+
+        self.bands = self._bands(r)
+        hb = max(band.hi - band.lo for band in self.bands)
+        self._shake = _EllipseFilter(r, wc, hb, 3, np.float32)  # the reference's neighbourhood min / max
+        self._guard = _EllipseFilter(g, wc, hb, 1, np.bool_)  # no learning near foreground
+        self._grid = np.zeros((hb, wc), bool)  # the gain's sample grid, for any band (bands start on even rows)
+        self._grid[::2, ::2] = True
+        px, pad = hb * wc, (2 * g + 2) * wc
+        self._scratch = {name: np.zeros(size, dtype) for name, size, dtype in (
+            ("cur", 3 * px, np.float32), ("cur_n", 3 * px, np.float32), ("t1", 3 * px, np.float32),
+            ("t2", 3 * px, np.float32), ("b3", 3 * px, bool), ("excess", px, np.float32), ("thr", px, np.float32),
+            ("t2d", px, np.float32), ("raw", px, bool), ("busy", px, bool),
+            ("x", 3 * (px + pad), np.float32), ("src", px + pad, bool))}
         self.reset()
+
+    def _bands(self, r: int) -> list[_Band]:
+        """Cut the sheet into bands of about `BAND_PX` pixels. A cut lies on an even row (the gain's grid stays
+        aligned) r + 2 or r + 3 rows above the next tile, so at least r + 1 rows below the last one (gaps are
+        2 r + 4 rows or more): what a band's shake filter, blur, foreground rim and static components read
+        from beyond it is gap, and so is what its guard dilation reads there, as far as zone pixels are
+        concerned."""
+        h, w = self.shape
+        bounds, first = [0], [0]
+        for i, t in enumerate(self.tiles[1:], start=1):
+            if (t.y0 + t.size[1] - bounds[-1]) * w > self.BAND_PX:
+                cut = (t.y0 - r - 2) & ~1
+                prev = self.tiles[i - 1]
+                assert cut - (prev.y0 + prev.size[1]) >= r + 1 and t.y0 - cut >= r + 2
+                bounds.append(cut)
+                first.append(i)
+        bounds.append(h)
+        first.append(len(self.tiles))
+        return [
+            _Band(lo, hi, range(i, j), np.array([[(t.y0 - lo) // 2, (t.y0 + t.size[1] - lo + 1) // 2]
+                                                 for t in self.tiles[i:j]]).T)
+            for lo, hi, i, j in zip(bounds[:-1], bounds[1:], first[:-1], first[1:], strict=True)
+        ]
+
+    def _buf(self, name: str, *shape: int) -> np.ndarray:
+        """A C-contiguous scratch array of `shape` (at most a band's), reusing the flat buffer `name`."""
+        return self._scratch[name][:math.prod(shape)].reshape(shape)
 
     # ------------------------------------------------------------------ state
     def reset(self, index: int | None = None) -> None:
         """Forget one zone (or all): the next frames rebuild its empty-zone reference."""
-        h, w = self.shape
+        (h, w), wc = self.shape, self._w
         if index is None:
             n = len(self.tiles)
-            self.ref = np.zeros((h, w, 3), np.float32)
-            self.known = np.zeros((h, w), bool)
-            self.ref_clipped = np.zeros((h, w, 3), bool)
-            self.age = np.zeros((h, w), np.float32)  # seconds of (held) foreground
-            self.onset = np.zeros((h, w), np.float64)  # stream time the current foreground run began
-            self.bg_age = np.zeros((h, w), np.float32)  # seconds seen as background since last foreground
-            self.static = np.zeros((h, w), bool)
-            self.fg = np.zeros((h, w), bool)
+            self._ref = np.zeros((3, h, wc), np.float32)
+            self._known = np.zeros((h, wc), bool)
+            self._ref_clipped = np.zeros((3, h, wc), bool)
+            self._age = np.zeros((h, wc), np.float32)  # seconds of (held) foreground
+            self._onset = np.zeros((h, wc), np.float64)  # stream time the current foreground run began
+            self._bg_age = np.zeros((h, wc), np.float32)  # seconds seen as background since last foreground
+            self._static = np.zeros((h, wc), bool)
+            self._fg = np.zeros((h, wc), bool)
             self.gain = np.ones((n + 1, 3), np.float32)  # the extra last row (gap rows) stays 1
             self.t0 = np.full(n, np.nan)
             self.last_ts = np.full(n, np.nan)
             self._last_step = math.nan
+            # (the first and last r + 1 rows are far from any zone: constant, as the filters would make them)
+            self._ref_min = np.full((3, h, wc), _BIG, np.float32)
+            self._ref_max = np.full((3, h, wc), -_BIG, np.float32)
+            self._ref_lum = np.zeros((h, wc), np.float32)
+            self._ref_spread = np.zeros((h, wc), np.float32)
+            # added to the reference before max filtering: -big in the gaps, +inf where learned while clipped
+            self._max_offset = np.repeat(-self._gap_big[None], 3, axis=0)
+            self.ref, self.ref_clipped, self.ref_min, self.ref_max = (
+                a[:, :, :w].transpose(1, 2, 0) for a in (self._ref, self._ref_clipped, self._ref_min, self._ref_max))
+            self.known, self.age, self.onset, self.bg_age, self.static, self.fg, self.ref_lum, self.ref_spread = (
+                a[:, :w] for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg,
+                                   self._ref_lum, self._ref_spread))
         else:
             rows = self.tiles[index].rows
-            for a in (self.ref, self.known, self.ref_clipped, self.age, self.onset, self.bg_age, self.static,
-                      self.fg):
+            for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg):
                 a[rows] = 0
+            for a in (self._ref, self._ref_clipped):
+                a[:, rows] = 0
+            self._max_offset[:, rows] = -self._gap_big[rows]
             self.gain[index] = 1.0
             self.t0[index] = self.last_ts[index] = np.nan
         self._last: list[StaticState] | None = None  # the last run's states, until the next run is due
-        self._refresh()
+        self._known_px: np.ndarray | None = None  # known pixels per zone polygon, None when to be counted
+        if index is None:
+            for band in self.bands:
+                self._refresh(band.lo, band.hi)
+        else:  # the derived images change within the shake radius of the zone's rows
+            self._refresh(rows.start - self._shake.radius, rows.stop + self._shake.radius)
 
     # ------------------------------------------------------------------ helpers
-    def _prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def _prepare(self, frame_bgr: np.ndarray) -> None:
         for t in self.tiles:
             x1, y1, x2, y2 = t.crop
             crop = frame_bgr[y1:y2, x1:x2]
             if t.scale < 1.0:
                 crop = cv2.resize(crop, t.size, interpolation=cv2.INTER_AREA)
-            # a one-pixel mirrored rim: the blur below then sees at each zone's edge what it would see alone
+            # a one-pixel mirrored rim: the blur then sees at each zone's edge what it would see alone
             self._u8[t.y0 - 1:t.y0 + t.size[1] + 1, _X0 - 1:_X0 + t.size[0] + 1] = cv2.copyMakeBorder(
                 crop, 1, 1, 1, 1, cv2.BORDER_REFLECT_101)
-        return cv2.GaussianBlur(self._u8.astype(np.float32), (3, 3), 0)
+
+    def _blur(self, band: _Band) -> np.ndarray:
+        """The band's 3x3 Gaussian blur, (3, h, w) float32. On 8-bit input every partial sum of the
+        [1 2 1] x [1 2 1] / 16 kernel is exact in float32, so this equals `cv2.GaussianBlur(float32(u8), (3, 3),
+        0)` bit for bit."""
+        cur = self._buf("cur", 3, band.hi - band.lo, self._w)
+        for c, plane in enumerate(cv2.split(self._u8[band.rows])):
+            cv2.sepFilter2D(plane, cv2.CV_32F, _BINOMIAL, _BINOMIAL, dst=cur[c])
+        return cur
 
     def _mover_mask(self, boxes: np.ndarray) -> np.ndarray:
-        mask = np.zeros(self.shape, bool)
+        mask = np.zeros((self.shape[0], self._w), bool)
         if len(boxes) == 0:
             return mask
         b = np.asarray(boxes, np.float64)
@@ -234,47 +410,52 @@ class _Sheet:
             mask[y0 + lo[i, k, 1]:y0 + hi[i, k, 1] + 1, _X0 + lo[i, k, 0]:_X0 + hi[i, k, 0] + 1] = True
         return mask
 
-    def _refresh(self) -> None:
-        """Derived reference images: neighbourhood min/max (shake tolerance) and per-pixel level."""
-        self.ref_min = cv2.erode(self.ref + self._gap_big, self._kernel)
-        self.ref_max = cv2.dilate(self.ref - self._gap_big, self._kernel)
-        # a channel learned while clipped only bounds the truth from below: no upper bound there
-        if self.ref_clipped.any():
-            sat = cv2.dilate(self.ref_clipped.view(np.uint8), self._kernel).view(bool)
-            self.ref_max[sat] = np.inf
-        self.ref_lum = (self.ref[..., 0] + self.ref[..., 1] + self.ref[..., 2]) * np.float32(1 / 3)
+    def _refresh(self, lo: int, hi: int) -> None:
+        """Derived reference images of rows [lo, hi): neighbourhood min/max (shake tolerance), per-pixel level."""
+        h, wc, r = self.shape[0], self._w, self._shake.radius
+        a, b = max(lo, r + 1), min(hi, h - r - 1)  # rows beyond stay far-from-zone constants
+        if a < b:
+            top, bottom = self._shake.rows_in(a, b)
+            ref = self._ref[:, top:bottom].reshape(3, -1)
+            x = self._buf("x", 3, ref.shape[1])
+            np.add(ref, self._gap_big[top:bottom].reshape(-1), out=x)
+            self._shake.apply(x, np.minimum, self._ref_min[:, a:b].reshape(3, -1))
+            # a channel learned while clipped only bounds the truth from below: its +inf leaves no upper bound
+            np.add(ref, self._max_offset[:, top:bottom].reshape(3, -1), out=x)
+            self._shake.apply(x, np.maximum, self._ref_max[:, a:b].reshape(3, -1))
+        ref = self._ref[:, lo:hi]
+        lum = np.add(ref[0], ref[1], out=self._ref_lum[lo:hi])
+        lum += ref[2]
+        lum *= np.float32(1 / 3)
         # local contrast: compression ringing and sub-pixel shake are largest on strong edges
-        spread = np.minimum(self.ref_max, 255.0) - self.ref_min
-        spread = np.maximum(np.maximum(spread[..., 0], spread[..., 1]), spread[..., 2])
-        self.ref_spread = np.maximum(spread - self.p.edge_knee, 0.0)
+        t = np.minimum(self._ref_max[:, lo:hi], 255.0, out=self._buf("t2", 3, hi - lo, wc))
+        t -= self._ref_min[:, lo:hi]
+        spread = np.maximum(t[0], t[1], out=self._ref_spread[lo:hi])
+        np.maximum(spread, t[2], out=spread)
+        spread -= self.p.edge_knee
+        np.maximum(spread, 0.0, out=spread)
 
-    def _learn(self, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha_rows: np.ndarray) -> None:
-        if not where.any():
-            return
-        a = (where * alpha_rows[:, None])[..., None]
-        delta = np.subtract(cur_n, self.ref)
-        delta *= a
-        self.ref += delta
-        self.ref_clipped |= where[..., None] & (cur >= _SATURATED)
-        self._refresh()
-
-    def _estimate_gain(self, cur: np.ndarray, usable: np.ndarray) -> None:
+    def _estimate_gain(self, band: _Band, cur: np.ndarray, usable: np.ndarray) -> None:
+        rows = band.rows
         sub = (slice(None, None, 2), slice(None, None, 2))  # every other pixel of every other row
-        cs = cur[sub]
-        clipped = (_cmax(cs) >= _SATURATED) | (_cmin(cs) <= 2.0)  # no use for measuring the gain
-        pick = (usable[sub] & ~clipped & self.known[sub] & ~self.static[sub] & ~self.fg[sub]
-                & (self.ref_lum[sub] > 12.0))
-        rows, cols = np.nonzero(pick)  # row-major, so grouped by zone (zones are stacked)
-        if len(rows) == 0:
+        cs, ref = cur[:, ::2, ::2], self._ref[:, rows][:, ::2, ::2]  # the band starts on an even row
+        pick = usable[sub] & self._known[rows][sub] & ~self._static[rows][sub] & ~self._fg[rows][sub]
+        pick &= self._ref_lum[rows][sub] > 12.0
+        pick &= ((cs < _SATURATED) & (cs > 2.0)).all(axis=0)  # a clipped channel says nothing
+        counts = np.add.reduceat(np.count_nonzero(pick, axis=1), band.tile_grid[0])
+        enough = np.flatnonzero(counts >= self._gain_min[band.tiles.start:band.tiles.stop])
+        if len(enough) == 0:  # keep the last gain
             return
-        zone = self.row_tile[::2][rows]
-        counts = np.bincount(zone, minlength=len(self.tiles))
-        ratio = cs[rows, cols] / np.maximum(self.ref[sub][rows, cols], 1.0)
-        ends = np.cumsum(counts)
-        for i in np.flatnonzero(counts >= np.maximum(30, 0.05 * self.n_sample)):  # else keep the last gain
-            # median per channel over a contiguous (3, n) copy: partitioning along axis 0 is strided and slow
-            part = np.ascontiguousarray(ratio[ends[i] - counts[i]:ends[i]].T)
-            self.gain[i] = np.clip(np.median(part, axis=1), 0.2, 5.0)
+        ratio = np.where(pick, cs / np.maximum(ref, 1.0), np.float32(np.inf))  # the others sort last
+        med = _medians([ratio[:, a:b].reshape(3, -1) for a, b in band.tile_grid.T[enough]], counts[enough])
+        self.gain[band.tiles.start + enough] = np.clip(med, 0.2, 5.0)
+
+    def _at(self, band: _Band, px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices (3, n) of the band's pixels `px` (flat within the band) in a (3, h, w) canvas image and
+        in a (3, band h, w) scratch image."""
+        h, wc = self.shape[0], self._w
+        planes = np.arange(3)[:, None]
+        return px + band.lo * wc + planes * (h * wc), px + planes * ((band.hi - band.lo) * wc)
 
     # ------------------------------------------------------------------ main step
     def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
@@ -287,8 +468,8 @@ class _Sheet:
 
     def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
         p = self.p
-        cur = self._prepare(frame_bgr)
-        usable = ~self._mover_mask(mover_boxes) & self.inner
+        self._prepare(frame_bgr)
+        usable = ~self._mover_mask(mover_boxes) & self._inner
         fresh = np.isnan(self.t0)
         self.t0[fresh] = ts
         self.last_ts[fresh] = ts
@@ -300,83 +481,195 @@ class _Sheet:
         warm_rows = np.append(warming, False)[self.row_tile]
         dt_rows = np.append(dt, 0.0).astype(np.float32)[self.row_tile][:, None]
         alpha_rows = np.append(alpha, 0.0).astype(np.float32)[self.row_tile]
+        for band in self.bands:  # each row belongs to one band, and bands do not interact
+            rows = band.rows
+            self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
+        return self._states(ts, ~warming)
 
-        if self.known.any():
-            self._estimate_gain(cur, usable)
-        gain_rows = self.gain[self.row_tile][:, None, :]
-        cur_n = cur / gain_rows
+    def _step_band(self, band: _Band, ts: float, usable: np.ndarray, warm: np.ndarray, dt: np.ndarray,
+                   alpha: np.ndarray) -> None:
+        rows = band.rows
+        cur = self._blur(band)
+        self._estimate_gain(band, cur, usable)
+        gain = self.gain[self.row_tile[rows]].T[:, :, None]  # (3, h, 1)
+        cur_n = np.divide(cur, gain, out=self._buf("cur_n", *cur.shape))
 
         # pixels seen for the first time without anything in front of them define the reference
-        new = usable & ~self.known
+        known = self._known[rows]
+        new = usable & ~known
         if new.any():
-            self.ref[new] = cur_n[new]
-            self.ref_clipped[new] = cur[new] >= _SATURATED
-            self.known |= new
-            self._refresh()
-        observed = usable & self.known
-        judged = observed & ~warm_rows[:, None]  # zones warming up only learn
+            self._define(band, cur, cur_n, new)
+        observed = usable & known
+        judged = observed & ~warm  # zones warming up only learn
 
+        fg = self._foreground(band, cur_n, gain, judged)
+        bg = judged & ~fg
+        self._advance_timers(band, ts, dt, fg, bg)
+
+        learn = ((observed & warm) | (bg & ~self._busy(band) & ~warm)) & (alpha > 0)[:, None]
+        if learn.any():
+            self._learn(band, cur, cur_n, learn, alpha)
+
+    def _define(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, new: np.ndarray) -> None:
+        px = np.flatnonzero(new)
+        in_sheet, in_band = self._at(band, px)
+        self._ref.reshape(-1)[in_sheet] = cur_n.reshape(-1)[in_band]
+        clipped = cur.reshape(-1)[in_band] >= _SATURATED
+        self._ref_clipped.reshape(-1)[in_sheet] = clipped
+        self._max_offset.reshape(-1)[in_sheet] = np.where(clipped, np.float32(np.inf), np.float32(0))
+        self._known[band.rows] |= new
+        self._known_px = None
+        r, y = self._shake.radius, band.lo + px[[0, -1]] // self._w  # first and last row with new pixels
+        self._refresh(y[0] - r, y[1] + r + 1)
+
+    def _foreground(self, band: _Band, cur_n: np.ndarray, gain: np.ndarray, judged: np.ndarray) -> np.ndarray:
+        p, rows, (_, n, wc) = self.p, band.rows, cur_n.shape
         # a channel whose expected value is near the sensor's clip level cannot read darker-than-expected
         # when it is clipped: cap the lower bound below the clip level (normalised by the gain)
-        low = np.minimum(self.ref_min, (_CLIP_LEVEL / np.maximum(gain_rows, 1e-3)).astype(np.float32))
-        excess = _cmax(np.maximum(np.subtract(cur_n, self.ref_max), np.subtract(low, cur_n)))
-        thr = p.thr_abs + p.thr_rel * self.ref_lum + p.thr_edge * self.ref_spread
+        low = np.minimum(self._ref_min[:, rows], (_CLIP_LEVEL / np.maximum(gain, 1e-3)).astype(np.float32),
+                         out=self._buf("t1", 3, n, wc))
+        below = np.subtract(low, cur_n, out=low)
+        above = np.subtract(cur_n, self._ref_max[:, rows], out=self._buf("t2", 3, n, wc))
+        worst = np.maximum(above, below, out=above)
+        excess = np.maximum(worst[0], worst[1], out=self._buf("excess", n, wc))
+        np.maximum(excess, worst[2], out=excess)
+        thr = np.multiply(self._ref_lum[rows], p.thr_rel, out=self._buf("thr", n, wc))
+        thr += p.thr_abs  # thr_abs + thr_rel * lum + thr_edge * spread, in that order
+        thr += np.multiply(self._ref_spread[rows], p.thr_edge, out=self._buf("t2d", n, wc))
         # opening = erode then dilate; outside a zone counts as "ignore" there, as at an image edge
-        fg = cv2.erode(((excess > thr) & judged | self.gap).view(np.uint8), self._open).view(bool)
-        fg = cv2.dilate((fg & self.valid).view(np.uint8), self._open).view(bool)
-        self.fg = fg
-        bg = judged & ~fg
+        raw = np.greater(excess, thr, out=self._buf("raw", n, wc))
+        raw &= judged
+        raw |= self._gap[rows]
+        fg = cv2.erode(raw.view(np.uint8), self._open).view(bool)
+        fg &= self._valid[rows]
+        out = self._fg[rows]
+        cv2.dilate(fg.view(np.uint8), self._open, dst=out.view(np.uint8))
+        return out
 
-        self.onset[fg & (self.age == 0)] = ts
-        self.age += fg * dt_rows
-        self.bg_age[fg] = 0.0
-        self.bg_age += bg * dt_rows
-        released = bg & (self.bg_age >= p.release_s)
-        self.age[released] = 0.0
-        self.static[released] = False
-        self.static |= self.age >= p.static_after_s
+    def _advance_timers(self, band: _Band, ts: float, dt: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> None:
+        # (arithmetic rather than masked assignments, which numpy does slowly: x * False is 0, x * True is x)
+        p, rows = self.p, band.rows
+        age, bg_age, static = self._age[rows], self._bg_age[rows], self._static[rows]
+        self._onset[rows] = np.where(fg & (age == 0), ts, self._onset[rows])
+        age += fg * dt
+        bg_age *= ~fg
+        bg_age += bg * dt
+        released = bg & (bg_age >= p.release_s)
+        age *= ~released
+        static &= ~released
+        static |= age >= p.static_after_s
 
-        busy = cv2.dilate((self.static | fg | (self.age > 0)).view(np.uint8), self._guard).view(bool)
-        warm = warm_rows[:, None]
-        learn = ((observed & warm) | (bg & ~busy & ~warm)) & (alpha_rows > 0)[:, None]
-        self._learn(cur, cur_n, learn, alpha_rows)
-        return self._states(ts, ~warming)
+    def _busy(self, band: _Band) -> np.ndarray:
+        """Pixels near (held) foreground or static objects: they do not learn (rows near the band's ends, all
+        gap, are left unset)."""
+        h, wc, g = self.shape[0], self._w, self._guard.radius
+        busy = self._buf("busy", band.hi - band.lo, wc)
+        a, b = max(band.lo, g + 1), min(band.hi, h - g - 1)
+        if a < b:
+            top, bottom = self._guard.rows_in(a, b)
+            src = np.greater(self._age[top:bottom].reshape(1, -1), 0, out=self._buf("src", 1, (bottom - top) * wc))
+            src |= self._static[top:bottom].reshape(-1)
+            src |= self._fg[top:bottom].reshape(-1)
+            self._guard.apply(src, np.logical_or, busy[a - band.lo:b - band.lo].reshape(1, -1))
+        return busy
+
+    def _learn(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha: np.ndarray
+               ) -> None:
+        rows, (_, n, wc) = band.rows, cur.shape
+        ref = self._ref[:, rows]
+        delta = np.subtract(cur_n, ref, out=self._buf("t1", 3, n, wc))
+        delta *= np.multiply(where, alpha[:, None], out=self._buf("t2d", n, wc))
+        ref += delta
+        clipped = np.greater_equal(cur, _SATURATED, out=self._buf("b3", 3, n, wc))
+        clipped &= where
+        ref_clipped = self._ref_clipped[:, rows]
+        clipped &= ~ref_clipped
+        if clipped.any():
+            ref_clipped |= clipped
+            self._max_offset[:, rows][clipped] = np.inf
+        self._refresh(band.lo, band.hi)
+
+    # ------------------------------------------------------------------ results
+    def _known_fraction(self) -> np.ndarray:
+        if self._known_px is None:
+            per_row = np.count_nonzero(self._known & self._zone_mask, axis=1)
+            self._known_px = np.add.reduceat(per_row, self._y0).astype(np.float64)
+        return self._known_px / self.zone_area
+
+    def _components(self, tiles: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+        """The static connected components of `tiles`, in the order, and with the stats, that
+        `cv2.connectedComponentsWithStats` gives on the whole sheet: stats (k, 5) (top in sheet rows) and pixels
+        in the zone polygon (k,); and per tile (tile, its first component, sheet rows and columns of its static
+        pixels, their component). A component stays within its tile's rows and one-pixel rim; labels follow
+        the raster order of 2x2 blocks, which an even first row keeps; OpenCV's stats, not its labelling, are
+        what cost."""
+        stats, in_zone, pixels = [], [], []
+        done = 0
+        for i in tiles:
+            t = self.tiles[i]
+            top = t.y0 - 2
+            img = self._static[top:t.y0 + t.size[1] + 2]
+            count, labels = cv2.connectedComponents(img.view(np.uint8), connectivity=8)
+            if count < 2:
+                continue
+            at = np.flatnonzero(img)  # raster order
+            comp = labels.reshape(-1)[at] - 1
+            ys, xs = np.divmod(at, img.shape[1])
+            ys += top
+            order = np.argsort(comp, kind="stable")  # by component, each in raster order
+            starts = np.searchsorted(comp[order], np.arange(count))
+            first, last = order[starts[:-1]], order[starts[1:] - 1]
+            left = np.minimum.reduceat(xs[order], starts[:-1])
+            right = np.maximum.reduceat(xs[order], starts[:-1])
+            stats.append(np.stack([left, ys[first], right - left + 1, ys[last] - ys[first] + 1, np.diff(starts)],
+                                  axis=1).astype(np.int32))
+            in_zone.append(np.bincount(comp[self._zone_mask[ys, xs]], minlength=count - 1))
+            pixels.append((i, done, ys, xs, comp))
+            done += count - 1
+        if not stats:
+            return np.zeros((0, 5), np.int32), np.zeros(0, np.int64), pixels
+        return np.concatenate(stats), np.concatenate(in_zone), pixels
+
+    def _onsets(self, pixels: list[tuple], tile: int, mine: np.ndarray) -> np.ndarray:
+        """Onsets of the pixels of `tile`'s zone polygon in the components `mine` (indices into the stats)."""
+        for i, first, ys, xs, comp in pixels:
+            if i == tile:
+                ours = np.zeros(len(comp), bool)  # (np.isin is slow on small arrays)
+                ours[mine - first] = True
+                sel = ours[comp] & self._zone_mask[ys, xs]
+                return self._onset[ys[sel], xs[sel]]
+        return np.zeros(0)
 
     def _states(self, ts: float, ready: np.ndarray) -> list[StaticState]:
         n = len(self.tiles)
-        inside = self.static & self.zone_mask
-        rows = self.row_tile >= 0
-        zone_of_row = self.row_tile[rows]
-        known = np.bincount(zone_of_row, weights=(self.known & self.zone_mask).sum(axis=1)[rows], minlength=n)
-        known = known / self.zone_area
-        has = (np.bincount(zone_of_row, weights=inside.sum(axis=1)[rows], minlength=n) > 0) & ready
+        has = np.logical_or.reduceat((self._static & self._zone_mask).any(axis=1), self._y0) & ready
+        known = self._known_fraction()
         cover = np.zeros(n)
         onset_age = np.zeros(n)
         boxes: list[np.ndarray] = [np.zeros((0, 4), np.float32)] * n
         if has.any():
-            count, labels, stats, _ = cv2.connectedComponentsWithStats(self.static.view(np.uint8), connectivity=8)
-            in_zone = np.bincount(labels[self.zone_mask], minlength=count)  # pixels of each component in its zone
+            # a component whose top is in the rim row above its tile has row_tile -1, i.e. counts for the last
+            # zone: only the tiles holding static pixels of a zone that can keep a component are labelled
+            held = np.logical_or.reduceat(self._static.any(axis=1), self._y0 - 1)
+            stats, in_zone, pixels = self._components(np.flatnonzero(held & (has | has[-1])))
             owner = self.row_tile[stats[:, cv2.CC_STAT_TOP]]
             keep = np.flatnonzero((in_zone >= self.min_blob[owner]) & has[owner])
-            keep = keep[keep > 0]
             for i in np.unique(owner[keep]):
                 mine = keep[owner[keep] == i]
                 t = self.tiles[i]
                 cover[i] = in_zone[mine].sum() / self.zone_area[i]
                 # when most of the object first appeared (a low percentile ignores stray early pixels)
-                r = t.rows
-                onsets = self.onset[r][inside[r] & np.isin(labels[r], mine)]
-                onset_age[i] = max(0.0, ts - np.percentile(onsets, 30))
+                onset_age[i] = max(0.0, ts - _percentile(self._onsets(pixels, i % n, mine), 0.3))
                 st = stats[mine].astype(np.float32)
                 xywh = (st[:, :4] - np.array([_X0, t.y0, 0, 0], np.float32)) / t.scale
                 b = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
                 b += np.array([t.crop[0], t.crop[1], t.crop[0], t.crop[1]], np.float32)
                 boxes[i] = b.astype(np.float32)
-        g = self.gain
+        g = self.gain.tolist()
         return [
-            StaticState(float(cover[i]), boxes[i], float(known[i]), bool(ready[i]), float(onset_age[i]),
-                        (float(g[i, 0]), float(g[i, 1]), float(g[i, 2])))
-            for i in range(n)
+            StaticState(c, boxes[i], k, rd, o, (g[i][0], g[i][1], g[i][2]))
+            for i, (c, k, rd, o) in enumerate(zip(cover.tolist(), known.tolist(), ready.tolist(),
+                                                  onset_age.tolist(), strict=True))
         ]
 
 
