@@ -223,6 +223,27 @@ def kernel_radius(polygon: np.ndarray, frame_size: tuple[int, int], p: StaticMod
     return max(1, math.ceil(p.shake_px * _tile_geometry(polygon, frame_size, p)[1]))
 
 
+def _stack(
+    polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams
+) -> tuple[int, int, list[_Tile], tuple[int, int]]:
+    """The layout of a sheet: its shake radius r, guard radius g, the zones' tiles stacked one under the
+    other, and the canvas (h, w)."""
+    geoms = [_tile_geometry(poly, frame_size, p) for poly in polygons]
+    radii = {max(1, math.ceil(p.shake_px * scale)) for _, scale, _ in geoms}
+    if len(radii) != 1:
+        raise ValueError("a sheet holds zones of one shake radius")
+    r = radii.pop()
+    g = 2 * r + 2  # no learning this close to foreground, or objects would creep into the reference
+    gap = g + 1 + (g + 1) % 2  # rows between zones: wider than any filter reaches, and even (so is every
+    # zone's first row, like its first column: the gain's every-other-pixel grid lines up per zone)
+    tiles, y = [], gap
+    for crop, scale, size in geoms:
+        tiles.append(_Tile(crop, scale, size, y))
+        y += size[1] + gap + (size[1] % 2)
+    w = _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
+    return r, g, tiles, (y, w)
+
+
 class _Sheet:
     """Zones with the same parameters and shake radius, stacked vertically in one canvas.
 
@@ -236,20 +257,8 @@ class _Sheet:
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
         fw, fh = int(frame_size[0]), int(frame_size[1])
-        geoms = [_tile_geometry(poly, (fw, fh), p) for poly in polygons]
-        r = {max(1, math.ceil(p.shake_px * scale)) for _, scale, _ in geoms}
-        if len(r) != 1:
-            raise ValueError("a sheet holds zones of one shake radius")
-        r = r.pop()
-        g = 2 * r + 2  # no learning this close to foreground, or objects would creep into the reference
-        gap = g + 1 + (g + 1) % 2  # rows between zones: wider than any filter reaches, and even (so is every
-        # zone's first row, like its first column: the gain's every-other-pixel grid lines up per zone)
-        tiles, y = [], gap
-        for crop, scale, size in geoms:
-            tiles.append(_Tile(crop, scale, size, y))
-            y += size[1] + gap + (size[1] % 2)
+        r, g, tiles, (h, w) = _stack(polygons, (fw, fh), p)
         self.tiles: list[_Tile] = tiles
-        h, w = y, _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
         self.shape = (h, w)
         # the canvas: 2 r more gap columns, with the 2 left and 1 right of the zones: the guard dilation (radius
         # 2 r + 2) then never carries foreground past a row's end to a zone pixel of the next row

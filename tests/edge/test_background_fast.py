@@ -21,8 +21,8 @@ from edge.background import (
     _EllipseFilter,
     _medians,
     _percentile,
+    _stack,
     _Tile,
-    _tile_geometry,
 )
 from zones.membership import polygon_mask
 
@@ -41,20 +41,8 @@ class ReferenceSheet:
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
         fw, fh = int(frame_size[0]), int(frame_size[1])
-        geoms = [_tile_geometry(poly, (fw, fh), p) for poly in polygons]
-        r = {max(1, math.ceil(p.shake_px * scale)) for _, scale, _ in geoms}
-        if len(r) != 1:
-            raise ValueError("a sheet holds zones of one shake radius")
-        r = r.pop()
-        g = 2 * r + 2  # no learning this close to foreground, or objects would creep into the reference
-        gap = g + 1 + (g + 1) % 2  # rows between zones: wider than any filter reaches, and even (so is every
-        # zone's first row, like its first column: the gain's every-other-pixel grid lines up per zone)
-        tiles, y = [], gap
-        for crop, scale, size in geoms:
-            tiles.append(_Tile(crop, scale, size, y))
-            y += size[1] + gap + (size[1] % 2)
+        r, g, tiles, (h, w) = _stack(polygons, (fw, fh), p)
         self.tiles: list[_Tile] = tiles
-        h, w = y, _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
         self.shape = (h, w)
         self.row_tile = np.full(h, -1, np.int64)  # -1 (gap rows) indexes the extra last entry of per-zone arrays
         self.valid = np.zeros((h, w), bool)
@@ -186,13 +174,7 @@ class ReferenceSheet:
             self.gain[i] = np.clip(np.median(part, axis=1), 0.2, 5.0)
 
     # ------------------------------------------------------------------ main step
-    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
-        """Each zone's state after `frame_bgr`: a new run once about 1 / `max_fps` seconds have passed since
-        the last one (or after a reset), else the last run's states unchanged."""
-        if self._last is None or not 0.0 <= ts - self._last_step < 0.75 / self.p.max_fps:
-            self._last = self.step(frame_bgr, ts, mover_boxes)
-            self._last_step = ts
-        return self._last
+    update = bgm._Sheet.update  # the rate cap is not what this reference checks: the same code on both sides
 
     def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
         p = self.p
