@@ -109,6 +109,14 @@ class EdgeSettings(BaseSettings):
         "(at most 4). On a CPU, workers x threads = cores gives the most frames per second",
     )
     batch_size: int = Field(default=8, ge=1, le=64, description="frames per detector call across cameras")
+    gil_switch_interval_ms: float = Field(
+        default=0.5,
+        ge=0,
+        le=100,
+        description="Python's thread switch interval while the pipeline runs (sys.setswitchinterval); 0 keeps "
+        "Python's own 5 ms. An inference worker whose detector call has returned waits up to this long for "
+        "the GIL while the pipeline thread analyses, and its core idles meanwhile",
+    )
     analysis_fps: float = Field(default=2.0, gt=0, le=60)
     realtime: bool = Field(default=False, description="pace video files to their own fps")
     loop_files: bool = Field(default=False, description="replay video files / image folders endlessly")

@@ -45,6 +45,7 @@ from models.registry import load_detector  # noqa: E402
 
 SHARED = Path(os.environ.get("DOORLINE_SHARED", ROOT.parent / "shared"))
 ZONES = ROOT / "scripts" / "bench" / "edge_zones.yaml"
+GIL_SWITCH_MS: float | None = None  # --gil-switch-ms: the pipelines' gil_switch_interval_ms (None: the default)
 
 
 def rss_mb() -> float:
@@ -141,6 +142,7 @@ def settings(
         analysis_fps=fps,
         batch_size=8,
         inference_workers=workers,
+        **({} if GIL_SWITCH_MS is None else {"gil_switch_interval_ms": GIL_SWITCH_MS}),
     )
 
 
@@ -456,10 +458,14 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="threads of the one-at-a-time model-only run")
     ap.add_argument("--workers", type=int, default=None,
                     help="inferences in flight (single-threaded each); default the pipeline's: one per core")
+    ap.add_argument("--gil-switch-ms", type=float, default=None,
+                    help="the pipeline's gil_switch_interval_ms (default: the setting's default; 0: Python's 5 ms)")
     ap.add_argument("--skip-ultralytics", action="store_true")
     ap.add_argument("--skip-cameras", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "edge_pipeline.json")
     args = ap.parse_args()
+    global GIL_SWITCH_MS
+    GIL_SWITCH_MS = args.gil_switch_ms
 
     workdir = Path(tempfile.mkdtemp(prefix="doorline-bench-"))
     result: dict = {
@@ -469,7 +475,9 @@ def main() -> int:
             "load_start": load(),
             "python": platform.python_version(),
             "opencv": cv2.__version__,
-        }
+        },
+        "gil_switch_interval_ms": EdgeSettings.load(cameras=[], **(
+            {} if GIL_SWITCH_MS is None else {"gil_switch_interval_ms": GIL_SWITCH_MS})).gil_switch_interval_ms,
     }
     model = str(args.model)
     workers = args.workers or EdgeSettings.load(cameras=[]).workers

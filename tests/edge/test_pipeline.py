@@ -4,6 +4,7 @@ and the same through a real Mosquitto with the spooling publisher."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -318,3 +319,43 @@ def test_detection_in_flight_keeps_stream_order_and_the_same_events(
         lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
         runs[workers, batch] = sorted((x["camera_id"], x["zone_id"], x["phase"], x["ts"]) for x in lines)
     assert runs[1, 1] and runs[3, 1] == runs[1, 1] and runs[3, 8] == runs[1, 1]
+
+
+class IntervalRecordingPipeline(Pipeline):
+    def __init__(self, *a, fail_after: int | None = None, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.intervals: list[float] = []
+        self.fail_after = fail_after
+
+    def analyse(self, camera, frame, detections):
+        self.intervals.append(sys.getswitchinterval())
+        if self.fail_after is not None and len(self.intervals) > self.fail_after:
+            raise RuntimeError("analysis failed")
+        return super().analyse(camera, frame, detections)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_switch_interval_is_set_while_running_and_restored(
+    clip, detector, models_dir: Path, tmp_path: Path, fail: bool
+) -> None:
+    before = sys.getswitchinterval()
+    assert before != pytest.approx(0.0003)
+    settings = settings_for(clip, models_dir, tmp_path, gil_switch_interval_ms=0.3)
+    pipeline = IntervalRecordingPipeline(
+        settings, detectors={settings.model: detector}, fail_after=3 if fail else None
+    )
+    if fail:
+        with pytest.raises(RuntimeError, match="analysis failed"):
+            pipeline.run()
+    else:
+        pipeline.run(max_frames=5)
+    assert pipeline.intervals and all(v == pytest.approx(0.0003) for v in pipeline.intervals)
+    assert sys.getswitchinterval() == before
+
+
+def test_switch_interval_zero_keeps_pythons_own(clip, detector, models_dir: Path, tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    settings = settings_for(clip, models_dir, tmp_path, gil_switch_interval_ms=0)
+    pipeline = IntervalRecordingPipeline(settings, detectors={settings.model: detector})
+    pipeline.run(max_frames=3)
+    assert pipeline.intervals and all(v == before for v in pipeline.intervals)
