@@ -380,6 +380,19 @@ class Pipeline:
             self.stats.publish_errors += 1
             log.error("camera %s: %s %s not published: %s", msg.camera_id, msg.type, msg.message_id, exc)
 
+    def _publish_all(self, msgs: list[Any]) -> None:
+        """Spool the evidence and its event in one transaction when the publisher can; if that fails (e.g.
+        the spool is full even after dropping old evidence), one by one, so the small event may still fit."""
+        many = getattr(self.publisher, "publish_many", None)
+        if many is not None and len(msgs) > 1:
+            try:
+                many(msgs)
+                return
+            except Exception as exc:  # noqa: BLE001
+                log.warning("spooling %d messages together failed (%s); trying one by one", len(msgs), exc)
+        for msg in msgs:
+            self._publish(msg)
+
     def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent) -> None:
         source = camera.source
         unix = source.to_unix(event.ts)
@@ -401,8 +414,6 @@ class Pipeline:
                 video_ts=video_ts,
             )
             evidence, paths = bundle.messages[:16], bundle.paths
-            for msg in evidence:  # evidence first: the event that references it must find it stored
-                self._publish(msg)
             self.stats.evidence += len(evidence)
             self.stats.evidence_s += time.perf_counter() - t
         msg = EventMessage(
@@ -422,7 +433,7 @@ class Pipeline:
             source_kind="drone" if source.kind == "drone" else "fixed",
             geo=frame.geo,
         )
-        self._publish(msg)
+        self._publish_all([*evidence, msg])  # evidence first: the event that references it must find it stored
         camera.events += 1
         self.stats.events += 1
         log.info(

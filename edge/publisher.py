@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,20 +196,28 @@ class Publisher:
     def publish(self, msg: EventMessage | EvidenceMessage | RecheckResult) -> int:
         """Spool `msg` for delivery and return its spool seq. Never waits for the broker. Raises ValueError
         for a message this edge may not send, SpoolFullError / SpoolError when it cannot be stored."""
-        kind = _KIND_OF.get(type(msg))
-        if kind is None:
-            raise ValueError(
-                f"an edge publishes events, evidence and recheck results, not {type(msg).__name__}"
-            )
-        if msg.site_id != self.site_id or msg.camera_id not in self.camera_ids:
-            raise ValueError(
-                f"message for {msg.site_id}/{msg.camera_id}; this edge speaks for "
-                f"{self.site_id}/{self.camera_ids}"
-            )
-        seq = self.spool.put(self._topic(msg.camera_id, kind), encode(msg), kind=kind, qos=1)
-        self._counters["spooled"] += 1
+        return self.publish_many([msg])[0]
+
+    def publish_many(self, msgs: Sequence[EventMessage | EvidenceMessage | RecheckResult]) -> list[int]:
+        """`publish` for several messages in one spool transaction, sent in this order: all are spooled or
+        none is (an event and its evidence pictures travel together)."""
+        rows = []
+        for msg in msgs:
+            kind = _KIND_OF.get(type(msg))
+            if kind is None:
+                raise ValueError(
+                    f"an edge publishes events, evidence and recheck results, not {type(msg).__name__}"
+                )
+            if msg.site_id != self.site_id or msg.camera_id not in self.camera_ids:
+                raise ValueError(
+                    f"message for {msg.site_id}/{msg.camera_id}; this edge speaks for "
+                    f"{self.site_id}/{self.camera_ids}"
+                )
+            rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
+        seqs = self.spool.put_many(rows, qos=1)
+        self._counters["spooled"] += len(seqs)
         self._wake.set()
-        return seq
+        return seqs
 
     def on_command(self, callback: CommandCallback) -> None:
         self._callbacks.append(callback)

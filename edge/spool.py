@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,20 +99,37 @@ class Spool:
 
     def put(self, topic: str, payload: bytes, *, kind: str, qos: int = 1, retain: bool = False) -> int:
         """Append one message; returns its seq. Raises SpoolFullError / SpoolError instead of losing it."""
-        size = len(payload) + len(topic)
-        if size > self.max_bytes:
-            raise SpoolFullError(f"message of {size} bytes is larger than the whole spool ({self.max_bytes})")
+        return self.put_many([(topic, payload, kind)], qos=qos, retain=retain)[0]
+
+    def put_many(
+        self, messages: Sequence[tuple[str, bytes, str]], *, qos: int = 1, retain: bool = False
+    ) -> list[int]:
+        """Append (topic, payload, kind) messages in one transaction, in order: all of them or none (an
+        event and the evidence it names land together, at the cost of one commit). Returns their seqs."""
+        if not messages:
+            return []
+        sizes = [len(payload) + len(topic) for topic, payload, _ in messages]
+        total = sum(sizes)
+        if total > self.max_bytes:
+            raise SpoolFullError(
+                f"{'message' if len(messages) == 1 else f'{len(messages)} messages'} of {total} bytes "
+                f"larger than the whole spool ({self.max_bytes})"
+            )
+        now = time.time()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    if self._bytes + size > self.max_bytes:
-                        self._make_room(size, kind)
-                    cur = self._db.execute(
-                        "INSERT INTO spool(topic, payload, qos, retain, kind, size, created) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (topic, payload, qos, int(retain), kind, size, time.time()),
-                    )
+                    if self._bytes + total > self.max_bytes:
+                        self._make_room(total, messages[-1][2])
+                    seqs = [
+                        self._db.execute(
+                            "INSERT INTO spool(topic, payload, qos, retain, kind, size, created) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (topic, payload, qos, int(retain), kind, size, now),
+                        ).lastrowid
+                        for (topic, payload, kind), size in zip(messages, sizes, strict=True)
+                    ]
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._rollback()
@@ -120,9 +137,9 @@ class Spool:
                     raise
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool write failed ({self.path}): {exc}") from exc
-            self._depth += 1
-            self._bytes += size
-            return int(cur.lastrowid)
+            self._depth += len(messages)
+            self._bytes += total
+            return [int(seq) for seq in seqs]
 
     def _make_room(self, size: int, kind: str) -> None:
         """Drop oldest evidence until `size` more bytes fit; inside the caller's transaction."""
@@ -194,12 +211,11 @@ class Spool:
                 for i in range(0, len(seqs), 500):
                     chunk = seqs[i : i + 500]
                     marks = ",".join("?" * len(chunk))
-                    n, b = self._db.execute(
-                        f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool WHERE seq IN ({marks})", chunk
-                    ).fetchone()
-                    self._db.execute(f"DELETE FROM spool WHERE seq IN ({marks})", chunk)
-                    removed += n
-                    bytes_ += b
+                    sizes = self._db.execute(
+                        f"DELETE FROM spool WHERE seq IN ({marks}) RETURNING size", chunk
+                    ).fetchall()
+                    removed += len(sizes)
+                    bytes_ += sum(size for (size,) in sizes)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()

@@ -122,21 +122,19 @@ def edge_worker(args: argparse.Namespace) -> int:
         ev = EvidenceMessage.from_jpeg(
             data, width=w, height=h, site_id=SITE, camera_id=cam, evidence_id=new_id(), event_id=event_id
         )
-        pub.publish(ev)
-        pub.publish(
-            EventMessage(
-                site_id=SITE,
-                camera_id=cam,
-                event_id=event_id,
-                seq=0,
-                zone_id="z1",
-                violation="piled_goods",
-                phase="start",
-                ts=time.time(),
-                score=0.9,
-                evidence=[ev.ref()],
-            )
+        event = EventMessage(
+            site_id=SITE,
+            camera_id=cam,
+            event_id=event_id,
+            seq=0,
+            zone_id="z1",
+            violation="piled_goods",
+            phase="start",
+            ts=time.time(),
+            score=0.9,
+            evidence=[ev.ref()],
         )
+        pub.publish_many([ev, event])  # as the pipeline does: the picture and its event in one spool write
     ok = all(p.wait_drained(args.timeout) for p in pubs)
     for p in pubs:
         p.stop(timeout=2)

@@ -359,3 +359,45 @@ def test_switch_interval_zero_keeps_pythons_own(clip, detector, models_dir: Path
     pipeline = IntervalRecordingPipeline(settings, detectors={settings.model: detector})
     pipeline.run(max_frames=3)
     assert pipeline.intervals and all(v == before for v in pipeline.intervals)
+
+
+class GroupingSink:
+    """A publisher with publish_many; `refuse_groups` makes every grouped write fail (a spool too full for
+    the pictures and the event together)."""
+
+    def __init__(self, refuse_groups: bool = False) -> None:
+        self.groups: list[list] = []
+        self.singles: list = []
+        self.refuse_groups = refuse_groups
+
+    def publish_many(self, msgs) -> list[int]:
+        if self.refuse_groups:
+            raise OSError("spool full")
+        self.groups.append(list(msgs))
+        return list(range(len(msgs)))
+
+    def publish(self, msg) -> int:
+        self.singles.append(msg)
+        return 0
+
+
+@pytest.mark.parametrize("refuse_groups", [False, True])
+def test_evidence_and_its_event_are_spooled_together_or_one_by_one(
+    clip, detector, models_dir: Path, tmp_path: Path, refuse_groups: bool
+) -> None:
+    settings = settings_for(clip, models_dir, tmp_path)
+    sink = GroupingSink(refuse_groups)
+    stats = Pipeline(settings, detectors={settings.model: detector}, publisher=sink).run()
+    assert stats.publish_errors == 0
+    if refuse_groups:
+        sent = sink.singles  # the fallback: every message still went out, in the same order
+        assert not sink.groups
+    else:
+        assert sink.groups and all(isinstance(g[-1], EventMessage) for g in sink.groups)
+        assert all(isinstance(m, EvidenceMessage) for g in sink.groups for m in g[:-1])
+        for g in sink.groups:  # each group is the event and exactly the pictures it references
+            assert [r.evidence_id for r in g[-1].evidence] == [m.evidence_id for m in g[:-1]]
+        sent = [m for g in sink.groups for m in g]
+    events = [m for m in sent if isinstance(m, EventMessage)]
+    assert [e.phase for e in events] == ["start", "end"]
+    assert sum(isinstance(m, EvidenceMessage) for m in sent) == stats.evidence > 0

@@ -61,6 +61,30 @@ def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, 
     assert edge.depth == 0
 
 
+def test_publish_many_spools_all_or_none_and_they_arrive(broker, topic_prefix, make_central, make_edge) -> None:
+    central = make_central(broker, topic_prefix)
+    edge = make_edge(broker, topic_prefix, start=False)  # not started: everything stays in the spool
+    evs = [make_evidence("e-m", kb=20, seed=k) for k in (1, 2)]
+    event = make_event(1, event_id="e-m", evidence=evs)
+    stranger = make_event(2, event_id="e-x", camera="cam-9")  # not one of this edge's cameras
+    with pytest.raises(ValueError, match="this edge speaks for"):
+        edge.publish_many([*evs, stranger])
+    assert edge.depth == 0  # the valid ones before it were not spooled either
+    seqs = edge.publish_many([*evs, event])
+    assert seqs == sorted(seqs) and edge.depth == 3
+    assert [m.kind for m in edge.spool.peek()] == ["evidence", "evidence", "event"]
+    edge.start()
+    assert edge.wait_drained(10), edge.stats()
+    f = central.session_factory
+    wait_for(
+        lambda: count(f, Evidence, Evidence.stored.is_(True)) == 2 and count(f, Event) == 1,
+        10,
+        "the event with both pictures stored",
+    )
+    assert count(f, DeadLetter) == 0
+    edge.stop(timeout=3)
+
+
 def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, db_url) -> None:
     """Idempotency on SQLite and PostgreSQL: the same message three times, and an episode's later phase."""
     central = make_central(broker, topic_prefix, db_url)

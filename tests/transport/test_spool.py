@@ -68,3 +68,33 @@ def test_rejected_messages_are_kept_aside(tmp_path) -> None:
     assert sp.depth == 0 and sp.stats()["rejected"] == 1
     row = sqlite3.connect(tmp_path / "s.db").execute("SELECT topic, reason FROM rejected").fetchone()
     assert row == ("t", "Not authorized")
+
+
+def test_put_many_is_one_ordered_all_or_nothing_write(tmp_path) -> None:
+    sp = Spool(tmp_path / "s.db", max_bytes=1000)
+    seqs = sp.put_many([("ev", b"x" * 298, "evidence"), ("e", b"y" * 99, "event")])
+    assert seqs == sorted(seqs) and len(seqs) == 2
+    assert [(m.kind, m.payload[:1]) for m in sp.peek()] == [("evidence", b"x"), ("event", b"y")]
+    assert sp.depth == 2 and sp.bytes == 400
+    sp.put("e", b"z" * 399, kind="event")  # 800 held, 400 of it evidence
+    # 300 more would pass the cap by 100: the old evidence (300) is dropped to make room
+    got = sp.put_many([("ev", b"w" * 198, "evidence"), ("e", b"v" * 99, "event")])
+    assert [m.seq for m in sp.peek()][-2:] == got and sp.stats()["dropped_evidence"] == 1
+    before = [(m.seq, m.payload) for m in sp.peek()]
+    # 600 more: dropping the only evidence left frees 200 of the 400 needed: refused, and nothing written
+    with pytest.raises(SpoolFullError):
+        sp.put_many([("e", b"a" * 99, "event"), ("e", b"b" * 499, "event")])
+    assert [(m.seq, m.payload) for m in sp.peek()] == before and sp.depth == len(before)
+    assert sp.put_many([]) == []
+
+
+def test_put_many_failure_writes_none_of_them(tmp_path) -> None:
+    sp = Spool(tmp_path / "s.db")
+    sp.put("e", b"a", kind="event")
+    pages = sp._db.execute("PRAGMA page_count").fetchone()[0]  # noqa: SLF001
+    sp._db.execute(f"PRAGMA max_page_count = {pages}")  # noqa: SLF001
+    with pytest.raises(SpoolError, match="spool write failed"):
+        sp.put_many([("e", b"small", "event"), ("ev", b"b" * 200_000, "evidence")])
+    assert sp.depth == 1 and [m.payload for m in sp.peek()] == [b"a"]
+    sp.close()
+    assert [m.payload for m in Spool(tmp_path / "s.db").peek()] == [b"a"]  # and none is on disk
