@@ -44,14 +44,24 @@ def test_cap_drops_oldest_evidence_first_and_never_events(tmp_path) -> None:
         sp.put("e", b"q" * 2000, kind="event")
 
 
-def test_failed_write_raises_instead_of_dropping(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda sp: sp.put("e", b"b" * 200_000, kind="event"),
+        lambda sp: sp.put_many([("e", b"small", "event"), ("ev", b"b" * 200_000, "evidence")]),
+    ],
+    ids=["put", "put_many"],
+)
+def test_failed_write_raises_instead_of_dropping(tmp_path, write) -> None:
     sp = Spool(tmp_path / "s.db")
     sp.put("e", b"a", kind="event")
     pages = sp._db.execute("PRAGMA page_count").fetchone()[0]  # noqa: SLF001
     sp._db.execute(f"PRAGMA max_page_count = {pages}")  # noqa: SLF001
     with pytest.raises(SpoolError, match="spool write failed"):
-        sp.put("e", b"b" * 200_000, kind="event")  # the "disk" is full
+        write(sp)  # the "disk" is full
     assert sp.depth == 1 and [m.payload for m in sp.peek()] == [b"a"]
+    sp.close()
+    assert [m.payload for m in Spool(tmp_path / "s.db").peek()] == [b"a"]  # none of it is on disk either
 
 
 def test_unopenable_spool_is_a_clear_error(tmp_path) -> None:
@@ -87,14 +97,3 @@ def test_put_many_is_one_ordered_all_or_nothing_write(tmp_path) -> None:
     assert [(m.seq, m.payload) for m in sp.peek()] == before and sp.depth == len(before)
     assert sp.put_many([]) == []
 
-
-def test_put_many_failure_writes_none_of_them(tmp_path) -> None:
-    sp = Spool(tmp_path / "s.db")
-    sp.put("e", b"a", kind="event")
-    pages = sp._db.execute("PRAGMA page_count").fetchone()[0]  # noqa: SLF001
-    sp._db.execute(f"PRAGMA max_page_count = {pages}")  # noqa: SLF001
-    with pytest.raises(SpoolError, match="spool write failed"):
-        sp.put_many([("e", b"small", "event"), ("ev", b"b" * 200_000, "evidence")])
-    assert sp.depth == 1 and [m.payload for m in sp.peek()] == [b"a"]
-    sp.close()
-    assert [m.payload for m in Spool(tmp_path / "s.db").peek()] == [b"a"]  # and none is on disk
