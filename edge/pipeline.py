@@ -14,7 +14,7 @@ second than one inference spread over all cores (less synchronisation), and the 
 idle moments. Central commands (recheck, reload_zones, set_fps) arrive on the publisher's thread and are
 applied between batches. While it runs, Python's thread switch interval is cut from 5 ms to
 `gil_switch_interval_ms`: a worker whose detector call returned would otherwise wait up to 5 ms for the GIL
-while the pipeline thread analyses, its core idle (pipeline / (decode + model) 1.11-1.24 → 0.99-1.09 in
+while the pipeline thread analyses, its core idle (pipeline / (decode + model): median 1.22 → 1.08 in
 BENCHMARKS.md).
 
 Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources). Messages

@@ -45,7 +45,7 @@ from models.registry import load_detector  # noqa: E402
 
 SHARED = Path(os.environ.get("DOORLINE_SHARED", ROOT.parent / "shared"))
 ZONES = ROOT / "scripts" / "bench" / "edge_zones.yaml"
-GIL_SWITCH_MS: float | None = None  # --gil-switch-ms: the pipelines' gil_switch_interval_ms (None: the default)
+GIL_SWITCH_MS: float = EdgeSettings.model_fields["gil_switch_interval_ms"].default  # --gil-switch-ms
 
 
 def rss_mb() -> float:
@@ -142,7 +142,7 @@ def settings(
         analysis_fps=fps,
         batch_size=8,
         inference_workers=workers,
-        **({} if GIL_SWITCH_MS is None else {"gil_switch_interval_ms": GIL_SWITCH_MS}),
+        gil_switch_interval_ms=GIL_SWITCH_MS,
     )
 
 
@@ -465,7 +465,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "edge_pipeline.json")
     args = ap.parse_args()
     global GIL_SWITCH_MS
-    GIL_SWITCH_MS = args.gil_switch_ms
+    if args.gil_switch_ms is not None:
+        GIL_SWITCH_MS = args.gil_switch_ms
 
     workdir = Path(tempfile.mkdtemp(prefix="doorline-bench-"))
     result: dict = {
@@ -476,8 +477,7 @@ def main() -> int:
             "python": platform.python_version(),
             "opencv": cv2.__version__,
         },
-        "gil_switch_interval_ms": EdgeSettings.load(cameras=[], **(
-            {} if GIL_SWITCH_MS is None else {"gil_switch_interval_ms": GIL_SWITCH_MS})).gil_switch_interval_ms,
+        "gil_switch_interval_ms": GIL_SWITCH_MS,
     }
     model = str(args.model)
     workers = args.workers or EdgeSettings.load(cameras=[]).workers

@@ -32,6 +32,14 @@ def send(c: mqtt.Client, topic: str, payload: bytes) -> None:
     info.wait_for_publish(5)
 
 
+def wait_stored(f, *, events: int, pictures: int) -> None:
+    wait_for(
+        lambda: count(f, Evidence, Evidence.stored.is_(True)) == pictures and count(f, Event) == events,
+        10,
+        f"{events} event(s) with {pictures} stored picture(s)",
+    )
+
+
 def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, make_edge) -> None:
     central = make_central(broker, topic_prefix)
     edge = make_edge(broker, topic_prefix)
@@ -45,11 +53,7 @@ def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, 
     edge.publish(ev2)
     assert edge.wait_drained(10), edge.stats()
     f = central.session_factory
-    wait_for(
-        lambda: count(f, Evidence, Evidence.stored.is_(True)) == 2 and count(f, Event) == 2,
-        10,
-        "two events with stored evidence",
-    )
+    wait_stored(f, events=2, pictures=2)
     with f() as s:
         rows = {r.evidence_id: r for r in s.scalars(select(Evidence))}
         assert set(rows) == {ev1.evidence_id, ev2.evidence_id}
@@ -76,11 +80,7 @@ def test_publish_many_spools_all_or_none_and_they_arrive(broker, topic_prefix, m
     edge.start()
     assert edge.wait_drained(10), edge.stats()
     f = central.session_factory
-    wait_for(
-        lambda: count(f, Evidence, Evidence.stored.is_(True)) == 2 and count(f, Event) == 1,
-        10,
-        "the event with both pictures stored",
-    )
+    wait_stored(f, events=1, pictures=2)
     assert count(f, DeadLetter) == 0
     edge.stop(timeout=3)
 
