@@ -19,7 +19,9 @@ Two layouts are accepted (YAML or JSON, chosen by content, not by extension):
 
 2. The dev-events clip layout (``../shared/data/dev-events/clip_NN.json``): top-level ``size``, ``rules``
    and ``zones`` (plus ``truth``/``short``/``negatives``/``conditions``/``video``/``fps``/``duration_s``,
-   which are ignored). The camera id is the file's stem; its zones watch for piled goods.
+   which are ignored). The camera id is the file's stem; its zones watch for piled goods. Clip files carry
+   ground truth and metadata beside the zones, so other top-level keys, and zone keys beyond the camera
+   file's, are logged and ignored rather than refused: a clip made with one more field still runs.
 
 Anything else — unknown keys, bad polygons, duplicate ids, points outside ``frame_size`` — raises
 `ZoneFileError` naming the file, the zone and the reason.
@@ -28,6 +30,7 @@ Anything else — unknown keys, bad polygons, duplicate ids, points outside ``fr
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +46,8 @@ _CAMERA_KEYS = {"camera_id", "site_id", "frame_size", "rules", "zones"}
 _ZONE_KEYS = {"zone_id", "shop_id", "polygon", "door_line", "violations", "rules"}
 _CLIP_KEYS = {"fps", "size", "duration_s", "rules", "zones", "truth", "short", "negatives", "conditions",
               "video"}
-_CLIP_ZONE_KEYS = {"zone_id", "shop_id", "polygon"}
-_CLIP_RULE_KEYS = {"min_dwell_s": "min_dwell_s", "clear_s": "clear_s"}
+
+log = logging.getLogger(__name__)
 
 
 class ZoneFileError(ValueError):
@@ -169,6 +172,17 @@ def _zones(path: Path, raw: Any, allowed: set[str], frame_size: tuple[int, int] 
     return zones
 
 
+def _clip_zones(path: Path, raw: Any) -> Any:
+    """A clip's zones with keys a camera file has no use for dropped (logged once per key)."""
+    if not isinstance(raw, list):
+        return raw
+    extra = sorted({k for z in raw if isinstance(z, dict) for k in z} - _ZONE_KEYS)
+    if not extra:
+        return raw
+    log.warning("%s: ignoring zone key(s) %s in clip layout", path, ", ".join(extra))
+    return [{k: v for k, v in z.items() if k in _ZONE_KEYS} if isinstance(z, dict) else z for z in raw]
+
+
 def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
     """Validate already-parsed zone data (either layout) into CameraZones."""
     path = Path(path)
@@ -177,13 +191,13 @@ def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
     if "camera_id" not in data and "size" in data:  # dev-events clip layout
         unknown = sorted(set(data) - _CLIP_KEYS)
         if unknown:
-            raise ZoneFileError(path, f"unknown key(s) {', '.join(unknown)} in clip layout")
+            log.warning("%s: ignoring key(s) %s in clip layout", path, ", ".join(unknown))
         size = _frame_size(path, data.get("size"))
         raw_rules = data.get("rules") or {}
         if not isinstance(raw_rules, dict):
             raise ZoneFileError(path, "rules must be a mapping")
         rules = _rules(path, raw_rules)
-        zones = _zones(path, data.get("zones"), _CLIP_ZONE_KEYS, size, (PILED_GOODS,))
+        zones = _zones(path, _clip_zones(path, data.get("zones")), _ZONE_KEYS, size, (PILED_GOODS,))
         return CameraZones(path.stem, None, size, zones, RuleConfig.model_validate(rules))
     unknown = sorted(set(data) - _CAMERA_KEYS)
     if unknown:

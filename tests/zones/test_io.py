@@ -66,6 +66,21 @@ def test_dev_events_clip_layout(data_dir: Path) -> None:
     assert cz.zones[0].shop_id == "shop-dz-1"
 
 
+def test_clip_layout_ignores_extra_metadata(tmp_path: Path, data_dir: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A clip made with one more field (a seed, a zone label) still runs, and the log names the field."""
+    data = json.loads((data_dir / "dev-events" / "clip_00.json").read_text())
+    data["made_by"] = "another generator"
+    data["zones"][0]["label"] = "bakery"
+    f = tmp_path / "clip_09.json"
+    f.write_text(json.dumps(data))
+    with caplog.at_level("WARNING", logger="zones.io"):
+        cz = load_zones(f)
+    assert [z.zone_id for z in cz.zones] == ["dz-1", "dz-2", "dz-3", "dz-4", "dz-5"]
+    assert (cz.zones[0].polygon == load_zones(data_dir / "dev-events" / "clip_00.json").zones[0].polygon).all()
+    assert "made_by" in caplog.text and "label" in caplog.text
+
+
 def _zone(**kw: object) -> dict:
     return {"zone_id": "bad", "polygon": SQUARE, **kw}
 
@@ -90,7 +105,8 @@ def _zone(**kw: object) -> dict:
         (camera(frame_size=[640]), None, "frame_size"),
         (camera(camera_id=""), None, "camera_id is required"),
         ([1, 2], None, "top level must be a mapping"),
-        ({"size": [768, 576], "zones": [_zone()], "extra": 1}, None, "unknown key(s) extra"),
+        ({"size": [768, 576], "zones": [_zone(polygon=[[0, 0], [10, 0]])], "seed": 1}, "bad",
+         "at least 3 points"),
     ],
 )
 def test_bad_zone_files(tmp_path: Path, data: object, zone_id: str | None, reason: str) -> None:
