@@ -1,0 +1,301 @@
+"""Make new piled-goods event clips the way ../shared/data/dev-events was made, to test on unseen layouts.
+
+    .venv/bin/python scripts/synth_event_clips.py --out var/synth --count 4 --seed 1
+    .venv/bin/python scripts/synth_event_clips.py --out var/synth --count 4 --seed 1 --score
+    .venv/bin/python scripts/synth_event_clips.py --out var/synth --rescore   # after an edge change
+
+Each clip is the PETS2009 footage played forward, backward and forward (238 s at 10 fps, H.264 with a
+2 s GOP), with bag photographs from ../shared/data/sidewalk-bags/valid pasted into random shop zones at
+random times. Pedestrians stay in front of the bags: a pixel that differs from the footage's median
+background is a person and is drawn over the bag. The camera conditions follow dev-events/README.md:
+slow light drift (±12 %), one exposure step (±15–22 % for 15–40 s) and up to 2.5 px of shake.
+
+Each `clip_NN.json` uses the dev-events layout (zones, rules, truth, short, negatives, conditions), so
+`doorline-edge run --zones clip_NN.json` and `../shared/checks/score-events` read it unchanged. `--score`
+runs the edge worker on every clip and prints the scorer's totals. Clips are written under `--out` only;
+nothing from ../shared is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FPS = 10.0
+SIZE = (768, 576)
+FULL_S = 238.3  # dev-events' length; timings below are drawn for it and scaled to a shorter --seconds
+RULES = {"min_dwell_s": 30.0, "clear_s": 10.0}
+
+
+@dataclass
+class Placement:
+    zone_id: str
+    on: float
+    off: float
+    x: int  # top-left of the pasted object in frame pixels
+    y: int
+    rgb: np.ndarray  # h×w×3 uint8
+    alpha: np.ndarray  # h×w float32 in [0, 1]
+
+    @property
+    def box(self) -> list[int]:
+        """x1, y1, x2, y2 frame px (before shake)."""
+        h, w = self.alpha.shape
+        return [self.x, self.y, self.x + w, self.y + h]
+
+
+def load_footage(path: Path, max_frames: int | None = None) -> list[bytes]:
+    """The source frames, JPEG-encoded in memory (the raw clip would take 1 GB)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SystemExit(f"cannot open {path}")
+    frames: list[bytes] = []
+    while max_frames is None or len(frames) < max_frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 97])[1].tobytes())
+    return frames
+
+
+def play_order(n: int) -> list[int]:
+    """Forward, backward, forward: the dev clips' 2383 frames from vtest's 795."""
+    fwd = list(range(n))
+    return fwd + fwd[-2::-1] + fwd[1:]
+
+
+def median_background(frames: list[bytes], samples: int = 60) -> np.ndarray:
+    idx = np.linspace(0, len(frames) - 1, samples).astype(int)
+    stack = np.stack([cv2.imdecode(np.frombuffer(frames[i], np.uint8), cv2.IMREAD_COLOR) for i in idx])
+    return np.median(stack, axis=0).astype(np.uint8)
+
+
+def bag_library(root: Path) -> list[tuple[Path, np.ndarray]]:
+    """(image, box in pixels) for every labelled bag in the validation split."""
+    out = []
+    for label in sorted((root / "labels").glob("*.txt")):
+        image = root / "images" / (label.stem + ".jpg")
+        if not image.exists():
+            continue
+        for line in label.read_text().split("\n"):
+            parts = line.split()
+            if len(parts) != 5:
+                continue
+            cx, cy, w, h = map(float, parts[1:])
+            if w * h < 0.01:  # too small to be a useful cut-out
+                continue
+            out.append((image, np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])))
+    if not out:
+        raise SystemExit(f"no labelled bags under {root}")
+    return out
+
+
+def cut_out(image: Path, box: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A bag's pixels and alpha: GrabCut inside its box (soft edge), or a plain rectangle crop."""
+    img = cv2.imread(str(image))
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = (box * [w, h, w, h]).round().astype(int).clip(0, [w, h, w, h])
+    crop = img[y0:y1, x0:x1]
+    if rng.random() < 0.35:
+        alpha = np.ones(crop.shape[:2], np.float32)
+    else:
+        pad = 6
+        x0p, y0p, x1p, y1p = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+        region = img[y0p:y1p, x0p:x1p]
+        mask = np.zeros(region.shape[:2], np.uint8)
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        rect = (x0 - x0p, y0 - y0p, x1 - x0, y1 - y0)
+        cv2.grabCut(region, mask, rect, bgd, fgd, 3, cv2.GC_INIT_WITH_RECT)
+        fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+        fg = fg[y0 - y0p:y1 - y0p, x0 - x0p:x1 - x0p]
+        if fg.mean() < 0.3:  # GrabCut lost the bag: fall back to an ellipse
+            fg = np.zeros(crop.shape[:2], np.float32)
+            cv2.ellipse(fg, (crop.shape[1] // 2, crop.shape[0] // 2),
+                        (crop.shape[1] // 2, crop.shape[0] // 2), 0, 0, 360, 1.0, -1)
+        alpha = cv2.GaussianBlur(fg, (5, 5), 0)
+    return crop, alpha
+
+
+def random_zones(rng: np.random.Generator, n: int = 5) -> list[dict]:
+    """n non-overlapping quadrilaterals of dev-events' sizes (120–260 × 40–80 px), slightly skewed."""
+    zones: list[dict] = []
+    taken = np.zeros(SIZE[::-1], np.uint8)
+    while len(zones) < n:
+        w, h = int(rng.integers(120, 261)), int(rng.integers(40, 81))
+        x, y = int(rng.integers(10, SIZE[0] - w - 10)), int(rng.integers(95, SIZE[1] - h - 40))
+        s1, s2 = (int(v) for v in rng.integers(-15, 16, 2))
+        poly = np.array([[x + max(s1, 0), y], [x + w + min(s2, 0), y], [x + w, y + h], [x, y + h]])
+        probe = np.zeros_like(taken)
+        cv2.fillPoly(probe, [poly.astype(np.int32)], 1)
+        if (cv2.dilate(probe, np.ones((21, 21), np.uint8)) & taken).any():
+            continue
+        taken |= probe
+        zones.append({"zone_id": f"sz-{len(zones) + 1}", "shop_id": f"shop-sz-{len(zones) + 1}",
+                      "polygon": poly.tolist()})
+    return zones
+
+
+def place(zone: dict, crop: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
+          on: float, off: float) -> Placement:
+    """Scale a cut-out to 30–60 % of the zone's width and 25–70 % of its height, standing in the zone."""
+    poly = np.array(zone["polygon"])
+    zx0, zy0 = poly.min(0)
+    zx1, zy1 = poly.max(0)
+    zw, zh = zx1 - zx0, zy1 - zy0
+    w = max(int(zw * rng.uniform(0.3, 0.6)), 12)
+    h = int(np.clip(w * crop.shape[0] / crop.shape[1], zh * 0.25, zh * 0.7))
+    rgb = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+    x = int(rng.integers(zx0 + 4, max(zx1 - w - 4, zx0 + 5)))
+    bottom = int(rng.integers(zy0 + h + 2, zy1 - 2)) if zy1 - 2 > zy0 + h + 2 else zy1 - 2
+    return Placement(zone["zone_id"], on, off, x, bottom - h, rgb, a)
+
+
+def conditions(rng: np.random.Generator, k: float) -> dict:
+    """Light drift, the exposure step and shake; `k` scales the times to the clip's length."""
+    start = float(rng.uniform(60, FULL_S - 60)) * k
+    factor = float(rng.choice([rng.uniform(0.78, 0.85), rng.uniform(1.15, 1.22)]))
+    return {"light_drift_period_s": round(float(rng.uniform(50, 65)) * k, 1),
+            "light_drift_phase": round(float(rng.uniform(0, 2 * np.pi)), 2),
+            "exposure_step": [round(start, 1), round(float(rng.uniform(15, 40)) * k, 1), round(factor, 2)],
+            "shake_px_max": 2.5}
+
+
+def shake_path(rng: np.random.Generator, n: int, amp: float) -> np.ndarray:
+    """Per-frame (dx, dy): a slow sway plus jitter, never beyond `amp` pixels."""
+    t = np.arange(n) / FPS
+    f = rng.uniform(0.2, 0.8, 2)
+    p = rng.uniform(0, 2 * np.pi, 2)
+    sway = np.stack([np.sin(2 * np.pi * f[0] * t + p[0]), np.sin(2 * np.pi * f[1] * t + p[1])], 1)
+    jitter = rng.normal(0, 0.35, (n, 2))
+    return np.clip(sway * amp * 0.7 + jitter, -amp, amp)
+
+
+def composite(frame: np.ndarray, p: Placement, background: np.ndarray) -> None:
+    """Paste `p` into `frame` in place, under the people: pixels that differ from the footage's background."""
+    h, w = p.alpha.shape
+    region = frame[p.y:p.y + h, p.x:p.x + w]
+    people = cv2.absdiff(region, background[p.y:p.y + h, p.x:p.x + w]).max(2) > 35
+    people = cv2.dilate(cv2.morphologyEx(people.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)),
+                        np.ones((3, 3), np.uint8))
+    a = (p.alpha * (1 - people))[..., None]
+    region[:] = (region * (1 - a) + p.rgb * a).astype(np.uint8)
+
+
+def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarray,
+              bags: list[tuple[Path, np.ndarray]], out: Path, seconds: float = FULL_S) -> Path:
+    """Write `clip_{index}.mp4` and its `.json` under `out`; returns the JSON's path."""
+    rng = np.random.default_rng(seed * 1000 + index)
+    order = play_order(len(footage))[: int(round(seconds * FPS))]
+    duration = round(len(order) / FPS, 1)
+    k = duration / FULL_S
+    zones = random_zones(rng)
+    roles = rng.permutation(len(zones))
+    n_truth = int(rng.choice([2, 3], p=[0.7, 0.3]))
+    truth_z, short_z = roles[:n_truth], roles[n_truth]
+    negatives = [zones[i]["zone_id"] for i in roles[n_truth + 1:]]
+    placements: list[Placement] = []
+    truth = []
+    for i in truth_z:
+        on = round(float(rng.uniform(10, 60)) * k, 1)
+        stays = bool(rng.random() < 0.3)
+        off = duration if stays else round(min(on + float(rng.uniform(70, 130)) * k, duration - 30 * k), 1)
+        image, box = bags[int(rng.integers(len(bags)))]
+        placements.append(place(zones[i], *cut_out(image, box, rng), rng, on, off))
+        truth.append({"zone_id": zones[i]["zone_id"], "violation": "piled_goods", "on": on, "off": off,
+                      "stays_to_end": stays, "box": placements[-1].box})
+    s_on = round(float(rng.uniform(40, 150)) * k, 1)
+    s_off = round(s_on + float(rng.uniform(8, 15)) * k, 1)
+    image, box = bags[int(rng.integers(len(bags)))]
+    placements.append(place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off))
+    cond = conditions(rng, k)
+    shake = shake_path(rng, len(order), cond["shake_px_max"])
+
+    import av  # the `dev` extra; only this tool writes H.264
+
+    name = f"clip_{index:02d}"
+    video = out / f"{name}.mp4"
+    container = av.open(str(video), "w")
+    stream = container.add_stream("libx264", rate=int(FPS))
+    stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+    stream.gop_size = int(2 * FPS)
+    stream.options = {"crf": "23", "preset": "veryfast", "keyint_min": str(int(2 * FPS)),
+                      "sc_threshold": "0"}
+    period, phase = cond["light_drift_period_s"], cond["light_drift_phase"]
+    e_start, e_len, e_factor = cond["exposure_step"]
+    for k, src in enumerate(tqdm(order, desc=name, unit="frame", leave=False)):
+        t = k / FPS
+        frame = cv2.imdecode(np.frombuffer(footage[src], np.uint8), cv2.IMREAD_COLOR)
+        for p in placements:
+            if p.on <= t < p.off:
+                composite(frame, p, background)
+        gain = 1 + 0.12 * np.sin(2 * np.pi * t / period + phase)
+        if e_start <= t < e_start + e_len:
+            gain *= e_factor
+        frame = cv2.convertScaleAbs(frame, alpha=gain)
+        m = np.float32([[1, 0, shake[k, 0]], [0, 1, shake[k, 1]]])
+        frame = cv2.warpAffine(frame, m, SIZE, borderMode=cv2.BORDER_REFLECT)
+        pkt = stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24"))
+        container.mux(pkt)
+    container.mux(stream.encode())
+    container.close()
+    meta = {"fps": FPS, "size": list(SIZE), "duration_s": duration, "rules": RULES, "zones": zones,
+            "truth": sorted(truth, key=lambda r: r["on"]),
+            "short": [{"zone_id": zones[short_z]["zone_id"], "on": s_on, "off": s_off,
+                       "box": placements[-1].box}],
+            "negatives": negatives, "conditions": cond, "video": video.name,
+            "made_by": f"scripts/synth_event_clips.py --seed {seed} (clip {index})"}
+    (out / f"{name}.json").write_text(json.dumps(meta, indent=1))
+    return out / f"{name}.json"
+
+
+def score(clips: list[Path], model: Path, out: Path) -> int:
+    """Run `doorline-edge run` on every clip, then ../shared/checks/score-events on them all."""
+    edge = ROOT / ".venv" / "bin" / "doorline-edge"
+    args = []
+    for clip in tqdm(clips, desc="edge", unit="clip"):
+        events = out / f"{clip.stem}.events.jsonl"
+        events.unlink(missing_ok=True)
+        subprocess.run([str(edge), "run", "--source", str(clip.with_suffix(".mp4")), "--zones", str(clip),
+                        "--model", str(model), "--events-out", str(events), "--no-mqtt"],
+                       check=True, stdout=subprocess.DEVNULL)
+        args += [str(clip), str(events)]
+    return subprocess.run([sys.executable, str(SHARED / "checks" / "score-events"), *args]).returncode
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "var" / "synth")
+    ap.add_argument("--count", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=FULL_S, help="clip length (timings scale with it)")
+    ap.add_argument("--footage", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
+    ap.add_argument("--bags", type=Path, default=SHARED / "data" / "sidewalk-bags" / "valid")
+    ap.add_argument("--model", type=Path, default=SHARED / "models" / "yolox_nano.onnx")
+    ap.add_argument("--score", action="store_true", help="run the edge worker on the clips and score them")
+    ap.add_argument("--rescore", action="store_true", help="score the clips already under --out; make none")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    if a.rescore:
+        clips = sorted(a.out.glob("clip_*.json"))
+    else:
+        footage = load_footage(a.footage)
+        background = median_background(footage)
+        bags = bag_library(a.bags)
+        clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds)
+                 for i in tqdm(range(a.count), desc="clips", unit="clip")]
+    return score(clips, a.model, a.out) if a.score or a.rescore else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
