@@ -158,8 +158,8 @@ class StaticModelParams:
     learn_tau_s: float = 60.0  # time constant of the slow reference update on background pixels
     static_after_s: float = 3.0
     release_s: float = 1.0  # a static pixel seen as background this long is released
-    thr_abs: float = 16.0  # grey levels (0..255) beyond the reference min/max
-    thr_rel: float = 0.12  # plus this fraction of the reference level
+    thr_abs: float = 12.0  # grey levels (0..255) beyond the reference min/max
+    thr_rel: float = 0.10  # plus this fraction of the reference level (16 + 0.12 missed faint bags)
     thr_edge: float = 0.2  # plus this fraction of the reference's local contrast (max - min nearby) ...
     edge_knee: float = 64.0  # ... above this much, i.e. only on strong edges, not on textured ground
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
