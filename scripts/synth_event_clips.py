@@ -253,8 +253,9 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
             "truth": sorted(truth, key=lambda r: r["on"]),
             "short": [{"zone_id": zones[short_z]["zone_id"], "on": s_on, "off": s_off,
                        "box": placements[-1].box}],
-            "negatives": negatives, "conditions": cond, "video": video.name,
-            "made_by": f"scripts/synth_event_clips.py --seed {seed} (clip {index})"}
+            "negatives": negatives, "video": video.name,
+            # provenance under `conditions`, so the file keeps dev-events' top-level keys exactly
+            "conditions": {**cond, "made_by": f"scripts/synth_event_clips.py --seed {seed} (clip {index})"}}
     (out / f"{name}.json").write_text(json.dumps(meta, indent=1))
     return out / f"{name}.json"
 
