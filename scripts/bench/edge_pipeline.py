@@ -8,7 +8,8 @@ In one run:
    per frame <= 1.10 x (decode + model) time per frame. Model-only is measured one inference at a time on
    `--threads` threads, `--workers` single-threaded inferences at once (what the pipeline does) and one
    per core; the ratio is taken against the fastest, so the pipeline is held to the best the model alone
-   reaches on this machine;
+   reaches on this machine. `--ratio-rounds` (default 3) alternate the pipeline and that model run, and the
+   median round's ratio is the one reported;
 2. ultralytics `YOLO(onnx).track(stream=True)` with yolov8n_int8.onnx against our pipeline with the same
    model over the same frames; target: ours >= 1.7x its fps ("not installed" when ultralytics is missing);
 3. the largest number of cameras one worker sustains at 2 analysed fps each: copies of the clip as separate
@@ -451,6 +452,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=795, help="frames for decode / model / pipeline (795: all)")
     ap.add_argument("--compare-frames", type=int, default=200, help="frames for the ultralytics comparison")
     ap.add_argument("--compare-rounds", type=int, default=2, help="alternating rounds of ours vs ultralytics")
+    ap.add_argument("--ratio-rounds", type=int, default=3,
+                    help="alternating rounds of pipeline vs decode + model for the 1.10 ratio (median)")
     ap.add_argument("--camera-seconds", type=float, default=12.0, help="measured window per camera trial")
     ap.add_argument("--start-cameras", type=int, default=16)
     ap.add_argument("--rss-minutes", type=float, default=1.0, help="30 for the soak test")
@@ -492,20 +495,45 @@ def main() -> int:
     others = [model_only(detector, args.video, args.frames, workers=cores)] if workers != cores else []
     mod = min([mod_wide, mod_par, *others], key=lambda m: m["ms_per_frame"])
     pipe = pipeline_fps(args.video, model, detector, workdir, fps=30.0, frames=args.frames, workers=workers)
-    ratio = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod["ms_per_frame"])
-    cpu_ratio = pipe["cpu_ms_per_frame"] / (dec["cpu_ms_per_frame"] + mod["cpu_ms_per_frame"])
-    ratio_wide = pipe["ms_per_frame"] / (dec["ms_per_frame"] + mod_wide["ms_per_frame"])
-    result["decode_only"], result["model_only"], result["pipeline"] = dec, mod, pipe
     result["model_only_one_at_a_time"], result["model_only_parallel"] = mod_wide, mod_par
     if others:
         result["model_only_one_per_core"] = others[0]
+    # More rounds alternate the pipeline and the fastest model-only variant (pipeline first, then model, then
+    # model first, ...), each with its own decode run, so a drift in the host's speed hits both sides alike;
+    # the ratio reported is the median round's.
+    best = (wide, 1) if mod is mod_wide else (detector, mod["workers"])
+    rounds = [{"decode": dec, "model": mod, "pipeline": pipe}]
+    for r in range(1, args.ratio_rounds):
+        got: dict = {}
+        for who in (["pipeline", "model"] if r % 2 else ["model", "pipeline"]):
+            if who == "model":
+                got["decode"] = decode_only(args.video, args.frames)
+                got["model"] = model_only(best[0], args.video, args.frames, workers=best[1])
+            else:
+                got["pipeline"] = pipeline_fps(args.video, model, detector, workdir / f"round-{r}", fps=30.0,
+                                               frames=args.frames, workers=workers)
+        rounds.append(got)
+    for got in rounds:
+        d, m, pp = got["decode"], got["model"], got["pipeline"]
+        got["ratio"] = pp["ms_per_frame"] / (d["ms_per_frame"] + m["ms_per_frame"])
+        got["cpu_ratio"] = pp["cpu_ms_per_frame"] / (d["cpu_ms_per_frame"] + m["cpu_ms_per_frame"])
+    mid = sorted(rounds, key=lambda g: g["ratio"])[(len(rounds) - 1) // 2]
+    dec, mod, pipe = mid["decode"], mid["model"], mid["pipeline"]
+    ratio, cpu_ratio = mid["ratio"], mid["cpu_ratio"]
+    ratio_wide = rounds[0]["pipeline"]["ms_per_frame"] / (rounds[0]["decode"]["ms_per_frame"]
+                                                         + mod_wide["ms_per_frame"])
+    result["decode_only"], result["model_only"], result["pipeline"] = dec, mod, pipe
     result["pipeline_ratio"] = {
         "value": ratio,
         "cpu_time_value": cpu_ratio,
+        "per_round": [g["ratio"] for g in rounds],
         "against_one_at_a_time_model": ratio_wide,
         "target": 1.10,
         "met": ratio <= 1.10,
     }
+    for i, g in enumerate(rounds):
+        print(f"  round {i + 1}: pipeline {g['pipeline']['ms_per_frame']:.1f} ms/frame, decode + model "
+              f"{g['decode']['ms_per_frame'] + g['model']['ms_per_frame']:.1f} → {g['ratio']:.2f}", flush=True)
 
     print("2. ultralytics track vs ours (yolov8n_int8)", flush=True)
     if args.skip_ultralytics:
