@@ -146,13 +146,13 @@ def random_zones(rng: np.random.Generator, n: int = 5) -> list[dict]:
 
 
 def place(zone: dict, crop: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
-          on: float, off: float) -> Placement:
-    """Scale a cut-out to 30–60 % of the zone's width and 25–70 % of its height, standing in the zone."""
+          on: float, off: float, width: tuple[float, float] = (0.3, 0.6)) -> Placement:
+    """Scale a cut-out to `width` (fractions) of the zone's width and 25–70 % of its height, in the zone."""
     poly = np.array(zone["polygon"])
     zx0, zy0 = poly.min(0)
     zx1, zy1 = poly.max(0)
     zw, zh = zx1 - zx0, zy1 - zy0
-    w = max(int(zw * rng.uniform(0.3, 0.6)), 12)
+    w = max(int(zw * rng.uniform(*width)), 12)
     h = int(np.clip(w * crop.shape[0] / crop.shape[1], zh * 0.25, zh * 0.7))
     rgb = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
     a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -193,8 +193,10 @@ def composite(frame: np.ndarray, p: Placement, background: np.ndarray) -> None:
 
 
 def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarray,
-              bags: list[tuple[Path, np.ndarray]], out: Path, seconds: float = FULL_S) -> Path:
-    """Write `clip_{index}.mp4` and its `.json` under `out`; returns the JSON's path."""
+              bags: list[tuple[Path, np.ndarray]], out: Path, seconds: float = FULL_S,
+              width: tuple[float, float] = (0.3, 0.6), short_s: tuple[float, float] = (8.0, 15.0)) -> Path:
+    """Write `clip_{index}.mp4` and its `.json` under `out`; returns the JSON's path. `width`: bag width as
+    fractions of the zone's; `short_s`: how long the short (never an event) object stays, in seconds."""
     rng = np.random.default_rng(seed * 1000 + index)
     order = play_order(len(footage))[: int(round(seconds * FPS))]
     duration = round(len(order) / FPS, 1)
@@ -211,13 +213,13 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
         stays = bool(rng.random() < 0.3)
         off = duration if stays else round(min(on + float(rng.uniform(70, 130)) * k, duration - 30 * k), 1)
         image, box = bags[int(rng.integers(len(bags)))]
-        placements.append(place(zones[i], *cut_out(image, box, rng), rng, on, off))
+        placements.append(place(zones[i], *cut_out(image, box, rng), rng, on, off, width))
         truth.append({"zone_id": zones[i]["zone_id"], "violation": "piled_goods", "on": on, "off": off,
                       "stays_to_end": stays, "box": placements[-1].box})
     s_on = round(float(rng.uniform(40, 150)) * k, 1)
-    s_off = round(s_on + float(rng.uniform(8, 15)) * k, 1)
+    s_off = round(s_on + float(rng.uniform(*short_s)) * k, 1)
     image, box = bags[int(rng.integers(len(bags)))]
-    placements.append(place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off))
+    placements.append(place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off, width))
     cond = conditions(rng, k)
     shake = shake_path(rng, len(order), cond["shake_px_max"])
 
@@ -280,6 +282,10 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=FULL_S, help="clip length (timings scale with it)")
+    ap.add_argument("--width", type=float, nargs=2, default=(0.3, 0.6), metavar=("MIN", "MAX"),
+                    help="bag width as fractions of the zone's width")
+    ap.add_argument("--short-s", type=float, nargs=2, default=(8.0, 15.0), metavar=("MIN", "MAX"),
+                    help="how long the short object stays (dev-events: 8-15 s; must stay under the dwell)")
     ap.add_argument("--footage", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
     ap.add_argument("--bags", type=Path, default=SHARED / "data" / "sidewalk-bags" / "valid")
     ap.add_argument("--model", type=Path, default=SHARED / "models" / "yolox_nano.onnx")
@@ -293,7 +299,8 @@ def main() -> int:
         footage = load_footage(a.footage)
         background = median_background(footage)
         bags = bag_library(a.bags)
-        clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds)
+        clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds, tuple(a.width),
+                           tuple(a.short_s))
                  for i in tqdm(range(a.count), desc="clips", unit="clip")]
     return score(clips, a.model, a.out) if a.score or a.rescore else 0
 
