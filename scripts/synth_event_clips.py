@@ -194,9 +194,11 @@ def composite(frame: np.ndarray, p: Placement, background: np.ndarray) -> None:
 
 def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarray,
               bags: list[tuple[Path, np.ndarray]], out: Path, seconds: float = FULL_S,
-              width: tuple[float, float] = (0.3, 0.6), short_s: tuple[float, float] = (8.0, 15.0)) -> Path:
+              width: tuple[float, float] = (0.3, 0.6), short_s: tuple[float, float] = (8.0, 15.0),
+              repeat: float = 0.0) -> Path:
     """Write `clip_{index}.mp4` and its `.json` under `out`; returns the JSON's path. `width`: bag width as
-    fractions of the zone's; `short_s`: how long the short (never an event) object stays, in seconds."""
+    fractions of the zone's; `short_s`: how long the short (never an event) object stays, in seconds;
+    `repeat`: the chance that a zone whose bag is taken away gets another one 20–40 s later."""
     rng = np.random.default_rng(seed * 1000 + index)
     order = play_order(len(footage))[: int(round(seconds * FPS))]
     duration = round(len(order) / FPS, 1)
@@ -219,9 +221,23 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
     s_on = round(float(rng.uniform(40, 150)) * k, 1)
     s_off = round(s_on + float(rng.uniform(*short_s)) * k, 1)
     image, box = bags[int(rng.integers(len(bags)))]
-    placements.append(place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off, width))
+    short = place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off, width)
+    placements.append(short)
     cond = conditions(rng, k)
     shake = shake_path(rng, len(order), cond["shake_px_max"])
+    if repeat > 0:  # its own generator, so that clips made without --repeat stay the same
+        again = np.random.default_rng([seed, index, 1])
+        for i, first in zip(truth_z, list(truth), strict=True):
+            on = round(first["off"] + float(again.uniform(20, 40)) * k, 1)
+            if first["stays_to_end"] or again.random() >= repeat or on + 45 * k > duration:
+                continue
+            off = round(min(on + float(again.uniform(40, 90)) * k, duration - 30 * k), 1)
+            if off - on < 35 * k:
+                continue
+            image, box = bags[int(again.integers(len(bags)))]
+            placements.append(place(zones[i], *cut_out(image, box, again), again, on, off, width))
+            truth.append({"zone_id": zones[i]["zone_id"], "violation": "piled_goods", "on": on, "off": off,
+                          "stays_to_end": False, "box": placements[-1].box})
 
     import av  # the `dev` extra; only this tool writes H.264
 
@@ -254,7 +270,7 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
     meta = {"fps": FPS, "size": list(SIZE), "duration_s": duration, "rules": RULES, "zones": zones,
             "truth": sorted(truth, key=lambda r: r["on"]),
             "short": [{"zone_id": zones[short_z]["zone_id"], "on": s_on, "off": s_off,
-                       "box": placements[-1].box}],
+                       "box": short.box}],
             "negatives": negatives, "video": video.name,
             # provenance under `conditions`, so the file keeps dev-events' top-level keys exactly
             "conditions": {**cond, "made_by": f"scripts/synth_event_clips.py --seed {seed} (clip {index})"}}
@@ -286,6 +302,8 @@ def main() -> int:
                     help="bag width as fractions of the zone's width")
     ap.add_argument("--short-s", type=float, nargs=2, default=(8.0, 15.0), metavar=("MIN", "MAX"),
                     help="how long the short object stays (dev-events: 8-15 s; must stay under the dwell)")
+    ap.add_argument("--repeat", type=float, default=0.0,
+                    help="chance that a zone whose bag is taken away gets another one 20-40 s later")
     ap.add_argument("--footage", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
     ap.add_argument("--bags", type=Path, default=SHARED / "data" / "sidewalk-bags" / "valid")
     ap.add_argument("--model", type=Path, default=SHARED / "models" / "yolox_nano.onnx")
@@ -300,7 +318,7 @@ def main() -> int:
         background = median_background(footage)
         bags = bag_library(a.bags)
         clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds, tuple(a.width),
-                           tuple(a.short_s))
+                           tuple(a.short_s), a.repeat)
                  for i in tqdm(range(a.count), desc="clips", unit="clip")]
     return score(clips, a.model, a.out) if a.score or a.rescore else 0
 
