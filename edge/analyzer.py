@@ -99,7 +99,8 @@ class SceneAnalyzer:
 
     @staticmethod
     def _classes_key(r: RuleConfig) -> tuple[object, ...]:
-        return (r.min_confidence, tuple(r.person_classes), tuple(r.vehicle_classes), tuple(r.goods_classes))
+        return (r.min_confidence, r.person_max_aspect, tuple(r.person_classes), tuple(r.vehicle_classes),
+                tuple(r.goods_classes))
 
     @property
     def zone_masks(self) -> dict[str, np.ndarray]:
@@ -118,10 +119,13 @@ class SceneAnalyzer:
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
         groups: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        xyxy = detections.xyxy
         for key, r in self._class_rules.items():
             keep = detections.confidence >= r.min_confidence
             is_person = np.isin(names, r.person_classes) & keep
-            groups[key] = (is_person, (is_person | np.isin(names, r.vehicle_classes)) & keep,
+            # a "person" much wider than tall is a misdetected object: masking it would hide that object
+            upright = (xyxy[:, 2] - xyxy[:, 0]) <= r.person_max_aspect * (xyxy[:, 3] - xyxy[:, 1])
+            groups[key] = (is_person, ((is_person & upright) | np.isin(names, r.vehicle_classes)) & keep,
                            np.isin(names, r.goods_classes) & keep)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass

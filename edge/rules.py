@@ -59,6 +59,11 @@ class RuleConfig(BaseModel):
     min_overlap: float = Field(0.3, ge=0.0, le=1.0, description="box fraction inside a zone (anchor=overlap)")
     require_person: bool = Field(False, description="cross-door trading needs a person tending the goods")
     min_confidence: float = Field(0.25, ge=0.0, le=1.0)
+    person_max_aspect: float = Field(
+        1.25, gt=0.0, le=100.0,
+        description="a person box wider than this times its height does not mask the static-object model: "
+        "standing people are about 0.4 wide for 1 tall, and a sack the detector calls a person is not one",
+    )
     person_classes: tuple[str, ...] = Field(default_factory=lambda: _class_group("PERSON", _PERSON))
     vehicle_classes: tuple[str, ...] = Field(default_factory=lambda: _class_group("VEHICLE", _VEHICLE))
     goods_classes: tuple[str, ...] = Field(default_factory=lambda: _class_group("GOODS", _GOODS))
