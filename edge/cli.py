@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="detector model file (path, or a name in --models-dir)")
     run.add_argument("--camera-id", help="camera id (default: the zones file's camera id)")
     run.add_argument("--fps", type=float, help="analysis frames per second (default 2)")
-    run.add_argument("--events-out", type=Path, help="append every event phase as a JSON line here")
+    run.add_argument("--events-out", type=Path, help="write every event phase as a JSON line here (a new file)")
+    run.add_argument("--append-events", action="store_true", help="append to --events-out instead of replacing it")
     run.add_argument("--evidence-dir", type=Path, help="write evidence JPEGs here")
     run.add_argument("--no-mqtt", action="store_true", help="don't publish (use with --events-out)")
     pace = run.add_mutually_exclusive_group()
@@ -97,6 +98,7 @@ def _settings(args: argparse.Namespace):
         "analysis_fps": args.fps,
         "evidence_dir": args.evidence_dir,
         "events_out": args.events_out,
+        "events_out_append": args.append_events or None,  # unset: the config file decides
         "spool_path": args.spool,
         "conf": args.conf,
         "inference_workers": args.workers,

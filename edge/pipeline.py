@@ -198,7 +198,8 @@ class Pipeline:
             )
         if s.events_out is not None:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
-            self._events_out = s.events_out.open("a", encoding="utf-8")
+            # a fresh file by default: a clip run twice into one file must not list its events twice
+            self._events_out = s.events_out.open("a" if s.events_out_append else "w", encoding="utf-8")
         if self.publisher is not None and hasattr(self.publisher, "on_command"):
             self.publisher.on_command(self.submit_command)
         for camera in self.cameras.values():

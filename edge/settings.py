@@ -132,7 +132,12 @@ class EdgeSettings(BaseSettings):
     evidence_dir: Path | None = Field(default=None, description="also write evidence JPEGs here")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
-    events_out: Path | None = Field(default=None, description="also append every event phase as JSON lines")
+    events_out: Path | None = Field(
+        default=None, description="also write every event phase as JSON lines (the file is started afresh)"
+    )
+    events_out_append: bool = Field(
+        default=False, description="append to events_out instead (a long-running worker that restarts)"
+    )
     rules: dict[str, Any] = Field(default_factory=dict, description="RuleConfig overrides for every camera")
 
     @field_validator("rules")

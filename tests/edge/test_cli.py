@@ -101,6 +101,23 @@ def test_run_writes_one_json_line_per_event_phase(bag_clip, models_dir: Path, tm
     assert "150 frames decoded" in proc.stderr
 
 
+def test_events_out_starts_afresh_unless_appending(bag_clip, models_dir: Path, tmp_path: Path) -> None:
+    # a clip run twice into one file must not list its events twice (a scorer would count false starts)
+    video, zones = bag_clip
+    out = tmp_path / "events.jsonl"
+    out.write_text('{"phase": "start", "zone_id": "stale"}\n')
+    args = ["run", "--source", str(video), "--zones", str(zones), "--model", str(models_dir / "yolox_nano.onnx"),
+            "--fps", "5", "--events-out", str(out), "--no-mqtt", "--as-fast-as-possible", "--no-progress"]
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(x)["phase"] for x in out.read_text().splitlines()] == ["start", "end"]
+    proc = run(*args, "--append-events")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["phase"] for x in lines] == ["start", "end", "start", "end"]
+    assert lines[0]["event_id"] != lines[2]["event_id"]
+
+
 def test_dev_events_clip_layout_is_read_directly(data_dir: Path, models_dir: Path, tmp_path: Path) -> None:
     # The dev-events zones file over the first seconds of its own clip: loads, runs, names the camera.
     out = tmp_path / "e.jsonl"
