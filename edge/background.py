@@ -589,9 +589,18 @@ class _Sheet:
         delta = np.subtract(cur_n, ref, out=self._buf("t1", 3, n, wc))
         delta *= np.multiply(where, alpha[:, None], out=self._buf("t2d", n, wc))
         ref += delta
+        ref_clipped = self._ref_clipped[:, rows]
+        if ref_clipped.any():
+            # a channel learned while clipped gets its upper bound back once it reads below the clip level
+            # again (the exposure came back down), re-learned from that reading as a new pixel would be:
+            # else an object brighter than the ground would stay invisible there for good
+            back = np.less(cur, _CLIP_LEVEL) & where & ref_clipped
+            if back.any():
+                ref[back] = cur_n[back]
+                ref_clipped &= ~back
+                self._max_offset[:, rows][back] = 0.0
         clipped = np.greater_equal(cur, _SATURATED, out=self._buf("b3", 3, n, wc))
         clipped &= where
-        ref_clipped = self._ref_clipped[:, rows]
         clipped &= ~ref_clipped
         if clipped.any():
             ref_clipped |= clipped

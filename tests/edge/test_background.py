@@ -189,3 +189,29 @@ def test_zones_of_a_camera_in_one_bank_behave_as_if_alone() -> None:
     after = bank.update(frame(bag=True, seed=1), ts, {0: NO_BOXES})
     assert not after["bag"].ready and after["below"].ready and after["below"].known == got["below"].known
     assert "bag" in bank and "nowhere" not in bank
+
+
+def test_upper_bound_comes_back_after_a_clipped_spell() -> None:
+    # Bright paving clips while the exposure is up; learned then, its channels have no upper bound. Once
+    # the exposure is back down they must get it back, or a white sack set down later is never seen.
+    rng = np.random.default_rng(3)
+    ground = cv2.GaussianBlur(rng.uniform(130, 150, (H, W, 3)).astype(np.float32), (0, 0), 1.5)
+    ground[:, :W // 2 + 20] += 65  # the left part is bright paving that clips, the right part gives the gain
+
+    def bright(gain: float, sack: bool, k: int) -> np.ndarray:
+        img = ground * gain
+        if sack:
+            img[70:100, 70:120] = 252.0
+        img += np.random.default_rng(k).normal(0, 2, img.shape)
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    m = ZoneStaticModel(POLY, (W, H))
+    ts, k = 0.0, 0
+    for gain, seconds in ((1.0, 10.0), (1.35, 60.0), (1.0, 60.0)):  # clipped for a minute, then normal
+        for _ in range(int(seconds * 2)):
+            m.update(bright(gain, False, k), ts, NO_BOXES)
+            ts, k = ts + 0.5, k + 1
+    for _ in range(20):  # the sack, 10 s
+        state = m.update(bright(1.0, True, k), ts, NO_BOXES)
+        ts, k = ts + 0.5, k + 1
+    assert state.coverage == pytest.approx(1500 / (121 * 81), rel=0.3)

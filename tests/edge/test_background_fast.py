@@ -36,7 +36,8 @@ def _cmin(a: np.ndarray) -> np.ndarray:
 
 
 class ReferenceSheet:
-    """The sheet as first written (straightforward whole-canvas numpy / OpenCV), kept verbatim."""
+    """The sheet as first written (straightforward whole-canvas numpy / OpenCV), kept verbatim but for the
+    rule added since in `_learn` (clipped channels get their upper bound back)."""
 
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
@@ -152,6 +153,11 @@ class ReferenceSheet:
         delta = np.subtract(cur_n, self.ref)
         delta *= a
         self.ref += delta
+        # (added with the model's rule) a channel learned while clipped that reads below the clip level
+        # again is re-learned from that reading and gets its upper bound back
+        back = self.ref_clipped & where[..., None] & (cur < _CLIP_LEVEL)
+        self.ref[back] = cur_n[back]
+        self.ref_clipped &= ~back
         self.ref_clipped |= where[..., None] & (cur >= _SATURATED)
         self._refresh()
 
@@ -332,7 +338,7 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
     by_radius: dict[int, list[np.ndarray]] = {}
     for poly in ZONES:
         by_radius.setdefault(bgm.kernel_radius(poly, (W, H), p), []).append(poly)
-    covered = clipped = 0  # the comparison is only worth something if the scene exercises the model
+    covered = clipped = unclipped = 0  # the comparison is only worth something if the scene exercises the model
     for polys in by_radius.values():
         fast, ref = bgm._Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
         for k in range(48):
@@ -340,13 +346,15 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
                 fast.reset(0)
                 ref.reset(0)
             img, boxes = _frame(k)
+            was_clipped = ref.ref_clipped.copy()
             got, want = fast.update(img, k / 2, boxes), ref.update(img, k / 2, boxes)
             assert all(_same_state(a, b) for a, b in zip(got, want, strict=True)), k
             for name in ARRAYS:
                 assert np.array_equal(getattr(fast, name), getattr(ref, name)), (k, name)
             covered += sum(len(s.boxes) > 0 for s in want)
             clipped += ref.ref_clipped.any()
-    assert covered > 10 and clipped > 10
+            unclipped += (was_clipped & ~ref.ref_clipped).any()  # the patch dims below the clip level
+    assert covered > 10 and clipped > 10 and unclipped > 0
 
 
 # ---------------------------------------------------------------------------------------------- pieces
