@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test setup setup-test lint bench
+.PHONY: demo test setup setup-test lint bench accuracy
 
 demo:
 	@bash scripts/setup.sh
@@ -19,3 +19,12 @@ lint:
 bench:
 	@bash scripts/setup.sh
 	@for b in scripts/bench/*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+
+# event accuracy: the dev clips plus 8 clips made like them (made once, ~4 min; scoring ~1.5 min)
+accuracy:
+	@bash scripts/setup.sh
+	@if ls var/synth-2/clip_*.json >/dev/null 2>&1; then \
+	  .venv/bin/python scripts/synth_event_clips.py --out var/synth-2 --rescore --with-dev; \
+	else \
+	  .venv/bin/python scripts/synth_event_clips.py --out var/synth-2 --count 8 --seed 2 --score --with-dev; \
+	fi

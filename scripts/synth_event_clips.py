@@ -3,6 +3,7 @@
     .venv/bin/python scripts/synth_event_clips.py --out var/synth --count 4 --seed 1
     .venv/bin/python scripts/synth_event_clips.py --out var/synth --count 4 --seed 1 --score
     .venv/bin/python scripts/synth_event_clips.py --out var/synth --rescore   # after an edge change
+    make accuracy   # the dev clips and 8 made ones (--seed 2), made once under var/synth-2, then rescored
 
 Each clip is the PETS2009 footage played forward, backward and forward (238 s at 10 fps, H.264 with a
 2 s GOP), with bag photographs from ../shared/data/sidewalk-bags/valid pasted into random shop zones at
@@ -283,8 +284,8 @@ def score(clips: list[Path], model: Path, out: Path) -> int:
     edge = ROOT / ".venv" / "bin" / "doorline-edge"
     args = []
     for clip in tqdm(clips, desc="edge", unit="clip"):
-        events = out / f"{clip.stem}.events.jsonl"
-        events.unlink(missing_ok=True)
+        events = out / (f"{clip.stem}.events.jsonl" if clip.parent == out
+                        else f"{clip.parent.name}_{clip.stem}.events.jsonl")
         subprocess.run([str(edge), "run", "--source", str(clip.with_suffix(".mp4")), "--zones", str(clip),
                         "--model", str(model), "--events-out", str(events), "--no-mqtt"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -309,6 +310,8 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=SHARED / "models" / "yolox_nano.onnx")
     ap.add_argument("--score", action="store_true", help="run the edge worker on the clips and score them")
     ap.add_argument("--rescore", action="store_true", help="score the clips already under --out; make none")
+    ap.add_argument("--with-dev", action="store_true",
+                    help="score ../shared/data/dev-events' clips too (with --score or --rescore)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -320,6 +323,8 @@ def main() -> int:
         clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds, tuple(a.width),
                            tuple(a.short_s), a.repeat)
                  for i in tqdm(range(a.count), desc="clips", unit="clip")]
+    if a.with_dev:
+        clips = sorted((SHARED / "data" / "dev-events").glob("clip_*.json")) + list(clips)
     return score(clips, a.model, a.out) if a.score or a.rescore else 0
 
 
