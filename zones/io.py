@@ -59,8 +59,18 @@ class ZoneFileError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-def _unknown(keys: list[str], allowed: set[str]) -> str:
-    return f"unknown key(s) {', '.join(keys)}; allowed: {', '.join(sorted(allowed))}"
+def _check_keys(path: Path, raw: dict, allowed: set[str], zid: str | None = None, *, lenient: bool = False
+                ) -> None:
+    """Unknown keys raise; in the lenient clip layout (whose files carry ground truth and metadata beside
+    the zones) they are logged and ignored."""
+    unknown = sorted(set(raw) - allowed)
+    if not unknown:
+        return
+    if lenient:
+        zone = "" if zid is None else f", zone {zid!r}"
+        log.warning("%s%s: ignoring key(s) %s in clip layout", path, zone, ", ".join(unknown))
+        return
+    raise ZoneFileError(path, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}", zid)
 
 
 def _read(path: Path) -> Any:
@@ -128,17 +138,15 @@ def _rules(path: Path, value: Any, zid: str | None = None) -> dict[str, Any]:
     return dict(value)
 
 
-def _zone(path: Path, raw: Any, index: int, allowed: set[str], frame_size: tuple[int, int] | None,
-          default_violations: tuple[str, ...]) -> Zone:
+def _zone(path: Path, raw: Any, index: int, frame_size: tuple[int, int] | None,
+          default_violations: tuple[str, ...], lenient: bool) -> Zone:
     if not isinstance(raw, dict):
         raise ZoneFileError(path, f"zones[{index}] must be a mapping")
     zid = raw.get("zone_id")
     if not isinstance(zid, str | int) or isinstance(zid, bool) or str(zid).strip() == "":
         raise ZoneFileError(path, f"zones[{index}] needs a non-empty zone_id")
     zid = str(zid)
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ZoneFileError(path, _unknown(unknown, allowed), zid)
+    _check_keys(path, raw, _ZONE_KEYS, zid, lenient=lenient)
     if "polygon" not in raw:
         raise ZoneFileError(path, "missing polygon", zid)
     poly = _points(path, zid, raw["polygon"], "polygon")
@@ -159,11 +167,11 @@ def _zone(path: Path, raw: Any, index: int, allowed: set[str], frame_size: tuple
                 _rules(path, raw.get("rules"), zid))
 
 
-def _zones(path: Path, raw: Any, allowed: set[str], frame_size: tuple[int, int] | None,
-           default_violations: tuple[str, ...]) -> list[Zone]:
+def _zones(path: Path, raw: Any, frame_size: tuple[int, int] | None, default_violations: tuple[str, ...],
+           lenient: bool = False) -> list[Zone]:
     if not isinstance(raw, list) or not raw:
         raise ZoneFileError(path, "zones must be a non-empty list")
-    zones = [_zone(path, z, i, allowed, frame_size, default_violations) for i, z in enumerate(raw)]
+    zones = [_zone(path, z, i, frame_size, default_violations, lenient) for i, z in enumerate(raw)]
     seen: set[str] = set()
     for z in zones:
         if z.zone_id in seen:
@@ -172,42 +180,27 @@ def _zones(path: Path, raw: Any, allowed: set[str], frame_size: tuple[int, int] 
     return zones
 
 
-def _clip_zones(path: Path, raw: Any) -> Any:
-    """A clip's zones with keys a camera file has no use for dropped (logged once per key)."""
-    if not isinstance(raw, list):
-        return raw
-    extra = sorted({k for z in raw if isinstance(z, dict) for k in z} - _ZONE_KEYS)
-    if not extra:
-        return raw
-    log.warning("%s: ignoring zone key(s) %s in clip layout", path, ", ".join(extra))
-    return [{k: v for k, v in z.items() if k in _ZONE_KEYS} if isinstance(z, dict) else z for z in raw]
-
-
 def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
     """Validate already-parsed zone data (either layout) into CameraZones."""
     path = Path(path)
     if not isinstance(data, dict):
         raise ZoneFileError(path, "top level must be a mapping")
     if "camera_id" not in data and "size" in data:  # dev-events clip layout
-        unknown = sorted(set(data) - _CLIP_KEYS)
-        if unknown:
-            log.warning("%s: ignoring key(s) %s in clip layout", path, ", ".join(unknown))
+        _check_keys(path, data, _CLIP_KEYS, lenient=True)
         size = _frame_size(path, data.get("size"))
         raw_rules = data.get("rules") or {}
         if not isinstance(raw_rules, dict):
             raise ZoneFileError(path, "rules must be a mapping")
         rules = _rules(path, raw_rules)
-        zones = _zones(path, _clip_zones(path, data.get("zones")), _ZONE_KEYS, size, (PILED_GOODS,))
+        zones = _zones(path, data.get("zones"), size, (PILED_GOODS,), lenient=True)
         return CameraZones(path.stem, None, size, zones, RuleConfig.model_validate(rules))
-    unknown = sorted(set(data) - _CAMERA_KEYS)
-    if unknown:
-        raise ZoneFileError(path, _unknown(unknown, _CAMERA_KEYS))
+    _check_keys(path, data, _CAMERA_KEYS)
     cam = data.get("camera_id")
     if not isinstance(cam, str | int) or isinstance(cam, bool) or str(cam).strip() == "":
         raise ZoneFileError(path, "camera_id is required")
     size = _frame_size(path, data.get("frame_size"))
     rules = RuleConfig.model_validate(_rules(path, data.get("rules")))
-    zones = _zones(path, data.get("zones"), _ZONE_KEYS, size, VIOLATIONS)
+    zones = _zones(path, data.get("zones"), size, VIOLATIONS)
     site = data.get("site_id")
     return CameraZones(str(cam), None if site is None else str(site), size, zones, rules)
 
