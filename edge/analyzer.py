@@ -120,11 +120,12 @@ class SceneAnalyzer:
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
         groups: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         xyxy = detections.xyxy
+        box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
         for key, r in self._class_rules.items():
             keep = detections.confidence >= r.min_confidence
             is_person = np.isin(names, r.person_classes) & keep
             # a "person" much wider than tall is a misdetected object: masking it would hide that object
-            upright = (xyxy[:, 2] - xyxy[:, 0]) <= r.person_max_aspect * (xyxy[:, 3] - xyxy[:, 1])
+            upright = box_w <= r.person_max_aspect * box_h
             groups[key] = (is_person, ((is_person & upright) | np.isin(names, r.vehicle_classes)) & keep,
                            np.isin(names, r.goods_classes) & keep)
         static: dict[str, StaticState] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("DOORLINE_SHARED", ROOT.parent / "shared"))
 FPS = 10.0
 SIZE = (768, 576)
 FULL_S = 238.3  # dev-events' length; timings below are drawn for it and scaled to a shorter --seconds
@@ -211,19 +212,25 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
     negatives = [zones[i]["zone_id"] for i in roles[n_truth + 1:]]
     placements: list[Placement] = []
     truth = []
+
+    def set_down(zone: dict, on: float, off: float, r: np.random.Generator) -> Placement:
+        image, box = bags[int(r.integers(len(bags)))]
+        placements.append(place(zone, *cut_out(image, box, r), r, on, off, width))
+        return placements[-1]
+
+    def truth_bag(zone: dict, on: float, off: float, stays: bool, r: np.random.Generator) -> None:
+        p = set_down(zone, on, off, r)
+        truth.append({"zone_id": zone["zone_id"], "violation": "piled_goods", "on": on, "off": off,
+                      "stays_to_end": stays, "box": p.box})
+
     for i in truth_z:
         on = round(float(rng.uniform(10, 60)) * k, 1)
         stays = bool(rng.random() < 0.3)
         off = duration if stays else round(min(on + float(rng.uniform(70, 130)) * k, duration - 30 * k), 1)
-        image, box = bags[int(rng.integers(len(bags)))]
-        placements.append(place(zones[i], *cut_out(image, box, rng), rng, on, off, width))
-        truth.append({"zone_id": zones[i]["zone_id"], "violation": "piled_goods", "on": on, "off": off,
-                      "stays_to_end": stays, "box": placements[-1].box})
+        truth_bag(zones[i], on, off, stays, rng)
     s_on = round(float(rng.uniform(40, 150)) * k, 1)
     s_off = round(s_on + float(rng.uniform(*short_s)) * k, 1)
-    image, box = bags[int(rng.integers(len(bags)))]
-    short = place(zones[short_z], *cut_out(image, box, rng), rng, s_on, s_off, width)
-    placements.append(short)
+    short = set_down(zones[short_z], s_on, s_off, rng)
     cond = conditions(rng, k)
     shake = shake_path(rng, len(order), cond["shake_px_max"])
     if repeat > 0:  # its own generator, so that clips made without --repeat stay the same
@@ -235,10 +242,7 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
             off = round(min(on + float(again.uniform(40, 90)) * k, duration - 30 * k), 1)
             if off - on < 35 * k:
                 continue
-            image, box = bags[int(again.integers(len(bags)))]
-            placements.append(place(zones[i], *cut_out(image, box, again), again, on, off, width))
-            truth.append({"zone_id": zones[i]["zone_id"], "violation": "piled_goods", "on": on, "off": off,
-                          "stays_to_end": False, "box": placements[-1].box})
+            truth_bag(zones[i], on, off, False, again)
 
     import av  # the `dev` extra; only this tool writes H.264
 
@@ -252,8 +256,8 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
                       "sc_threshold": "0"}
     period, phase = cond["light_drift_period_s"], cond["light_drift_phase"]
     e_start, e_len, e_factor = cond["exposure_step"]
-    for k, src in enumerate(tqdm(order, desc=name, unit="frame", leave=False)):
-        t = k / FPS
+    for n, src in enumerate(tqdm(order, desc=name, unit="frame", leave=False)):
+        t = n / FPS
         frame = cv2.imdecode(np.frombuffer(footage[src], np.uint8), cv2.IMREAD_COLOR)
         for p in placements:
             if p.on <= t < p.off:
@@ -262,7 +266,7 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
         if e_start <= t < e_start + e_len:
             gain *= e_factor
         frame = cv2.convertScaleAbs(frame, alpha=gain)
-        m = np.float32([[1, 0, shake[k, 0]], [0, 1, shake[k, 1]]])
+        m = np.float32([[1, 0, shake[n, 0]], [0, 1, shake[n, 1]]])
         frame = cv2.warpAffine(frame, m, SIZE, borderMode=cv2.BORDER_REFLECT)
         pkt = stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24"))
         container.mux(pkt)
