@@ -14,10 +14,19 @@ Threads:
   between commit and ack means a duplicate, which `message_id` uniqueness turns into a no-op.
 - the outbox thread publishes pending `Outbox` rows (commands for edges) and marks them sent after PUBACK.
 
+An event (or recheck result) that arrives as a `Bundle` with its pictures is stored with them in one
+transaction, before the one message is acknowledged. Pictures that travel on their own (too big for the
+bundle, or stripped at the edge's spool cap) are stored when they come; until then the event's reference
+to each is a row with `stored=False`.
+
 Subscriptions: events, evidence and recheck results through the MQTT v5 shared subscription
 `$share/{group}/{prefix}/v1/+/+/{kind}`, so several instances split the load. Status topics are
 subscribed to directly (not shared) because a broker never sends retained messages to a shared
 subscription (MQTT 5 §4.8.2); status rows are upserts, so every instance applying them is harmless.
+
+Authentication: with `settings.edge_accounts` set, every upstream message must carry the signature of the
+edge that owns its camera (`wire.signing`); one without is dead-lettered as unauthenticated, before its
+payload is parsed.
 
 Refused messages (not JSON, wrong version, invalid, oversized, hash mismatch, topic/payload disagreeing
 on site or camera, wrong message type for the topic) become `DeadLetter` rows with the reason, and are
@@ -45,13 +54,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from central import outbox
+from central.edge_keys import EdgeKeys, Unauthenticated
 from central.evidence_store import EvidenceStore, EvidenceStoreError
 from central.orm.base import utcnow
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, RecheckRecord
 from central.settings import CentralSettings
 from edge.publisher import mqtt_client, session_properties
-from wire import topics
+from wire import signing, topics
 from wire.schema import (
+    Bundle,
     EventMessage,
     EvidenceMessage,
     EvidenceRef,
@@ -59,6 +70,7 @@ from wire.schema import (
     SchemaError,
     StatusMessage,
     decode,
+    evidence_owner,
     recheck_evidence_owner,
 )
 
@@ -93,6 +105,7 @@ class Inbound:
     qos: int
     generation: int
     received: float
+    signature: str | None = None  # the `doorline-sig` user property, when the message had one
 
 
 @dataclass
@@ -131,6 +144,7 @@ class _Rows:
 
     def _prefetch(self, batch: list[Any]) -> None:
         s = self.session
+        batch = [part for m in batch for part in ((m.head, *m.evidence) if isinstance(m, Bundle) else (m,))]
         evs = [m for m in batch if isinstance(m, EventMessage)]
         evd = [m for m in batch if isinstance(m, EvidenceMessage)]
         rcs = [m for m in batch if isinstance(m, RecheckResult)]
@@ -230,6 +244,8 @@ class IngestService:
         self._last_error = ""
         self._workflow: Any = None
         self.use_workflow = use_workflow
+        # a bad accounts file stops central here, with the reason, not at the first message
+        self.edge_keys = EdgeKeys.load(settings.edge_accounts) if settings.edge_accounts else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -378,6 +394,8 @@ class IngestService:
             log.warning("ingest %s lost the broker: %s", self.client_id, reason_code)
 
     def _on_message(self, _c, _u, message: mqtt.MQTTMessage) -> None:
+        props = getattr(message, "properties", None)
+        sig = next((v for k, v in getattr(props, "UserProperty", None) or () if k == signing.SIG_PROPERTY), None)
         item = Inbound(
             message.topic,
             bytes(message.payload),
@@ -385,6 +403,7 @@ class IngestService:
             message.qos,
             self._generation,
             time.monotonic(),
+            sig,
         )
         with self._lock:
             self._unacked += 1
@@ -419,7 +438,12 @@ class IngestService:
 
     def _prepare(self, batch: list[Inbound]) -> _Prepared:
         parsed = [self._validated(item) for item in batch]
-        pictures = {m.sha256: m.data() for m in parsed if isinstance(m, EvidenceMessage)}
+        pictures = {
+            e.sha256: e.data()
+            for m in parsed
+            for e in (m.evidence if isinstance(m, Bundle) else (m,))
+            if isinstance(e, EvidenceMessage)
+        }
         # file writes wait on the disk, not the CPU (and release the GIL): several at once
         mapper = self._blob_pool.map if self._blob_pool is not None else map
         results = list(mapper(self._try_put, pictures.values()))
@@ -607,11 +631,16 @@ class IngestService:
         expected = _EXPECTED.get(t.kind)
         if expected is None:
             raise Rejected(f"central does not consume {t.kind!r} topics")
+        if self.edge_keys is not None:
+            try:
+                self.edge_keys.check(item.topic, t.site_id, t.camera_id, item.payload, item.signature)
+            except Unauthenticated as exc:
+                raise Rejected(f"unauthenticated: {exc}") from None
         try:
             msg = decode(item.payload)
         except SchemaError as exc:
             raise Rejected(exc.reason) from None
-        if not isinstance(msg, expected):
+        if not isinstance(msg.head if isinstance(msg, Bundle) else msg, expected):
             raise Rejected(f"{msg.type} message on a {t.kind} topic", msg)
         if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
             raise Rejected(
@@ -625,6 +654,8 @@ class IngestService:
     ) -> str:
         """Check first, then add rows (a Rejected leaves the session untouched). Workflow calls are deferred
         until the rows are flushed."""
+        if isinstance(msg, Bundle):
+            return self._store_bundle(session, msg, item, rows, deferred)
         if isinstance(msg, EventMessage):
             return self._store_event(session, msg, item, rows, deferred)
         if isinstance(msg, EvidenceMessage):
@@ -677,16 +708,11 @@ class IngestService:
         item: Inbound,
         rows: _Rows,
         deferred: list[tuple[str, Any, Inbound]],
+        text: str | None = None,
     ) -> str:
         if rows.has_phase(msg.message_id):
             return "duplicate"
-        ev = rows.event(msg.event_id)
-        if ev is not None and (ev.site_id, ev.camera_id, ev.violation) != (
-            msg.site_id,
-            msg.camera_id,
-            msg.violation,
-        ):
-            raise Rejected(f"event {msg.event_id} already belongs to {ev.site_id}/{ev.camera_id} ({ev.violation})", msg)
+        ev = self._check_event(rows, msg)
         missing = self._check_refs(rows, msg.evidence, msg.event_id, msg)
         self._add_refs(session, rows, missing, msg.event_id, msg)
         ts = _dt(msg.ts)
@@ -726,28 +752,75 @@ class IngestService:
                 phase=msg.phase,
                 ts=ts,
                 sent_at=msg.sent_at,
-                payload=item.payload.decode("utf-8"),
+                payload=text if text is not None else item.payload.decode("utf-8"),
             )
         )
         rows.phases.add(msg.message_id)
         deferred.append(("handle_event", msg, item))
         return "stored"
 
-    def _store_evidence(self, session: Session, msg: EvidenceMessage, rows: _Rows) -> str:
+    @staticmethod
+    def _check_event(rows: _Rows, msg: EventMessage) -> Event | None:
+        """The event's row, if any; raises Rejected when it belongs to another camera or violation."""
+        ev = rows.event(msg.event_id)
+        if ev is not None and (ev.site_id, ev.camera_id, ev.violation) != (
+            msg.site_id,
+            msg.camera_id,
+            msg.violation,
+        ):
+            raise Rejected(f"event {msg.event_id} already belongs to {ev.site_id}/{ev.camera_id} ({ev.violation})", msg)
+        return ev
+
+    @staticmethod
+    def _check_evidence(rows: _Rows, msg: EvidenceMessage, owner: Any) -> bool:
+        """True when the picture still needs storing; raises Rejected when it disagrees with the row its event
+        (or an earlier copy) made."""
         if rows.has_evidence_message(msg.message_id):
-            return "duplicate"
+            return False
         ev = rows.evidence(msg.evidence_id)
-        if ev is not None:
-            if ev.sha256 != msg.sha256:
-                raise Rejected(
-                    f"evidence {msg.evidence_id}: sha256 {msg.sha256[:16]}… does not match the "
-                    f"{ev.sha256[:16]}… its event referenced",
-                    msg,
-                )
-            if ev.event_id != msg.event_id:
-                raise Rejected(f"evidence {msg.evidence_id} belongs to {ev.event_id}, not {msg.event_id}", msg)
-            if ev.stored:
+        if ev is None:
+            return True
+        if ev.sha256 != msg.sha256:
+            raise Rejected(
+                f"evidence {msg.evidence_id}: sha256 {msg.sha256[:16]}… does not match the "
+                f"{ev.sha256[:16]}… its event referenced",
+                owner,
+            )
+        if ev.event_id != msg.event_id:
+            raise Rejected(f"evidence {msg.evidence_id} belongs to {ev.event_id}, not {msg.event_id}", owner)
+        return not ev.stored
+
+    def _store_bundle(
+        self, session: Session, bundle: Bundle, item: Inbound, rows: _Rows, deferred: list[tuple[str, Any, Inbound]]
+    ) -> str:
+        """The head and its attached pictures: every check first (a Rejected leaves the session untouched),
+        then the rows, all in the caller's transaction."""
+        head = bundle.head
+        if isinstance(head, EventMessage):
+            if rows.has_phase(head.message_id):
                 return "duplicate"
+            self._check_event(rows, head)
+        elif rows.has_recheck(head.message_id):
+            return "duplicate"
+        attached = {e.evidence_id for e in bundle.evidence}
+        apart = [r for r in head.evidence if r.evidence_id not in attached]
+        self._check_refs(rows, apart, evidence_owner(head), bundle)
+        fresh = [e for e in bundle.evidence if self._check_evidence(rows, e, bundle)]
+        for ev in fresh:
+            self._add_evidence(session, ev, rows)
+        text = head.model_dump_json()
+        if isinstance(head, EventMessage):
+            return self._store_event(session, head, item, rows, deferred, text=text)
+        return self._store_recheck(session, head, item, rows, deferred, text=text)
+
+    def _store_evidence(self, session: Session, msg: EvidenceMessage, rows: _Rows) -> str:
+        if not self._check_evidence(rows, msg, msg):
+            return "duplicate"
+        self._add_evidence(session, msg, rows)
+        return "stored"
+
+    def _add_evidence(self, session: Session, msg: EvidenceMessage, rows: _Rows) -> None:
+        ev = rows.evidence(msg.evidence_id)
         data = msg.data()
         # content-addressed and atomic; durable once the batch's flush() runs, before the commit (the prepare
         # stage has usually written and synced it already). A rolled-back transaction leaves an unreferenced
@@ -769,7 +842,6 @@ class IngestService:
         ev.size, ev.width, ev.height, ev.kind = len(data), msg.width, msg.height, msg.kind
         ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, utcnow()
         rows.evidence_messages.add(msg.message_id)
-        return "stored"
 
     def _put_evidence(self, data: bytes) -> None:
         if isinstance(self.store, EvidenceStore):
@@ -784,6 +856,7 @@ class IngestService:
         item: Inbound,
         rows: _Rows,
         deferred: list[tuple[str, Any, Inbound]],
+        text: str | None = None,
     ) -> str:
         if rows.has_recheck(msg.message_id):
             return "duplicate"
@@ -800,7 +873,7 @@ class IngestService:
                 zone_id=msg.zone_id,
                 result=msg.result,
                 ts=_dt(msg.ts),
-                payload=item.payload.decode("utf-8"),
+                payload=text if text is not None else item.payload.decode("utf-8"),
             )
         )
         rows.rechecks.add(msg.message_id)

@@ -28,6 +28,9 @@ class CentralSettings(BaseSettings):
                                          description="MQTT client id of this ingest instance; keep it stable "
                                                      "across restarts and distinct per instance "
                                                      "(default doorline-central-<hostname>)")
+    edge_accounts: Path | None = Field(default=None,
+                                       description="the broker-config accounts YAML; set, central refuses "
+                                                   "upstream messages not signed by the camera's own edge")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = Field(default="change-me-doorline-development-secret-key", min_length=32,

@@ -37,15 +37,20 @@ from edge.spool import DEFAULT_MAX_BYTES, Spool
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
+    MAX_MESSAGE_BYTES,
     CommandMessage,
     EventMessage,
     EvidenceMessage,
     RecheckResult,
     SchemaError,
     StatusMessage,
+    bundle_overhead,
     decode,
     encode,
+    encode_bundle,
+    evidence_owner,
 )
+from wire.signing import SIG_PROPERTY, Signer
 
 log = logging.getLogger("doorline.edge.publisher")
 
@@ -54,6 +59,36 @@ NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, but no subscr
 UNROUTED_RETRY_S = 1.0
 _KIND_OF: dict[type, str] = {EventMessage: "event", EvidenceMessage: "evidence", RecheckResult: "recheck"}
 CommandCallback = Callable[[CommandMessage], None]
+
+
+def _attachments(msgs: Sequence[Any]) -> dict[int, list[EvidenceMessage]]:
+    """id(head) → the evidence messages among `msgs` that the head references and that fit one payload."""
+    out: dict[int, list[EvidenceMessage]] = {}
+    taken: set[int] = set()
+    for head in msgs:
+        if not isinstance(head, EventMessage | RecheckResult) or not head.evidence:
+            continue
+        refs = {r.evidence_id: r for r in head.evidence}
+        owner = evidence_owner(head)
+        room = MAX_MESSAGE_BYTES - bundle_overhead(head)
+        parts = []
+        for m in msgs:
+            ref = refs.get(getattr(m, "evidence_id", ""))
+            if (
+                isinstance(m, EvidenceMessage)
+                and ref is not None
+                and id(m) not in taken
+                and m.event_id == owner
+                and m.camera_id == head.camera_id
+                and (ref.sha256, ref.kind, ref.size) == (m.sha256, m.kind, len(m.data()))
+                and len(m.data()) <= room
+            ):
+                parts.append(m)
+                taken.add(id(m))
+                room -= len(m.data())
+        if parts:
+            out[id(head)] = parts
+    return out
 
 
 def mqtt_client(settings: MqttSettings, client_id: str, **kwargs: Any) -> mqtt.Client:
@@ -93,6 +128,7 @@ class Publisher:
         inflight_window: int = 64,
         status_interval_s: float = 10.0,
         client_id: str | None = None,
+        bundle_evidence: bool = True,
     ):
         if not camera_ids:
             raise ValueError("a Publisher needs at least one camera id")
@@ -106,6 +142,13 @@ class Publisher:
         self.inflight_window = inflight_window
         self.status_interval_s = status_interval_s
         self.client_id = client_id or f"doorline-edge-{edge_id}"
+        self.bundle_evidence = bundle_evidence
+        # with a broker password, every message is signed for central to check (wire.signing)
+        self._signer = (
+            Signer(mqtt_settings.username, mqtt_settings.password)
+            if mqtt_settings.username and mqtt_settings.password
+            else None
+        )
 
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
@@ -135,7 +178,10 @@ class Publisher:
         client = mqtt_client(self.settings, self.client_id)
         client.max_inflight_messages_set(max(self.inflight_window, 20))
         will = self._status_message(self.camera_ids[0], state="offline", detail="connection lost (last will)")
-        client.will_set(self._topic(self.camera_ids[0], "status"), encode(will), qos=1, retain=True)
+        will_topic, will_payload = self._topic(self.camera_ids[0], "status"), encode(will)
+        client.will_set(
+            will_topic, will_payload, qos=1, retain=True, properties=self._signed(will_topic, will_payload, will=True)
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -171,10 +217,9 @@ class Publisher:
             self._sender.join(max(0.1, deadline - time.monotonic()))
         if self._connected.is_set():
             infos = [
-                self._client.publish(
+                self._publish_now(
                     self._topic(cam, "status"),
                     encode(self._status_message(cam, state="offline", detail="stopped")),
-                    qos=1,
                     retain=True,
                 )
                 for cam in self.camera_ids
@@ -200,11 +245,13 @@ class Publisher:
 
     def publish_many(self, msgs: Sequence[EventMessage | EvidenceMessage | RecheckResult]) -> list[int]:
         """`publish` for several messages in one spool transaction, sent in this order: all are spooled or
-        none is (an event and its evidence pictures travel together)."""
-        rows = []
+        none is (an event and its evidence pictures travel together).
+
+        With `bundle_evidence` (the default), an event or recheck result goes out as one `Bundle` payload
+        with the pictures among `msgs` that it references, as many as fit the message limit, so central
+        stores them in one transaction; pictures left over go as evidence messages before it."""
         for msg in msgs:
-            kind = _KIND_OF.get(type(msg))
-            if kind is None:
+            if type(msg) not in _KIND_OF:
                 raise ValueError(
                     f"an edge publishes events, evidence and recheck results, not {type(msg).__name__}"
                 )
@@ -213,7 +260,18 @@ class Publisher:
                     f"message for {msg.site_id}/{msg.camera_id}; this edge speaks for "
                     f"{self.site_id}/{self.camera_ids}"
                 )
-            rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
+        attached = _attachments(msgs) if self.bundle_evidence else {}
+        carried = {id(e) for parts in attached.values() for e in parts}
+        rows = []
+        for msg in msgs:
+            if id(msg) in carried:
+                continue
+            kind = _KIND_OF[type(msg)]
+            parts = attached.get(id(msg))
+            if parts:
+                rows.append((self._topic(msg.camera_id, kind), encode_bundle(msg, parts), "bundle"))
+            else:
+                rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
         seqs = self.spool.put_many(rows, qos=1)
         self._counters["spooled"] += len(seqs)
         self._wake.set()
@@ -399,6 +457,17 @@ class Publisher:
             self.spool.ack(done)
             self._counters["acked"] += len(done)
 
+    def _signed(self, topic: str, payload: bytes, *, will: bool = False) -> Properties | None:
+        if self._signer is None:
+            return None
+        props = Properties(PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH)
+        props.UserProperty = (SIG_PROPERTY, self._signer.value(topic, payload))
+        return props
+
+    def _publish_now(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        assert self._client is not None
+        return self._client.publish(topic, payload, qos=qos, retain=retain, properties=self._signed(topic, payload))
+
     def _send_loop(self) -> None:
         next_status = 0.0
         while not self._stopping.is_set():
@@ -413,9 +482,7 @@ class Publisher:
                     self._status_due.clear()
                     next_status = now + self.status_interval_s
                     for cam in self.camera_ids:
-                        self._client.publish(
-                            self._topic(cam, "status"), encode(self._status_message(cam)), qos=1, retain=True
-                        )
+                        self._publish_now(self._topic(cam, "status"), encode(self._status_message(cam)), retain=True)
                 room = self.inflight_window - len(self._inflight)
                 if room <= 0 or now < self._hold_until:
                     continue
@@ -427,7 +494,7 @@ class Publisher:
                         continue
                     if sent >= room:
                         break
-                    info = self._client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+                    info = self._publish_now(m.topic, m.payload, qos=m.qos, retain=m.retain)
                     if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                         self._last_error = f"publish failed: {mqtt.error_string(info.rc)}"
                         break

@@ -4,9 +4,11 @@ A message is written here before it is published and deleted only after the brok
 broker, a cut network or a killed process loses nothing: on restart the rows are replayed in order.
 
 Size cap policy: when a new message would push the spool past `max_bytes`, the oldest *evidence* rows
-are dropped first (counted in `dropped_evidence` and logged); events, recheck results and commands are
-never dropped. If there is still no room, `SpoolFullError` is raised to the caller. A failed write (disk
-full, read-only file system, corrupt file) raises `SpoolError`; nothing is dropped silently.
+are dropped first; if that is not enough, the oldest *bundles* (an event with its pictures in one payload)
+lose their pictures and stay as plain events that still reference them. Every dropped picture is counted
+in `dropped_evidence` and logged; events, recheck results and commands are never dropped. If there is still
+no room, `SpoolFullError` is raised to the caller. A failed write (disk full, read-only file system,
+corrupt file) raises `SpoolError`; nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wire.schema import SchemaError, strip_bundle
+
 log = logging.getLogger("doorline.edge.spool")
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DROPPABLE_KINDS: tuple[str, ...] = ("evidence",)
+STRIPPABLE_KINDS: tuple[str, ...] = ("bundle",)
 
 
 class SpoolError(RuntimeError):
@@ -142,26 +147,48 @@ class Spool:
             return [int(seq) for seq in seqs]
 
     def _make_room(self, size: int, kind: str) -> None:
-        """Drop oldest evidence until `size` more bytes fit; inside the caller's transaction."""
+        """Drop oldest evidence, then strip the oldest bundles' pictures, until `size` more bytes fit; inside
+        the caller's transaction."""
         need = self._bytes + size - self.max_bytes
-        freed = dropped = 0
+        freed = dropped = rows = 0
         for seq, row_size in self._db.execute(
             f"SELECT seq, size FROM spool WHERE kind IN ({','.join('?' * len(DROPPABLE_KINDS))}) "
             "ORDER BY seq",
             DROPPABLE_KINDS,
-        ):
+        ).fetchall():
             if freed >= need:
                 break
             self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
             freed += row_size
             dropped += 1
+            rows += 1
+        if freed < need:
+            for seq, topic, payload, row_size in self._db.execute(
+                f"SELECT seq, topic, payload, size FROM spool WHERE kind IN "
+                f"({','.join('?' * len(STRIPPABLE_KINDS))}) ORDER BY seq",
+                STRIPPABLE_KINDS,
+            ).fetchall():
+                if freed >= need:
+                    break
+                try:
+                    plain, pictures = strip_bundle(bytes(payload))
+                except (SchemaError, ValueError, KeyError, TypeError) as exc:
+                    log.error("spool row %d is not a readable bundle (%s); left as it is", seq, exc)
+                    continue
+                new_size = len(plain) + len(topic)
+                self._db.execute(
+                    "UPDATE spool SET payload = ?, kind = 'stripped', size = ? WHERE seq = ?",
+                    (plain, new_size, seq),
+                )
+                freed += row_size - new_size
+                dropped += pictures
         if freed < need:
             raise SpoolFullError(
                 f"spool full: {self._bytes} of {self.max_bytes} bytes held by messages that are never "
                 "dropped; "
                 f"cannot add a {kind} message of {size} bytes (is the broker reachable?)"
             )
-        self._depth -= dropped
+        self._depth -= rows
         self._bytes -= freed
         self.dropped_evidence += dropped
         log.warning(

@@ -6,8 +6,19 @@ in a binary frame so that a JPEG is neither base64-encoded (a third larger) nor 
     b"\x00DLB" | header length (uint32, big-endian) | header: the JSON object, without data_b64 | JPEG bytes
 
 The leading NUL can never start JSON text, so `decode()` tells the two forms apart by their first bytes. The
-JSON form of evidence (`data_b64`, `encode(msg, binary=False)`) is still accepted. `decode()` never raises
-anything but `SchemaError`, whose `reason` is short and safe to store in a dead-letter table.
+JSON form of evidence (`data_b64`, `encode(msg, binary=False)`) is still accepted.
+
+An event (or a recheck result) and the pictures it names usually travel together as one `Bundle`, so that
+central stores them in one transaction before it acknowledges the one message:
+
+    b"\x00DLE" | header length (uint32, big-endian) | header | JPEG bytes, one after another
+
+where the header is `{"v": 1, "type": "bundle", "head": <the event object>, "evidence": [<evidence
+header>, ...]}` and each picture's length is the `size` of the head's reference to it. A picture that does
+not fit the message limit, or that the edge spool stripped at its cap, travels (or is missing) on its own.
+
+`decode()` never raises anything but `SchemaError`, whose `reason` is short and safe to store in a
+dead-letter table.
 
 Ids: `message_id` is unique per message (central stores a message at most once by it);
 `event_id` names one violation episode in one zone and is shared by its start / update / end messages,
@@ -22,6 +33,7 @@ import hashlib
 import json
 import struct
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -42,6 +54,7 @@ MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_EVIDENCE_BYTES = 1024 * 1024
 MAX_BOXES = 256
 BINARY_MAGIC = b"\x00DLB"
+BUNDLE_MAGIC = b"\x00DLE"
 MAX_HEADER_BYTES = 64 * 1024
 _FRAME = struct.Struct(">4sI")
 _DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
@@ -219,6 +232,125 @@ Message = Annotated[
 _adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 
+def evidence_owner(head: EventMessage | RecheckResult) -> str:
+    """The `event_id` that the evidence pictures of `head` carry."""
+    return head.event_id if isinstance(head, EventMessage) else recheck_evidence_owner(head.command_id)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An event (or recheck result) with some or all of the evidence pictures it names, as one payload.
+    `decode()` checks that every picture is one the head references, by id, hash, kind and size."""
+
+    head: EventMessage | RecheckResult
+    evidence: tuple[EvidenceMessage, ...]
+
+    type = "bundle"
+
+    @property
+    def message_id(self) -> str:
+        return self.head.message_id
+
+    @property
+    def site_id(self) -> str:
+        return self.head.site_id
+
+    @property
+    def camera_id(self) -> str:
+        return self.head.camera_id
+
+    def __post_init__(self) -> None:
+        refs = {r.evidence_id: r for r in self.head.evidence}
+        owner = evidence_owner(self.head)
+        seen: set[str] = set()
+        for ev in self.evidence:
+            ref = refs.get(ev.evidence_id)
+            if ref is None:
+                raise ValueError(f"evidence {ev.evidence_id} is not referenced by its {self.head.type}")
+            if (ref.sha256, ref.kind, ref.size) != (ev.sha256, ev.kind, len(ev.data())):
+                raise ValueError(f"evidence {ev.evidence_id} differs from its reference (sha256, kind or size)")
+            if ev.event_id != owner or (ev.site_id, ev.camera_id) != (self.head.site_id, self.head.camera_id):
+                raise ValueError(f"evidence {ev.evidence_id} belongs to another event or camera")
+            if ev.evidence_id in seen:
+                raise ValueError(f"evidence {ev.evidence_id} attached twice")
+            seen.add(ev.evidence_id)
+
+
+def encode_bundle(head: EventMessage | RecheckResult, evidence: list[EvidenceMessage]) -> bytes:
+    """The payload of `head` carrying `evidence` (each one must be referenced by `head`)."""
+    Bundle(head, tuple(evidence))  # the same checks decode() makes, so a bad bundle fails at the sender
+    header = b"".join(
+        (
+            b'{"v":1,"type":"bundle","head":',
+            head.model_dump_json().encode("utf-8"),
+            b',"evidence":[',
+            b",".join(e.model_dump_json().encode("utf-8") for e in evidence),
+            b"]}",
+        )
+    )
+    return b"".join((_FRAME.pack(BUNDLE_MAGIC, len(header)), header, *(e.data() for e in evidence)))
+
+
+def strip_bundle(payload: bytes) -> tuple[bytes, int]:
+    """A bundle without its pictures: (the head's plain JSON payload, how many pictures were dropped). The
+    head keeps its references, so central records the pictures as missing."""
+    header, _ = _split_frame(payload)
+    obj = json.loads(header)
+    return json.dumps(obj["head"], separators=(",", ":")).encode("utf-8"), len(obj["evidence"])
+
+
+def bundle_overhead(head: EventMessage | RecheckResult) -> int:
+    """Bytes of a bundle of `head` beyond its pictures, with room for the evidence headers (~400 bytes each)."""
+    return _FRAME.size + 64 + len(head.model_dump_json()) + 512 * len(head.evidence)
+
+
+def _decode_bundle(raw: bytes) -> Bundle:
+    header, data = _split_frame(raw)
+    try:
+        obj = json.loads(header)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"bundle header is not JSON: {exc}") from None
+    if not isinstance(obj, dict) or obj.get("type") != "bundle":
+        raise SchemaError("bundle header is not a bundle object")
+    if obj.get("v") != VERSION:
+        raise SchemaError(f"unsupported schema version {obj.get('v')!r} (this side speaks v{VERSION})")
+    head_obj, parts = obj.get("head"), obj.get("evidence")
+    if not isinstance(head_obj, dict) or head_obj.get("type") not in ("event", "recheck_result"):
+        raise SchemaError("bundle head is not an event or recheck result")
+    if not isinstance(parts, list) or len(parts) > 16 or not all(isinstance(p, dict) for p in parts):
+        raise SchemaError("bundle evidence is not a list of at most 16 objects")
+    head = _validate_obj(head_obj, None)
+    sizes = {r.evidence_id: r.size for r in head.evidence}
+    offset = 0
+    evidence = []
+    for part in parts:
+        if part.get("type") != "evidence":
+            raise SchemaError("invalid bundle: an attached part is not evidence")
+        key = part.get("evidence_id")
+        size = sizes.get(key) if isinstance(key, str) else None
+        if size is None:
+            raise SchemaError(f"invalid bundle: evidence {part.get('evidence_id')!r} is not referenced by its head")
+        if offset + size > len(data):
+            raise SchemaError(f"invalid bundle: {len(data)} bytes of pictures, its references need more")
+        evidence.append(_validate_obj(part, {_DATA: data[offset : offset + size]}))
+        offset += size
+    if offset != len(data):
+        raise SchemaError(f"invalid bundle: {len(data) - offset} bytes after the last picture")
+    try:
+        return Bundle(head, tuple(evidence))
+    except ValueError as exc:
+        raise SchemaError(f"invalid bundle: {exc}") from None
+
+
+def _validate_obj(obj: dict[str, Any], context: dict[str, bytes] | None) -> Any:
+    try:
+        return _adapter.validate_python(obj, context=context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != obj.get("type"))
+        raise SchemaError(f"invalid {obj.get('type')}: {where}: {first.get('msg')}"[:500]) from None
+
+
 def encode(message: _Message, *, binary: bool = True) -> bytes:
     """The payload of `message`. Evidence goes in the binary frame unless `binary=False` (the JSON form)."""
     if isinstance(message, EvidenceMessage):
@@ -258,11 +390,13 @@ def _evidence_data(obj: dict[str, Any], frame: dict[str, bytes] | None) -> bytes
         raise SchemaError(f"invalid evidence: data_b64: not base64: {exc}") from None
 
 
-def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
-    """Parse and validate one payload (JSON, or a binary evidence frame). Raises only `SchemaError`."""
+def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message | Bundle:
+    """Parse and validate one payload (JSON, a binary evidence frame or a bundle). Raises only `SchemaError`."""
     raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
     if len(raw) > max_bytes:
         raise SchemaError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
+    if raw.startswith(BUNDLE_MAGIC):
+        return _decode_bundle(raw)
     context: dict[str, bytes] | None = None
     if raw.startswith(BINARY_MAGIC):
         raw, data = _split_frame(raw)
@@ -283,9 +417,4 @@ def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Messa
         raise SchemaError(f"a binary frame holds evidence, not {obj['type']!r}")
     if obj["type"] == "evidence":
         context = {_DATA: _evidence_data(obj, context)}
-    try:
-        return _adapter.validate_python(obj, context=context)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != obj.get("type"))
-        raise SchemaError(f"invalid {obj['type']}: {where}: {first.get('msg')}"[:500]) from None
+    return _validate_obj(obj, context)

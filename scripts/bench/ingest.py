@@ -94,6 +94,7 @@ def edge_worker(args: argparse.Namespace) -> int:
             spool_path=args.spool_dir / f"{n}.db",
             inflight_window=64,
             status_interval_s=30,
+            bundle_evidence=not args.apart,
         )
         for n in names
     ]
@@ -134,7 +135,7 @@ def edge_worker(args: argparse.Namespace) -> int:
             score=0.9,
             evidence=[ev.ref()],
         )
-        pub.publish_many([ev, event])  # as the pipeline does: the picture and its event in one spool write
+        pub.publish_many([ev, event])  # as the pipeline does: one bundle (or, --apart, two messages)
     ok = all(p.wait_drained(args.timeout) for p in pubs)
     for p in pubs:
         p.stop(timeout=2)
@@ -539,6 +540,7 @@ def run_once(
                     str(args.rate / procs if paced else 0),
                     "--kb",
                     str(args.kb),
+                    *(["--apart"] if args.apart else []),
                     "--spool-dir",
                     str(spool_dir),
                     "--timeout",
@@ -805,6 +807,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=8, help="seconds of paced load")
     p.add_argument("--burst", type=int, default=2000, help="events spooled at once in the saturation runs")
     p.add_argument("--kb", type=int, default=100, help="JPEG size per event")
+    p.add_argument(
+        "--apart",
+        action="store_true",
+        help="send each picture as its own evidence message, not bundled with its event (the older wire form)",
+    )
     p.add_argument(
         "--instances",
         default="1,2",

@@ -22,6 +22,7 @@ from models.registry import load_detector
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
+    Bundle,
     CommandMessage,
     EventMessage,
     EvidenceMessage,
@@ -197,8 +198,14 @@ def test_through_a_real_broker(
     got_end = threading.Event()
     observer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="observer", protocol=mqtt.MQTTv5)
 
+    bundles: list[Bundle] = []
+
     def on_message(client, userdata, message) -> None:
         msg = decode(message.payload)
+        if isinstance(msg, Bundle):  # an event with its pictures in one payload
+            bundles.append(msg)
+            received.extend(msg.evidence)
+            msg = msg.head
         received.append(msg)
         if isinstance(msg, EventMessage) and msg.phase == "start":  # central asks for a recheck
             cmd = CommandMessage(
@@ -237,7 +244,11 @@ def test_through_a_real_broker(
     events = [m for m in received if isinstance(m, EventMessage)]
     assert [e.phase for e in events][0] == "start" and events[-1].phase == "end"
     seen = set()
-    for m in received:  # QoS 1 in order from one spool: evidence arrives before its event
+    # every start and end carries its pictures in the same payload, so central can store them together
+    with_pictures = [e for e in events if e.phase in ("start", "end")]
+    assert with_pictures and all(e.evidence for e in with_pictures)
+    assert {b.head.message_id for b in bundles} >= {e.message_id for e in with_pictures}
+    for m in received:  # evidence arrives with or before its event
         if isinstance(m, EvidenceMessage):
             seen.add(m.evidence_id)
         if isinstance(m, EventMessage):

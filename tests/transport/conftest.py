@@ -31,6 +31,7 @@ def make_central(tmp_path: Path) -> Iterator:
         *,
         client_id: str = "central-1",
         mqtt: MqttSettings | None = None,
+        edge_accounts: Path | None = None,
         **kw,
     ) -> IngestService:
         url = db_url or f"sqlite:///{tmp_path / 'central.db'}"
@@ -40,6 +41,7 @@ def make_central(tmp_path: Path) -> Iterator:
             database_url=url,
             evidence_dir=tmp_path / "evidence",
             mqtt=mqtt or MqttSettings(host=broker.host, port=broker.port, prefix=prefix),
+            edge_accounts=edge_accounts,
         )
         svc = IngestService(
             settings, factory, evidence_store(tmp_path / "evidence"), client_id=client_id, **kw

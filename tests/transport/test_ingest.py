@@ -65,9 +65,13 @@ def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, 
     assert edge.depth == 0
 
 
-def test_publish_many_spools_all_or_none_and_they_arrive(broker, topic_prefix, make_central, make_edge) -> None:
+@pytest.mark.parametrize("bundle", [True, False], ids=["bundled", "apart"])
+def test_publish_many_spools_all_or_none_and_they_arrive(
+    broker, topic_prefix, make_central, make_edge, bundle
+) -> None:
     central = make_central(broker, topic_prefix)
-    edge = make_edge(broker, topic_prefix, start=False)  # not started: everything stays in the spool
+    # not started: everything stays in the spool
+    edge = make_edge(broker, topic_prefix, start=False, bundle_evidence=bundle)
     evs = [make_evidence("e-m", kb=20, seed=k) for k in (1, 2)]
     event = make_event(1, event_id="e-m", evidence=evs)
     stranger = make_event(2, event_id="e-x", camera="cam-9")  # not one of this edge's cameras
@@ -75,8 +79,11 @@ def test_publish_many_spools_all_or_none_and_they_arrive(broker, topic_prefix, m
         edge.publish_many([*evs, stranger])
     assert edge.depth == 0  # the valid ones before it were not spooled either
     seqs = edge.publish_many([*evs, event])
-    assert seqs == sorted(seqs) and edge.depth == 3
-    assert [m.kind for m in edge.spool.peek()] == ["evidence", "evidence", "event"]
+    if bundle:  # one payload: the event with both pictures
+        assert len(seqs) == 1 and [m.kind for m in edge.spool.peek()] == ["bundle"]
+    else:
+        assert seqs == sorted(seqs) and edge.depth == 3
+        assert [m.kind for m in edge.spool.peek()] == ["evidence", "evidence", "event"]
     edge.start()
     assert edge.wait_drained(10), edge.stats()
     f = central.session_factory
