@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from central.broker_config import BrokerConfigError
 from central.settings import CentralSettings
 
 log = logging.getLogger("doorline.central")
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled; the shutdown already ran
         return 0
+    except BrokerConfigError as exc:  # e.g. DOORLINE_EDGE_ACCOUNTS names a missing or invalid file
+        print(f"doorline-central: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -80,3 +80,13 @@ def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeyp
     s = CentralSettings()
     assert (s.strike_window_days, s.lenient_self_rectified, s.self_rectify_window_s) == (90, False, 600)
     assert s.inspection_days["red"] == 2
+
+
+def test_serve_with_a_missing_accounts_file_stops_with_one_clear_line(tmp_path: Path) -> None:
+    env = dict(os.environ, DOORLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
+               DOORLINE_EDGE_ACCOUNTS=str(tmp_path / "missing.yaml"), DOORLINE_PORT="18999")
+    run = subprocess.run([sys.executable, "-m", "central.cli", "serve"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert "cannot read accounts file" in run.stderr and "missing.yaml" in run.stderr
+    assert "Traceback" not in run.stderr
