@@ -42,6 +42,7 @@ class Ticker(threading.Thread):
 def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from central import metrics
     from central.app import create_app
     from central.db import make_engine, make_session_factory
     from central.evidence_store import make_store
@@ -52,10 +53,12 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
     init_db(engine)
     factory = make_session_factory(engine)
     _ensure_admin(factory, args)
-    ingest = None
+    ingest = monitor = None
     if settings.ingest_enabled:
         ingest = IngestService(settings, factory, make_store(settings))
         ingest.start()
+        # the broker's own queue and drop counts in /metrics: the backlog central cannot see over MQTT
+        monitor = metrics.watch_broker(settings.mqtt, f"{ingest.client_id}-sys")
     ticker = Ticker(settings, factory)
     ticker.start()
     app = create_app(settings, factory)
@@ -67,6 +70,8 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         server.run()
     finally:
         ticker.stop()
+        if monitor is not None:
+            monitor.stop()
         if ingest is not None:
             ingest.stop()
         engine.dispose()

@@ -2,16 +2,33 @@
 
 `IngestService.start()` registers itself here; `render()` is what `GET /metrics` serves. `render(session)`
 also reports table-level gauges (pending outbox rows, dead letters, edge spool depths from EdgeStatus).
+
+Where a backlog can be, when central is slower than the edges:
+- in an edge's spool, only while the broker does not take its messages (unreachable, or no subscriber):
+  the broker PUBACKs a message as soon as it has queued it, whatever central does. Seen through each edge's
+  retained status (`doorline_edge_spool_depth`, as of central's last stored status).
+- in central: at most Receive Maximum messages (`doorline_ingest_unacked`, of which
+  `doorline_ingest_queue_depth` have not yet been taken into a batch).
+- in the broker: everything else. Central cannot see it over MQTT; `watch_broker()` reads it from
+  Mosquitto's `$SYS` tree (`doorline_broker_store_messages`, `doorline_broker_dropped_messages_total`). The
+  broker drops messages past a session's `max_queued_messages` (Mosquitto's default: 1000) even though their
+  publisher got a PUBACK; that counter is the only place such a loss shows.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+import time
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+    from wire.mqtt import MqttSettings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -25,7 +42,11 @@ _lock = threading.Lock()
 
 # stats() key → (metric name, type, help)
 _INGEST: dict[str, tuple[str, str, str]] = {
-    "queue_depth": ("doorline_ingest_queue_depth", "gauge", "messages received, waiting for the DB writer"),
+    "queue_depth": (
+        "doorline_ingest_queue_depth",
+        "gauge",
+        "messages received, not yet taken into a batch (those being prepared or written count in unacked)",
+    ),
     "queue_capacity": ("doorline_ingest_queue_capacity", "gauge", "MQTT Receive Maximum = queue size"),
     "unacked": ("doorline_ingest_unacked", "gauge", "messages received and not yet acknowledged"),
     "connected": ("doorline_ingest_connected", "gauge", "1 when connected to the broker"),
@@ -60,6 +81,7 @@ def render(session: Session | None = None) -> tuple[bytes, str]:
     from a session of the first registered ingest service; without either only its counters are shown."""
     with _lock:
         services = list(_services)
+        brokers = list(_brokers)
     lines: list[str] = []
     for key, (name, kind, help_) in _INGEST.items():
         lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
@@ -68,6 +90,7 @@ def render(session: Session | None = None) -> tuple[bytes, str]:
             lines.append(
                 f'{name}{{instance="{_label(str(st.get("client_id", "")))}"}} {float(st.get(key, 0))}'
             )
+    lines += _broker_gauges(brokers)
     try:
         if session is not None:
             lines += _table_gauges(session)
@@ -130,3 +153,130 @@ def _table_gauges(session: Session) -> list[str]:
             f'edge="{_label(edge)}"}} {0 if state == "offline" else 1}'
         )
     return lines
+
+
+# ---------------------------------------------------------------------------------------------------- broker
+
+# $SYS topic → (metric name, type, help). Mosquitto republishes a value (retained) when it changed, at most
+# every `sys_interval` seconds (default 10).
+_SYS: dict[str, tuple[str, str, str]] = {
+    "$SYS/broker/store/messages/count": (
+        "doorline_broker_store_messages",
+        "gauge",
+        "messages the broker holds: queued or in flight for every session (central's backlog among them), "
+        "plus retained ones (its own $SYS values included)",
+    ),
+    "$SYS/broker/store/messages/bytes": ("doorline_broker_store_bytes", "gauge", "payload bytes of those messages"),
+    "$SYS/broker/publish/messages/dropped": (
+        "doorline_broker_dropped_messages_total",
+        "counter",
+        "messages the broker threw away at a session's queue limit (max_queued_messages/bytes): lost, "
+        "although their publisher got a PUBACK",
+    ),
+}
+_UPTIME = "$SYS/broker/uptime"  # republished every sys_interval even when nothing changed: the heartbeat
+
+
+class BrokerMonitor:
+    """Mosquitto's own counts, read from its `$SYS` tree over a separate clean-session MQTT connection (the
+    broker account needs read access to `$SYS/broker/#`). The numbers are broker-wide, not per client:
+    Mosquitto 2 publishes no per-session queue length."""
+
+    def __init__(self, settings: MqttSettings, client_id: str):
+        self.settings = settings
+        self.client_id = client_id
+        self.label = f"{settings.host}:{settings.port}"
+        self._values: dict[str, float] = {}
+        self._last_seen: float | None = None
+        self._connected = threading.Event()
+        self._first = threading.Event()
+        self._vlock = threading.Lock()
+        self._client: mqtt.Client | None = None
+
+    def start(self) -> BrokerMonitor:
+        from edge.publisher import mqtt_client
+
+        client = mqtt_client(self.settings, self.client_id)
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *_a: self._connected.clear()
+        client.on_message = self._on_message
+        self._client = client
+        client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        client.loop_start()
+        with _lock:
+            _brokers.append(self)
+        return self
+
+    def stop(self) -> None:
+        with _lock:
+            if self in _brokers:
+                _brokers.remove(self)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def wait_ready(self, timeout: float = 10) -> bool:
+        """True once the first $SYS value arrived (False: no access, or not a Mosquitto)."""
+        return self._first.wait(timeout)
+
+    def _on_connect(self, client, _u, _f, reason_code, _p) -> None:
+        if reason_code.is_failure:
+            return
+        client.subscribe([(t, 0) for t in (*_SYS, _UPTIME)])
+        self._connected.set()
+
+    def _on_message(self, _c, _u, message) -> None:
+        try:
+            value = float(bytes(message.payload).split()[0])
+        except (ValueError, IndexError):
+            return
+        with self._vlock:
+            self._last_seen = time.monotonic()
+            if message.topic in _SYS:
+                self._values[_SYS[message.topic][0]] = value
+        self._first.set()
+
+    def sample(self) -> dict[str, float]:
+        """metric name → value now: connected, age of the last $SYS value, and the broker's numbers (absent
+        until received)."""
+        with self._vlock:
+            out, last = dict(self._values), self._last_seen
+        out["doorline_broker_sys_connected"] = 1.0 if self._connected.is_set() else 0.0
+        if last is not None:
+            out["doorline_broker_sys_age_seconds"] = round(time.monotonic() - last, 1)
+        return out
+
+
+_brokers: list[BrokerMonitor] = []
+
+
+def watch_broker(settings: MqttSettings, client_id: str) -> BrokerMonitor:
+    """Start a `BrokerMonitor` whose numbers `render()` includes until its `stop()`."""
+    return BrokerMonitor(settings, client_id).start()
+
+
+_BROKER_FAMILIES: list[tuple[str, str, str]] = [
+    ("doorline_broker_sys_connected", "gauge", "1 when the $SYS reader is connected to the broker"),
+    ("doorline_broker_sys_age_seconds", "gauge", "seconds since the broker last published a $SYS value"),
+    *_SYS.values(),
+]
+
+
+def _broker_gauges(brokers: list[BrokerMonitor]) -> list[str]:
+    if not brokers:
+        return []
+    samples = [(f'broker="{_label(b.label)}"', b.sample()) for b in brokers]
+    lines = [
+        f"# {b.label}: no $SYS value received yet (needs read access to $SYS/broker/#)"
+        for b, (_l, v) in zip(brokers, samples, strict=True)
+        if "doorline_broker_sys_age_seconds" not in v
+    ]
+    for name, kind, help_ in _BROKER_FAMILIES:
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+        lines += [f"{name}{{{label}}} {_number(values[name])}" for label, values in samples if name in values]
+    return lines
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -325,3 +325,37 @@ def test_publisher_refused_by_the_acl_keeps_the_message_aside(
     assert edge.wait_drained(10), edge.stats()
     assert edge.stats()["rejected"] == 1 and edge.stats()["acked"] == 1
     wait_for(lambda: count(central.session_factory, EventPhaseRecord) == 1, 5, "only the cam-1 event")
+
+
+def test_generated_config_keeps_every_queued_message_and_lets_central_read_the_broker_counts(
+    broker_factory, tmp_path, topic_prefix
+) -> None:
+    """The broker runs with the very `mosquitto.conf` that broker-config writes: no per-session queue limit
+    (Mosquitto's default of 1000 would drop messages the edge already had a PUBACK for), and the central
+    account, not an edge, may read `$SYS/broker/#`, which feeds the broker gauges of /metrics."""
+    from central import metrics
+    from central.broker_config import conf_text
+
+    files = write_broker_config(_accounts(topic_prefix), tmp_path / "brokercfg")
+    text = conf_text(files.conf.parent)
+    assert "max_queued_messages 0" in text.splitlines()
+    broker = broker_factory(text)
+
+    def settings(user: str) -> MqttSettings:
+        return MqttSettings(host=broker.host, port=broker.port, prefix=topic_prefix, username=user,
+                            password=PASSWORDS[user])
+
+    central_view = metrics.watch_broker(settings("central"), "central-sys")
+    edge_view = metrics.watch_broker(settings("edge-1"), "edge-1-sys")
+    try:
+        wait_for(lambda: "doorline_broker_store_messages" in central_view.sample(), 15, "$SYS counts for central")
+        assert central_view.sample()["doorline_broker_sys_connected"] == 1.0
+        body, _ = metrics.render()
+        assert b"doorline_broker_store_messages{" in body
+        # the edge is connected too, but its ACL gives it nothing of $SYS
+        time.sleep(0.5)  # retained $SYS values reach an allowed subscriber in milliseconds
+        assert edge_view.sample()["doorline_broker_sys_connected"] == 1.0
+        assert "doorline_broker_store_messages" not in edge_view.sample()
+    finally:
+        central_view.stop()
+        edge_view.stop()
