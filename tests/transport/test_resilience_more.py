@@ -1,0 +1,224 @@
+"""More of nothing lost, nothing doubled: a broker killed with SIGKILL (no final save), and the SIGKILLed-central
+and two-centrals tests of test_resilience.py on PostgreSQL (a fresh database per test, dropped afterwards).
+
+Real Mosquitto (the broker fixture: persistence on, `autosave_interval 1`), real processes
+(tests/transport/run_central.py), real SQLite / PostgreSQL.
+
+What a SIGKILLed Mosquitto keeps is its last autosave. The edge deletes a spool row when the broker PUBACKs
+it, so a message the broker acknowledged, had not yet handed to central and had not autosaved is gone with
+the broker (docs/TRANSPORT.md, "Running at scale"): it happens when central lags and the broker queues for
+it. Hence two SIGKILL tests: one where, at the kill, the broker holds nothing it acknowledged but had not
+delivered (central has caught up), which must end with exactly 1,000; and one killed in full flow, which
+must double nothing, store no event without its pictures and drain the edge's spool (everything the broker
+had not acknowledged is sent again), whatever the broker lost.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import warnings
+
+import pytest
+from sqlalchemy import select
+from transport_support import (
+    central_db,
+    central_process,
+    count,
+    distinct_events,
+    make_event,
+    make_evidence,
+    stop_process,
+    wait_for,
+)
+
+from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
+
+pytestmark = pytest.mark.slow
+
+
+def _produce(
+    edge,
+    n: int = 1000,
+    *,
+    pause_at: int | None = None,
+    paused: threading.Event | None = None,
+    resume: threading.Event | None = None,
+) -> None:
+    """n events, every tenth with a 5 KB picture (one bundle), in bursts of 50."""
+    for i in range(n):
+        if pause_at is not None and i == pause_at:
+            assert paused is not None and resume is not None
+            paused.set()
+            if not resume.wait(30):
+                return
+        evidence = [make_evidence(f"e{i}", kb=5, seed=i % 3)] if i % 10 == 0 else []
+        edge.publish_many([*evidence, make_event(i, evidence=evidence, event_id=f"e{i}")])
+        if i % 50 == 0:
+            time.sleep(0.05)
+
+
+def _idle(central) -> bool:
+    """Every message central received has been handled (stored, a duplicate, dead-lettered or a status)."""
+    s = central.stats()
+    done = s["stored"] + s["duplicates"] + s["dead_letters"] + s["statuses"]
+    return s["queue_depth"] == 0 and done == s["received"]
+
+
+def test_broker_sigkilled_mid_stream_of_1000_events(broker, topic_prefix, make_central, make_edge) -> None:
+    """SIGKILL after central caught up with event 300; the edge goes on producing into its spool while the
+    broker is dead, and the broker comes back from its autosave (which may still list messages central has
+    since stored: they come again and must not be stored twice)."""
+    central = make_central(broker, topic_prefix)
+    edge = make_edge(broker, topic_prefix)
+    f = central.session_factory
+    paused, resume = threading.Event(), threading.Event()
+    producer = threading.Thread(
+        target=_produce, args=(edge,), kwargs={"pause_at": 300, "paused": paused, "resume": resume}
+    )
+    producer.start()
+    try:
+        assert paused.wait(20), "the producer never reached event 300"
+        wait_for(
+            lambda: edge.depth == 0 and count(f, EventPhaseRecord) == 300,
+            20,
+            "central to store the first 300 events",
+        )
+        broker.stop(kill=True)  # SIGKILL: no save on the way down
+        resume.set()
+        wait_for(lambda: edge.depth >= 100, 10, "the edge to keep spooling while the broker is dead")
+        assert not edge.connected and count(f, EventPhaseRecord) == 300
+        broker.start()
+        producer.join(30)
+        assert not producer.is_alive()
+        wait_for(
+            lambda: count(f, EventPhaseRecord) >= 1000 and edge.depth == 0,
+            30,
+            "1000 events after the restart",
+        )
+        time.sleep(0.5)  # would a late duplicate still arrive?
+    finally:
+        resume.set()
+        producer.join(5)
+    assert count(f, EventPhaseRecord) == 1000, (count(f, EventPhaseRecord), central.stats(), edge.stats())
+    assert count(f, Event) == 1000 and distinct_events(f) == 1000
+    assert count(f, Evidence, Evidence.stored.is_(True)) == 100 and count(f, Evidence) == 100
+    assert count(f, DeadLetter) == 0
+    assert edge.stats()["acked"] == edge.stats()["spooled"] and edge.stats()["rejected"] == 0
+
+
+def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
+    broker, topic_prefix, make_central, make_edge
+) -> None:
+    """SIGKILL while 1,000 events stream: what the broker had not acknowledged is sent again from the spool
+    (the spool ends empty with every row acknowledged), nothing is stored twice, no event is stored without
+    its picture. Events the dead broker had acknowledged but neither delivered nor autosaved are lost (a
+    known limit, see the module docstring): the test reports how many, it cannot demand 1,000."""
+    central = make_central(broker, topic_prefix)
+    edge = make_edge(broker, topic_prefix)
+    f = central.session_factory
+    producer = threading.Thread(target=_produce, args=(edge,))
+    producer.start()
+    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
+    broker.stop(kill=True)
+    at_kill = count(f, EventPhaseRecord)
+    time.sleep(1.0)
+    assert not edge.connected and at_kill < 1000
+    broker.start()
+    producer.join(30)
+    assert not producer.is_alive()
+    wait_for(lambda: edge.depth == 0, 30, "the edge to drain its spool")
+    wait_for(lambda: _idle(central), 30, "central to handle everything it received")
+    time.sleep(1.0)  # a late redelivery?
+    wait_for(lambda: _idle(central), 30, "central to handle everything it received")
+    stored = count(f, EventPhaseRecord)
+    st = edge.stats()
+    assert st["depth"] == 0 and st["acked"] == st["spooled"] == 1000 and st["rejected"] == 0, st
+    assert at_kill <= stored <= 1000
+    assert count(f, Event) == stored and distinct_events(f) == stored  # nothing doubled
+    with f() as s:
+        ids = set(s.scalars(select(Event.event_id)))
+        pictures = {r.event_id: r.stored for r in s.scalars(select(Evidence))}
+    with_picture = {f"e{i}" for i in range(0, 1000, 10)}
+    assert {e for e in ids if e in with_picture} == set(pictures), "a picture without its event or vice versa"
+    assert all(pictures.values()), "an event was stored without its picture"
+    assert count(f, DeadLetter) == 0
+    if stored < 1000:
+        warnings.warn(
+            f"SIGKILLed broker lost {1000 - stored} events it had acknowledged (see docs/TRANSPORT.md)",
+            stacklevel=1,
+        )
+
+
+# --------------------------------------------------------------------------------------- PostgreSQL variants
+
+
+@pytest.mark.postgres
+def test_sigkilled_central_loses_and_doubles_nothing_on_postgresql(
+    broker, topic_prefix, tmp_path, make_edge, pg_url
+) -> None:
+    engine, f = central_db(pg_url)
+    try:
+        central = central_process(broker, topic_prefix, pg_url, tmp_path / "evidence", "central-1")
+        edge = make_edge(broker, topic_prefix)
+        n = 600
+        for i in range(n):
+            evidence = [make_evidence(f"e{i}", kb=40, seed=i % 4)] if i % 3 == 0 else []
+            for e in evidence:
+                edge.publish(e)
+            edge.publish(make_event(i, evidence=evidence, event_id=f"e{i}"))
+        wait_for(lambda: count(f, EventPhaseRecord) >= 60, 30, "central to be busy")
+        central.send_signal(signal.SIGKILL)  # with messages received, some committed, none of the rest acked
+        central.wait(10)
+        at_kill = count(f, EventPhaseRecord)
+        assert at_kill < n, "central finished before it could be killed; make the stream longer"
+        central = central_process(broker, topic_prefix, pg_url, tmp_path / "evidence", "central-1")
+        try:
+            wait_for(
+                lambda: count(f, EventPhaseRecord) >= n, 60, f"all {n} events (have {count(f, EventPhaseRecord)})"
+            )
+            assert edge.wait_drained(10)
+            time.sleep(0.5)
+        finally:
+            out = stop_process(central)
+        assert count(f, EventPhaseRecord) == n and count(f, Event) == n and distinct_events(f) == n
+        assert count(f, Evidence, Evidence.stored.is_(True)) == n // 3
+        assert "STATS" in out
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_centrals_share_the_load_and_store_each_event_once_on_postgresql(
+    broker, topic_prefix, tmp_path, make_edge, pg_url
+) -> None:
+    engine, f = central_db(pg_url)
+    try:
+        a = central_process(broker, topic_prefix, pg_url, tmp_path / "evidence", "central-a")
+        b = central_process(broker, topic_prefix, pg_url, tmp_path / "evidence", "central-b")
+        edges = [make_edge(broker, topic_prefix, edge_id=f"edge-{k}", cameras=(f"cam-{k}",)) for k in range(2)]
+        n = 400
+        try:
+            for i in range(n):
+                edges[i % 2].publish(make_event(i, camera=f"cam-{i % 2}", event_id=f"e{i}"))
+            wait_for(lambda: count(f, EventPhaseRecord) >= n, 45, f"{n} events")
+            time.sleep(0.5)
+        finally:
+            out_a, out_b = stop_process(a), stop_process(b)
+        assert count(f, EventPhaseRecord) == n and count(f, Event) == n and distinct_events(f) == n
+        stats = [
+            json.loads(line.split("STATS ", 1)[1])
+            for out in (out_a, out_b)
+            for line in out.splitlines()
+            if line.startswith("STATS ")
+        ]
+        assert len(stats) == 2, (out_a, out_b)
+        stored = [s["stored"] for s in stats]
+        brief = [{k: s[k] for k in ("received", "stored", "duplicates", "dead_letters", "db_errors")} for s in stats]
+        assert sum(stored) == n, brief
+        assert min(stored) >= n // 5, f"the shared subscription did not split the load: {stored}"
+        assert all(s["db_errors"] == 0 for s in stats), brief
+    finally:
+        engine.dispose()
