@@ -22,17 +22,19 @@ when it is taken away the pixels match the reference again (no ghost) and are re
 `release_s` seconds. Pixels never seen without a person in front are "unknown" until they are seen.
 All timers are in seconds of stream time, so any analysis frame rate works.
 
-Cost: a camera's zones are stacked one under the other in one canvas per shake-kernel size (a `_Sheet`),
-with gaps wide enough that no filter reaches from one zone into the next, so every per-pixel step is one
-numpy/OpenCV call for all zones at once. Each canvas row belongs to at most one zone, so per-zone values
-(gain, time step, warm-up) are per-row vectors that broadcast. `StaticBank` holds a camera's sheets;
+Cost: a camera's zones (those sharing parameters and mover group) are stacked one under the other in one
+canvas (a `_Sheet`), whatever their shake radius, with gaps wide enough that no filter reaches from one zone
+into the next, so every per-pixel step is one numpy/OpenCV call for all zones at once; only the shake and
+guard filters run once per run of rows of one radius. Each canvas row belongs to at most one zone, so per-zone
+values (gain, time step, warm-up) are per-row vectors that broadcast. `StaticBank` holds a camera's sheets;
 `ZoneStaticModel` is the same model for a single zone. Colour images are stored channels-first, the
-neighbourhood min/max and the guard dilation are flat shifted slices (bit-identical to OpenCV's ellipse
-erode/dilate, several times cheaper), the zones' medians come from one sort, connected components are
-labelled only where a zone holds static pixels, and a step runs band by band. On the bench host that is
-about 1.3 ms CPU per zone per update with 5 zones and 1.0 ms with 50 (1.3-1.6x and 1.7x less than the
-whole-canvas version, same results bit for bit); the crops' `INTER_AREA` downscale, unchanged, is now a
-third of it with 5 zones and a sixth with 50.
+neighbourhood min/max, the guard dilation and the 3x3 opening are flat shifted slices (bit-identical to
+OpenCV's ellipse erode/dilate, several times cheaper), each zone's medians come from one partition, the
+clipping tests are skipped where a band holds no clipped input pixel, connected components are labelled only
+where a zone holds static pixels, and a step runs band by band. What is left is per-pixel arithmetic (mostly
+the shake filters: about 40 passes over the three colour planes per update) and the crops' `INTER_AREA`
+downscale (a fifth of it with 5 zones), both exact and about as cheap as numpy and OpenCV make them;
+scripts/bench/static_model.py measures it (results bit for bit those of the whole-canvas version).
 """
 
 from __future__ import annotations
@@ -53,15 +55,18 @@ _X0 = 2  # column where every zone starts (room for the blur's rim, and even)
 _BINOMIAL = np.float32([0.25, 0.5, 0.25])  # the 3x3 Gaussian blur's kernel, separated
 
 
-def _medians(samples: list[np.ndarray], counts: np.ndarray) -> np.ndarray:
-    """(k, 3): `np.median(x[:, :count], axis=1)` for each (3, n) `x` of `samples` whose first `count` values
-    are the smallest (the others are +inf), bit for bit (for an odd count, (x + x) / 2 is x), in one sort."""
-    rows = np.full((len(samples), 3, max(x.shape[1] for x in samples)), np.inf, np.float32)
-    for j, x in enumerate(samples):
-        rows[j, :, :x.shape[1]] = x
-    rows.sort(axis=2)
-    j, h = np.arange(len(samples)), counts // 2
-    return (rows[j, :, h - 1 + counts % 2] + rows[j, :, h]) / 2
+def _medians(samples: Sequence[np.ndarray], counts: np.ndarray) -> np.ndarray:
+    """(k, 3): the median of the `count` smallest values of each row of each (3, n) `x` of `samples` (the others
+    are +inf), as `np.median` gives it bit for bit: the mean of the two middle values, the lower one the
+    largest value left of the upper one after a partition (for an odd count, (x + x) / 2 is x)."""
+    out = np.empty((len(samples), 3), np.float32)
+    for j, (x, count) in enumerate(zip(samples, counts.tolist(), strict=True)):
+        h = count // 2
+        part = np.partition(x, h, axis=1)
+        upper = part[:, h]
+        lower = part[:, :h].max(axis=1) if count % 2 == 0 else upper
+        out[j] = (lower + upper) / 2
+    return out
 
 
 def _percentile(a: np.ndarray, q: float) -> float:
@@ -137,6 +142,20 @@ class _EllipseFilter:
             reduce(out, t, out=out)
 
 
+def _cross(x: np.ndarray, reduce: np.ufunc, out: np.ndarray) -> np.ndarray:
+    """`out` = `reduce` (and / or) of each pixel of the bool image `x` (h, w) with its 4 neighbours: OpenCV's
+    erode / dilate with the 3x3 `MORPH_ELLIPSE` (a cross), bit for bit, where the pixels in the first and last
+    column are neutral (true for and, false for or) as OpenCV's border is: the flat shifts past a row's end
+    then read those."""
+    w, f, o = x.shape[1], x.reshape(-1), out.reshape(-1)
+    reduce(f[:-1], f[1:], out=o[:-1])
+    o[-1] = f[-1]
+    reduce(o[1:], f[:-1], out=o[1:])
+    reduce(o[:-w], f[w:], out=o[:-w])
+    reduce(o[w:], f[:-w], out=o[w:])
+    return out
+
+
 @dataclass(frozen=True)
 class StaticState:
     """What the static-object model sees in a zone after one frame."""
@@ -196,6 +215,7 @@ class _Band:
     hi: int
     tiles: range
     tile_grid: np.ndarray = field(repr=False)  # (2, tiles) first and end row of each tile on the gain's grid
+    runs: tuple[tuple[int, int, int], ...] = ()  # (lo, hi, shake radius): the band's rows, cut where it changes
 
     @property
     def rows(self) -> slice:
@@ -219,29 +239,42 @@ def _tile_geometry(polygon: np.ndarray, frame_size: tuple[int, int], p: StaticMo
 
 
 def kernel_radius(polygon: np.ndarray, frame_size: tuple[int, int], p: StaticModelParams) -> int:
-    """Radius (sheet px) of the zone's shake neighbourhood: zones with the same radius share a sheet."""
+    """Radius (sheet px) of the zone's shake neighbourhood."""
     return max(1, math.ceil(p.shake_px * _tile_geometry(polygon, frame_size, p)[1]))
+
+
+def _gap(r: int) -> int:
+    """Rows between two zones of shake radius at most r: wider than any filter reaches (the guard dilation,
+    radius 2 r + 2, and one more), and even, so is every zone's first row, like its first column: the gain's
+    every-other-pixel grid lines up per zone."""
+    g = 2 * r + 2
+    return g + 1 + (g + 1) % 2
+
+
+def _layout(
+    polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams
+) -> tuple[list[int], list[_Tile], tuple[int, int]]:
+    """The layout of a sheet: each zone's shake radius, the zones' tiles stacked one under the other (a gap
+    wide enough for the larger radius of its two neighbours), and the canvas (h, w)."""
+    geoms = [_tile_geometry(poly, frame_size, p) for poly in polygons]
+    radii = [max(1, math.ceil(p.shake_px * scale)) for _, scale, _ in geoms]
+    tiles, y = [], _gap(radii[0])
+    for i, (crop, scale, size) in enumerate(geoms):
+        tiles.append(_Tile(crop, scale, size, y))
+        y += size[1] + _gap(max(radii[i:i + 2])) + (size[1] % 2)
+    w = _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
+    return radii, tiles, (y, w)
 
 
 def _stack(
     polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams
 ) -> tuple[int, int, list[_Tile], tuple[int, int]]:
-    """The layout of a sheet: its shake radius r, guard radius g, the zones' tiles stacked one under the
-    other, and the canvas (h, w)."""
-    geoms = [_tile_geometry(poly, frame_size, p) for poly in polygons]
-    radii = {max(1, math.ceil(p.shake_px * scale)) for _, scale, _ in geoms}
-    if len(radii) != 1:
+    """The layout of a sheet of zones of one shake radius: that radius r, the guard radius g (no learning this
+    close to foreground, or objects would creep into the reference), the tiles and the canvas (h, w)."""
+    radii, tiles, shape = _layout(polygons, frame_size, p)
+    if len(set(radii)) != 1:
         raise ValueError("a sheet holds zones of one shake radius")
-    r = radii.pop()
-    g = 2 * r + 2  # no learning this close to foreground, or objects would creep into the reference
-    gap = g + 1 + (g + 1) % 2  # rows between zones: wider than any filter reaches, and even (so is every
-    # zone's first row, like its first column: the gain's every-other-pixel grid lines up per zone)
-    tiles, y = [], gap
-    for crop, scale, size in geoms:
-        tiles.append(_Tile(crop, scale, size, y))
-        y += size[1] + gap + (size[1] % 2)
-    w = _X0 + max(t.size[0] for t in tiles) + 1  # nothing to the right: room for the blur's rim
-    return r, g, tiles, (y, w)
+    return radii[0], 2 * radii[0] + 2, tiles, shape
 
 
 class _Sheet:
@@ -257,11 +290,14 @@ class _Sheet:
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
         fw, fh = int(frame_size[0]), int(frame_size[1])
-        r, g, tiles, (h, w) = _stack(polygons, (fw, fh), p)
+        radii, tiles, (h, w) = _layout(polygons, (fw, fh), p)
         self.tiles: list[_Tile] = tiles
+        self.radii = radii
         self.shape = (h, w)
-        # the canvas: 2 r more gap columns, with the 2 left and 1 right of the zones: the guard dilation (radius
-        # 2 r + 2) then never carries foreground past a row's end to a zone pixel of the next row
+        # the canvas: 2 r more gap columns (r the largest shake radius), with the 2 left and 1 right of the zones:
+        # the guard dilation (radius 2 r + 2) then never carries foreground past a row's end to a zone pixel of
+        # the next row
+        r = max(radii)
         self._w = wc = w + 2 * r
         self.row_tile = np.full(h, -1, np.int64)  # -1 (gap rows) indexes the extra last entry of per-zone arrays
         self._valid = np.zeros((h, wc), bool)
@@ -285,49 +321,58 @@ class _Sheet:
         self.n_sample = np.array([((t.size[0] + 1) // 2) * ((t.size[1] + 1) // 2) for t in tiles], np.int64)
         self._gain_min = np.maximum(30, 0.05 * self.n_sample)  # fewer usable samples: keep the last gain
         self.min_blob = p.min_blob_frac * self.zone_area
-        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-        self._u8 = np.zeros((h, wc, 3), np.uint8)
+        # the frame's crops; the gaps, never judged, hold a mid grey so that a band's extremes are its zones'
+        self._u8 = np.full((h, wc, 3), 128, np.uint8)
+        self._usable_buf = np.zeros((h, wc), bool)
         box = np.array([[t.crop[0], t.crop[1], t.crop[0], t.crop[1]] for t in tiles], np.float64)
         self._offset, self._scales = box, np.array([t.scale for t in tiles], np.float64)
         self._limits = np.array([[t.size[0] - 1, t.size[1] - 1] for t in tiles], np.int64)
         self._y0 = np.array([t.y0 for t in tiles], np.int64)
 
-        self.bands = self._bands(r)
+        self.bands = self._bands()
+        self._runs = [run for band in self.bands for run in band.runs]
         hb = max(band.hi - band.lo for band in self.bands)
-        self._shake = _EllipseFilter(r, wc, hb, 3, np.float32)  # the reference's neighbourhood min / max
-        self._guard = _EllipseFilter(g, wc, hb, 1, np.bool_)  # no learning near foreground
-        self._grid = np.zeros((hb, wc), bool)  # the gain's sample grid, for any band (bands start on even rows)
-        self._grid[::2, ::2] = True
-        px, pad = hb * wc, (2 * g + 2) * wc
+        self._shake: dict[int, _EllipseFilter] = {}  # per shake radius: the reference's neighbourhood min / max
+        self._guard: dict[int, _EllipseFilter] = {}  # and the guard dilation (no learning near foreground)
+        for k in sorted(set(radii)):
+            hr = max(hi - lo for lo, hi, rr in self._runs if rr == k)
+            self._shake[k] = _EllipseFilter(k, wc, hr, 3, np.float32)
+            self._guard[k] = _EllipseFilter(2 * k + 2, wc, hr, 1, np.bool_)
+        px, pad = hb * wc, (4 * r + 6) * wc  # a filter's input: its rows out and 2 g + 2 more, g = 2 r + 2
         self._scratch = {name: np.zeros(size, dtype) for name, size, dtype in (
             ("cur", 3 * px, np.float32), ("cur_n", 3 * px, np.float32), ("t1", 3 * px, np.float32),
             ("t2", 3 * px, np.float32), ("b3", 3 * px, bool), ("excess", px, np.float32), ("thr", px, np.float32),
-            ("t2d", px, np.float32), ("raw", px, bool), ("busy", px, bool),
+            ("t2d", px, np.float32), ("raw", px, bool), ("busy", px, bool), ("pick", px, bool), ("eroded", px, bool),
             ("x", 3 * (px + pad), np.float32), ("src", px + pad, bool))}
         self.reset()
 
-    def _bands(self, r: int) -> list[_Band]:
-        """Cut the sheet into bands of about `BAND_PX` pixels. A cut lies on an even row (the gain's grid stays
-        aligned) r + 2 or r + 3 rows above the next tile, so at least r + 1 rows below the last one (gaps are
-        2 r + 4 rows or more): what a band's shake filter, blur, foreground rim and static components read
-        from beyond it is gap, and so is what its guard dilation reads there, as far as zone pixels are
-        concerned."""
+    def _bands(self) -> list[_Band]:
+        """Cut the sheet into bands of about `BAND_PX` pixels, and bands into runs of one shake radius. A cut
+        lies on an even row (the gain's grid stays aligned) r + 2 or r + 3 rows above the next tile, r the larger
+        radius of the tiles on either side, so at least r + 1 rows below the last one (gaps are 2 r + 4 rows or
+        more): what a band's (run's) shake filter, blur, foreground rim and static components read from beyond
+        it is gap, and so is what its guard dilation reads there, as far as zone pixels are concerned."""
         h, w = self.shape
-        bounds, first = [0], [0]
+        bounds, first, cuts = [0], [0], [0]
         for i, t in enumerate(self.tiles[1:], start=1):
+            r = max(self.radii[i - 1:i + 1])
+            cut = (t.y0 - r - 2) & ~1
+            prev = self.tiles[i - 1]
+            assert cut - (prev.y0 + prev.size[1]) >= r + 1 and t.y0 - cut >= r + 2
+            cuts.append(cut)
             if (t.y0 + t.size[1] - bounds[-1]) * w > self.BAND_PX:
-                cut = (t.y0 - r - 2) & ~1
-                prev = self.tiles[i - 1]
-                assert cut - (prev.y0 + prev.size[1]) >= r + 1 and t.y0 - cut >= r + 2
                 bounds.append(cut)
                 first.append(i)
         bounds.append(h)
         first.append(len(self.tiles))
-        return [
-            _Band(lo, hi, range(i, j), np.array([[(t.y0 - lo) // 2, (t.y0 + t.size[1] - lo + 1) // 2]
-                                                 for t in self.tiles[i:j]]).T)
-            for lo, hi, i, j in zip(bounds[:-1], bounds[1:], first[:-1], first[1:], strict=True)
-        ]
+        bands = []
+        for lo, hi, i, j in zip(bounds[:-1], bounds[1:], first[:-1], first[1:], strict=True):
+            starts = [k for k in range(i, j) if k == i or self.radii[k] != self.radii[k - 1]]
+            ends = [cuts[k] for k in starts[1:]] + [hi]
+            runs = tuple((cuts[k] if k > i else lo, end, self.radii[k]) for k, end in zip(starts, ends, strict=True))
+            grid = np.array([[(t.y0 - lo) // 2, (t.y0 + t.size[1] - lo + 1) // 2] for t in self.tiles[i:j]]).T
+            bands.append(_Band(lo, hi, range(i, j), grid, runs))
+        return bands
 
     def _buf(self, name: str, *shape: int) -> np.ndarray:
         """A C-contiguous scratch array of `shape` (at most a band's), reusing the flat buffer `name`."""
@@ -378,7 +423,8 @@ class _Sheet:
             for band in self.bands:
                 self._refresh(band.lo, band.hi)
         else:  # the derived images change within the shake radius of the zone's rows
-            self._refresh(rows.start - self._shake.radius, rows.stop + self._shake.radius)
+            r = self.radii[index]
+            self._refresh(rows.start - r, rows.stop + r)
 
     # ------------------------------------------------------------------ helpers
     def _prepare(self, frame_bgr: np.ndarray) -> None:
@@ -395,15 +441,19 @@ class _Sheet:
         """The band's 3x3 Gaussian blur, (3, h, w) float32. On 8-bit input every partial sum of the
         [1 2 1] x [1 2 1] / 16 kernel is exact in float32, so this equals `cv2.GaussianBlur(float32(u8), (3, 3),
         0)` bit for bit."""
-        cur = self._buf("cur", 3, band.hi - band.lo, self._w)
-        for c, plane in enumerate(cv2.split(self._u8[band.rows])):
-            cv2.sepFilter2D(plane, cv2.CV_32F, _BINOMIAL, _BINOMIAL, dst=cur[c])
+        n, wc = band.hi - band.lo, self._w
+        blurred = cv2.sepFilter2D(self._u8[band.rows], cv2.CV_32F, _BINOMIAL, _BINOMIAL,
+                                  dst=self._buf("t2", n, wc, 3))  # (one call for the 3 channels, then one copy)
+        cur = self._buf("cur", 3, n, wc)
+        np.copyto(cur, blurred.transpose(2, 0, 1))
         return cur
 
-    def _mover_mask(self, boxes: np.ndarray) -> np.ndarray:
-        mask = np.zeros((self.shape[0], self._w), bool)
+    def _usable(self, boxes: np.ndarray) -> np.ndarray:
+        """Pixels judged away from the frame's edge and not behind a (grown) box of a person or vehicle."""
+        usable = self._usable_buf
+        np.copyto(usable, self._inner)
         if len(boxes) == 0:
-            return mask
+            return usable
         b = np.asarray(boxes, np.float64)
         pad_x = self.p.mover_pad * (b[:, 2] - b[:, 0]) + self.p.mover_pad_px
         pad_y = self.p.mover_pad * (b[:, 3] - b[:, 1]) + self.p.mover_pad_px
@@ -414,24 +464,33 @@ class _Sheet:
         lim = self._limits[:, None]
         hits = np.all((hi >= 0) & (lo <= lim), axis=2)
         lo, hi = np.maximum(lo, 0), np.minimum(hi, lim)
-        for i, k in zip(*np.nonzero(hits), strict=True):  # (zone, box) pairs that overlap: a handful
-            y0 = self.tiles[i].y0
-            mask[y0 + lo[i, k, 1]:y0 + hi[i, k, 1] + 1, _X0 + lo[i, k, 0]:_X0 + hi[i, k, 0] + 1] = True
-        return mask
+        # (zone, box) pairs that overlap, a handful: as Python ints (numpy scalars index slowly)
+        zone, box = np.nonzero(hits)
+        y0 = self._y0[zone]
+        for y1, y2, x1, x2 in zip((y0 + lo[zone, box, 1]).tolist(), (y0 + hi[zone, box, 1] + 1).tolist(),
+                                  (lo[zone, box, 0] + _X0).tolist(), (hi[zone, box, 0] + _X0 + 1).tolist(),
+                                  strict=True):
+            usable[y1:y2, x1:x2] = False
+        return usable
 
-    def _refresh(self, lo: int, hi: int) -> None:
-        """Derived reference images of rows [lo, hi): neighbourhood min/max (shake tolerance), per-pixel level."""
-        h, wc, r = self.shape[0], self._w, self._shake.radius
-        a, b = max(lo, r + 1), min(hi, h - r - 1)  # rows beyond stay far-from-zone constants
-        if a < b:
-            top, bottom = self._shake.rows_in(a, b)
+    def _refresh(self, lo: int, hi: int, runs: Sequence[tuple[int, int, int]] | None = None) -> None:
+        """Derived reference images of rows [lo, hi) (held by `runs`, default all): neighbourhood min/max
+        (shake tolerance) with each run's radius, per-pixel level."""
+        h = self.shape[0]
+        for run_lo, run_hi, r in self._runs if runs is None else runs:
+            a, b = max(lo, run_lo, r + 1), min(hi, run_hi, h - r - 1)  # rows beyond stay far-from-zone constants
+            if a >= b:
+                continue
+            shake = self._shake[r]
+            top, bottom = shake.rows_in(a, b)
             ref = self._ref[:, top:bottom].reshape(3, -1)
             x = self._buf("x", 3, ref.shape[1])
             np.add(ref, self._gap_big[top:bottom].reshape(-1), out=x)
-            self._shake.apply(x, np.minimum, self._ref_min[:, a:b].reshape(3, -1))
+            shake.apply(x, np.minimum, self._ref_min[:, a:b].reshape(3, -1))
             # a channel learned while clipped only bounds the truth from below: its +inf leaves no upper bound
             np.add(ref, self._max_offset[:, top:bottom].reshape(3, -1), out=x)
-            self._shake.apply(x, np.maximum, self._ref_max[:, a:b].reshape(3, -1))
+            shake.apply(x, np.maximum, self._ref_max[:, a:b].reshape(3, -1))
+        wc = self._w
         ref = self._ref[:, lo:hi]
         lum = np.add(ref[0], ref[1], out=self._ref_lum[lo:hi])
         lum += ref[2]
@@ -444,19 +503,29 @@ class _Sheet:
         spread -= self.p.edge_knee
         np.maximum(spread, 0.0, out=spread)
 
-    def _estimate_gain(self, band: _Band, cur: np.ndarray, usable: np.ndarray) -> None:
+    def _estimate_gain(self, band: _Band, cur: np.ndarray, usable: np.ndarray, bright: bool, dark: bool) -> None:
+        """Each tile's gain: the median ratio frame / reference per channel over background pixels on every
+        other pixel of every other row (the band starts on an even row). `bright`, `dark`: the band may hold
+        pixels clipped at the top, at the bottom."""
         rows = band.rows
-        sub = (slice(None, None, 2), slice(None, None, 2))  # every other pixel of every other row
-        cs, ref = cur[:, ::2, ::2], self._ref[:, rows][:, ::2, ::2]  # the band starts on an even row
-        pick = usable[sub] & self._known[rows][sub] & ~self._static[rows][sub] & ~self._fg[rows][sub]
+        sub = (slice(None, None, 2), slice(None, None, 2))
+        cs = cur[:, ::2, ::2]
+        pick = np.logical_and(usable[sub], self._known[rows][sub], out=self._buf("pick", *usable[sub].shape))
+        pick &= ~self._static[rows][sub]
+        pick &= ~self._fg[rows][sub]
         pick &= self._ref_lum[rows][sub] > 12.0
-        pick &= ((cs < _SATURATED) & (cs > 2.0)).all(axis=0)  # a clipped channel says nothing
-        counts = np.add.reduceat(np.count_nonzero(pick, axis=1), band.tile_grid[0])
+        if dark:  # a clipped channel says nothing
+            pick &= np.minimum(np.minimum(cs[0], cs[1]), cs[2]) > 2.0
+        if bright:
+            pick &= np.maximum(np.maximum(cs[0], cs[1]), cs[2]) < _SATURATED
+        spans = band.tile_grid.T.tolist()
+        counts = np.array([np.count_nonzero(pick[a:b]) for a, b in spans])
         enough = np.flatnonzero(counts >= self._gain_min[band.tiles.start:band.tiles.stop])
         if len(enough) == 0:  # keep the last gain
             return
-        ratio = np.where(pick, cs / np.maximum(ref, 1.0), np.float32(np.inf))  # the others sort last
-        med = _medians([ratio[:, a:b].reshape(3, -1) for a, b in band.tile_grid.T[enough]], counts[enough])
+        ratio = np.divide(cs, np.maximum(self._ref[:, rows][:, ::2, ::2], 1.0), out=self._buf("t1", 3, *pick.shape))
+        ratio += np.where(pick, np.float32(0), np.float32(np.inf))  # the others sort last (x + 0 is x)
+        med = _medians([ratio[:, a:b].reshape(3, -1) for a, b in (spans[i] for i in enough)], counts[enough])
         self.gain[band.tiles.start + enough] = np.clip(med, 0.2, 5.0)
 
     def _at(self, band: _Band, px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -478,7 +547,7 @@ class _Sheet:
     def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
         p = self.p
         self._prepare(frame_bgr)
-        usable = ~self._mover_mask(mover_boxes) & self._inner
+        usable = self._usable(mover_boxes)
         fresh = np.isnan(self.t0)
         self.t0[fresh] = ts
         self.last_ts[fresh] = ts
@@ -499,7 +568,11 @@ class _Sheet:
                    alpha: np.ndarray) -> None:
         rows = band.rows
         cur = self._blur(band)
-        self._estimate_gain(band, cur, usable)
+        # a blurred pixel lies within the range of the pixels around it (the gaps hold a mid grey): most bands
+        # have nothing clipped
+        u8 = self._u8[rows]
+        bright, dark = bool(u8.max() >= _SATURATED), bool(u8.min() <= 2)
+        self._estimate_gain(band, cur, usable, bright, dark)
         gain = self.gain[self.row_tile[rows]].T[:, :, None]  # (3, h, 1)
         cur_n = np.divide(cur, gain, out=self._buf("cur_n", *cur.shape))
 
@@ -517,7 +590,7 @@ class _Sheet:
 
         learn = ((observed & warm) | (bg & ~self._busy(band) & ~warm)) & (alpha > 0)[:, None]
         if learn.any():
-            self._learn(band, cur, cur_n, learn, alpha)
+            self._learn(band, cur, cur_n, learn, alpha, bright)
 
     def _define(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, new: np.ndarray) -> None:
         px = np.flatnonzero(new)
@@ -528,8 +601,9 @@ class _Sheet:
         self._max_offset.reshape(-1)[in_sheet] = np.where(clipped, np.float32(np.inf), np.float32(0))
         self._known[band.rows] |= new
         self._known_px = None
-        r, y = self._shake.radius, band.lo + px[[0, -1]] // self._w  # first and last row with new pixels
-        self._refresh(y[0] - r, y[1] + r + 1)
+        r = max(run[2] for run in band.runs)
+        y = band.lo + px[[0, -1]] // self._w  # first and last row with new pixels
+        self._refresh(y[0] - r, y[1] + r + 1, band.runs)
 
     def _foreground(self, band: _Band, cur_n: np.ndarray, gain: np.ndarray, judged: np.ndarray) -> np.ndarray:
         p, rows, (_, n, wc) = self.p, band.rows, cur_n.shape
@@ -549,45 +623,53 @@ class _Sheet:
         raw = np.greater(excess, thr, out=self._buf("raw", n, wc))
         raw &= judged
         raw |= self._gap[rows]
-        fg = cv2.erode(raw.view(np.uint8), self._open).view(bool)
+        fg = _cross(raw, np.logical_and, self._buf("eroded", n, wc))
         fg &= self._valid[rows]
-        out = self._fg[rows]
-        cv2.dilate(fg.view(np.uint8), self._open, dst=out.view(np.uint8))
-        return out
+        return _cross(fg, np.logical_or, self._fg[rows])
 
     def _advance_timers(self, band: _Band, ts: float, dt: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> None:
-        # (arithmetic rather than masked assignments, which numpy does slowly: x * False is 0, x * True is x)
+        # bool images enter float arithmetic as uint8 views (numpy casts those faster): x * 0 is 0, x * 1 is x
         p, rows = self.p, band.rows
         age, bg_age, static = self._age[rows], self._bg_age[rows], self._static[rows]
-        self._onset[rows] = np.where(fg & (age == 0), ts, self._onset[rows])
-        age += fg * dt
-        bg_age *= ~fg
-        bg_age += bg * dt
-        released = bg & (bg_age >= p.release_s)
-        age *= ~released
-        static &= ~released
+        tmp = self._buf("t2d", *age.shape)
+        onset = fg & (age == 0)
+        if onset.any():
+            self._onset[rows].reshape(-1)[np.flatnonzero(onset)] = ts
+        age += np.multiply(fg.view(np.uint8), dt, out=tmp)
+        np.logical_not(fg, out=onset)
+        bg_age *= onset.view(np.uint8)
+        bg_age += np.multiply(bg.view(np.uint8), dt, out=tmp)
+        released = np.greater_equal(bg_age, p.release_s, out=onset)
+        released &= bg
+        if released.any():
+            age *= np.logical_not(released).view(np.uint8)
+            static &= ~released
         static |= age >= p.static_after_s
 
     def _busy(self, band: _Band) -> np.ndarray:
         """Pixels near (held) foreground or static objects: they do not learn (rows near the band's ends, all
         gap, are left unset)."""
-        h, wc, g = self.shape[0], self._w, self._guard.radius
+        h, wc = self.shape[0], self._w
         busy = self._buf("busy", band.hi - band.lo, wc)
-        a, b = max(band.lo, g + 1), min(band.hi, h - g - 1)
-        if a < b:
-            top, bottom = self._guard.rows_in(a, b)
-            src = np.greater(self._age[top:bottom].reshape(1, -1), 0, out=self._buf("src", 1, (bottom - top) * wc))
-            src |= self._static[top:bottom].reshape(-1)
-            src |= self._fg[top:bottom].reshape(-1)
-            self._guard.apply(src, np.logical_or, busy[a - band.lo:b - band.lo].reshape(1, -1))
+        for lo, hi, r in band.runs:
+            guard = self._guard[r]
+            g = guard.radius
+            a, b = max(lo, g + 1), min(hi, h - g - 1)
+            if a < b:
+                top, bottom = guard.rows_in(a, b)
+                src = np.greater(self._age[top:bottom].reshape(1, -1), 0,
+                                 out=self._buf("src", 1, (bottom - top) * wc))
+                src |= self._static[top:bottom].reshape(-1)
+                src |= self._fg[top:bottom].reshape(-1)
+                guard.apply(src, np.logical_or, busy[a - band.lo:b - band.lo].reshape(1, -1))
         return busy
 
-    def _learn(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha: np.ndarray
-               ) -> None:
+    def _learn(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha: np.ndarray,
+               bright: bool) -> None:
         rows, (_, n, wc) = band.rows, cur.shape
         ref = self._ref[:, rows]
         delta = np.subtract(cur_n, ref, out=self._buf("t1", 3, n, wc))
-        delta *= np.multiply(where, alpha[:, None], out=self._buf("t2d", n, wc))
+        delta *= np.multiply(where.view(np.uint8), alpha[:, None], out=self._buf("t2d", n, wc))
         ref += delta
         ref_clipped = self._ref_clipped[:, rows]
         if ref_clipped.any():
@@ -599,13 +681,14 @@ class _Sheet:
                 ref[back] = cur_n[back]
                 ref_clipped &= ~back
                 self._max_offset[:, rows][back] = 0.0
-        clipped = np.greater_equal(cur, _SATURATED, out=self._buf("b3", 3, n, wc))
-        clipped &= where
-        clipped &= ~ref_clipped
-        if clipped.any():
-            ref_clipped |= clipped
-            self._max_offset[:, rows][clipped] = np.inf
-        self._refresh(band.lo, band.hi)
+        if bright:
+            clipped = np.greater_equal(cur, _SATURATED, out=self._buf("b3", 3, n, wc))
+            clipped &= where
+            clipped &= ~ref_clipped
+            if clipped.any():
+                ref_clipped |= clipped
+                self._max_offset[:, rows][clipped] = np.inf
+        self._refresh(band.lo, band.hi, band.runs)
 
     # ------------------------------------------------------------------ results
     def _known_fraction(self) -> np.ndarray:
@@ -702,12 +785,14 @@ class StaticBank:
     def __init__(self, zones: Mapping[str, tuple[np.ndarray, StaticModelParams, object]],
                  frame_size: tuple[int, int]) -> None:
         groups: dict[tuple, list[str]] = {}
-        for zid, (poly, params, movers) in zones.items():
-            groups.setdefault((params, movers, kernel_radius(poly, frame_size, params)), []).append(zid)
-        self.sheets: list[tuple[_Sheet, list[str], object]] = [
-            (_Sheet([zones[z][0] for z in ids], frame_size, params), ids, movers)
-            for (params, movers, _), ids in groups.items()
-        ]
+        for zid, (_, params, movers) in zones.items():
+            groups.setdefault((params, movers), []).append(zid)
+        # zones of one shake radius next to each other: fewer runs of filters
+        radius = {z: kernel_radius(zones[z][0], frame_size, zones[z][1]) for z in zones}
+        self.sheets: list[tuple[_Sheet, list[str], object]] = []
+        for (params, movers), ids in groups.items():
+            ids = sorted(ids, key=radius.__getitem__)
+            self.sheets.append((_Sheet([zones[z][0] for z in ids], frame_size, params), ids, movers))
         self._where = {z: (k, i) for k, (_, ids, _) in enumerate(self.sheets) for i, z in enumerate(ids)}
 
     def update(self, frame_bgr: np.ndarray, ts: float, movers: Mapping[object, np.ndarray]) -> dict[str, StaticState]:

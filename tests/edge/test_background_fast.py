@@ -357,6 +357,61 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
     assert covered > 10 and clipped > 10 and unclipped > 0
 
 
+@pytest.mark.parametrize("band_px", [2_000, bgm._Sheet.BAND_PX])
+def test_sheet_equals_the_reference_with_black_and_clipped_pixels(monkeypatch: pytest.MonkeyPatch,
+                                                                  band_px: int) -> None:
+    """The gain's tests for clipped channels are skipped in bands whose input has no pixel that dark (or that
+    bright): a scene where some bands have them and others not."""
+    monkeypatch.setattr(bgm._Sheet, "BAND_PX", band_px)
+    p = StaticModelParams(static_after_s=2.0)
+    polys = [z for z in ZONES if bgm.kernel_radius(z, (W, H), p) == 2]
+    fast, ref = bgm._Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
+    for k in range(30):
+        img, boxes = _frame(k)
+        img[40:70, 50:100] = (1, 2, 0) if k % 3 else (0, 40, 255)  # in zone 0: black, or clipped blue
+        img[180:200, 20:40] = 0 if k >= 10 else img[180:200, 20:40]  # zone 2, later on
+        got, want = fast.update(img, k / 2, boxes), ref.update(img, k / 2, boxes)
+        assert all(_same_state(a, b) for a, b in zip(got, want, strict=True)), k
+        for name in ARRAYS:
+            assert np.array_equal(getattr(fast, name), getattr(ref, name)), (k, name)
+
+
+@pytest.mark.parametrize("band_px", [2_000, bgm._Sheet.BAND_PX])  # one tile per band, and several runs per band
+@pytest.mark.parametrize("shake_px", [3.0, 7.0])
+def test_sheet_of_several_radii_equals_one_sheet_per_radius(monkeypatch: pytest.MonkeyPatch, band_px: int,
+                                                            shake_px: float) -> None:
+    """Zones of different shake radii share a sheet (each band cut into runs of one radius): every zone sees,
+    bit for bit, what it sees in a sheet of its radius alone (which equals the reference above)."""
+    monkeypatch.setattr(bgm._Sheet, "BAND_PX", band_px)
+    p = StaticModelParams(shake_px=shake_px, static_after_s=2.0)
+    zones = [ZONES[i] for i in (3, 0, 4, 1, 5, 2)]
+    radii = [bgm.kernel_radius(poly, (W, H), p) for poly in zones]
+    assert len(set(radii)) > 1 and radii != sorted(radii)  # mixed, and not in radius order
+    mixed = bgm._Sheet(zones, (W, H), p)
+    alone = {r: bgm._Sheet([z for z, rz in zip(zones, radii, strict=True) if rz == r], (W, H), p) for r in set(radii)}
+    where = [(radii[i], radii[:i].count(radii[i])) for i in range(len(zones))]  # (its sheet, its tile there)
+    assert band_px == 2_000 or any(len({run[2] for run in band.runs}) > 1 for band in mixed.bands)
+    covered = 0
+    for k in range(48):
+        if k == 36:
+            mixed.reset(1)
+            alone[where[1][0]].reset(where[1][1])
+        img, boxes = _frame(k)
+        got = mixed.update(img, k / 2, boxes)
+        want = {r: sheet.update(img, k / 2, boxes) for r, sheet in alone.items()}
+        for i, (r, j) in enumerate(where):
+            assert _same_state(got[i], want[r][j]), (k, i)
+            a, b = mixed.tiles[i], alone[r].tiles[j]
+            width = min(mixed.shape[1], alone[r].shape[1])
+            for name in ARRAYS[:8] + ARRAYS[11:]:  # the images, around the tile as far as its filters reach
+                x = getattr(mixed, name)[a.y0 - r - 1:a.y0 + a.size[1] + r + 1, :width]
+                y = getattr(alone[r], name)[b.y0 - r - 1:b.y0 + b.size[1] + r + 1, :width]
+                assert np.array_equal(x, y), (k, i, name)
+            assert np.array_equal(mixed.gain[i], alone[r].gain[j]), (k, i)
+        covered += sum(len(s.boxes) > 0 for s in got)
+    assert covered > 10
+
+
 # ---------------------------------------------------------------------------------------------- pieces
 @pytest.mark.parametrize("radius", [1, 2, 3, 4, 5, 8, 13])
 @pytest.mark.parametrize("planes", [1, 3])
