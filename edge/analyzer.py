@@ -71,6 +71,7 @@ class SceneAnalyzer:
         self.membership: ZoneMembership | None = None
         self.last: dict[tuple[str, str], Condition] = {}
         self.last_static: dict[str, StaticState] = {}
+        self._static_spec: dict[str, tuple[np.ndarray, StaticModelParams, tuple]] = {}
 
     # ------------------------------------------------------------------ setup
     def _setup(self, frame_size: tuple[int, int]) -> None:
@@ -96,6 +97,7 @@ class SceneAnalyzer:
                                          "shake_px": r.shake_px})
                 static[z.zone_id] = (z.polygon, p, self._class_key[z.zone_id])
         self.static_bank = StaticBank(static, frame_size) if static else None
+        self._static_spec = static
 
     @staticmethod
     def _classes_key(r: RuleConfig) -> tuple[object, ...]:
@@ -158,6 +160,44 @@ class SceneAnalyzer:
                 events.extend(self.trackers[(zid, violation)].step(cond, ts))
         return events
 
+    # ------------------------------------------------------------------ reload
+    def take_over(self, old: SceneAnalyzer, ts: float) -> list[ZoneEvent]:
+        """Continue where `old` (the analyzer of the camera's previous zones) left off, at stream time `ts`.
+
+        A zone that is unchanged (same polygon, door line, shop, violations and rules) keeps its timers and
+        open episodes; so does the learned background of the piled-goods zones when none of them changed
+        (the background of a camera's piled-goods zones is one model, built for exactly those zones). Every
+        other open episode ends now, so that central does not wait for an end that would never come: its
+        zone was removed or redrawn, or its background is relearned from scratch (what stands in the zone
+        then becomes part of the empty zone). Returns those `end` events."""
+        if old._frame_size is not None:
+            self._setup(old._frame_size)
+        keep_bank = (
+            old.static_bank is not None
+            and self.static_bank is not None
+            and _same_static(self._static_spec, old._static_spec)
+        )
+        same = {
+            zid for zid, z in self.zones.items()
+            if zid in old.zones and _same_zone(z, old.zones[zid]) and self.rules[zid] == old.rules[zid]
+        }
+        ended: list[ZoneEvent] = []
+        for key, tracker in old.trackers.items():
+            zid, violation = key
+            carried = key in self.trackers and zid in same and (violation != PILED_GOODS or keep_bank)
+            if carried:
+                self.trackers[key] = tracker
+                if key in old.last:
+                    self.last[key] = old.last[key]
+            else:
+                end = tracker.close(ts)
+                if end is not None:
+                    ended.append(end)
+        if keep_bank:
+            self.static_bank = old.static_bank
+            self.last_static = dict(old.last_static)
+        return ended
+
     # ------------------------------------------------------------------ recheck
     def assess(self, zone_id: str) -> tuple[str, float, np.ndarray]:
         """("present" | "clear" | "unknown", score, boxes) for a zone, from the latest frame."""
@@ -186,3 +226,21 @@ class SceneAnalyzer:
         if self.static_bank is not None and zone_id in self.static_bank:
             self.static_bank.reset(zone_id)
         self.last_static.pop(zone_id, None)
+
+
+def _same_zone(a: Zone, b: Zone) -> bool:
+    lines = (a.door_line is None and b.door_line is None) or (
+        a.door_line is not None and b.door_line is not None and np.array_equal(a.door_line, b.door_line)
+    )
+    return (
+        lines
+        and np.array_equal(a.polygon, b.polygon)
+        and (a.shop_id, tuple(a.violations), a.rules) == (b.shop_id, tuple(b.violations), b.rules)
+    )
+
+
+def _same_static(a: dict[str, tuple[np.ndarray, StaticModelParams, tuple]],
+                 b: dict[str, tuple[np.ndarray, StaticModelParams, tuple]]) -> bool:
+    return list(a) == list(b) and all(
+        np.array_equal(a[z][0], b[z][0]) and a[z][1:] == b[z][1:] for z in a
+    )

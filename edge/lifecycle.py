@@ -57,6 +57,17 @@ class EpisodeTracker:
         ep.seq += 1
         return ev
 
+    def close(self, ts: float) -> ZoneEvent | None:
+        """End the open episode now (its zone was removed or redrawn); None when none is open."""
+        ep = self.episode
+        if ep is None:
+            self.reset()
+            return None
+        ep.boxes = np.zeros((0, 4), np.float32)
+        ev = self._event("end", ts, ep)
+        self.reset()
+        return ev
+
     def step(self, cond: Condition, ts: float) -> list[ZoneEvent]:
         r = self.rules
         out: list[ZoneEvent] = []

@@ -494,14 +494,23 @@ class Pipeline:
         except ValueError as exc:  # ZoneFileError: keep the zones we have
             log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
             return
+        old, new = camera.analyzer, self._analyzer(zones)
+        frame = camera.last_frame
+        ended = new.take_over(old, frame.ts if frame is not None else 0.0)
         camera.zones = zones
-        camera.analyzer = self._analyzer(zones)
+        camera.analyzer = new
+        kept = sum(1 for k, t in new.trackers.items() if old.trackers.get(k) is t)
         log.info(
-            "camera %s: %d zones reloaded from %s",
+            "camera %s: %d zones reloaded from %s (%d zone timers kept, %d open episodes ended)",
             camera.settings.id,
             len(zones.zones),
             camera.settings.zones,
+            kept,
+            len(ended),
         )
+        if frame is not None:  # no frame yet means nothing was analysed, so nothing is open
+            for event in ended:
+                self._emit(camera, frame, event)
 
     def _answer_recheck(self, camera: Camera, verdict: RecheckVerdict) -> None:
         cmd = verdict.command

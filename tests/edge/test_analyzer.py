@@ -241,3 +241,38 @@ def test_sack_the_detector_calls_a_person_is_still_a_pile(max_aspect: float, pha
     assert [e.phase for e in events] == phases
     if phases:
         assert 5.0 + 20.0 - 1 <= events[0].ts <= 5.0 + 20.0 + 3
+
+
+def _redrawn(zone: Zone, dx: float) -> Zone:
+    return Zone(zone.zone_id, zone.shop_id, zone.polygon + (dx, 0.0), violations=zone.violations)
+
+
+def test_reloaded_zones_keep_what_is_unchanged_and_end_what_is_not() -> None:
+    """A zones reload mid-episode: the unchanged zone carries on (no second start, one end when the bag
+    goes); a redrawn zone ends its open episode at once, so central never waits for an end."""
+    scene = Scene(object_on=5.0, object_off=70.0, person=None)
+    events, old, _ = play(scene, 40.0)
+    assert [e.phase for e in events] == ["start"]
+    start = events[0]
+    # the same zone plus another camera zone: the piled-goods background is rebuilt only if a piled-goods
+    # zone changed, so here everything carries over
+    extra = Zone("z-2", "s-2", np.array([[0, 0], [60, 0], [60, 40], [0, 40]], float),
+                 violations=("cross_door_trading",))
+    new = SceneAnalyzer(CameraZones("cam-t", "site-t", (W, H), [camera().zones[0], extra], RULES))
+    assert new.take_over(old, 40.0) == []
+    events, _, coverage = play(scene, 45.0, analyzer=new, t0=40.0)
+    # the episode goes on (its 30 s update comes on time) and ends once, when the bag is taken away
+    assert [e.phase for e in events] == ["update", "end"], [(e.phase, e.ts) for e in events]
+    assert {e.event_id for e in events} == {start.event_id} and events[-1].ts >= 70.0
+    assert max(coverage) > 0.02  # the bag stayed visible across the reload: the background was kept
+
+
+def test_redrawn_zone_ends_its_open_episode_at_the_reload() -> None:
+    scene = Scene(object_on=5.0, person=None)
+    events, old, _ = play(scene, 40.0)
+    start = events[0]
+    assert start.phase == "start"
+    moved = SceneAnalyzer(CameraZones("cam-t", "site-t", (W, H), [_redrawn(camera().zones[0], dx=4.0)], RULES))
+    ended = moved.take_over(old, 40.0)
+    assert [(e.phase, e.event_id, e.ts) for e in ended] == [("end", start.event_id, 40.0)]
+    assert not moved.trackers[("z-1", "piled_goods")].holding
