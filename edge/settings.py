@@ -129,6 +129,10 @@ class EdgeSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     spool_path: Path = Path("var/edge-spool")
     spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    bundle_evidence: bool = Field(
+        default=True,
+        description="send an event and its pictures as one message (central before 2026-12-02 cannot read it)",
+    )
     evidence_dir: Path | None = Field(default=None, description="also write evidence JPEGs here")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)

@@ -102,3 +102,17 @@ def test_inference_workers_and_threads_default_to_the_cores(
 def test_missing_settings_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         EdgeSettings.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("bundle", [True, False])
+def test_the_cli_publisher_bundles_evidence_as_configured(tmp_path: Path, monkeypatch, bundle: bool) -> None:
+    from edge.cli import _publisher
+
+    if not bundle:
+        monkeypatch.setenv("DOORLINE_EDGE_BUNDLE_EVIDENCE", "false")
+    settings = EdgeSettings.load(spool_path=tmp_path / "spool")
+    publisher = _publisher(settings, ["cam-1"])  # not started: no broker needed
+    try:
+        assert publisher.bundle_evidence is bundle
+    finally:
+        publisher.spool.close()
