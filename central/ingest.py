@@ -66,10 +66,12 @@ from wire.schema import (
     EventMessage,
     EvidenceMessage,
     EvidenceRef,
+    ReceiptMessage,
     RecheckResult,
     SchemaError,
     StatusMessage,
     decode,
+    encode,
     evidence_owner,
     recheck_evidence_owner,
 )
@@ -252,6 +254,7 @@ class IngestService:
     def start(self) -> None:
         if self._client is not None:
             raise RuntimeError("ingest already started")
+        self._stopping.clear()  # a stopped service may be started again
         workflow = None
         if self.use_workflow:
             try:
@@ -516,8 +519,33 @@ class IngestService:
         for item, (outcome, _mid) in zip(batch, outcomes, strict=True):
             self._counts[outcome] += 1
             self._ack(item)
+        self._send_receipts(batch, parsed)
         if self._workflow is not None and any(o == "stored" for o, _ in outcomes):
             self._outbox_wake.set()  # the workflow may have queued commands
+
+    def _send_receipts(self, batch: list[Inbound], parsed: list[Any]) -> None:
+        """Tell each camera's edge which of its messages are now stored (or dead-lettered for good), so an
+        edge that waits for receipts can delete them from its spool. Best effort: a lost receipt only means
+        the edge sends the message again and gets a receipt for the duplicate."""
+        client = self._client
+        if client is None:
+            return
+        by_camera: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+        for item, msg in zip(batch, parsed, strict=True):
+            mid = getattr(msg.msg if isinstance(msg, Rejected) else msg, "message_id", None)
+            if mid is None or item.qos == 0:
+                continue
+            try:
+                t = topics.parse(item.topic)
+            except ValueError:
+                continue
+            if t.kind in SHARED_KINDS and t.prefix == self.mqtt.prefix:
+                by_camera[(t.site_id, t.camera_id)].append(mid)
+        for (site, camera), ids in by_camera.items():
+            for i in range(0, len(ids), 1024):
+                receipt = ReceiptMessage(site_id=site, camera_id=camera, message_ids=ids[i : i + 1024])
+                client.publish(topics.topic(site, camera, "receipt", self.mqtt.prefix), encode(receipt), qos=1)
+        self._counts["receipts"] += len(by_camera)
 
     def _retry_later(self, exc: Exception, delay: float) -> None:
         self._counts["db_error"] += 1

@@ -171,6 +171,8 @@ def _publisher(settings, camera_ids: list[str]):
         spool_path=settings.spool_path,
         spool_max_bytes=settings.spool_max_bytes,
         bundle_evidence=settings.bundle_evidence,
+        receipts=settings.receipts,
+        receipt_timeout_s=settings.receipt_timeout_s,
     )
 
 

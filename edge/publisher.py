@@ -15,6 +15,11 @@ latest value matters). The last will, an `offline` status on the first camera's 
 edge died; central marks every camera of that edge offline. Commands arrive on each camera's `cmd` topic
 (persistent session, so commands sent while the edge was away are delivered when it returns); each is
 validated, de-duplicated by message_id and handed to the `on_command` callbacks on their own thread.
+
+Receipts (`receipts=True`): a PUBACK only says the broker has the message, and a broker killed before it
+wrote that to disk loses it. With receipts the edge keeps each PUBACKed row (marked sent) until central's
+`ReceiptMessage` on the camera's `receipt` topic names its message id, and publishes it again when none
+came within `receipt_timeout_s` (central stores a message once, so a resend costs nothing but bandwidth).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.spool import DEFAULT_MAX_BYTES, Spool
+from edge.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
@@ -41,6 +46,7 @@ from wire.schema import (
     CommandMessage,
     EventMessage,
     EvidenceMessage,
+    ReceiptMessage,
     RecheckResult,
     SchemaError,
     StatusMessage,
@@ -129,6 +135,8 @@ class Publisher:
         status_interval_s: float = 10.0,
         client_id: str | None = None,
         bundle_evidence: bool = True,
+        receipts: bool = False,
+        receipt_timeout_s: float = 30.0,
     ):
         if not camera_ids:
             raise ValueError("a Publisher needs at least one camera id")
@@ -143,6 +151,8 @@ class Publisher:
         self.status_interval_s = status_interval_s
         self.client_id = client_id or f"doorline-edge-{edge_id}"
         self.bundle_evidence = bundle_evidence
+        self.receipts = receipts
+        self.receipt_timeout_s = receipt_timeout_s
         # with a broker password, every message is signed for central to check (wire.signing)
         self._signer = (
             Signer(mqtt_settings.username, mqtt_settings.password)
@@ -262,7 +272,7 @@ class Publisher:
                 )
         attached = _attachments(msgs) if self.bundle_evidence else {}
         carried = {id(e) for parts in attached.values() for e in parts}
-        rows = []
+        rows, ids = [], []
         for msg in msgs:
             if id(msg) in carried:
                 continue
@@ -272,7 +282,8 @@ class Publisher:
                 rows.append((self._topic(msg.camera_id, kind), encode_bundle(msg, parts), "bundle"))
             else:
                 rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
-        seqs = self.spool.put_many(rows, qos=1)
+            ids.append(msg.message_id)  # a bundle is receipted by its head's id
+        seqs = self.spool.put_many(rows, qos=1, message_ids=ids)
         self._counters["spooled"] += len(seqs)
         self._wake.set()
         return seqs
@@ -324,11 +335,14 @@ class Publisher:
             "unrouted": self._counters["unrouted"],
             "commands": self._counters["commands"],
             "bad_commands": self._counters["bad_commands"],
+            "receipted": self._counters["receipted"],
+            "resent_for_receipt": self._counters["resent_for_receipt"],
             "last_error": self._last_error,
         }
 
     def wait_drained(self, timeout: float) -> bool:
-        """Block until the spool is empty (everything PUBACKed); False on timeout. For tests and shutdown."""
+        """Block until the spool is empty (everything PUBACKed, or with receipts: stored by central); False on
+        timeout. For tests and shutdown."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.spool.depth == 0:
@@ -375,7 +389,8 @@ class Publisher:
                 reason_code,
             )
             return
-        client.subscribe([(self._topic(cam, "cmd"), 1) for cam in self.camera_ids])
+        kinds = ("cmd", "receipt") if self.receipts else ("cmd",)
+        client.subscribe([(self._topic(cam, kind), 1) for cam in self.camera_ids for kind in kinds])
         self._connected.set()
         self._status_due.set()
         self._wake.set()
@@ -401,6 +416,9 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/receipt"):
+            self._on_receipt(message)
+            return
         try:
             t = topics.parse(message.topic)
             msg = decode(message.payload)
@@ -421,6 +439,21 @@ class Publisher:
             self._seen_commands.popitem(last=False)
         self._counters["commands"] += 1
         self._commands.put(msg)
+
+    def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            msg = decode(message.payload)
+            if not isinstance(msg, ReceiptMessage):
+                raise SchemaError(f"{msg.type} message on a receipt topic")
+        except SchemaError as exc:
+            self._counters["bad_receipts"] += 1
+            log.error("ignored malformed receipt on %s: %s", message.topic, exc.reason)
+            return
+        try:
+            self._counters["receipted"] += self.spool.ack_messages(msg.message_ids)
+        except SpoolError as exc:  # the rows stay; they are sent again and receipted again
+            self._last_error = str(exc)
+            log.error("edge %s: receipt not applied: %s", self.edge_id, exc)
 
     # ------------------------------------------------------------------ threads
 
@@ -454,7 +487,10 @@ class Publisher:
             else:
                 done.append(seq)
         if done:
-            self.spool.ack(done)
+            if self.receipts:
+                self.spool.mark_sent(done)  # deleted when central's receipt comes
+            else:
+                self.spool.ack(done)
             self._counters["acked"] += len(done)
 
     def _signed(self, topic: str, payload: bytes, *, will: bool = False) -> Properties | None:
@@ -486,7 +522,14 @@ class Publisher:
                 room = self.inflight_window - len(self._inflight)
                 if room <= 0 or now < self._hold_until:
                     continue
-                batch = self.spool.peek(self._cursor, room + len(self._inflight_seqs))
+                sent_before = -1.0
+                if self.receipts:
+                    sent_before = time.time() - self.receipt_timeout_s
+                    oldest = self.spool.oldest_sent()
+                    if oldest is not None and oldest < sent_before:
+                        self._cursor = 0  # no receipt in time: send those again (in order, from the start)
+                        self._counters["resent_for_receipt"] += 1
+                batch = self.spool.peek(self._cursor, room + len(self._inflight_seqs), sent_before=sent_before)
                 sent = 0
                 for m in batch:
                     if m.seq in self._inflight_seqs:

@@ -129,6 +129,12 @@ class EdgeSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     spool_path: Path = Path("var/edge-spool")
     spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    receipts: bool = Field(
+        default=False,
+        description="keep each sent message until central's receipt says it is stored (survives a broker "
+                    "that dies before writing what it acknowledged); needs a central from 2026-12-02 on",
+    )
+    receipt_timeout_s: float = Field(default=30.0, ge=1, le=3600, description="send again if no receipt by then")
     bundle_evidence: bool = Field(
         default=True,
         description="send an event and its pictures as one message (central before 2026-12-02 cannot read it)",

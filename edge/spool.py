@@ -1,7 +1,10 @@
 """The edge's on-disk outgoing queue: SQLite in WAL mode, one row per message, FIFO by `seq`.
 
 A message is written here before it is published and deleted only after the broker's PUBACK, so a dead
-broker, a cut network or a killed process loses nothing: on restart the rows are replayed in order.
+broker, a cut network or a killed process loses nothing: on restart the rows are replayed in order. An edge
+that waits for central's receipts (`Publisher(receipts=True)`) keeps a PUBACKed row, marked `sent`, until
+central says it stored that `message_id` (`ack_messages`), and sends it again when no receipt came in time:
+then even a broker that dies before writing what it acknowledged to disk loses nothing.
 
 Size cap policy: when a new message would push the spool past `max_bytes`, the oldest *evidence* rows
 are dropped first; if that is not enough, the oldest *bundles* (an event with its pictures in one payload)
@@ -57,7 +60,9 @@ CREATE TABLE IF NOT EXISTS spool (
     retain INTEGER NOT NULL,
     kind TEXT NOT NULL,
     size INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    message_id TEXT,
+    sent REAL
 );
 CREATE INDEX IF NOT EXISTS spool_kind ON spool(kind, seq);
 CREATE TABLE IF NOT EXISTS rejected (
@@ -93,6 +98,11 @@ class Spool:
             # NORMAL survives a killed process (WAL); FULL also survives power loss, at a cost per message.
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(spool)")}
+            for column, kind in (("message_id", "TEXT"), ("sent", "REAL")):  # a spool from before receipts
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE spool ADD COLUMN {column} {kind}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS spool_message ON spool(message_id)")
             self._depth, self._bytes = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool"
             ).fetchone()
@@ -107,7 +117,12 @@ class Spool:
         return self.put_many([(topic, payload, kind)], qos=qos, retain=retain)[0]
 
     def put_many(
-        self, messages: Sequence[tuple[str, bytes, str]], *, qos: int = 1, retain: bool = False
+        self,
+        messages: Sequence[tuple[str, bytes, str]],
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        message_ids: Sequence[str | None] | None = None,
     ) -> list[int]:
         """Append (topic, payload, kind) messages in one transaction, in order: all of them or none (an
         event and the evidence it names land together, at the cost of one commit). Returns their seqs."""
@@ -127,13 +142,14 @@ class Spool:
                 try:
                     if self._bytes + total > self.max_bytes:
                         self._make_room(total, messages[-1][2])
+                    ids = message_ids if message_ids is not None else [None] * len(messages)
                     seqs = [
                         self._db.execute(
-                            "INSERT INTO spool(topic, payload, qos, retain, kind, size, created) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (topic, payload, qos, int(retain), kind, size, now),
+                            "INSERT INTO spool(topic, payload, qos, retain, kind, size, created, message_id) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (topic, payload, qos, int(retain), kind, size, now, mid),
                         ).lastrowid
-                        for (topic, payload, kind), size in zip(messages, sizes, strict=True)
+                        for (topic, payload, kind), size, mid in zip(messages, sizes, ids, strict=True)
                     ]
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -213,14 +229,15 @@ class Spool:
 
     # ------------------------------------------------------------------ reading / acknowledging
 
-    def peek(self, after_seq: int = 0, limit: int = 100) -> list[SpooledMessage]:
-        """Up to `limit` messages with seq > after_seq, oldest first."""
+    def peek(self, after_seq: int = 0, limit: int = 100, *, sent_before: float = -1.0) -> list[SpooledMessage]:
+        """Up to `limit` messages with seq > after_seq, oldest first: those not sent yet, and those sent
+        (awaiting a receipt) before `sent_before` (unix seconds)."""
         with self._lock:
             try:
                 rows = self._db.execute(
                     "SELECT seq, topic, payload, qos, retain, kind FROM spool "
-                    "WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (after_seq, limit),
+                    "WHERE seq > ? AND (sent IS NULL OR sent < ?) ORDER BY seq LIMIT ?",
+                    (after_seq, sent_before, limit),
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise SpoolError(f"spool read failed ({self.path}): {exc}") from exc
@@ -250,6 +267,57 @@ class Spool:
             self._depth -= removed
             self._bytes -= bytes_
             return removed
+
+    def mark_sent(self, seqs: Iterable[int]) -> None:
+        """The broker PUBACKed these; keep them until central's receipt (`ack_messages`)."""
+        seqs = list(seqs)
+        if not seqs:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                now = time.time()
+                for i in range(0, len(seqs), 500):
+                    chunk = seqs[i : i + 500]
+                    self._db.execute(f"UPDATE spool SET sent = ? WHERE seq IN ({','.join('?' * len(chunk))})",
+                                     (now, *chunk))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise SpoolError(f"spool update failed ({self.path}): {exc}") from exc
+
+    def ack_messages(self, message_ids: Iterable[str]) -> int:
+        """Delete the rows of these message ids (central's receipt). Returns how many were still there."""
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                removed = bytes_ = 0
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    sizes = self._db.execute(
+                        f"DELETE FROM spool WHERE message_id IN ({','.join('?' * len(chunk))}) RETURNING size",
+                        chunk,
+                    ).fetchall()
+                    removed += len(sizes)
+                    bytes_ += sum(size for (size,) in sizes)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise SpoolError(f"spool ack failed ({self.path}): {exc}") from exc
+            self._depth -= removed
+            self._bytes -= bytes_
+            return removed
+
+    def oldest_sent(self) -> float | None:
+        """Unix time of the oldest row still waiting for a receipt, or None."""
+        with self._lock:
+            try:
+                return self._db.execute("SELECT MIN(sent) FROM spool").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise SpoolError(f"spool read failed ({self.path}): {exc}") from exc
 
     def reject(self, seq: int, reason: str) -> None:
         """The broker refused the message for good (e.g. not authorised): move it aside, keep it for an

@@ -205,6 +205,14 @@ class CommandMessage(_Message):
         return self
 
 
+class ReceiptMessage(_Message):
+    """Central → edge: these messages (by `message_id`) are stored, or dead-lettered for good; an edge that
+    waits for receipts may now delete them from its spool."""
+
+    type: Literal["receipt"] = "receipt"
+    message_ids: list[Id] = Field(min_length=1, max_length=1024)
+
+
 def recheck_evidence_owner(command_id: str) -> str:
     """The `event_id` of the evidence pictures that answer recheck command `command_id`."""
     return f"recheck:{command_id}"
@@ -226,7 +234,7 @@ class RecheckResult(_Message):
 
 
 Message = Annotated[
-    EventMessage | EvidenceMessage | StatusMessage | CommandMessage | RecheckResult,
+    EventMessage | EvidenceMessage | StatusMessage | CommandMessage | RecheckResult | ReceiptMessage,
     Field(discriminator="type"),
 ]
 _adapter: TypeAdapter[Message] = TypeAdapter(Message)
@@ -411,7 +419,7 @@ def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Messa
         raise SchemaError("missing schema version 'v'")
     if obj["v"] != VERSION:
         raise SchemaError(f"unsupported schema version {obj['v']!r} (this side speaks v{VERSION})")
-    if obj.get("type") not in {"event", "evidence", "status", "command", "recheck_result"}:
+    if obj.get("type") not in {"event", "evidence", "status", "command", "recheck_result", "receipt"}:
         raise SchemaError(f"unknown message type {obj.get('type')!r}")
     if context is not None and obj["type"] != "evidence":
         raise SchemaError(f"a binary frame holds evidence, not {obj['type']!r}")

@@ -1,7 +1,8 @@
 """MQTT topic layout: `{prefix}/v1/{site}/{camera}/{kind}`.
 
 kinds: `event`, `evidence`, `recheck` (edge → central, QoS 1), `status` (edge → central, retained, with the
-`offline` last will) and `cmd` (central → edge, QoS 1). The prefix lets several deployments, or test runs,
+`offline` last will), `cmd` (central → edge, QoS 1) and `receipt` (central → edge, QoS 1: which messages
+central has stored). The prefix lets several deployments, or test runs,
 share one broker.
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["event", "evidence", "recheck", "status", "cmd"]
-KINDS: tuple[str, ...] = ("event", "evidence", "recheck", "status", "cmd")
+Kind = Literal["event", "evidence", "recheck", "status", "cmd", "receipt"]
+KINDS: tuple[str, ...] = ("event", "evidence", "recheck", "status", "cmd", "receipt")
 UPSTREAM: tuple[str, ...] = ("event", "evidence", "recheck", "status")
 DEFAULT_PREFIX = "doorline"
 

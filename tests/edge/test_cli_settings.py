@@ -110,9 +110,11 @@ def test_the_cli_publisher_bundles_evidence_as_configured(tmp_path: Path, monkey
 
     if not bundle:
         monkeypatch.setenv("DOORLINE_EDGE_BUNDLE_EVIDENCE", "false")
+        monkeypatch.setenv("DOORLINE_EDGE_RECEIPTS", "true")
     settings = EdgeSettings.load(spool_path=tmp_path / "spool")
     publisher = _publisher(settings, ["cam-1"])  # not started: no broker needed
     try:
         assert publisher.bundle_evidence is bundle
+        assert publisher.receipts is not bundle  # the second case also turns receipts on
     finally:
         publisher.spool.close()
