@@ -245,18 +245,20 @@ class Spool:
 
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete delivered messages (the broker PUBACKed them). Returns how many were still there."""
-        seqs = list(seqs)
-        if not seqs:
+        return self._delete("seq", list(seqs))
+
+    def _delete(self, column: str, keys: list) -> int:
+        """Delete the rows whose `column` is one of `keys`, in one transaction; how many were there."""
+        if not keys:
             return 0
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 removed = bytes_ = 0
-                for i in range(0, len(seqs), 500):
-                    chunk = seqs[i : i + 500]
-                    marks = ",".join("?" * len(chunk))
+                for i in range(0, len(keys), 500):
+                    chunk = keys[i : i + 500]
                     sizes = self._db.execute(
-                        f"DELETE FROM spool WHERE seq IN ({marks}) RETURNING size", chunk
+                        f"DELETE FROM spool WHERE {column} IN ({','.join('?' * len(chunk))}) RETURNING size", chunk
                     ).fetchall()
                     removed += len(sizes)
                     bytes_ += sum(size for (size,) in sizes)
@@ -288,28 +290,7 @@ class Spool:
 
     def ack_messages(self, message_ids: Iterable[str]) -> int:
         """Delete the rows of these message ids (central's receipt). Returns how many were still there."""
-        ids = list(message_ids)
-        if not ids:
-            return 0
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                removed = bytes_ = 0
-                for i in range(0, len(ids), 500):
-                    chunk = ids[i : i + 500]
-                    sizes = self._db.execute(
-                        f"DELETE FROM spool WHERE message_id IN ({','.join('?' * len(chunk))}) RETURNING size",
-                        chunk,
-                    ).fetchall()
-                    removed += len(sizes)
-                    bytes_ += sum(size for (size,) in sizes)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise SpoolError(f"spool ack failed ({self.path}): {exc}") from exc
-            self._depth -= removed
-            self._bytes -= bytes_
-            return removed
+        return self._delete("message_id", list(message_ids))
 
     def oldest_sent(self) -> float | None:
         """Unix time of the oldest row still waiting for a receipt, or None."""
