@@ -19,6 +19,15 @@ from wire.mqtt import MqttSettings  # noqa: E402
 
 
 @pytest.fixture
+def central_factory(db_url: str) -> Iterator:
+    """A session factory on `db_url` (SQLite or PostgreSQL), with central's tables; disposed before the
+    database fixture drops the database."""
+    engine, factory = central_db(db_url)
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
 def make_central(tmp_path: Path) -> Iterator:
     """Start in-process IngestServices on one database; stopped afterwards."""
     started: list[IngestService] = []
