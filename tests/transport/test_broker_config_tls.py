@@ -24,7 +24,6 @@ from transport_support import (
     REPO_DIR,
     SITE,
     count,
-    free_low_port,
     make_event,
     make_test_pki,
     mqtt_connect_packet,
@@ -33,6 +32,7 @@ from transport_support import (
 )
 
 from central.orm.events import EventPhaseRecord
+from tests.conftest import free_port
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import encode
@@ -140,11 +140,25 @@ def test_probe_gets_a_connack_from_a_plain_listener(broker) -> None:
     assert plain_mqtt_answer(broker.host, broker.port, mqtt_connect_packet("probe")).startswith(b"\x20")
 
 
+def _connect_and_publish(c: mqtt.Client, st: dict, broker, port: int, topic: str, event) -> None:
+    """Connect `c` (a `_tls_client`), expect CONNACK success, publish `event` QoS 1, expect PUBACK success."""
+    c.connect(broker.host, port)
+    c.loop_start()
+    try:
+        assert st["connack"].wait(5) and not st["rc"].is_failure, st["rc"]
+        info = c.publish(topic, encode(event), qos=1)
+        wait_for(lambda: info.mid in st["acks"], 5, "the PUBACK over TLS")
+        assert not st["acks"][info.mid].is_failure
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
 def test_generated_tls_listener_takes_tls_clients_and_refuses_plain_tcp(
     tmp_path, topic_prefix, run_generated, make_central, make_edge
 ) -> None:
     pki = make_test_pki(tmp_path / "pki")
-    port = free_low_port()
+    port = free_port()
     out = _broker_config(tmp_path, topic_prefix, port, pki)
     conf = (out / "mosquitto.conf").read_text()
     assert f"listener {port}\ncafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n" in conf
@@ -167,16 +181,7 @@ def test_generated_tls_listener_takes_tls_clients_and_refuses_plain_tcp(
 
     # a bare paho client with the CA: CONNACK success, PUBACK success on its own topic
     c, st = _tls_client(broker, "edge-1", PASSWORDS["edge-1"], "tls-probe", ca_certs=str(pki["ca"]))
-    c.connect(broker.host, port)
-    c.loop_start()
-    try:
-        assert st["connack"].wait(5) and not st["rc"].is_failure, st["rc"]
-        info = c.publish(topics.topic(SITE, "cam-1", "event", topic_prefix), encode(make_event(2)), qos=1)
-        wait_for(lambda: info.mid in st["acks"], 5, "the PUBACK over TLS")
-        assert not st["acks"][info.mid].is_failure
-    finally:
-        c.loop_stop()
-        c.disconnect()
+    _connect_and_publish(c, st, broker, port, topics.topic(SITE, "cam-1", "event", topic_prefix), make_event(2))
     wait_for(lambda: count(central.session_factory, EventPhaseRecord) == 2, 10, "the second event over TLS")
 
     _plain_tcp_gets_no_session(broker)
@@ -184,7 +189,7 @@ def test_generated_tls_listener_takes_tls_clients_and_refuses_plain_tcp(
 
 def test_generated_tls_listener_with_client_certificates_required(tmp_path, topic_prefix, run_generated) -> None:
     pki = make_test_pki(tmp_path / "pki")
-    port = free_low_port()
+    port = free_port()
     out = _broker_config(tmp_path, topic_prefix, port, pki, "--require-client-cert")
     assert "require_certificate true" in (out / "mosquitto.conf").read_text()
     broker = run_generated(out, port)
@@ -211,14 +216,5 @@ def test_generated_tls_listener_with_client_certificates_required(tmp_path, topi
         certfile=str(pki["client_cert"]),
         keyfile=str(pki["client_key"]),
     )
-    c.connect(broker.host, port)
-    c.loop_start()
-    try:
-        assert st["connack"].wait(5) and not st["rc"].is_failure, st["rc"]
-        info = c.publish(topics.topic(SITE, "cam-1", "event", topic_prefix), encode(make_event(3)), qos=1)
-        wait_for(lambda: info.mid in st["acks"], 5, "the PUBACK over mutual TLS")
-        assert not st["acks"][info.mid].is_failure
-    finally:
-        c.loop_stop()
-        c.disconnect()
+    _connect_and_publish(c, st, broker, port, topics.topic(SITE, "cam-1", "event", topic_prefix), make_event(3))
     _plain_tcp_gets_no_session(broker)

@@ -318,27 +318,6 @@ def make_test_pki(d: Path) -> dict[str, Path]:
                                         ("client_cert", "client.crt"), ("client_key", "client.key"))}
 
 
-def free_low_port() -> int:
-    """A free port below the kernel's ephemeral range (the reason: tests/conftest.py, free_port)."""
-    import random
-    import socket
-
-    try:
-        lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(10000, max(10001, lo))
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port between 10000 and {lo}")
-
-
 def mqtt_connect_packet(client_id: str = "probe", username: str | None = None, password: str | None = None) -> bytes:
     """A raw MQTT 3.1.1 CONNECT packet (clean session, keepalive 30)."""
     def s(text: str) -> bytes:

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from tests.wire.test_schema import _event as schema_event
 from wire.schema import (
     BUNDLE_MAGIC,
     Bundle,
@@ -35,18 +36,7 @@ PICS = [_pic(JPEG_A, "ev1"), _pic(JPEG_B, "ev2", kind="clean")]
 
 
 def _event(pictures=PICS) -> EventMessage:
-    return EventMessage(
-        site_id="s1",
-        camera_id="c1",
-        event_id="e1",
-        seq=0,
-        zone_id="z1",
-        violation="piled_goods",
-        phase="start",
-        ts=1_700_000_000.5,
-        score=0.8,
-        evidence=[p.ref() for p in pictures],
-    )
+    return schema_event(evidence=[p.ref() for p in pictures])
 
 
 def _split(payload: bytes) -> tuple[dict, bytes]:
