@@ -170,6 +170,7 @@ class Publisher:
         self._inflight_seqs: set[int] = set()
         self._cursor = 0
         self._hold_until = 0.0
+        self._next_receipt_check = 0.0
         self._sender: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
         self._commands: queue.Queue[CommandMessage | None] = queue.Queue()
@@ -525,10 +526,12 @@ class Publisher:
                 sent_before = -1.0
                 if self.receipts:
                     sent_before = time.time() - self.receipt_timeout_s
-                    oldest = self.spool.oldest_sent()
-                    if oldest is not None and oldest < sent_before:
-                        self._cursor = 0  # no receipt in time: send those again (in order, from the start)
-                        self._counters["resent_for_receipt"] += 1
+                    if now >= self._next_receipt_check:  # MIN(sent) scans the spool: once a second is enough
+                        self._next_receipt_check = now + 1.0
+                        oldest = self.spool.oldest_sent()
+                        if oldest is not None and oldest < sent_before:
+                            self._cursor = 0  # no receipt in time: send those again (in order, from the start)
+                            self._counters["resent_for_receipt"] += 1
                 batch = self.spool.peek(self._cursor, room + len(self._inflight_seqs), sent_before=sent_before)
                 sent = 0
                 for m in batch:
