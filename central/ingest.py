@@ -397,8 +397,7 @@ class IngestService:
             log.warning("ingest %s lost the broker: %s", self.client_id, reason_code)
 
     def _on_message(self, _c, _u, message: mqtt.MQTTMessage) -> None:
-        props = getattr(message, "properties", None)
-        sig = next((v for k, v in getattr(props, "UserProperty", None) or () if k == signing.SIG_PROPERTY), None)
+        sig = signing.signature_of(message)
         item = Inbound(
             message.topic,
             bytes(message.payload),
@@ -544,8 +543,16 @@ class IngestService:
         for (site, camera), ids in by_camera.items():
             for i in range(0, len(ids), 1024):
                 receipt = ReceiptMessage(site_id=site, camera_id=camera, message_ids=ids[i : i + 1024])
-                client.publish(topics.topic(site, camera, "receipt", self.mqtt.prefix), encode(receipt), qos=1)
+                topic, payload = topics.topic(site, camera, "receipt", self.mqtt.prefix), encode(receipt)
+                client.publish(topic, payload, qos=1, properties=self._signed(topic, site, camera, payload))
         self._counts["receipts"] += len(by_camera)
+
+    def _signed(self, topic: str, site_id: str, camera_id: str, payload: bytes) -> Properties | None:
+        """With the accounts file, what central sends to a camera carries the signature of its edge's key."""
+        if self.edge_keys is None:
+            return None
+        value = self.edge_keys.sign(topic, site_id, camera_id, payload)
+        return None if value is None else signing.properties(value)
 
     def _retry_later(self, exc: Exception, delay: float) -> None:
         self._counts["db_error"] += 1
@@ -991,10 +998,10 @@ class IngestService:
                 client = self._client
                 if client is None:
                     return
+                topic = topics.topic(row.site_id, row.camera_id, "cmd", prefix=self.mqtt.prefix)
+                payload = row.payload.encode("utf-8")
                 info = client.publish(
-                    topics.topic(row.site_id, row.camera_id, "cmd", prefix=self.mqtt.prefix),
-                    row.payload.encode("utf-8"),
-                    qos=1,
+                    topic, payload, qos=1, properties=self._signed(topic, row.site_id, row.camera_id, payload)
                 )
                 try:
                     info.wait_for_publish(5)

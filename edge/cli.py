@@ -173,6 +173,7 @@ def _publisher(settings, camera_ids: list[str]):
         bundle_evidence=settings.bundle_evidence,
         receipts=settings.receipts,
         receipt_timeout_s=settings.receipt_timeout_s,
+        verify_central=settings.verify_central,
     )
 
 

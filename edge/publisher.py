@@ -39,7 +39,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
-from wire import topics
+from wire import signing, topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
     MAX_MESSAGE_BYTES,
@@ -56,7 +56,7 @@ from wire.schema import (
     encode_bundle,
     evidence_owner,
 )
-from wire.signing import SIG_PROPERTY, Signer
+from wire.signing import Signer
 
 log = logging.getLogger("doorline.edge.publisher")
 
@@ -137,6 +137,7 @@ class Publisher:
         bundle_evidence: bool = True,
         receipts: bool = False,
         receipt_timeout_s: float = 30.0,
+        verify_central: bool = True,
     ):
         if not camera_ids:
             raise ValueError("a Publisher needs at least one camera id")
@@ -159,6 +160,8 @@ class Publisher:
             if mqtt_settings.username and mqtt_settings.password
             else None
         )
+        # and it acts only on commands and receipts that central signed with the same key
+        self.verify_central = verify_central and self._signer is not None
 
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
@@ -338,6 +341,7 @@ class Publisher:
             "bad_commands": self._counters["bad_commands"],
             "receipted": self._counters["receipted"],
             "resent_for_receipt": self._counters["resent_for_receipt"],
+            "unauthenticated": self._counters["unauthenticated"],
             "last_error": self._last_error,
         }
 
@@ -417,6 +421,14 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if self.verify_central and self._signer is not None:
+            why = self._signer.check(message.topic, bytes(message.payload), signing.signature_of(message))
+            if why is not None:
+                self._counters["unauthenticated"] += 1
+                self._last_error = f"ignored unsigned or forged message on {message.topic}: {why}"
+                log.error("edge %s: %s (central needs DOORLINE_EDGE_ACCOUNTS to sign)", self.edge_id,
+                          self._last_error)
+                return
         if message.topic.endswith("/receipt"):
             self._on_receipt(message)
             return
@@ -497,9 +509,7 @@ class Publisher:
     def _signed(self, topic: str, payload: bytes, *, will: bool = False) -> Properties | None:
         if self._signer is None:
             return None
-        props = Properties(PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH)
-        props.UserProperty = (SIG_PROPERTY, self._signer.value(topic, payload))
-        return props
+        return signing.properties(self._signer.value(topic, payload), will=will)
 
     def _publish_now(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
         assert self._client is not None

@@ -135,6 +135,11 @@ class EdgeSettings(BaseSettings):
                     "that dies before writing what it acknowledged); needs a central from 2026-12-02 on",
     )
     receipt_timeout_s: float = Field(default=30.0, ge=1, le=3600, description="send again if no receipt by then")
+    verify_central: bool = Field(
+        default=True,
+        description="with a broker password, act only on commands and receipts that central signed with this "
+                    "edge's key (central signs when it has DOORLINE_EDGE_ACCOUNTS)",
+    )
     bundle_evidence: bool = Field(
         default=True,
         description="send an event and its pictures as one message (central before 2026-12-02 cannot read it)",

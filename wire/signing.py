@@ -7,12 +7,20 @@ property `doorline-sig` = `"{edge_id}:{hex HMAC-SHA256(key, topic NUL payload)}"
 from the edge's broker password (`signing_key`). Central, given the same accounts file that
 `doorline-central broker-config` reads, checks the signature and that the camera in the topic is one of
 that edge's; a message that fails is unauthenticated and becomes a dead letter.
+
+Downstream it is the same the other way round: central signs what it sends to an edge (commands and
+receipts) with that edge's key, `"{central username}:{hex HMAC}"`, and an edge with a password acts only on
+messages that verify. A receipt makes the edge delete spooled messages, so a forged one would lose data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 SIG_PROPERTY = "doorline-sig"
 _CONTEXT = b"doorline/v1 message signing"
@@ -39,8 +47,21 @@ def split(value: str) -> tuple[str, str]:
     return edge_id, sig
 
 
+def properties(value: str, *, will: bool = False) -> Properties:
+    """MQTT v5 publish (or last-will) properties carrying the signature `value`."""
+    props = Properties(PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH)
+    props.UserProperty = (SIG_PROPERTY, value)
+    return props
+
+
+def signature_of(message: Any) -> str | None:
+    """The `doorline-sig` value of a received paho message, or None."""
+    props = getattr(message, "properties", None)
+    return next((v for k, v in getattr(props, "UserProperty", None) or () if k == SIG_PROPERTY), None)
+
+
 class Signer:
-    """Signs the messages of one edge (its MQTT username and password)."""
+    """Signs the messages of one edge (its MQTT username and password), and checks central's to it."""
 
     def __init__(self, edge_id: str, password: str):
         self.edge_id = edge_id
@@ -48,3 +69,15 @@ class Signer:
 
     def value(self, topic: str, payload: bytes) -> str:
         return f"{self.edge_id}:{signature(self._key, topic, payload)}"
+
+    def check(self, topic: str, payload: bytes, value: str | None) -> str | None:
+        """Why a message received on `topic` is not central's to this edge, or None when it verifies."""
+        if not value:
+            return f"no {SIG_PROPERTY} property"
+        try:
+            _signer, sig = split(value)
+        except ValueError as exc:
+            return str(exc)
+        if not verifies(self._key, topic, payload, sig):
+            return "signature does not verify (central signs with another key, or the message was altered)"
+        return None

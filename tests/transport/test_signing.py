@@ -7,8 +7,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import select
 from test_ingest import raw_client
 from transport_support import SITE, count, make_event, make_evidence, wait_for
@@ -16,10 +14,11 @@ from transport_support import SITE, count, make_event, make_evidence, wait_for
 from central.broker_config import BrokerConfigError
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord
-from wire import topics
+from central.outbox import enqueue_command
+from wire import signing, topics
 from wire.mqtt import MqttSettings
-from wire.schema import encode
-from wire.signing import SIG_PROPERTY, Signer
+from wire.schema import CommandMessage, ReceiptMessage, encode
+from wire.signing import Signer
 
 PASSWORDS = {"edge-1": "first-edge-secret", "edge-2": "second-edge-secret"}
 
@@ -41,10 +40,7 @@ def _accounts(tmp_path, prefix: str):
 
 
 def _publish(c, topic: str, payload: bytes, sig: str | None) -> None:
-    props = None
-    if sig is not None:
-        props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = (SIG_PROPERTY, sig)
+    props = None if sig is None else signing.properties(sig)
     c.publish(topic, payload, qos=1, properties=props).wait_for_publish(5)
 
 
@@ -126,3 +122,103 @@ def _state(f) -> str | None:
     with f() as s:
         row = s.get(EdgeStatus, (SITE, "cam-1"))
         return row.state if row else None
+
+
+def _edge_with_password(make_edge, broker, topic_prefix, **kw):
+    return make_edge(
+        broker,
+        topic_prefix,
+        mqtt=MqttSettings(
+            host=broker.host, port=broker.port, prefix=topic_prefix, username="edge-1", password=PASSWORDS["edge-1"]
+        ),
+        **kw,
+    )
+
+
+def test_central_signs_commands_and_receipts_and_the_edge_ignores_forged_ones(
+    broker, topic_prefix, tmp_path, make_central, make_edge
+) -> None:
+    """A receipt makes the edge delete spooled messages: one forged by anybody the broker lets in must not."""
+    accounts = _accounts(tmp_path, topic_prefix)
+    central = make_central(broker, topic_prefix, edge_accounts=accounts)
+    edge = _edge_with_password(make_edge, broker, topic_prefix, receipts=True, receipt_timeout_s=60)
+    got: list[CommandMessage] = []
+    edge.on_command(got.append)
+    wait_for(lambda: edge.listening, 10, "edge subscribed to its commands and receipts")
+    f = central.session_factory
+
+    # central's real receipt (signed with edge-1's key) empties the spool
+    edge.publish(make_event(1, event_id="e-1"))
+    assert edge.wait_drained(10), edge.stats()
+    assert edge.stats()["receipted"] == 1 and edge.stats()["unauthenticated"] == 0
+
+    # with central gone, a sent event waits for its receipt; forged receipts for it are ignored
+    central.stop()
+    pending = make_event(2, event_id="e-2")
+    edge.publish(pending)
+    wait_for(lambda: edge.stats()["acked"] == 2, 10, "the event PUBACKed")
+    assert edge.stats()["depth"] == 1  # kept until its receipt
+    c = raw_client(broker, "intruder")
+    receipt_t = topics.topic(SITE, "cam-1", "receipt", topic_prefix)
+    forged = encode(ReceiptMessage(site_id=SITE, camera_id="cam-1", message_ids=[pending.message_id]))
+    _publish(c, receipt_t, forged, None)  # unsigned
+    _publish(c, receipt_t, forged, f"central:{signing.signature(signing.signing_key('guess'), receipt_t, forged)}")
+    cmd_t = topics.topic(SITE, "cam-1", "cmd", topic_prefix)
+    cmd = encode(CommandMessage(site_id=SITE, camera_id="cam-1", cmd="reload_zones"))
+    _publish(c, cmd_t, cmd, None)
+    # a message central signed for cam-1's receipt topic, replayed on its cmd topic
+    keys = EdgeKeys.load(accounts)
+    _publish(c, cmd_t, cmd, keys.sign(receipt_t, SITE, "cam-1", cmd))
+    wait_for(lambda: edge.stats()["unauthenticated"] == 4, 10, "4 messages refused")
+    assert edge.stats()["depth"] == 1 and edge.stats()["receipted"] == 1
+    assert got == []
+    assert "no doorline-sig property" in edge.stats()["last_error"] or "does not verify" in edge.stats()["last_error"]
+
+    # what central signs with edge-1's key is taken: a command, and the receipt for the waiting event
+    recheck = CommandMessage(site_id=SITE, camera_id="cam-1", cmd="recheck", zone_id="zone-1", case_id="case-1")
+    payload = encode(recheck)
+    _publish(c, cmd_t, payload, keys.sign(cmd_t, SITE, "cam-1", payload))
+    real = encode(ReceiptMessage(site_id=SITE, camera_id="cam-1", message_ids=[pending.message_id]))
+    _publish(c, receipt_t, real, keys.sign(receipt_t, SITE, "cam-1", real))
+    c.loop_stop()
+    assert edge.wait_drained(10), edge.stats()
+    wait_for(lambda: len(got) == 1, 10, "the signed command")
+    assert got[0].command_id == recheck.command_id
+    assert edge.stats()["unauthenticated"] == 4
+    assert keys.sign(cmd_t, SITE, "cam-9", payload) is None  # no edge owns cam-9
+    assert count(f, Event) == 1
+
+
+def test_central_outbox_commands_are_signed(broker, topic_prefix, tmp_path, make_central, make_edge) -> None:
+    central = make_central(broker, topic_prefix, edge_accounts=_accounts(tmp_path, topic_prefix))
+    edge = _edge_with_password(make_edge, broker, topic_prefix)
+    got: list[CommandMessage] = []
+    edge.on_command(got.append)
+    wait_for(lambda: edge.listening, 10, "edge subscribed to its commands")
+    cmd = CommandMessage(site_id=SITE, camera_id="cam-1", cmd="recheck", zone_id="zone-1", case_id="case-1")
+    with central.session_factory() as s:
+        enqueue_command(s, cmd)
+        s.commit()
+    wait_for(lambda: len(got) == 1, 10, "the command from central's outbox")
+    assert got[0].command_id == cmd.command_id and edge.stats()["unauthenticated"] == 0
+
+
+def test_an_edge_with_a_password_ignores_an_unsigning_central_unless_told_to_trust_it(
+    broker, topic_prefix, make_central, make_edge
+) -> None:
+    """Central without the accounts file cannot sign: the edge refuses its commands and says why."""
+    central = make_central(broker, topic_prefix)  # no edge_accounts
+    strict = _edge_with_password(make_edge, broker, topic_prefix)
+    trusting = _edge_with_password(make_edge, broker, topic_prefix, edge_id="edge-1b", verify_central=False)
+    got: dict[str, list] = {"strict": [], "trusting": []}
+    strict.on_command(got["strict"].append)
+    trusting.on_command(got["trusting"].append)
+    wait_for(lambda: strict.listening and trusting.listening, 10, "both edges subscribed")
+    cmd = CommandMessage(site_id=SITE, camera_id="cam-1", cmd="recheck", zone_id="zone-1", case_id="case-1")
+    with central.session_factory() as s:
+        enqueue_command(s, cmd)
+        s.commit()
+    wait_for(lambda: len(got["trusting"]) == 1, 10, "the trusting edge's command")
+    wait_for(lambda: strict.stats()["unauthenticated"] == 1, 10, "the strict edge's refusal")
+    assert got["strict"] == []
+    assert "no doorline-sig property" in strict.stats()["last_error"]
