@@ -215,6 +215,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "they are sent on the next start",
                     file=sys.stderr,
                 )
+            if publisher.held:
+                print(
+                    f"doorline-edge: {publisher.held} messages the spool {settings.spool_path} could not take "
+                    f"(full or unwritable disk) are lost: {publisher.stats()['last_spool_error']}",
+                    file=sys.stderr,
+                )
             publisher.stop(timeout=10)
     elapsed = time.monotonic() - t0
     states = ", ".join(
@@ -229,6 +235,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if stats.publish_errors:
         print(
             f"doorline-edge: {stats.publish_errors} messages could not be spooled for MQTT (see the log)",
+            file=sys.stderr,
+        )
+    if stats.local_write_errors or pipeline.evidence.write_errors:
+        print(
+            f"doorline-edge: {pipeline.evidence.write_errors} evidence files and {stats.local_write_errors} "
+            "--events-out lines could not be written (full or unwritable disk; see the log)",
             file=sys.stderr,
         )
     failed = [cid for cid, c in stats.per_camera.items() if c["state"] == "failed"]

@@ -20,6 +20,13 @@ Receipts (`receipts=True`): a PUBACK only says the broker has the message, and a
 wrote that to disk loses it. With receipts the edge keeps each PUBACKed row (marked sent) until central's
 `ReceiptMessage` on the camera's `receipt` topic names its message id, and publishes it again when none
 came within `receipt_timeout_s` (central stores a message once, so a resend costs nothing but bandwidth).
+
+A spool that cannot take a message (disk full, read-only file system, or full of events the broker has not
+taken yet) does not lose it: the publisher holds it in memory, up to `held_max_bytes`, and later messages
+queue behind it so the order is kept. The sender thread writes the held messages to the spool, oldest first,
+as soon as it takes them again (checked every second). Held messages count in the status topic's depth, its
+state is `degraded` and its detail says why; only a stop while the spool is still unwritable loses them, and
+that is logged with their number.
 """
 
 from __future__ import annotations
@@ -138,6 +145,7 @@ class Publisher:
         receipts: bool = False,
         receipt_timeout_s: float = 30.0,
         verify_central: bool = True,
+        held_max_bytes: int = 64 * 1024 * 1024,
     ):
         if not camera_ids:
             raise ValueError("a Publisher needs at least one camera id")
@@ -163,6 +171,13 @@ class Publisher:
         # and it acts only on commands and receipts that central signed with the same key
         self.verify_central = verify_central and self._signer is not None
 
+        # messages the spool could not take (disk full, ...), oldest first: (rows, message ids, bytes)
+        self.held_max_bytes = held_max_bytes
+        self._held: collections.deque[tuple[list[tuple[str, bytes, str]], list[str], int]] = collections.deque()
+        self._held_bytes = 0
+        self._held_lock = threading.Lock()
+        self._held_error = ""
+        self._next_held_try = 0.0
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._listening = threading.Event()  # SUBACK received for the command topics
@@ -249,6 +264,11 @@ class Publisher:
         if self._dispatcher:
             self._dispatcher.join(max(0.1, deadline - time.monotonic()))
         self._drain_acks()
+        if self._held:
+            self._spool_held()
+            if self._held:
+                log.error("edge %s: stopping with %d message(s) the spool never took (%s); they are lost",
+                          self.edge_id, self.held, self._held_error)
         self.spool.close()
         self._client = None
 
@@ -287,10 +307,67 @@ class Publisher:
             else:
                 rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
             ids.append(msg.message_id)  # a bundle is receipted by its head's id
-        seqs = self.spool.put_many(rows, qos=1, message_ids=ids)
-        self._counters["spooled"] += len(seqs)
-        self._wake.set()
-        return seqs
+        size = sum(len(topic) + len(payload) for topic, payload, _ in rows)
+        if size > self.spool.max_bytes:
+            self.spool.put_many(rows, qos=1, message_ids=ids)  # raises SpoolFullError: it can never fit
+        with self._held_lock:
+            if not self._held:
+                try:
+                    seqs = self.spool.put_many(rows, qos=1, message_ids=ids)
+                except SpoolError as exc:
+                    self._hold(rows, ids, size, exc)
+                    return []
+                self._counters["spooled"] += len(seqs)
+                self._wake.set()
+                return seqs
+            self._hold(rows, ids, size, None)  # behind the held ones, to keep the order
+        self._spool_held()
+        return []
+
+    def _hold(self, rows: list[tuple[str, bytes, str]], ids: list[str], size: int, exc: SpoolError | None) -> None:
+        """Keep messages the spool cannot take (caller holds `_held_lock`); raises when memory is full too."""
+        if exc is not None:
+            self._held_error = str(exc)
+            log.error("edge %s: spool cannot take %d message(s) (%s); holding them in memory until it can",
+                      self.edge_id, len(rows), exc)
+        if self._held_bytes + size > self.held_max_bytes:
+            self._counters["refused"] += len(rows)
+            raise SpoolError(
+                f"spool unwritable ({self._held_error}) and {self._held_bytes} bytes already held in memory "
+                f"(limit {self.held_max_bytes}); {len(rows)} message(s) refused"
+            )
+        first = not self._held
+        self._held.append((rows, ids, size))
+        self._held_bytes += size
+        self._counters["held"] += len(rows)
+        if first:
+            self._status_due.set()
+            self._wake.set()
+
+    def _spool_held(self) -> None:
+        """Write held messages to the spool, oldest first, until it refuses one again."""
+        with self._held_lock:
+            while self._held:
+                rows, ids, size = self._held[0]
+                try:
+                    seqs = self.spool.put_many(rows, qos=1, message_ids=ids)
+                except SpoolError as exc:
+                    self._held_error = str(exc)
+                    return
+                self._held.popleft()
+                self._held_bytes -= size
+                self._counters["spooled"] += len(seqs)
+                self._counters["spooled_late"] += len(rows)
+            log.info("edge %s: the spool takes messages again; every held message is spooled", self.edge_id)
+            self._held_error = ""
+            self._status_due.set()
+            self._wake.set()
+
+    @property
+    def held(self) -> int:
+        """Messages waiting in memory because the spool could not take them."""
+        with self._held_lock:
+            return sum(len(rows) for rows, _, _ in self._held)
 
     def on_command(self, callback: CommandCallback) -> None:
         self._callbacks.append(callback)
@@ -342,18 +419,23 @@ class Publisher:
             "receipted": self._counters["receipted"],
             "resent_for_receipt": self._counters["resent_for_receipt"],
             "unauthenticated": self._counters["unauthenticated"],
+            "held": self.held,
+            "held_bytes": self._held_bytes,
+            "spooled_late": self._counters["spooled_late"],
+            "refused": self._counters["refused"],
+            "last_spool_error": self._held_error,
             "last_error": self._last_error,
         }
 
     def wait_drained(self, timeout: float) -> bool:
-        """Block until the spool is empty (everything PUBACKed, or with receipts: stored by central); False on
-        timeout. For tests and shutdown."""
+        """Block until the spool is empty (everything PUBACKed, or with receipts: stored by central) and nothing
+        is held in memory; False on timeout. For tests and shutdown."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.spool.depth == 0:
+            if self.spool.depth == 0 and not self._held:
                 return True
             time.sleep(0.05)
-        return self.spool.depth == 0
+        return self.spool.depth == 0 and not self._held
 
     # ------------------------------------------------------------------ helpers
 
@@ -369,15 +451,19 @@ class Publisher:
             if st["dropped_evidence"]
             else ""
         )
+        held, held_bytes = self.held, self._held_bytes
+        if held:
+            extra += f"; {held} message(s) held in memory, the spool cannot take them: {self._held_error}"
+        own = state or self._status["state"]
         return StatusMessage(
             site_id=self.site_id,
             camera_id=camera_id,
             edge_id=self.edge_id,
-            state=state or self._status["state"],
+            state="degraded" if held and own == "online" else own,
             fps=self._status["fps"],
             source_state=self._status["source_state"][:200],
-            spool_depth=st["depth"],
-            spool_bytes=st["bytes"],
+            spool_depth=st["depth"] + held,
+            spool_bytes=st["bytes"] + held_bytes,
             detail=((detail if detail is not None else self._status["detail"]) + extra)[:1000],
         )
 
@@ -522,9 +608,12 @@ class Publisher:
             self._wake.clear()
             try:
                 self._drain_acks()
+                now = time.monotonic()
+                if self._held and now >= self._next_held_try:
+                    self._next_held_try = now + 1.0
+                    self._spool_held()
                 if not self._connected.is_set() or self._client is None:
                     continue
-                now = time.monotonic()
                 if self._status_due.is_set() or now >= next_status:
                     self._status_due.clear()
                     next_status = now + self.status_interval_s
