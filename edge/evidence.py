@@ -2,12 +2,15 @@
 
 Every picture has the time (UTC) and camera id burnt in, and is a JPEG under `max_bytes`: it is scaled to
 `max_side`, then re-encoded at lower quality and, if still too big, a smaller size, until it fits.
-Each picture becomes a `wire.schema.EvidenceMessage` and, with an evidence directory, a file.
+Each picture becomes a `wire.schema.EvidenceMessage` and, with an evidence directory, a file. A file that
+cannot be written (full disk, a file where a folder should be) is logged and counted in `write_errors`; the
+picture still goes out as a message, which is what central stores.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,8 @@ import cv2
 import numpy as np
 
 from wire.schema import MAX_EVIDENCE_BYTES, EvidenceMessage
+
+log = logging.getLogger("doorline.edge.evidence")
 
 ZONE_COLOUR = (0, 200, 255)  # amber, BGR
 BOX_COLOUR = (0, 0, 255)  # red
@@ -151,6 +156,7 @@ class EvidenceWriter:
         self.site_id = site_id
         self.options = options or EvidenceOptions()
         self.out_dir = out_dir
+        self.write_errors = 0
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -201,10 +207,17 @@ class EvidenceWriter:
             bundle.messages.append(msg)
             if self.out_dir is not None:
                 folder = self.out_dir / _safe(camera_id) / day
-                folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{_safe(event_id)}_{_safe(name)}_{i:02d}_{kind}.jpg"
-                path.write_bytes(jpeg)
-                bundle.paths.append(path)
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(jpeg)
+                except OSError as exc:
+                    self.write_errors += 1
+                    if self.write_errors == 1 or self.write_errors % 100 == 0:
+                        log.error("evidence file %s not written (%d so far; the message is still sent): %s",
+                                  path, self.write_errors, exc)
+                else:
+                    bundle.paths.append(path)
         return bundle
 
 

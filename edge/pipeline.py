@@ -92,6 +92,7 @@ class RunStats:
     evidence: int = 0
     rechecks: int = 0
     publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
+    local_write_errors: int = 0  # --events-out lines that could not be written (full disk); also logged
     batches: int = 0
     seconds: float = 0.0
     detect_s: float = 0.0  # summed over inference workers: per-call latency x calls, can exceed `seconds`
@@ -237,7 +238,10 @@ class Pipeline:
         for camera in self.cameras.values():
             camera.source.stop()
         if self._events_out is not None:
-            self._events_out.close()
+            try:
+                self._events_out.close()
+            except OSError as exc:  # what a full disk refused earlier is tried once more, and fails again
+                log.error("events-out file not closed cleanly: %s", exc)
             self._events_out = None
         if self._bar is not None:
             self._bar.close()
@@ -465,8 +469,14 @@ class Pipeline:
                 "evidence_files": [str(p) for p in paths],
                 "geo": None if msg.geo is None else msg.geo.model_dump(),
             }
-            self._events_out.write(json.dumps(line) + "\n")
-            self._events_out.flush()
+            try:
+                self._events_out.write(json.dumps(line) + "\n")
+                self._events_out.flush()
+            except OSError as exc:  # a full disk must not stop the analysis; the event is still published
+                self.stats.local_write_errors += 1
+                if self.stats.local_write_errors == 1 or self.stats.local_write_errors % 100 == 0:
+                    log.error("events-out line for %s not written (%d so far): %s", msg.event_id,
+                              self.stats.local_write_errors, exc)
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self) -> None:

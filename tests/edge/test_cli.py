@@ -194,3 +194,44 @@ def test_validate_zones_and_check_model(data_dir: Path, models_dir: Path) -> Non
 def test_source_and_zones_go_together(models_dir: Path) -> None:
     proc = run("run", "--source", "x.mp4", "--model", str(models_dir / "yolox_nano.onnx"), "--no-mqtt")
     assert proc.returncode == 2 and "--source and --zones go together" in proc.stderr
+
+
+def test_a_full_disk_for_local_files_does_not_stop_the_run_or_the_messages(
+    bag_clip, models_dir: Path, tmp_path: Path, broker, topic_prefix
+) -> None:
+    """--events-out on /dev/full (every write fails with ENOSPC) and an evidence folder that cannot be made:
+    the run goes on, says what it could not write, and the event and its pictures still go out over MQTT."""
+    import os
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from wire import topics
+    from wire.schema import decode
+
+    video, zones = bag_clip
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "cli-cam").symlink_to("/dev/full")  # where the camera's folder should be
+    heads: list[str] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher", protocol=mqtt.MQTTv5)
+    watcher.on_message = lambda _c, _u, m: heads.append(
+        f"{decode(m.payload).head.phase}:{len(decode(m.payload).evidence)}")
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe(topics.topic("site-1", "cli-cam", "event", topic_prefix), qos=1)
+    watcher.loop_start()
+    env = {**os.environ, "DOORLINE_EDGE_SITE_ID": "site-1", "DOORLINE_EDGE_MQTT__HOST": broker.host,
+           "DOORLINE_EDGE_MQTT__PORT": str(broker.port), "DOORLINE_EDGE_MQTT__PREFIX": topic_prefix,
+           "DOORLINE_EDGE_RECEIPTS": "false", "DOORLINE_EDGE_SPOOL_PATH": str(tmp_path / "spool.db")}
+    proc = subprocess.run(
+        [*CLI, "run", "--source", str(video), "--zones", str(zones), "--model", str(models_dir / "yolox_nano.onnx"),
+         "--fps", "5", "--events-out", "/dev/full", "--evidence-dir", str(evidence), "--as-fast-as-possible",
+         "--no-progress"],
+        cwd=REPO, capture_output=True, text=True, timeout=240, env=env,
+    )
+    watcher.loop_stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "2 event phases" in proc.stderr
+    assert "--events-out lines could not be written" in proc.stderr and " 2 --events-out" in proc.stderr
+    assert "evidence files and" in proc.stderr and "No space left on device" in proc.stderr
+    assert [h.split(":")[0] for h in heads] == ["start", "end"] and all(int(h.split(":")[1]) > 0 for h in heads)
