@@ -130,9 +130,10 @@ class EdgeSettings(BaseSettings):
     spool_path: Path = Path("var/edge-spool")
     spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     receipts: bool = Field(
-        default=False,
+        default=True,
         description="keep each sent message until central's receipt says it is stored (survives a broker "
-                    "that dies before writing what it acknowledged); needs a central from 2026-12-02 on",
+                    "that dies before writing what it acknowledged); false for a central from before 2026-12-02, "
+                    "which sends none",
     )
     receipt_timeout_s: float = Field(default=30.0, ge=1, le=3600, description="send again if no receipt by then")
     verify_central: bool = Field(

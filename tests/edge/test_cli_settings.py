@@ -108,13 +108,17 @@ def test_missing_settings_file(tmp_path: Path) -> None:
 def test_the_cli_publisher_bundles_evidence_as_configured(tmp_path: Path, monkeypatch, bundle: bool) -> None:
     from edge.cli import _publisher
 
-    if not bundle:
+    monkeypatch.setenv("DOORLINE_EDGE_MQTT__USERNAME", "edge-1")
+    monkeypatch.setenv("DOORLINE_EDGE_MQTT__PASSWORD", "edge-1-secret")
+    if not bundle:  # settings for a central from before 2026-12-02
         monkeypatch.setenv("DOORLINE_EDGE_BUNDLE_EVIDENCE", "false")
-        monkeypatch.setenv("DOORLINE_EDGE_RECEIPTS", "true")
+        monkeypatch.setenv("DOORLINE_EDGE_RECEIPTS", "false")
+        monkeypatch.setenv("DOORLINE_EDGE_VERIFY_CENTRAL", "false")
     settings = EdgeSettings.load(spool_path=tmp_path / "spool")
     publisher = _publisher(settings, ["cam-1"])  # not started: no broker needed
     try:
         assert publisher.bundle_evidence is bundle
-        assert publisher.receipts is not bundle  # the second case also turns receipts on
+        assert publisher.receipts is bundle  # receipts are on by default, off in the second case
+        assert publisher.verify_central is bundle  # with a password, central's signature is checked by default
     finally:
         publisher.spool.close()
