@@ -8,6 +8,9 @@ stream-time order; any analysis frame rate works because every timer is in secon
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 import numpy as np
 
 from edge.background import StaticBank, StaticModelParams, StaticState
@@ -17,6 +20,8 @@ from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, c
 from models.detections import Detections
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
+
+log = logging.getLogger("doorline.edge.analyzer")
 
 _NO_BOXES = np.zeros((0, 4), np.float32)
 
@@ -72,6 +77,10 @@ class SceneAnalyzer:
         self.last: dict[tuple[str, str], Condition] = {}
         self.last_static: dict[str, StaticState] = {}
         self._static_spec: dict[str, tuple[np.ndarray, StaticModelParams, tuple]] = {}
+        # a snapshot of the static-object model (a restarted live camera's, edge.reference_store), applied when
+        # the model is built for the first frame; the zones it restored
+        self.saved_reference: Mapping[str, Mapping[str, np.ndarray]] | None = None
+        self.restored_zones: list[str] = []
 
     # ------------------------------------------------------------------ setup
     def _setup(self, frame_size: tuple[int, int]) -> None:
@@ -98,6 +107,16 @@ class SceneAnalyzer:
                 static[z.zone_id] = (z.polygon, p, self._class_key[z.zone_id])
         self.static_bank = StaticBank(static, frame_size) if static else None
         self._static_spec = static
+        if self.static_bank is not None and self.saved_reference is not None:
+            try:
+                self.restored_zones = self.static_bank.restore(self.saved_reference)
+                if self.restored_zones:
+                    log.info("camera %s: zones %s start from their saved empty-zone reference",
+                             self.camera.camera_id, ", ".join(self.restored_zones))
+            except (KeyError, ValueError) as exc:  # a damaged snapshot: learn afresh, as without one
+                log.warning("camera %s: saved zone reference not used: %s", self.camera.camera_id, exc)
+                self.static_bank = StaticBank(static, frame_size)
+        self.saved_reference = None
 
     @staticmethod
     def _classes_key(r: RuleConfig) -> tuple[object, ...]:

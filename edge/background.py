@@ -39,6 +39,7 @@ scripts/bench/static_model.py measures it (results bit for bit those of the whol
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -291,6 +292,11 @@ class _Sheet:
         self.p = p
         fw, fh = int(frame_size[0]), int(frame_size[1])
         radii, tiles, (h, w) = _layout(polygons, (fw, fh), p)
+        # what a saved reference must match to be restored here: the frame size, parameters and zones
+        digest = hashlib.sha256(repr((fw, fh, p)).encode())
+        for poly in polygons:
+            digest.update(np.ascontiguousarray(poly, np.float64).tobytes())
+        self.key = digest.hexdigest()
         self.tiles: list[_Tile] = tiles
         self.radii = radii
         self.shape = (h, w)
@@ -426,6 +432,29 @@ class _Sheet:
             r = self.radii[index]
             self._refresh(rows.start - r, rows.stop + r)
 
+    _SAVED = ("_ref", "_known", "_ref_clipped", "_max_offset", "gain")
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of what the model has learned of the empty zones (not its timers): `restore` takes them."""
+        return {name.lstrip("_"): getattr(self, name).copy() for name in self._SAVED}
+
+    def restore(self, saved: Mapping[str, np.ndarray]) -> None:
+        """Take a `snapshot` of a sheet with the same `key`: its zones skip the warm-up, so what stands in them
+        now is judged against the saved empty zone instead of being learned as background. Timers start
+        afresh (an object there becomes static `static_after_s` later)."""
+        self.reset()
+        for name in self._SAVED:
+            value = np.asarray(saved[name.lstrip("_")])
+            target = getattr(self, name)
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise ValueError(f"saved {name.lstrip('_')} is {value.dtype}{value.shape}, "
+                                 f"not {target.dtype}{target.shape}")
+            target[...] = value
+        self.t0[:] = -np.inf  # warmed up long ago
+        self._known_px = None
+        for band in self.bands:
+            self._refresh(band.lo, band.hi)
+
     # ------------------------------------------------------------------ helpers
     def _prepare(self, frame_bgr: np.ndarray) -> None:
         for t in self.tiles:
@@ -548,9 +577,8 @@ class _Sheet:
         p = self.p
         self._prepare(frame_bgr)
         usable = self._usable(mover_boxes)
-        fresh = np.isnan(self.t0)
-        self.t0[fresh] = ts
-        self.last_ts[fresh] = ts
+        self.t0[np.isnan(self.t0)] = ts
+        self.last_ts[np.isnan(self.last_ts)] = ts  # a fresh zone, or one whose reference was restored
         dt = np.clip(ts - self.last_ts, 0.0, 5.0)
         self.last_ts[:] = ts
         warming = ts - self.t0 < p.warmup_s
@@ -803,6 +831,20 @@ class StaticBank:
 
     def __contains__(self, zone_id: object) -> bool:
         return zone_id in self._where
+
+    def snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """What the model has learned of the empty zones, per sheet key (see `_Sheet.snapshot`)."""
+        return {sheet.key: sheet.snapshot() for sheet, _, _ in self.sheets}
+
+    def restore(self, saved: Mapping[str, Mapping[str, np.ndarray]]) -> list[str]:
+        """Restore every sheet whose key `saved` holds (same frame size, parameters and zones); the ids of the
+        zones restored. Sheets that changed start afresh, as they would without a snapshot."""
+        done: list[str] = []
+        for sheet, ids, _ in self.sheets:
+            if sheet.key in saved:
+                sheet.restore(saved[sheet.key])
+                done += ids
+        return done
 
     def reset(self, zone_id: str) -> None:
         k, i = self._where[zone_id]

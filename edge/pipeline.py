@@ -43,6 +43,7 @@ from edge.analyzer import SceneAnalyzer
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.recheck import Rechecks, RecheckVerdict
+from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
 from edge.settings import CameraSettings, EdgeSettings
 from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
@@ -147,6 +148,13 @@ class Pipeline:
                 clean_copy=settings.evidence.clean_copy,
             ),
         )
+        # live cameras keep what they learned of their empty zones across restarts (edge/reference_store.py)
+        self.references = (
+            ReferenceStore(settings.reference_dir, max_age_s=settings.reference_max_age_s,
+                           interval_s=settings.reference_interval_s)
+            if settings.reference_dir is not None and settings.reference_max_age_s > 0
+            else None
+        )
         self._stop = threading.Event()
         self._frame_ready = threading.Event()
         self._events_out = None
@@ -194,9 +202,10 @@ class Pipeline:
                 image_fps=cam.fps or s.analysis_fps,
                 telemetry=cam.telemetry,
             )
-            self.cameras[cam.id] = Camera(
-                cam, zones, source, sampler, self._analyzer(zones), self._tracker(), cam.model or s.model
-            )
+            analyzer = self._analyzer(zones)
+            if self.references is not None and source.live:
+                analyzer.saved_reference = self.references.load(cam.id)
+            self.cameras[cam.id] = Camera(cam, zones, source, sampler, analyzer, self._tracker(), cam.model or s.model)
         if s.events_out is not None:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
             # a fresh file by default: a clip run twice into one file must not list its events twice
@@ -237,6 +246,7 @@ class Pipeline:
     def close(self) -> None:
         for camera in self.cameras.values():
             camera.source.stop()
+            self._save_reference(camera, final=True)
         if self._events_out is not None:
             try:
                 self._events_out.close()
@@ -289,7 +299,8 @@ class Pipeline:
             self._heartbeat(force=True)
             self.stats.frames_decoded = sum(c.source.decoded for c in self.cameras.values())
             self.stats.per_camera = {
-                cid: {**c.source.stats(), "analysed": c.analysed, "events": c.events}
+                cid: {**c.source.stats(), "analysed": c.analysed, "events": c.events,
+                      "reference_restored": len(c.analyzer.restored_zones)}
                 for cid, c in self.cameras.items()
             }
             self.close()
@@ -361,6 +372,7 @@ class Pipeline:
         tracked = camera.tracker.update(detections, frame.ts)
         t_track = time.perf_counter()
         events = camera.analyzer.update(frame.image, frame.ts, tracked)
+        self._save_reference(camera)
         camera.analysed += 1
         camera.last_frame = frame
         self.stats.frames_analysed += 1
@@ -374,6 +386,14 @@ class Pipeline:
             ):
                 self._answer_recheck(camera, verdict)
         return events
+
+    def _save_reference(self, camera: Camera, *, final: bool = False) -> None:
+        bank = camera.analyzer.static_bank
+        if self.references is None or not camera.source.live or bank is None:
+            return
+        cid = camera.settings.id
+        if final or self.references.due(cid, time.time()):
+            self.references.save(cid, bank.snapshot())
 
     # ------------------------------------------------------------------ output
     def _publish(self, msg: Any) -> None:

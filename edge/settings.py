@@ -128,6 +128,14 @@ class EdgeSettings(BaseSettings):
     mqtt_enabled: bool = True
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     spool_path: Path = Path("var/edge-spool")
+    reference_dir: Path | None = Field(
+        default=Path("var/edge-reference"),
+        description="where live cameras keep what they learned of their empty zones, so that a restart does "
+                    "not learn goods standing there as background; none: not kept",
+    )
+    reference_max_age_s: float = Field(default=1800.0, ge=0, le=7 * 86400,
+                                       description="a saved reference older than this is not used (0: never)")
+    reference_interval_s: float = Field(default=60.0, ge=1, le=86400, description="how often it is saved")
     spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     receipts: bool = Field(
         default=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,15 +163,17 @@ def test_telemetry_json_with_unix_times(tmp_path: Path) -> None:
 
 
 class MjpegServer:
-    """A real HTTP multipart-MJPEG camera; `paused` keeps connections open but sends nothing."""
+    """A real HTTP multipart-MJPEG camera; `paused` keeps connections open but sends nothing. It sends
+    `frames` (JPEGs) in a loop, by default one synthetic picture."""
 
-    def __init__(self, fps: float = 15.0) -> None:
+    def __init__(self, fps: float = 15.0, frames: list[bytes] | None = None) -> None:
         self.paused = threading.Event()
         self.closed = False
         self.connections = 0
-        image = np.full((120, 160, 3), 90, np.uint8)
-        cv2.circle(image, (80, 60), 30, (255, 255, 255), -1)
-        jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+        if frames is None:
+            image = np.full((120, 160, 3), 90, np.uint8)
+            cv2.circle(image, (80, 60), 30, (255, 255, 255), -1)
+            frames = [cv2.imencode(".jpg", image)[1].tobytes()]
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -183,10 +186,11 @@ class MjpegServer:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
-                    while not server.closed:
-                        if server.paused.is_set():
+                    for jpeg in itertools.cycle(frames):
+                        if server.closed:
+                            break
+                        while server.paused.is_set() and not server.closed:
                             time.sleep(0.05)
-                            continue
                         self.wfile.write(
                             b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
                             + jpeg

@@ -1,0 +1,171 @@
+"""A restarted live camera starts from the empty-zone reference it saved, so goods that stand in a zone while
+the edge restarts are still raised (without it they are learned as background and never seen)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from edge.background import StaticBank, StaticModelParams
+from edge.pipeline import Pipeline
+from edge.reference_store import ReferenceStore
+from edge.settings import CameraSettings, EdgeSettings
+from models.registry import load_detector
+from tests.edge.test_sources import MjpegServer
+
+ZONE = np.array([[20, 262], [165, 262], [165, 322], [20, 322]], np.float64)
+ZONES = {
+    "camera_id": "live-cam",
+    "frame_size": [768, 576],
+    "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
+    "zones": [{"zone_id": "z-bag", "shop_id": "shop-1", "polygon": ZONE.tolist(), "violations": ["piled_goods"]}],
+}
+
+
+@pytest.fixture(scope="module")
+def footage(data_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """60 PETS2009 frames (people walking), and the same with a real rubbish-bag photo in zone z-bag."""
+    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
+    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
+    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
+    empty, with_bag = [], []
+    for _ in range(60):
+        ok, frame = cap.read()
+        assert ok
+        empty.append(frame)
+        frame = frame.copy()
+        frame[270:315, 45:135] = bag
+        with_bag.append(frame)
+    cap.release()
+    return empty, with_bag
+
+
+@pytest.fixture(scope="module")
+def movers(footage, models_dir: Path) -> list[np.ndarray]:
+    detector = load_detector(models_dir / "yolox_nano.onnx", threads=1)
+    people = []
+    for frame in footage[1]:
+        d = detector.detect([frame])[0]
+        people.append(d.xyxy[d.confidence >= 0.3])
+    return people
+
+
+def _bank() -> StaticBank:
+    return StaticBank({"z-bag": (ZONE, StaticModelParams(static_after_s=1.0), "g")}, (768, 576))
+
+
+def _coverage(bank: StaticBank, frames, movers, t0: float) -> list[float]:
+    pairs = enumerate(zip(frames, movers, strict=False))
+    return [bank.update(f, t0 + i / 2, {"g": m})["z-bag"].coverage for i, (f, m) in pairs]
+
+
+def test_a_restored_bank_sees_what_stood_there_from_the_start(footage, movers, tmp_path: Path) -> None:
+    empty, with_bag = footage
+    learned = _bank()
+    _coverage(learned, empty, movers, 0.0)  # 30 s of the empty zone
+    store = ReferenceStore(tmp_path, max_age_s=60)
+    assert store.save("live-cam", learned.snapshot())
+
+    fresh = _bank()  # a restart without the saved reference learns the bag as the empty zone
+    assert max(_coverage(fresh, with_bag, movers, 100.0)) == 0.0
+    restored = _bank()
+    saved = store.load("live-cam")
+    assert saved is not None and restored.restore(saved) == ["z-bag"]
+    for key, arrays in learned.snapshot().items():  # nothing lost on the way through the file
+        assert all(np.array_equal(restored.snapshot()[key][name], a) for name, a in arrays.items())
+    cover = _coverage(restored, with_bag, movers, 100.0)
+    assert cover[0] == 0.0  # timers start afresh: static only after static_after_s
+    assert max(cover[:6]) > 0.3  # the bag covers about half of the zone
+
+
+def test_a_reference_for_other_zones_or_parameters_is_not_restored(footage, movers, tmp_path: Path) -> None:
+    learned = _bank()
+    _coverage(learned, footage[0][:20], movers[:20], 0.0)
+    moved = StaticBank({"z-bag": (ZONE + 5, StaticModelParams(static_after_s=1.0), "g")}, (768, 576))
+    other = StaticBank({"z-bag": (ZONE, StaticModelParams(static_after_s=2.0), "g")}, (768, 576))
+    assert moved.restore(learned.snapshot()) == [] and other.restore(learned.snapshot()) == []
+    assert _bank().restore(learned.snapshot()) == ["z-bag"]
+
+
+def test_old_damaged_foreign_or_unwritable_files_are_logged_not_fatal(footage, movers, tmp_path: Path,
+                                                                       caplog) -> None:
+    learned = _bank()
+    _coverage(learned, footage[0][:10], movers[:10], 0.0)
+    store = ReferenceStore(tmp_path / "refs", max_age_s=60)
+    assert store.save("live-cam", learned.snapshot(), now=1000.0)
+    caplog.set_level(logging.INFO, logger="doorline.edge.reference_store")
+    assert store.load("live-cam", now=1030.0) is not None
+    assert store.load("live-cam", now=1061.0) is None and "learning afresh" in caplog.text  # too old
+    assert store.load("other-cam") is None  # none saved
+    store.path("live-cam").rename(store.path("other-cam"))
+    assert store.load("other-cam", now=1001.0) is None and "unreadable" in caplog.text  # another camera's
+    store.path("live-cam").write_bytes(b"PK\x03\x04 not really a zip")
+    assert store.load("live-cam", now=1001.0) is None
+    blocked = ReferenceStore(tmp_path / "file-not-folder")
+    (tmp_path / "file-not-folder").write_text("x")
+    assert blocked.save("live-cam", learned.snapshot()) is False and blocked.save_errors == 1
+    with np.load(store.path("other-cam")) as data:  # the format: meta JSON and the arrays per sheet
+        meta = json.loads(str(data["meta"]))
+        assert meta["camera_id"] == "live-cam" and len(meta["sheets"]) == 1
+
+
+def _settings(url: str, zones: Path, models_dir: Path, tmp_path: Path, reference_dir: Path | None) -> EdgeSettings:
+    return EdgeSettings.load(
+        model=str(models_dir / "yolox_nano.onnx"),
+        site_id="site-t",
+        analysis_fps=5.0,
+        mqtt_enabled=False,
+        cameras=[CameraSettings(id="live-cam", source=url, zones=zones)],
+        events_out=tmp_path / "events.jsonl",
+        events_out_append=True,
+        reference_dir=reference_dir,
+    )
+
+
+@pytest.mark.slow
+def test_a_restarted_live_camera_raises_goods_that_stood_there_while_it_was_down(
+    footage, models_dir: Path, tmp_path: Path
+) -> None:
+    empty, with_bag = footage
+    zones = tmp_path / "zones.yaml"
+    zones.write_text(yaml.safe_dump(ZONES))
+    refs = tmp_path / "refs"
+
+    def server_settings(url: str, ref: Path) -> EdgeSettings:
+        return _settings(url, zones, models_dir, tmp_path, ref)
+
+    # the first run sees the empty street and saves what it learned when it stops
+    out = _run_live(empty, server_settings, refs, 7.0)
+    assert [e for e in out if "phase" in e] == [] and out[-1]["restored"] == 0
+    assert (refs / "live-cam.npz").is_file()
+    # the edge restarts while a bag stands in the zone: it is raised within min_dwell_s + static_after_s
+    out = _run_live(with_bag, server_settings, refs, 8.0)
+    assert out[-1]["restored"] == 1
+    assert [e["phase"] for e in out if "phase" in e][:1] == ["start"]
+    # the same restart with nothing saved learns the bag as the empty street: nothing is raised
+    out = _run_live(with_bag, server_settings, tmp_path / "no-refs", 8.0)
+    assert [e for e in out if "phase" in e] == [] and out[-1]["restored"] == 0
+
+
+def _run_live(frames, settings_for, refs: Path, seconds: float) -> list[dict]:
+    server = MjpegServer(fps=10, frames=[cv2.imencode(".jpg", f)[1].tobytes() for f in frames])
+    try:
+        settings = settings_for(server.url, refs)
+        pipeline = Pipeline(settings).start()
+        t = time.monotonic()
+        stats = pipeline.run(max_seconds=seconds)
+        assert time.monotonic() - t >= seconds * 0.9
+    finally:
+        server.close()
+    assert stats.frames_analysed >= 10, stats
+    path = settings.events_out
+    lines = path.read_text().splitlines() if path.exists() else []
+    path.unlink(missing_ok=True)
+    return [json.loads(x) for x in lines] + [{"restored": stats.per_camera["live-cam"]["reference_restored"]}]
