@@ -78,9 +78,8 @@ class SceneAnalyzer:
         self.last_static: dict[str, StaticState] = {}
         self._static_spec: dict[str, tuple[np.ndarray, StaticModelParams, tuple]] = {}
         # a snapshot of the static-object model (a restarted live camera's, edge.reference_store), applied when
-        # the model is built for the first frame; the zones it restored
+        # the model is built for the first frame
         self.saved_reference: Mapping[str, Mapping[str, np.ndarray]] | None = None
-        self.restored_zones: list[str] = []
 
     # ------------------------------------------------------------------ setup
     def _setup(self, frame_size: tuple[int, int]) -> None:
@@ -109,14 +108,19 @@ class SceneAnalyzer:
         self._static_spec = static
         if self.static_bank is not None and self.saved_reference is not None:
             try:
-                self.restored_zones = self.static_bank.restore(self.saved_reference)
-                if self.restored_zones:
+                restored = self.static_bank.restore(self.saved_reference)
+                if restored:
                     log.info("camera %s: zones %s start from their saved empty-zone reference",
-                             self.camera.camera_id, ", ".join(self.restored_zones))
+                             self.camera.camera_id, ", ".join(restored))
             except (KeyError, ValueError) as exc:  # a damaged snapshot: learn afresh, as without one
                 log.warning("camera %s: saved zone reference not used: %s", self.camera.camera_id, exc)
                 self.static_bank = StaticBank(static, frame_size)
         self.saved_reference = None
+
+    @property
+    def restored_zones(self) -> list[str]:
+        """Piled-goods zones running on a saved reference (not those whose view had changed)."""
+        return self.static_bank.restored_zones if self.static_bank is not None else []
 
     @staticmethod
     def _classes_key(r: RuleConfig) -> tuple[object, ...]:

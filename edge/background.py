@@ -40,6 +40,7 @@ scripts/bench/static_model.py measures it (results bit for bit those of the whol
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ import cv2
 import numpy as np
 
 from zones.membership import polygon_mask
+
+log = logging.getLogger("doorline.edge.background")
 
 _CLIP_LEVEL = 235.0  # grey level above which a frame channel may be clipped by the sensor
 _SATURATED = 250.0  # a (blurred) frame channel this bright is clipped
@@ -288,8 +291,10 @@ class _Sheet:
 
     BAND_PX = 48_000  # canvas pixels per band: small reused scratch buffers (the size matters little)
 
-    def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
+    def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams,
+                 names: Sequence[str] | None = None) -> None:
         self.p = p
+        self.names = list(names) if names is not None else [str(i) for i in range(len(polygons))]
         fw, fh = int(frame_size[0]), int(frame_size[1])
         radii, tiles, (h, w) = _layout(polygons, (fw, fh), p)
         # what a saved reference must match to be restored here: the frame size, parameters and zones
@@ -424,6 +429,9 @@ class _Sheet:
             self.gain[index] = 1.0
             self.t0[index] = self.last_ts[index] = np.nan
         self._last: list[StaticState] | None = None  # the last run's states, until the next run is due
+        if index is None:
+            self.restored = False  # from a saved reference (`restore`), and not found unlike the view since
+            self._verify = False
         self._known_px: np.ndarray | None = None  # known pixels per zone polygon, None when to be counted
         if index is None:
             for band in self.bands:
@@ -454,6 +462,21 @@ class _Sheet:
         self._known_px = None
         for band in self.bands:
             self._refresh(band.lo, band.hi)
+        self.restored = True
+        self._verify = True  # the first step checks that the view is still the one saved
+
+    VIEW_CHANGED = 0.5  # share of the zones' surroundings unlike the saved reference that means another view
+
+    def _view_changed(self, usable: np.ndarray) -> float | None:
+        """After a restore: the share of the judged pixels around the zones (in their crops, outside their
+        polygons, where goods rarely reach) that are foreground, when above `VIEW_CHANGED`, else None. A camera
+        that was moved, zoomed or turned while the edge was down sees another street there."""
+        ring = self.valid & ~self.zone_mask & usable & self.known
+        judged = np.count_nonzero(ring)
+        if judged < 50:
+            return None
+        share = np.count_nonzero(ring & self.fg) / judged
+        return share if share > self.VIEW_CHANGED else None
 
     # ------------------------------------------------------------------ helpers
     def _prepare(self, frame_bgr: np.ndarray) -> None:
@@ -590,6 +613,14 @@ class _Sheet:
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
             self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
+        if self._verify:
+            self._verify = False
+            share = self._view_changed(usable[:, :self.shape[1]])
+            if share is not None:
+                log.warning("zones %s: %.0f %% of their surroundings differ from the saved reference (was the "
+                            "camera moved?); learning them afresh", ", ".join(self.names), 100 * share)
+                self.reset()
+                return self.step(frame_bgr, ts, mover_boxes)
         return self._states(ts, ~warming)
 
     def _step_band(self, band: _Band, ts: float, usable: np.ndarray, warm: np.ndarray, dt: np.ndarray,
@@ -820,7 +851,7 @@ class StaticBank:
         self.sheets: list[tuple[_Sheet, list[str], object]] = []
         for (params, movers), ids in groups.items():
             ids = sorted(ids, key=radius.__getitem__)
-            self.sheets.append((_Sheet([zones[z][0] for z in ids], frame_size, params), ids, movers))
+            self.sheets.append((_Sheet([zones[z][0] for z in ids], frame_size, params, ids), ids, movers))
         self._where = {z: (k, i) for k, (_, ids, _) in enumerate(self.sheets) for i, z in enumerate(ids)}
 
     def update(self, frame_bgr: np.ndarray, ts: float, movers: Mapping[object, np.ndarray]) -> dict[str, StaticState]:
@@ -835,6 +866,11 @@ class StaticBank:
     def snapshot(self) -> dict[str, dict[str, np.ndarray]]:
         """What the model has learned of the empty zones, per sheet key (see `_Sheet.snapshot`)."""
         return {sheet.key: sheet.snapshot() for sheet, _, _ in self.sheets}
+
+    @property
+    def restored_zones(self) -> list[str]:
+        """Zones running on a restored reference (not those whose view turned out to have changed)."""
+        return [z for sheet, ids, _ in self.sheets if sheet.restored for z in ids]
 
     def restore(self, saved: Mapping[str, Mapping[str, np.ndarray]]) -> list[str]:
         """Restore every sheet whose key `saved` holds (same frame size, parameters and zones); the ids of the

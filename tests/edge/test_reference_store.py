@@ -85,6 +85,27 @@ def test_a_restored_bank_sees_what_stood_there_from_the_start(footage, movers, t
     assert max(cover[:6]) > 0.3  # the bag covers about half of the zone
 
 
+def test_a_camera_moved_while_the_edge_was_down_learns_afresh(footage, movers, tmp_path: Path, caplog) -> None:
+    """Turned or bumped: the saved empty street is not this view, and judging by it would raise a pile that
+    never goes away. The first frame shows it (the zones' surroundings differ too), and the zones learn anew."""
+    empty, with_bag = footage
+    learned = _bank()
+    _coverage(learned, empty, movers, 0.0)
+    moved = [np.ascontiguousarray(np.roll(f, (30, 60), axis=(0, 1))) for f in with_bag]
+    bank = _bank()
+    assert bank.restore(learned.snapshot()) == ["z-bag"] and bank.restored_zones == ["z-bag"]
+    caplog.set_level(logging.WARNING, logger="doorline.edge.background")
+    shifted = [m + np.array([60, 30, 60, 30], np.float32) for m in movers]  # the people, where they are now
+    cover = _coverage(bank, moved, shifted, 100.0)
+    assert bank.restored_zones == [] and "was the camera moved?" in caplog.text
+    assert cover == _coverage(_bank(), moved, shifted, 100.0)  # just as if nothing had been saved
+    # the unmoved view with the bag keeps its restore (the bag is in the zone, its surroundings match)
+    kept = _bank()
+    kept.restore(learned.snapshot())
+    _coverage(kept, with_bag[:3], movers[:3], 100.0)
+    assert kept.restored_zones == ["z-bag"]
+
+
 def test_a_reference_for_other_zones_or_parameters_is_not_restored(footage, movers, tmp_path: Path) -> None:
     learned = _bank()
     _coverage(learned, footage[0][:20], movers[:20], 0.0)
