@@ -6,9 +6,10 @@ recheck until they were moved. So the pipeline saves each live camera's referenc
 the reference images and which pixels are known, not the timers) every `interval_s` and when it stops, and
 a restarted camera starts from them if they are at most `max_age_s` old and were made for the same frame
 size, parameters and zones (else that camera learns afresh, as before). If the first frame shows that the
-view itself changed (more than half of the zones' surroundings unlike the saved reference: the camera was
-moved or turned while the edge was down), the model drops the restore and learns afresh. Video files never
-use it: a file run starts from nothing, so running a clip twice gives the same events.
+view itself changed (the zones' surroundings unlike the saved reference: the camera was moved or turned
+while the edge was down; `edge.background._Sheet._view_changed`), the model drops the restore and learns
+afresh. Video files never use it: a file run starts from nothing, so running a clip twice gives the same
+events.
 
 One file per camera, `{folder}/{camera_id}.npz`, written to a temporary file and renamed, so a crash while
 writing leaves the previous one. A missing, old, damaged or unwritable file is logged and never stops the
