@@ -194,7 +194,7 @@ class StaticModelParams:
     max_fps: float = 2.0  # the model runs at most this often (its timers are seconds long); frames in between
     # reuse the last state, so a 10 fps analysis costs no more here than the default 2 fps
     view_change_s: float = 5.0  # over half of the zones' surroundings unlike the reference this long: the view
-    # itself changed (camera bumped or turned, day/night switch), so the zones learn afresh instead of turning
+    # itself changed (camera bumped, turned or zoomed), so the zones learn afresh instead of turning
     # every pixel into a pile that never goes away; shorter than any dwell time, longer than a glitch
 
 
