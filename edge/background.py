@@ -440,6 +440,7 @@ class _Sheet:
             self.restored = False  # from a saved reference (`restore`), and not found unlike the view since
             self._verify = False
             self._changed_since = math.nan  # since when the view has differed from the reference
+            self._next_view_check = -math.inf
         self._known_px: np.ndarray | None = None  # known pixels per zone polygon, None when to be counted
         if index is None:
             for band in self.bands:
@@ -629,6 +630,9 @@ class _Sheet:
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
             self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
+        if not (self._verify or ts >= self._next_view_check or ts < self._next_view_check - 1.0):
+            return self._states(ts, ~warming)  # the view is checked once a second (it must differ for 5)
+        self._next_view_check = ts + 1.0
         share = self._view_changed(usable[:, :self.shape[1]])
         if share is None:
             self._changed_since = math.nan
