@@ -118,6 +118,11 @@ class SceneAnalyzer:
         self.saved_reference = None
 
     @property
+    def view_changes(self) -> int:
+        """Times the piled-goods zones learned afresh because the camera's view itself had changed."""
+        return self.static_bank.view_changes if self.static_bank is not None else 0
+
+    @property
     def restored_zones(self) -> list[str]:
         """Piled-goods zones running on a saved reference (not those whose view had changed)."""
         return self.static_bank.restored_zones if self.static_bank is not None else []

@@ -301,6 +301,7 @@ class _Sheet:
                  names: Sequence[str] | None = None) -> None:
         self.p = p
         self.names = list(names) if names is not None else [str(i) for i in range(len(polygons))]
+        self.view_changes = 0  # times the zones learned afresh because the view had changed
         fw, fh = int(frame_size[0]), int(frame_size[1])
         radii, tiles, (h, w) = _layout(polygons, (fw, fh), p)
         # what a saved reference must match to be restored here: the frame size, parameters and zones
@@ -474,12 +475,13 @@ class _Sheet:
         self.restored = True
         self._verify = True  # the first step checks that the view is still the one saved
 
-    VIEW_CHANGED = 0.3  # share of a zone's surroundings unlike the reference that means another view
+    VIEW_CHANGED = 0.2  # share of a zone's surroundings unlike the reference that means another view; once
+    # seen, half of it keeps the timer going (a shifted view of plain pavement flickers around a third)
 
-    def _view_changed(self, usable: np.ndarray) -> float | None:
+    def _view_changed(self, usable: np.ndarray, threshold: float) -> float | None:
         """When the view itself has changed, the share of the judged pixels around the zones that are foreground,
         else None. "Around" is within each zone's crop and outside its polygon, where goods rarely reach; the
-        view has changed when the zones holding two thirds of those pixels each have more than `VIEW_CHANGED`
+        view has changed when the zones holding two thirds of those pixels each have more than `threshold`
         of theirs unlike the reference: a camera that was moved, zoomed or turned sees another street there,
         while a pile, even one spilling over its zone, changes the surroundings of one zone at most. (On the
         dev clips, with their exposure steps, shake and bags, a zone's share stays below 9 %.)"""
@@ -490,7 +492,7 @@ class _Sheet:
         if total < 50:
             return None
         fg = np.add.reduceat(np.count_nonzero(ring & self.fg, axis=1), self._y0)
-        changed = fg > self.VIEW_CHANGED * judged
+        changed = fg > threshold * judged
         if judged[changed].sum() < 2 / 3 * total:
             return None
         return float(fg[changed].sum() / judged[changed].sum())
@@ -633,7 +635,8 @@ class _Sheet:
         if not (self._verify or ts >= self._next_view_check or ts < self._next_view_check - 1.0):
             return self._states(ts, ~warming)  # the view is checked once a second (it must differ for 5)
         self._next_view_check = ts + 1.0
-        share = self._view_changed(usable[:, :self.shape[1]])
+        seen = not math.isnan(self._changed_since)
+        share = self._view_changed(usable[:, :self.shape[1]], self.VIEW_CHANGED / (2 if seen else 1))
         if share is None:
             self._changed_since = math.nan
         else:
@@ -644,6 +647,7 @@ class _Sheet:
                 what = "the saved reference" if self._verify else f"their reference for {lasted:.0f} s"
                 log.warning("zones %s: %.0f %% of their surroundings differ from %s (the camera moved or its view "
                             "changed); learning them afresh", ", ".join(self.names), 100 * share, what)
+                self.view_changes += 1
                 self.reset()
                 return self.step(frame_bgr, ts, mover_boxes)
         self._verify = False
@@ -892,6 +896,11 @@ class StaticBank:
     def snapshot(self) -> dict[str, dict[str, np.ndarray]]:
         """What the model has learned of the empty zones, per sheet key (see `_Sheet.snapshot`)."""
         return {sheet.key: sheet.snapshot() for sheet, _, _ in self.sheets}
+
+    @property
+    def view_changes(self) -> int:
+        """Times a sheet of zones learned afresh because the camera's view had changed (`_Sheet._view_changed`)."""
+        return sum(sheet.view_changes for sheet, _, _ in self.sheets)
 
     @property
     def restored_zones(self) -> list[str]:

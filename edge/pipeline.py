@@ -83,6 +83,8 @@ class Camera:
     events: int = 0
     last_frame: Frame | None = None
     last_state: SourceState | None = None
+    view_changed_at: float | None = None  # unix time the view last changed, until the zones are reloaded
+    view_changes_seen: int = 0
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Pipeline:
         self._events_out = None
         self._started = False
         self._last_status = 0.0
+        self._status_due = False
         self._status_analysed = 0
         self._bar = None
         self._next_camera = 0  # where the next batch starts taking frames
@@ -373,6 +376,12 @@ class Pipeline:
         t_track = time.perf_counter()
         events = camera.analyzer.update(frame.image, frame.ts, tracked)
         self._save_reference(camera)
+        if camera.analyzer.view_changes > camera.view_changes_seen:
+            camera.view_changes_seen = camera.analyzer.view_changes
+            camera.view_changed_at = camera.source.to_unix(frame.ts)
+            log.warning("camera %s: its view changed (moved, turned or zoomed?): check that its zones still fit "
+                        "the shop fronts, then reload them", camera.settings.id)
+            self._status_due = True  # say so now
         camera.analysed += 1
         camera.last_frame = frame
         self.stats.frames_analysed += 1
@@ -529,6 +538,7 @@ class Pipeline:
         ended = new.take_over(old, frame.ts if frame is not None else 0.0)
         camera.zones = zones
         camera.analyzer = new
+        camera.view_changed_at, camera.view_changes_seen = None, new.view_changes  # zones redrawn (or confirmed)
         kept = sum(1 for k, t in new.trackers.items() if old.trackers.get(k) is t)
         log.info(
             "camera %s: %d zones reloaded from %s (%d zone timers kept, %d open episodes ended)",
@@ -608,17 +618,23 @@ class Pipeline:
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED):
                     log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.source.detail)
         now = time.perf_counter()
-        if not force and now - self._last_status < self.settings.status_interval_s:
+        if not force and not self._status_due and now - self._last_status < self.settings.status_interval_s:
             return
+        self._status_due = False
         status = self.status()
         self._last_status, self._status_analysed = now, self.stats.frames_analysed
         if self.publisher is not None and hasattr(self.publisher, "set_status"):
             states = status["source_states"]
             bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
-            state = "offline" if force and self._stop.is_set() else ("degraded" if bad else "online")
+            moved = {cid: c.view_changed_at for cid, c in self.cameras.items() if c.view_changed_at is not None}
+            state = "offline" if force and self._stop.is_set() else ("degraded" if bad or moved else "online")
             summary = ", ".join(f"{cid}={st}" for cid, st in states.items())[:200]
+            detail = "; ".join(
+                f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check that "
+                "its zones still fit, then reload them" for cid, at in moved.items()
+            )
             try:
-                self.publisher.set_status(state, fps=status["fps"], source_state=summary)
+                self.publisher.set_status(state, fps=status["fps"], source_state=summary, detail=detail)
             except Exception as exc:  # noqa: BLE001 -- a status failure must not stop the analysis
                 log.warning("status not published: %s", exc)
 

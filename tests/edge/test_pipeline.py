@@ -412,3 +412,47 @@ def test_evidence_and_its_event_are_spooled_together_or_one_by_one(
     events = [m for m in sent if isinstance(m, EventMessage)]
     assert [e.phase for e in events] == ["start", "end"]
     assert sum(isinstance(m, EvidenceMessage) for m in sent) == stats.evidence > 0
+
+
+class StatusRecorder:
+    """A publisher stand-in that keeps what the pipeline publishes and every status it sets."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.statuses: list[dict] = []
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+    def set_status(self, state: str, **kw) -> None:
+        self.statuses.append({"state": state, **kw})
+
+
+def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """30 s as installed, then the camera is knocked 60 px right and 30 px down for 30 s. Without the view
+    check the whole piled-goods zone would stay a "pile" for good; with it, the zone learns the new view,
+    nothing is raised, and the status tells central that this camera's zones must be checked."""
+    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
+    video = tmp_path / "bumped.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    for i in range(600):
+        ok, frame = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = cap.read()
+        writer.write(np.roll(frame, (30, 60), axis=(0, 1)) if i >= 300 else frame)
+    writer.release()
+    zones = tmp_path / "zones.yaml"
+    zones.write_text(yaml.safe_dump({**ZONES, "rules": {**ZONES["rules"], "min_dwell_s": 10}}))
+    sink = StatusRecorder()
+    settings = settings_for((video, zones), models_dir, tmp_path, status_interval_s=0.5)
+    stats = Pipeline(settings, publisher=sink).run()
+    assert stats.frames_analysed >= 250
+    events = [(m.zone_id, m.phase, m.video_ts) for m in sink.messages if isinstance(m, EventMessage)]
+    assert events == [], events
+    degraded = [s for s in sink.statuses if s["state"] == "degraded"]
+    assert degraded and "cam-1: the view changed at" in degraded[0]["detail"]
+    assert "reload them" in sink.statuses[-1]["detail"]  # until the zones are reloaded
+    assert all(s["state"] == "online" and s["detail"] == "" for s in sink.statuses[: len(sink.statuses) // 3])
