@@ -428,14 +428,12 @@ class StatusRecorder:
         self.statuses.append({"state": state, **kw})
 
 
-def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
-    data_dir: Path, models_dir: Path, tmp_path: Path
-) -> None:
-    """30 s as installed, then the camera is knocked 60 px right and 30 px down for 30 s. Without the view
-    check the whole piled-goods zone would stay a "pile" for good; with it, the zone learns the new view,
-    nothing is raised, and the status tells central that this camera's zones must be checked."""
+@pytest.fixture(scope="module")
+def bumped(data_dir: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """60 s of PETS2009: 30 s as installed, then the camera knocked 60 px right and 30 px down."""
+    folder = tmp_path_factory.mktemp("bumped")
     cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
-    video = tmp_path / "bumped.avi"
+    video = folder / "bumped.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
     for i in range(600):
         ok, frame = cap.read()
@@ -444,10 +442,19 @@ def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
             ok, frame = cap.read()
         writer.write(np.roll(frame, (30, 60), axis=(0, 1)) if i >= 300 else frame)
     writer.release()
-    zones = tmp_path / "zones.yaml"
+    zones = folder / "zones.yaml"
     zones.write_text(yaml.safe_dump({**ZONES, "rules": {**ZONES["rules"], "min_dwell_s": 10}}))
+    return video, zones
+
+
+def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
+    bumped, models_dir: Path, tmp_path: Path
+) -> None:
+    """Without the view check the whole piled-goods zone would stay a "pile" for good; with it, the zone
+    learns the new view, nothing is raised, and the status tells central that this camera's zones must be
+    checked, until they are reloaded."""
     sink = StatusRecorder()
-    settings = settings_for((video, zones), models_dir, tmp_path, status_interval_s=0.5)
+    settings = settings_for(bumped, models_dir, tmp_path, status_interval_s=0.5)
     stats = Pipeline(settings, publisher=sink).run()
     assert stats.frames_analysed >= 250
     events = [(m.zone_id, m.phase, m.video_ts) for m in sink.messages if isinstance(m, EventMessage)]
@@ -456,3 +463,20 @@ def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
     assert degraded and "cam-1: the view changed at" in degraded[0]["detail"]
     assert "reload them" in sink.statuses[-1]["detail"]  # until the zones are reloaded
     assert all(s["state"] == "online" and s["detail"] == "" for s in sink.statuses[: len(sink.statuses) // 3])
+
+
+def test_reloading_the_zones_of_a_bumped_camera_clears_its_warning(bumped, models_dir: Path, tmp_path: Path) -> None:
+    pipeline: Pipeline | None = None
+
+    class Operator(StatusRecorder):  # sees the warning, redraws the zones, has them reloaded
+        def set_status(self, state: str, **kw) -> None:
+            super().set_status(state, **kw)
+            if state == "degraded" and sum(s["state"] == "degraded" for s in self.statuses) == 1:
+                assert pipeline is not None
+                pipeline.submit_command(CommandMessage(site_id="site-t", camera_id="cam-1", cmd="reload_zones"))
+
+    sink = Operator()
+    pipeline = Pipeline(settings_for(bumped, models_dir, tmp_path, status_interval_s=0.5), publisher=sink)
+    pipeline.run()
+    assert any(s["state"] == "degraded" for s in sink.statuses)
+    assert sink.statuses[-1]["state"] == "online" and sink.statuses[-1]["detail"] == ""
