@@ -308,8 +308,7 @@ class Publisher:
                 rows.append((self._topic(msg.camera_id, kind), encode(msg), kind))
             ids.append(msg.message_id)  # a bundle is receipted by its head's id
         size = sum(len(topic) + len(payload) for topic, payload, _ in rows)
-        if size > self.spool.max_bytes:
-            self.spool.put_many(rows, qos=1, message_ids=ids)  # raises SpoolFullError: it can never fit
+        self.spool.check_fits(size, len(rows))  # what can never fit is refused, not held
         with self._held_lock:
             if not self._held:
                 try:
@@ -480,7 +479,7 @@ class Publisher:
                 reason_code,
             )
             return
-        kinds = ("cmd", "receipt") if self.receipts else ("cmd",)
+        kinds = topics.DOWNSTREAM if self.receipts else ("cmd",)
         client.subscribe([(self._topic(cam, kind), 1) for cam in self.camera_ids for kind in kinds])
         self._connected.set()
         self._status_due.set()

@@ -116,6 +116,15 @@ class Spool:
         """Append one message; returns its seq. Raises SpoolFullError / SpoolError instead of losing it."""
         return self.put_many([(topic, payload, kind)], qos=qos, retain=retain)[0]
 
+    def check_fits(self, total: int, count: int = 1) -> None:
+        """Raise SpoolFullError when `count` messages of `total` bytes could never fit, not even in an empty
+        spool."""
+        if total > self.max_bytes:
+            raise SpoolFullError(
+                f"{'message' if count == 1 else f'{count} messages'} of {total} bytes "
+                f"larger than the whole spool ({self.max_bytes})"
+            )
+
     def put_many(
         self,
         messages: Sequence[tuple[str, bytes, str]],
@@ -130,11 +139,7 @@ class Spool:
             return []
         sizes = [len(payload) + len(topic) for topic, payload, _ in messages]
         total = sum(sizes)
-        if total > self.max_bytes:
-            raise SpoolFullError(
-                f"{'message' if len(messages) == 1 else f'{len(messages)} messages'} of {total} bytes "
-                f"larger than the whole spool ({self.max_bytes})"
-            )
+        self.check_fits(total, len(messages))
         now = time.time()
         with self._lock:
             try:
@@ -249,44 +254,34 @@ class Spool:
 
     def _delete(self, column: str, keys: list) -> int:
         """Delete the rows whose `column` is one of `keys`, in one transaction; how many were there."""
-        if not keys:
-            return 0
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                removed = bytes_ = 0
-                for i in range(0, len(keys), 500):
-                    chunk = keys[i : i + 500]
-                    sizes = self._db.execute(
-                        f"DELETE FROM spool WHERE {column} IN ({','.join('?' * len(chunk))}) RETURNING size", chunk
-                    ).fetchall()
-                    removed += len(sizes)
-                    bytes_ += sum(size for (size,) in sizes)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise SpoolError(f"spool ack failed ({self.path}): {exc}") from exc
-            self._depth -= removed
-            self._bytes -= bytes_
-            return removed
+            sizes = self._in_chunks(f"DELETE FROM spool WHERE {column} IN ({{}}) RETURNING size", keys, (), "ack")
+            self._depth -= len(sizes)
+            self._bytes -= sum(size for (size,) in sizes)
+            return len(sizes)
 
     def mark_sent(self, seqs: Iterable[int]) -> None:
         """The broker PUBACKed these; keep them until central's receipt (`ack_messages`)."""
-        seqs = list(seqs)
-        if not seqs:
-            return
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                now = time.time()
-                for i in range(0, len(seqs), 500):
-                    chunk = seqs[i : i + 500]
-                    self._db.execute(f"UPDATE spool SET sent = ? WHERE seq IN ({','.join('?' * len(chunk))})",
-                                     (now, *chunk))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise SpoolError(f"spool update failed ({self.path}): {exc}") from exc
+            self._in_chunks("UPDATE spool SET sent = ? WHERE seq IN ({})", list(seqs), (time.time(),), "update")
+
+    def _in_chunks(self, sql: str, keys: list, params: tuple, what: str) -> list:
+        """Run `sql` (its `{}` the placeholders of up to 500 keys, after `params`) over all `keys` in one
+        transaction, the caller holding the lock; the rows it returned. SpoolError (`what` failed) when the
+        database refuses."""
+        if not keys:
+            return []
+        rows: list = []
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                rows += self._db.execute(sql.format(",".join("?" * len(chunk))), (*params, *chunk)).fetchall()
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise SpoolError(f"spool {what} failed ({self.path}): {exc}") from exc
+        return rows
 
     def ack_messages(self, message_ids: Iterable[str]) -> int:
         """Delete the rows of these message ids (central's receipt). Returns how many were still there."""
