@@ -14,6 +14,7 @@ from typing import Literal
 Kind = Literal["event", "evidence", "recheck", "status", "cmd", "receipt"]
 KINDS: tuple[str, ...] = ("event", "evidence", "recheck", "status", "cmd", "receipt")
 UPSTREAM: tuple[str, ...] = ("event", "evidence", "recheck", "status")
+DOWNSTREAM: tuple[str, ...] = ("cmd", "receipt")
 DEFAULT_PREFIX = "doorline"
 
 
