@@ -193,7 +193,7 @@ class StaticModelParams:
     mover_pad_px: float = 4.0
     max_fps: float = 2.0  # the model runs at most this often (its timers are seconds long); frames in between
     # reuse the last state, so a 10 fps analysis costs no more here than the default 2 fps
-    view_change_s: float = 5.0  # over half of the zones' surroundings unlike the reference this long: the view
+    view_change_s: float = 5.0  # the zones' surroundings unlike the reference this long: the view
     # itself changed (camera bumped, turned or zoomed), so the zones learn afresh instead of turning
     # every pixel into a pile that never goes away; shorter than any dwell time, longer than a glitch
 
@@ -632,26 +632,33 @@ class _Sheet:
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
             self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
-        if not (self._verify or ts >= self._next_view_check or ts < self._next_view_check - 1.0):
-            return self._states(ts, ~warming)  # the view is checked once a second (it must differ for 5)
+        if self._view_is_new(usable, ts):
+            self.view_changes += 1
+            self.reset()
+            return self.step(frame_bgr, ts, mover_boxes)
+        return self._states(ts, ~warming)
+
+    def _view_is_new(self, usable: np.ndarray, ts: float) -> bool:
+        """True (and logged) when the zones must learn afresh: their surroundings have differed from the
+        reference for `view_change_s`, or right after a restore, on its first frame. Checked once a second."""
+        verify, self._verify = self._verify, False
+        if not (verify or ts >= self._next_view_check or ts < self._next_view_check - 1.0):
+            return False
         self._next_view_check = ts + 1.0
         seen = not math.isnan(self._changed_since)
         share = self._view_changed(usable[:, :self.shape[1]], self.VIEW_CHANGED / (2 if seen else 1))
         if share is None:
             self._changed_since = math.nan
-        else:
-            if math.isnan(self._changed_since):
-                self._changed_since = ts
-            lasted = ts - self._changed_since
-            if self._verify or lasted >= p.view_change_s:  # right after a restore, the first frame decides
-                what = "the saved reference" if self._verify else f"their reference for {lasted:.0f} s"
-                log.warning("zones %s: %.0f %% of their surroundings differ from %s (the camera moved or its view "
-                            "changed); learning them afresh", ", ".join(self.names), 100 * share, what)
-                self.view_changes += 1
-                self.reset()
-                return self.step(frame_bgr, ts, mover_boxes)
-        self._verify = False
-        return self._states(ts, ~warming)
+            return False
+        if not seen:
+            self._changed_since = ts
+        lasted = ts - self._changed_since
+        if not (verify or lasted >= self.p.view_change_s):
+            return False
+        what = "the saved reference" if verify else f"their reference for {lasted:.0f} s"
+        log.warning("zones %s: %.0f %% of their surroundings differ from %s (the camera moved or its view "
+                    "changed); learning them afresh", ", ".join(self.names), 100 * share, what)
+        return True
 
     def _step_band(self, band: _Band, ts: float, usable: np.ndarray, warm: np.ndarray, dt: np.ndarray,
                    alpha: np.ndarray) -> None:
