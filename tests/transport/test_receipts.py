@@ -4,10 +4,9 @@ stored it, so a broker killed before it wrote what it had acknowledged loses not
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 from sqlalchemy import select
-from test_resilience_more import _idle, _produce
+from test_resilience_more import _idle, _kill_broker_mid_stream
 from transport_support import count, distinct_events, make_event, wait_for
 
 from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
@@ -55,11 +54,7 @@ def test_broker_sigkilled_in_full_flow_loses_nothing_with_receipts(
     central = make_central(broker, topic_prefix)
     edge = make_edge(broker, topic_prefix, receipts=True, receipt_timeout_s=3.0)
     f = central.session_factory
-    producer = threading.Thread(target=_produce, args=(edge,))
-    producer.start()
-    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
-    broker.stop(kill=True)
-    at_kill = count(f, EventPhaseRecord)
+    producer, at_kill = _kill_broker_mid_stream(broker, edge, f)
     assert at_kill < 1000 and edge.depth > 0
     broker.start()
     producer.join(30)

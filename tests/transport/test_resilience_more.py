@@ -102,6 +102,16 @@ def test_broker_sigkilled_mid_stream_of_1000_events(broker, topic_prefix, make_c
     assert edge.stats()["acked"] == edge.stats()["spooled"] and edge.stats()["rejected"] == 0
 
 
+def _kill_broker_mid_stream(broker, edge, f) -> tuple[threading.Thread, int]:
+    """Start streaming 1,000 events from `edge`, SIGKILL the broker once 150 are stored; the producer thread
+    and how many were stored then."""
+    producer = threading.Thread(target=_produce, args=(edge,))
+    producer.start()
+    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
+    broker.stop(kill=True)
+    return producer, count(f, EventPhaseRecord)
+
+
 def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
     broker, topic_prefix, make_central, make_edge
 ) -> None:
@@ -112,11 +122,7 @@ def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
     central = make_central(broker, topic_prefix)
     edge = make_edge(broker, topic_prefix)
     f = central.session_factory
-    producer = threading.Thread(target=_produce, args=(edge,))
-    producer.start()
-    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
-    broker.stop(kill=True)
-    at_kill = count(f, EventPhaseRecord)
+    producer, at_kill = _kill_broker_mid_stream(broker, edge, f)
     time.sleep(1.0)
     assert not edge.connected and at_kill < 1000
     broker.start()
