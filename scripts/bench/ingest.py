@@ -923,7 +923,10 @@ def main(argv: list[str] | None = None) -> int:
     paced1 = [r for r in results if r["mode"] == "paced" and r["instances"] == 1 and not r["workflow"]]
     if paced1:
         r = paced1[0]
-        ok = r["events_per_s"] >= 0.99 * args.rate and r["p99_ms"] is not None and r["p99_ms"] < 500
+        # the target is 300 stored per second; at exactly 300 offered the last events' latency makes the rate
+        # over the whole span a little lower, hence the 1 % allowance
+        ok = (args.rate >= 300 and r["events_per_s"] >= 0.99 * 300 and r["p99_ms"] is not None
+              and r["p99_ms"] < 500)
         print(
             f"paced, 1 unconstrained instance: {r['events_per_s']} ev/s at {args.rate:g} offered, p99 "
             f"{r['p99_ms']} ms -> target (>= 300 ev/s, p99 < 500 ms) {'met' if ok else 'NOT met'}"
