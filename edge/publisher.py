@@ -319,8 +319,7 @@ class Publisher:
                 self._counters["spooled"] += len(seqs)
                 self._wake.set()
                 return seqs
-            self._hold(rows, ids, size, None)  # behind the held ones, to keep the order
-        self._spool_held()
+            self._hold(rows, ids, size, None)  # behind the held ones, to keep the order; the sender spools them
         return []
 
     def _hold(self, rows: list[tuple[str, bytes, str]], ids: list[str], size: int, exc: SpoolError | None) -> None:
