@@ -215,13 +215,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "they are sent on the next start",
                     file=sys.stderr,
                 )
+            publisher.stop(timeout=10)  # which gives the spool one last try at what it holds in memory
             if publisher.held:
                 print(
                     f"doorline-edge: {publisher.held} messages the spool {settings.spool_path} could not take "
                     f"(full or unwritable disk) are lost: {publisher.stats()['last_spool_error']}",
                     file=sys.stderr,
                 )
-            publisher.stop(timeout=10)
     elapsed = time.monotonic() - t0
     states = ", ".join(
         f"{cid}: {c['state']} ({c['detail']})" if c["detail"] else f"{cid}: {c['state']}"
