@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.failures import log_some
 from wire.schema import MAX_EVIDENCE_BYTES, EvidenceMessage
 
 log = logging.getLogger("doorline.edge.evidence")
@@ -213,9 +214,8 @@ class EvidenceWriter:
                     path.write_bytes(jpeg)
                 except OSError as exc:
                     self.write_errors += 1
-                    if self.write_errors == 1 or self.write_errors % 100 == 0:
-                        log.error("evidence file %s not written (%d so far; the message is still sent): %s",
-                                  path, self.write_errors, exc)
+                    log_some(log, self.write_errors, "evidence file %s not written (%d so far; the message is "
+                             "still sent): %s", path, self.write_errors, exc)
                 else:
                     bundle.paths.append(path)
         return bundle

@@ -42,6 +42,7 @@ import numpy as np
 from edge.analyzer import SceneAnalyzer
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
+from edge.failures import log_some
 from edge.recheck import Rechecks, RecheckVerdict
 from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
@@ -503,9 +504,8 @@ class Pipeline:
                 self._events_out.flush()
             except OSError as exc:  # a full disk must not stop the analysis; the event is still published
                 self.stats.local_write_errors += 1
-                if self.stats.local_write_errors == 1 or self.stats.local_write_errors % 100 == 0:
-                    log.error("events-out line for %s not written (%d so far): %s", msg.event_id,
-                              self.stats.local_write_errors, exc)
+                log_some(log, self.stats.local_write_errors, "events-out line for %s not written (%d so far): %s",
+                         msg.event_id, self.stats.local_write_errors, exc)
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self) -> None:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.failures import log_some
+
 log = logging.getLogger("doorline.edge.reference_store")
 
 FORMAT = 1
@@ -96,8 +98,7 @@ class ReferenceStore:
             os.replace(tmp, path)
         except OSError as exc:
             self.save_errors += 1
-            if self.save_errors == 1 or self.save_errors % 100 == 0:
-                log.error("camera %s: zone reference not saved to %s (%d so far): %s", camera_id, path,
-                          self.save_errors, exc)
+            log_some(log, self.save_errors, "camera %s: zone reference not saved to %s (%d so far): %s",
+                     camera_id, path, self.save_errors, exc)
             return False
         return True
