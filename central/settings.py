@@ -7,8 +7,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from wire.mqtt import MqttSettings
@@ -55,6 +56,20 @@ class CentralSettings(BaseSettings):
         description="days between inspections per grade")
     hotspot_tickets: int = Field(default=5, ge=1,
                                  description="tickets at one address that make it a hot spot")
+    timezone: str = Field(default="Asia/Shanghai",
+                          description="IANA zone of the deployment: days are local days and times shown to "
+                                      "people are local; stored times stay UTC")
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN",
+                                            description="default language of pages and notices")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Asia/Shanghai')") from exc
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings, env_settings,
