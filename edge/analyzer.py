@@ -15,9 +15,10 @@ import numpy as np
 
 from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
-from edge.lifecycle import EpisodeTracker
+from edge.lifecycle import ZONE_CHANGED, ZONE_REMOVED, EpisodeTracker
 from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, cross_door_trading, piled_goods
 from models.detections import Detections
+from zones.fit import check_fit, scale_for
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
 
@@ -71,6 +72,8 @@ class SceneAnalyzer:
             for z in zones.zones for v in z.violations
         }
         self._frame_size: tuple[int, int] | None = None
+        self._drawn_for: tuple[int, int] | None = None  # zones without a frame_size: the first frames' size
+        self.frame_size_changes = 0
         self._scaled: dict[str, Zone] = {}
         self.static_bank: StaticBank | None = None
         self.membership: ZoneMembership | None = None
@@ -83,12 +86,13 @@ class SceneAnalyzer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self, frame_size: tuple[int, int]) -> None:
-        """(Re)build masks for frames of `frame_size`; polygons drawn for another size are scaled."""
+        """(Re)build masks for frames of `frame_size`; polygons drawn for another size are scaled. Raises
+        `zones.fit.ZoneFitError` when the zones do not fit such frames (another image shape, a point outside)."""
+        check_fit(self.camera, frame_size, self._drawn_for)
+        if self.camera.frame_size is None and self._drawn_for is None:
+            self._drawn_for = frame_size
         self._frame_size = frame_size
-        sx = sy = 1.0
-        if self.camera.frame_size is not None:
-            sx = frame_size[0] / self.camera.frame_size[0]
-            sy = frame_size[1] / self.camera.frame_size[1]
+        sx, sy = scale_for(self.camera, frame_size, self._drawn_for)
         self._scaled = {}
         for z in self.camera.zones:
             poly = z.polygon * (sx, sy)
@@ -117,6 +121,24 @@ class SceneAnalyzer:
                 self.static_bank = StaticBank(static, frame_size)
         self.saved_reference = None
 
+    def _resize(self, frame_size: tuple[int, int]) -> None:
+        """The frames changed size mid-run (the camera's stream was reconfigured): rebuild for the new size and
+        carry every zone's learned empty zone, static objects and timers over, rescaled, so open episodes go
+        on and an object standing in a zone is not learned as empty street."""
+        old_size, old_bank = self._frame_size, self.static_bank
+        self._setup(frame_size)
+        self.frame_size_changes += 1
+        carried = self.static_bank.take_zones(old_bank, list(self._static_spec)) if (
+            self.static_bank is not None and old_bank is not None) else []
+        open_now = sum(1 for t in self.trackers.values() if t.active)
+        log.warning("camera %s: frames changed size from %dx%d to %dx%d: zones rescaled, %d piled-goods zones "
+                    "carried over, %d open episodes go on", self.camera.camera_id, *old_size, *frame_size,
+                    len(carried), open_now)
+
+    def polygon(self, zone_id: str, frame_size: tuple[int, int]) -> np.ndarray:
+        """The zone's polygon in the pixels of frames of `frame_size`, as this analyzer scales it."""
+        return self.camera.zone(zone_id).polygon * scale_for(self.camera, frame_size, self._drawn_for)
+
     @property
     def view_changes(self) -> int:
         """Times the piled-goods zones learned afresh because the camera's view itself had changed."""
@@ -143,7 +165,10 @@ class SceneAnalyzer:
     def update(self, frame_bgr: np.ndarray, ts: float, detections: Detections) -> list[ZoneEvent]:
         h, w = frame_bgr.shape[:2]
         if self._frame_size != (w, h):
-            self._setup((w, h))
+            if self._frame_size is None:
+                self._setup((w, h))
+            else:
+                self._resize((w, h))
         assert self.membership is not None
         names = class_names(detections)
         events: list[ZoneEvent] = []
@@ -193,37 +218,45 @@ class SceneAnalyzer:
         """Continue where `old` (the analyzer of the camera's previous zones) left off, at stream time `ts`.
 
         A zone that is unchanged (same polygon, door line, shop, violations and rules) keeps its timers and
-        open episodes; so does the learned background of the piled-goods zones when none of them changed
-        (the background of a camera's piled-goods zones is one model, built for exactly those zones). Every
-        other open episode ends now, so that central does not wait for an end that would never come: its
-        zone was removed or redrawn, or its background is relearned from scratch (what stands in the zone
-        then becomes part of the empty zone). Returns those `end` events."""
+        open episodes, and a piled-goods zone its learned empty zone and static objects (carried into the new
+        model even when other zones changed). Every other open episode ends now, so that central does not
+        wait for an end that would never come: reason `zone_removed` when the zone (or the violation) is gone,
+        `zone_changed` when it was redrawn or its rules changed. Returns those `end` events. Raises
+        `zones.fit.ZoneFitError` (before anything changes) when the new zones do not fit the frames."""
+        self._drawn_for = old._drawn_for
+        self.frame_size_changes = old.frame_size_changes
         if old._frame_size is not None:
             self._setup(old._frame_size)
-        keep_bank = (
-            old.static_bank is not None
-            and self.static_bank is not None
-            and _same_static(self._static_spec, old._static_spec)
-        )
         same = {
             zid for zid, z in self.zones.items()
             if zid in old.zones and _same_zone(z, old.zones[zid]) and self.rules[zid] == old.rules[zid]
         }
+        static_same = {
+            zid for zid in same
+            if zid in self._static_spec and zid in old._static_spec
+            and _same_static({zid: self._static_spec[zid]}, {zid: old._static_spec[zid]})
+        }
+        carried_static: set[str] = set()
+        if old.static_bank is not None and self.static_bank is not None:
+            if _same_static(self._static_spec, old._static_spec):
+                self.static_bank = old.static_bank  # nothing changed: the very same model goes on
+                carried_static = set(self._static_spec)
+            else:
+                carried_static = set(self.static_bank.take_zones(old.static_bank, sorted(static_same)))
+            self.last_static = {z: st for z, st in old.last_static.items() if z in carried_static}
         ended: list[ZoneEvent] = []
         for key, tracker in old.trackers.items():
             zid, violation = key
-            carried = key in self.trackers and zid in same and (violation != PILED_GOODS or keep_bank)
+            carried = key in self.trackers and zid in same and (violation != PILED_GOODS or zid in carried_static)
             if carried:
                 self.trackers[key] = tracker
                 if key in old.last:
                     self.last[key] = old.last[key]
-            else:
-                end = tracker.close(ts)
-                if end is not None:
-                    ended.append(end)
-        if keep_bank:
-            self.static_bank = old.static_bank
-            self.last_static = dict(old.last_static)
+                continue
+            reason = ZONE_REMOVED if key not in self.trackers else ZONE_CHANGED
+            end = tracker.close(ts, reason)
+            if end is not None:
+                ended.append(end)
         return ended
 
     # ------------------------------------------------------------------ recheck

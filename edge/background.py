@@ -45,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -303,6 +303,7 @@ class _Sheet:
         self.names = list(names) if names is not None else [str(i) for i in range(len(polygons))]
         self.view_changes = 0  # times the zones learned afresh because the view had changed
         fw, fh = int(frame_size[0]), int(frame_size[1])
+        self.frame_size = (fw, fh)
         radii, tiles, (h, w) = _layout(polygons, (fw, fh), p)
         # what a saved reference must match to be restored here: the frame size, parameters and zones
         digest = hashlib.sha256(repr((fw, fh, p)).encode())
@@ -449,6 +450,42 @@ class _Sheet:
         else:  # the derived images change within the shake radius of the zone's rows
             r = self.radii[index]
             self._refresh(rows.start - r, rows.stop + r)
+
+    # what one zone has learned and is timing, per pixel: `take_zone` carries these across a rebuild
+    _PER_PIXEL = ("_ref", "_known", "_ref_clipped", "_max_offset", "_age", "_onset", "_bg_age", "_static", "_fg")
+
+    def take_zone(self, index: int, other: _Sheet, other_index: int) -> None:
+        """Zone `index` continues where zone `other_index` of `other` left off: the same zone in the sheet built
+        before a zones reload or a change of the frame size. Its learned empty zone, its static objects and
+        their timers are carried over, each pixel from the nearest pixel of the other crop (mapped through the
+        frames' sizes), so an object standing in the zone stays an object instead of being learned as empty
+        street. Pixels the other crop did not hold start unknown."""
+        t, o = self.tiles[index], other.tiles[other_index]
+        sx = other.frame_size[0] / self.frame_size[0]
+        sy = other.frame_size[1] / self.frame_size[1]
+        fx = (t.crop[0] + (np.arange(t.size[0]) + 0.5) / t.scale) * sx  # pixel centres in the other frame
+        fy = (t.crop[1] + (np.arange(t.size[1]) + 0.5) / t.scale) * sy
+        cols = np.floor((fx - o.crop[0]) * o.scale).astype(np.int64)
+        rows = np.floor((fy - o.crop[1]) * o.scale).astype(np.int64)
+        missing = ~(((rows >= 0) & (rows < o.size[1]))[:, None] & ((cols >= 0) & (cols < o.size[0]))[None, :])
+        src = (np.clip(rows, 0, o.size[1] - 1)[:, None] + o.y0, np.clip(cols, 0, o.size[0] - 1)[None, :] + _X0)
+        for name in self._PER_PIXEL:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine.ndim == 3:  # channels first
+                block = theirs[:, src[0], src[1]]
+                block[:, missing] = 0
+                mine[:, t.rows, t.cols] = block
+            else:
+                block = theirs[src]
+                block[missing] = 0
+                mine[t.rows, t.cols] = block
+        self.gain[index] = other.gain[other_index]
+        self.t0[index] = other.t0[other_index]
+        self.last_ts[index] = other.last_ts[other_index]
+        self._last = None
+        self._known_px = None
+        r = self.radii[index]
+        self._refresh(t.rows.start - r, t.rows.stop + r)
 
     _SAVED = ("_ref", "_known", "_ref_clipped", "_max_offset", "gain")
 
@@ -927,6 +964,18 @@ class StaticBank:
     def reset(self, zone_id: str) -> None:
         k, i = self._where[zone_id]
         self.sheets[k][0].reset(i)
+
+    def take_zones(self, old: StaticBank, zone_ids: Iterable[str]) -> list[str]:
+        """Carry `zone_ids` over from `old`, the bank these zones ran in before a zones reload or a change of
+        frame size (see `_Sheet.take_zone`); the ids carried (those both banks hold)."""
+        done = []
+        for zid in zone_ids:
+            if zid in self._where and zid in old._where:
+                k, i = self._where[zid]
+                ok, oi = old._where[zid]
+                self.sheets[k][0].take_zone(i, old.sheets[ok][0], oi)
+                done.append(zid)
+        return done
 
 
 class ZoneStaticModel:

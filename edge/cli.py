@@ -7,7 +7,7 @@
                       [--spool DIR]
     doorline-edge run --config edge.yaml          # every camera listed in the settings file
     doorline-edge check-model MODEL [--models-dir DIR]
-    doorline-edge validate-zones FILE [FILE ...]
+    doorline-edge validate-zones FILE [FILE ...] [--frame-size WxH]
 
 Errors in the inputs (missing model, bad zones file, unreadable source, bad settings) print one line on
 stderr and exit with code 2.
@@ -84,7 +84,19 @@ def _parser() -> argparse.ArgumentParser:
 
     vz = sub.add_parser("validate-zones", help="check zones files and print a summary")
     vz.add_argument("files", nargs="+", type=Path)
+    vz.add_argument("--frame-size", type=_size, metavar="WxH",
+                    help="check that the zones fit the camera's frames of this size (e.g. 1920x1080)")
     return p
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be > 0, got {text!r}")
+    return w, h
 
 
 def _settings(args: argparse.Namespace):
@@ -271,11 +283,20 @@ def cmd_check_model(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_zones(args: argparse.Namespace) -> int:
+    from zones.fit import ZoneFitError, check_fit
     from zones.io import load_zones
 
     for path in args.files:
         cz = load_zones(path)
+        if args.frame_size is not None:
+            try:
+                check_fit(cz, args.frame_size)
+            except ZoneFitError as exc:
+                raise InputError(f"{path}: {exc}") from exc
         size = f"{cz.frame_size[0]}x{cz.frame_size[1]}" if cz.frame_size else "any size"
+        if cz.frame_size is None and args.frame_size is None:
+            size += (": no frame_size, so its points are pixels of the camera's frames (checked at the first "
+                     "frame; pass --frame-size WxH to check now)")
         print(
             f"{path}: camera {cz.camera_id}, {len(cz.zones)} zones ({size}); min_dwell_s "
             f"{cz.rules.min_dwell_s:g}, clear_s {cz.rules.clear_s:g}"

@@ -13,7 +13,8 @@ class ZoneEvent:
 
     `event_id` (UUIDv7, from `wire.ids.new_id`) is the same for the start, updates and end of an episode;
     `seq` orders those phases. `ts` is the stream time of the frame (for files: seconds from the start).
-    `boxes` (n, 4) are image pixels of the offending objects.
+    `boxes` (n, 4) are image pixels of the offending objects. `reason` is set on an `end`: "cleared" (the
+    zone was clear for `clear_s`) or why the edge stopped watching the zone (`edge.lifecycle` names them).
     """
 
     event_id: str
@@ -25,3 +26,4 @@ class ZoneEvent:
     ts: float
     score: float
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    reason: str | None = None

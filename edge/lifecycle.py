@@ -3,7 +3,8 @@
 `EpisodeTracker.step(condition, ts)` is fed the rule condition of one zone and violation each analysed
 frame. The condition must hold (allowing gaps shorter than `dwell_grace_s`) for `min_dwell_s` before a
 `start`; while it holds, an `update` goes out every `update_interval_s`; once it has been absent for
-`clear_s` the episode `end`s, and the zone cannot start again for `cooldown_s`.
+`clear_s` the episode `end`s (reason `cleared`), and the zone cannot start again for `cooldown_s`.
+`close(ts, reason)` ends an open episode because the edge stops watching it (one of the other reasons).
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ import numpy as np
 from edge.events import ZoneEvent
 from edge.rules import Condition, RuleConfig
 from wire.ids import new_id
+from wire.schema import END_CLEARED
+
+# Why an episode ends other than a clear zone: the edge stopped watching, and says nothing about the goods.
+ZONE_REMOVED = "zone_removed"  # a zones reload dropped the zone (or the violation from it)
+ZONE_CHANGED = "zone_changed"  # a zones reload redrew the zone or changed its rules
+STOPPED = "stopped"  # the worker was stopped (signal, command, time limit)
+END_OF_STREAM = "end_of_stream"  # a file source was read to its end
+CAMERA_FAILED = "camera_failed"  # the camera was given up (its zones do not fit its frames, or its source failed)
 
 
 @dataclass
@@ -50,21 +59,21 @@ class EpisodeTracker:
         """An episode runs or a dwell timer is counting."""
         return self.episode is not None or self.pending_since is not None
 
-    def _event(self, phase: str, ts: float, ep: _Episode) -> ZoneEvent:
+    def _event(self, phase: str, ts: float, ep: _Episode, reason: str | None = None) -> ZoneEvent:
         ev = ZoneEvent(event_id=ep.event_id, seq=ep.seq, zone_id=self.zone_id, shop_id=self.shop_id,
                        violation=self.violation, phase=phase, ts=float(ts), score=float(ep.score),
-                       boxes=np.asarray(ep.boxes, np.float32).reshape(-1, 4))
+                       boxes=np.asarray(ep.boxes, np.float32).reshape(-1, 4), reason=reason)
         ep.seq += 1
         return ev
 
-    def close(self, ts: float) -> ZoneEvent | None:
-        """End the open episode now (its zone was removed or redrawn); None when none is open."""
+    def close(self, ts: float, reason: str) -> ZoneEvent | None:
+        """End the open episode now, because the edge stops watching it for `reason` (ZONE_REMOVED, STOPPED,
+        ...); None when none is open. The last boxes seen stay on the end: the goods were there last."""
         ep = self.episode
         if ep is None:
             self.reset()
             return None
-        ep.boxes = np.zeros((0, 4), np.float32)
-        ev = self._event("end", ts, ep)
+        ev = self._event("end", max(ts, ep.last_present), ep, reason)
         self.reset()
         return ev
 
@@ -82,7 +91,7 @@ class EpisodeTracker:
                     out.append(self._event("update", ts, ep))
             elif ts - ep.last_present >= r.clear_s:
                 ep.boxes = np.zeros((0, 4), np.float32)
-                out.append(self._event("end", ts, ep))
+                out.append(self._event("end", ts, ep, END_CLEARED))
                 self.episode = None
                 self.cooldown_until = ts + r.cooldown_s
                 self.pending_since = self.pending_last = None

@@ -43,6 +43,7 @@ from edge.analyzer import SceneAnalyzer
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
+from edge.lifecycle import CAMERA_FAILED, END_OF_STREAM, STOPPED
 from edge.recheck import Rechecks, RecheckVerdict
 from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
@@ -59,6 +60,7 @@ from wire.schema import (
     RecheckResult,
     recheck_evidence_owner,
 )
+from zones.fit import ZoneFitError
 from zones.io import load_zones
 from zones.model import CameraZones
 
@@ -86,6 +88,16 @@ class Camera:
     last_state: SourceState | None = None
     view_changed_at: float | None = None  # unix time the view last changed, until the zones are reloaded
     view_changes_seen: int = 0
+    failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
+    episodes_ended: bool = False  # its source ended (or it failed) and its open episodes were ended
+
+    @property
+    def state(self) -> str:
+        return SourceState.FAILED.value if self.failed else self.source.state.value
+
+    @property
+    def detail(self) -> str:
+        return self.failed or self.source.detail
 
 
 @dataclass
@@ -107,15 +119,6 @@ class RunStats:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def zone_polygon(zones: CameraZones, zone_id: str, frame_size: tuple[int, int]) -> np.ndarray:
-    """A zone's polygon in the pixels of a frame of `frame_size` (w, h); zone files may be drawn for
-    another resolution (`CameraZones.frame_size`)."""
-    poly = zones.zone(zone_id).polygon
-    if zones.frame_size is None:
-        return poly
-    return poly * (frame_size[0] / zones.frame_size[0], frame_size[1] / zones.frame_size[1])
 
 
 class Pipeline:
@@ -284,7 +287,8 @@ class Pipeline:
                 if self._inflight and (len(self._inflight) >= depth or not batch):
                     self._finish_oldest()
                 elif not batch and not self._inflight:
-                    if all(c.source.finished for c in self.cameras.values()):
+                    self._end_finished_cameras()
+                    if all(c.source.finished or c.failed for c in self.cameras.values()):
                         break
                     self._frame_ready.wait(0.1)
                     self._frame_ready.clear()
@@ -299,12 +303,14 @@ class Pipeline:
             sys.setswitchinterval(switch_interval)
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._inflight.clear()
+            self._end_open_episodes()
             self.stats.seconds = time.perf_counter() - t0
             self._heartbeat(force=True)
             self.stats.frames_decoded = sum(c.source.decoded for c in self.cameras.values())
             self.stats.per_camera = {
-                cid: {**c.source.stats(), "analysed": c.analysed, "events": c.events,
-                      "reference_restored": len(c.analyzer.restored_zones)}
+                cid: {**c.source.stats(), "state": c.state, "detail": c.detail, "analysed": c.analysed,
+                      "events": c.events, "reference_restored": len(c.analyzer.restored_zones),
+                      "frame_size_changes": c.analyzer.frame_size_changes}
                 for cid, c in self.cameras.items()
             }
             self.close()
@@ -321,6 +327,8 @@ class Pipeline:
             progressed = False
             for k in range(n):
                 camera = cameras[(self._next_camera + k) % n]
+                if camera.failed:
+                    continue
                 frame = camera.source.read()
                 if frame is not None:
                     batch.append((camera, frame))
@@ -372,10 +380,16 @@ class Pipeline:
 
     def analyse(self, camera: Camera, frame: Frame, detections: Detections) -> list[ZoneEvent]:
         """Track, analyse and publish one frame's detections (public for tests and benchmarks)."""
+        if camera.failed:  # frames of a camera given up while they were being detected
+            return []
         t = time.perf_counter()
         tracked = camera.tracker.update(detections, frame.ts)
         t_track = time.perf_counter()
-        events = camera.analyzer.update(frame.image, frame.ts, tracked)
+        try:
+            events = camera.analyzer.update(frame.image, frame.ts, tracked)
+        except ZoneFitError as exc:
+            self._fail_camera(camera, str(exc))
+            return []
         self._save_reference(camera)
         if camera.analyzer.view_changes > camera.view_changes_seen:
             camera.view_changes_seen = camera.analyzer.view_changes
@@ -428,7 +442,9 @@ class Pipeline:
         for msg in msgs:
             self._publish(msg)
 
-    def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent) -> None:
+    def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent, analyzer: SceneAnalyzer | None = None) -> None:
+        """Publish one phase (with its pictures at start and end). `analyzer`: the one that raised the event
+        when it is no longer the camera's (the episodes a zones reload ended, whose zone may be gone)."""
         source = camera.source
         unix = source.to_unix(event.ts)
         video_ts = None if source.live else max(0.0, event.ts)
@@ -442,7 +458,7 @@ class Pipeline:
                 camera_id=camera.settings.id,
                 event_id=event.event_id,
                 unix_ts=unix,
-                polygon=zone_polygon(camera.zones, event.zone_id, frame.size),
+                polygon=(analyzer or camera.analyzer).polygon(event.zone_id, frame.size),
                 boxes=boxes,
                 title=f"zone {event.zone_id}  shop {event.shop_id or '-'}  {event.violation}  {event.phase}",
                 name=f"{event.seq}-{event.phase}",
@@ -467,6 +483,7 @@ class Pipeline:
             evidence=[m.ref() for m in evidence],
             source_kind="drone" if source.kind == "drone" else "fixed",
             geo=frame.geo,
+            end_reason=event.reason if event.phase == "end" else None,
         )
         self._publish_all([*evidence, msg])  # evidence first: the event that references it must find it stored
         camera.events += 1
@@ -490,6 +507,7 @@ class Pipeline:
                 "shop_id": msg.shop_id,
                 "violation": msg.violation,
                 "phase": msg.phase,
+                "end_reason": msg.end_reason,
                 "ts": round(video_ts, 3) if video_ts is not None else msg.ts,
                 "unix_ts": msg.ts,
                 "video_ts": None if video_ts is None else round(video_ts, 3),
@@ -535,7 +553,11 @@ class Pipeline:
             return
         old, new = camera.analyzer, self._analyzer(zones)
         frame = camera.last_frame
-        ended = new.take_over(old, frame.ts if frame is not None else 0.0)
+        try:
+            ended = new.take_over(old, frame.ts if frame is not None else 0.0)
+        except ZoneFitError as exc:  # drawn for another image: the old zones go on
+            log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
+            return
         camera.zones = zones
         camera.analyzer = new
         camera.view_changed_at, camera.view_changes_seen = None, new.view_changes  # zones redrawn (or confirmed)
@@ -550,7 +572,53 @@ class Pipeline:
         )
         if frame is not None:  # no frame yet means nothing was analysed, so nothing is open
             for event in ended:
-                self._emit(camera, frame, event)
+                self._emit(camera, frame, event, analyzer=old)
+
+    # ------------------------------------------------------------------ episodes the edge stops watching
+    def _end_episodes(self, camera: Camera, reason: str) -> int:
+        """End the camera's open episodes now, with `reason`, so that central never holds an episode nothing
+        will end (a restart raises what is still there as a new episode). Returns how many were ended."""
+        frame = camera.last_frame
+        if frame is None:  # nothing analysed, nothing open
+            return 0
+        ended = [e for t in camera.analyzer.trackers.values() if (e := t.close(frame.ts, reason)) is not None]
+        for event in ended:
+            self._emit(camera, frame, event)
+        if ended:
+            log.info("camera %s: %d open episodes ended (%s)", camera.settings.id, len(ended), reason)
+        return len(ended)
+
+    def _end_finished_cameras(self) -> None:
+        """A file that was read to its end (while other cameras go on): its open episodes end now."""
+        for camera in self.cameras.values():
+            if not camera.episodes_ended and not camera.failed and camera.source.finished:
+                camera.episodes_ended = True
+                ended = camera.source.state is SourceState.ENDED
+                self._end_episodes(camera, END_OF_STREAM if ended else CAMERA_FAILED)
+
+    def _end_open_episodes(self) -> None:
+        """When `run` returns: end every episode still open (end of file, or a stop)."""
+        for camera in self.cameras.values():
+            if camera.episodes_ended or camera.failed:
+                continue
+            camera.episodes_ended = True
+            state = camera.source.state
+            reason = (END_OF_STREAM if state is SourceState.ENDED and camera.source.finished
+                      else CAMERA_FAILED if state is SourceState.FAILED else STOPPED)
+            try:
+                self._end_episodes(camera, reason)
+            except Exception:  # noqa: BLE001 -- run() is ending (maybe on an error): report, don't mask it
+                log.exception("camera %s: open episodes not ended", camera.settings.id)
+
+    def _fail_camera(self, camera: Camera, reason: str) -> None:
+        """Give one camera up (its zones do not fit its frames): end its open episodes, stop its source and
+        report it failed with `reason`; the other cameras go on."""
+        log.error("camera %s: given up: %s", camera.settings.id, reason)
+        self._end_episodes(camera, CAMERA_FAILED)
+        camera.failed = reason[:500]
+        camera.episodes_ended = True
+        camera.source.stop(timeout=1.0)
+        self._status_due = True
 
     def _answer_recheck(self, camera: Camera, verdict: RecheckVerdict) -> None:
         cmd = verdict.command
@@ -563,7 +631,7 @@ class Pipeline:
                 camera_id=camera.settings.id,
                 event_id=recheck_evidence_owner(cmd.command_id),
                 unix_ts=unix,
-                polygon=zone_polygon(camera.zones, cmd.zone_id, (w, h)),
+                polygon=camera.analyzer.polygon(cmd.zone_id, (w, h)),
                 boxes=verdict.boxes,
                 title=f"recheck zone {cmd.zone_id}: {verdict.result}",
                 name="recheck",
@@ -597,7 +665,7 @@ class Pipeline:
         now = time.perf_counter()
         dt = max(1e-6, now - self._last_status) if self._last_status else 0.0
         fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
-        states = {cid: c.source.state.value for cid, c in self.cameras.items()}
+        states = {cid: c.state for cid, c in self.cameras.items()}
         depth = 0
         if self.publisher is not None and hasattr(self.publisher, "depth"):
             depth = int(self.publisher.depth)
@@ -612,11 +680,11 @@ class Pipeline:
     def _heartbeat(self, force: bool = False) -> None:
         # Source states are polled here too, so a stall is noticed (and logged) even with no frames.
         for camera in self.cameras.values():
-            state = camera.source.state
+            state = SourceState(camera.state)
             if state is not camera.last_state:
                 camera.last_state = state
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED):
-                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.source.detail)
+                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
         now = time.perf_counter()
         if not force and not self._status_due and now - self._last_status < self.settings.status_interval_s:
             return
@@ -633,6 +701,8 @@ class Pipeline:
                 f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check that "
                 "its zones still fit, then reload them" for cid, at in moved.items()
             )
+            failed = "; ".join(f"{cid}: {c.failed}" for cid, c in self.cameras.items() if c.failed)
+            detail = "; ".join(d for d in (failed, detail) if d)[:1000]
             try:
                 self.publisher.set_status(state, fps=status["fps"], source_state=summary, detail=detail)
             except Exception as exc:  # noqa: BLE001 -- a status failure must not stop the analysis

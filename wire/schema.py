@@ -63,6 +63,11 @@ Violation = Literal["cross_door_trading", "piled_goods"]
 VIOLATIONS: tuple[str, ...] = ("cross_door_trading", "piled_goods")
 Phase = Literal["start", "update", "end"]
 EvidenceKind = Literal["annotated", "clean", "crop"]
+# Why an episode ended. "cleared": the zone was clear for `clear_s` (the goods were taken away); every other
+# reason says the edge stopped watching (zone removed or redrawn, worker stopped, file ended, ...) and says
+# nothing about the goods. Free text within the pattern, so a newer edge's reason is not refused.
+END_CLEARED = "cleared"
+EndReason = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Box = Annotated[list[float], Field(min_length=4, max_length=4)]
@@ -121,12 +126,24 @@ class EventMessage(_Message):
     source_kind: Literal["fixed", "drone"] = "fixed"
     geo: GeoPoint | None = None
     command_id: Id | None = Field(default=None, description="set when the phase answers a central command")
+    end_reason: EndReason | None = Field(
+        default=None,
+        description="an end's reason: 'cleared' (the zone was clear; also when absent) or why the edge stopped "
+        "watching: zone_removed, zone_changed, stopped, end_of_stream, camera_failed (edge.lifecycle)",
+    )
 
     @model_validator(mode="after")
     def _located(self) -> EventMessage:
         if self.zone_id is None and self.geo is None:
             raise ValueError("an event needs a zone_id or a geo point")
+        if self.end_reason is not None and self.phase != "end":
+            raise ValueError("only an end carries an end_reason")
         return self
+
+    @property
+    def goods_cleared(self) -> bool:
+        """An end that saw the zone clear (not one the edge sent because it stopped watching)."""
+        return self.phase == "end" and self.end_reason in (None, END_CLEARED)
 
 
 class EvidenceMessage(_Message):
