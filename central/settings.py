@@ -56,6 +56,9 @@ class CentralSettings(BaseSettings):
         description="days between inspections per grade")
     hotspot_tickets: int = Field(default=5, ge=1,
                                  description="tickets at one address that make it a hot spot")
+    edge_offline_grace_s: float = Field(default=900, ge=0,
+                                        description="an edge camera offline this long: its open episodes end "
+                                        "(reason edge_offline); the cases stay for the operator")
     timezone: str = Field(default="Asia/Shanghai",
                           description="IANA zone of the deployment: days are local days and times shown to "
                                       "people are local; stored times stay UTC")

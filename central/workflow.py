@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.domain import cases, grades, hotspots, matching, ownerless
+from central.domain import cases, episodes, grades, hotspots, matching, ownerless
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case
 from central.settings import CentralSettings
@@ -30,6 +30,7 @@ def handle_event(
 ) -> Case | None:
     """Match the event to a shop and put it on a case; unmatched events go to the ownerless queue."""
     now = as_utc(now) or now_utc()
+    episodes.record_phase(session, msg, now)
     known = cases.case_for_episode(session, msg.event_id)
     if known is not None:
         cases.attach_event(session, known.shop_id, msg, settings, now=now)
@@ -105,10 +106,13 @@ def refresh_grades_if_due(
 
 def tick(session: Session, now: datetime, settings: CentralSettings) -> None:
     """Timers: expired windows → recheck commands (or officer tasks), recheck timeouts → officer tasks,
-    hot spots every minute, and a full grade recomputation every `settings.grade_refresh_interval_s`."""
+    open episodes of cameras offline too long → ended and hot spots, every minute, and a full grade recomputation
+    every `settings.grade_refresh_interval_s`."""
     now = as_utc(now)
     expire_windows(session, now, settings)
     expire_rechecks(session, now)
+    if _due("offline_episodes", session, now, HOTSPOT_INTERVAL_S):
+        episodes.end_for_offline_edges(session, now, settings)
     if _due("hotspots", session, now, HOTSPOT_INTERVAL_S):
         hotspots.refresh_hotspots(session, now=now, settings=settings)
     refresh_grades_if_due(session, now, settings)

@@ -191,21 +191,28 @@ def _touch(session: Session, case: Case, msg: EventMessage, seen: datetime, now:
     ev = _evidence(msg)
     if ev:
         case.evidence = [*case.evidence, *ev]
-    ended = msg.phase == "end" and case.is_open
+    # only an end that saw the zone clear says the goods went; an end because the edge stopped watching
+    # (stopped, end of file, zone removed, ...) closes the episode and leaves the case as it is
+    ended = msg.goods_cleared and case.is_open
+    closed = msg.phase == "end" and not msg.goods_cleared
     if ended:
         case.end_seen_at = seen
     session.flush()
     seen_again = (as_utc(case.last_seen_at), case.score) != before
-    if ended or ev or seen_again:  # every change of a case leaves a record, even a later last-seen time
+    if ended or closed or ev or seen_again:  # every change of a case leaves a record, even a later last-seen time
+        details = {"event_id": msg.event_id, "phase": msg.phase, "state": case.state,
+                   "last_seen_at": as_utc(case.last_seen_at).isoformat(), "score": case.score}
+        if closed:
+            details["end_reason"] = msg.end_reason
         audit.record(
             session,
             actor=actor,
-            action="case.episode_end" if ended else "case.evidence" if ev else "case.seen",
+            action=("case.episode_end" if ended else "case.episode_closed" if closed
+                    else "case.evidence" if ev else "case.seen"),
             case_id=case.id,
             shop_id=case.shop_id,
             at=now,
-            details={"event_id": msg.event_id, "phase": msg.phase, "state": case.state,
-                     "last_seen_at": as_utc(case.last_seen_at).isoformat(), "score": case.score},
+            details=details,
             evidence=ev,
         )
 

@@ -30,6 +30,11 @@ class Event(Base):
     )
     violation: Mapped[str] = mapped_column(String(40))
     phase: Mapped[str] = mapped_column(String(10), doc="phase of the highest seq received")
+    end_reason: Mapped[str | None] = mapped_column(
+        String(40), default=None,
+        doc="why it ended: 'cleared' (the goods were taken away), or why nobody watches it any more "
+        "(stopped, end_of_stream, zone_removed, ..., edge_offline, superseded)",
+    )
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     first_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     last_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
