@@ -45,6 +45,9 @@ class EventBase(BaseModel):
                                 description="as the edge reported it; the case has the matched shop")
     violation: str
     phase: str = Field(description="latest phase received")
+    end_reason: str | None = Field(
+        default=None, description="why it ended: 'cleared' (goods taken away) or why nobody watches it any more "
+        "(stopped, end_of_stream, zone_removed, zone_changed, camera_failed, edge_offline, superseded)")
     score: float | None = None
     source_kind: str | None = None
 
