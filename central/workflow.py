@@ -28,9 +28,15 @@ _timer_lock = threading.Lock()
 def handle_event(
     session: Session, msg: EventMessage, settings: CentralSettings, *, now: datetime | None = None
 ) -> Case | None:
-    """Match the event to a shop and put it on a case; unmatched events go to the ownerless queue."""
+    """Match the event to a shop and put it on a case; unmatched events go to the ownerless queue. Then keep
+    the episode's end reason and end the episodes of its zone that it shows were abandoned."""
     now = as_utc(now) or now_utc()
+    case = _put_on_case(session, msg, settings, now)
     episodes.record_phase(session, msg, now)
+    return case
+
+
+def _put_on_case(session: Session, msg: EventMessage, settings: CentralSettings, now: datetime) -> Case | None:
     known = cases.case_for_episode(session, msg.event_id)
     if known is not None:
         cases.attach_event(session, known.shop_id, msg, settings, now=now)

@@ -683,7 +683,7 @@ class Pipeline:
             state = SourceState(camera.state)
             if state is not camera.last_state:
                 camera.last_state = state
-                if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED):
+                if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
                     log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
         now = time.perf_counter()
         if not force and not self._status_due and now - self._last_status < self.settings.status_interval_s:

@@ -41,25 +41,27 @@ def record_phase(session: Session, msg: EventMessage, now: datetime) -> None:
     if ev is None:
         return
     if ev.phase == "end":
-        if msg.phase == "end":
+        if msg.phase == "end":  # the edge's own end: its reason replaces any central gave
             ev.end_reason = msg.end_reason or END_CLEARED
     elif ev.end_reason in _FINAL:  # a late phase of an episode a newer one replaced: it stays ended
         ev.phase = "end"
     else:
         ev.end_reason = None  # e.g. an edge thought offline that went on with the episode
     if msg.phase == "start" and msg.zone_id is not None:
-        for old in session.scalars(
-            select(Event).where(
-                Event.site_id == msg.site_id,
-                Event.camera_id == msg.camera_id,
-                Event.zone_id == msg.zone_id,
-                Event.violation == msg.violation,
-                Event.phase != "end",
-                Event.event_id != msg.event_id,
-                Event.first_ts < ev.first_ts,
-            )
-        ):
+        same_zone = select(Event).where(
+            Event.site_id == msg.site_id,
+            Event.camera_id == msg.camera_id,
+            Event.zone_id == msg.zone_id,
+            Event.violation == msg.violation,
+            Event.event_id != msg.event_id,
+        )
+        for old in session.scalars(same_zone.where(Event.phase != "end", Event.first_ts < ev.first_ts)):
             end_episode(session, old, SUPERSEDED, now, detail=f"episode {msg.event_id} started in its zone")
+        # delivered late (a spool's backlog): a newer episode of the zone is already known, so this one is over;
+        # its own end, should it come, replaces this reason
+        newer = session.scalar(same_zone.where(Event.first_ts > ev.first_ts).limit(1))
+        if newer is not None and ev.phase != "end":
+            end_episode(session, ev, SUPERSEDED, now, detail=f"episode {newer.event_id} started later in its zone")
 
 
 def end_episode(session: Session, ev: Event, reason: str, now: datetime, *, detail: str = "") -> None:

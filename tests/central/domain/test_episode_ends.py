@@ -101,6 +101,16 @@ def test_a_new_start_in_the_zone_ends_the_episode_a_crashed_edge_left_open(centr
     deliver(svc, phase(lost, "update", 1, 1))  # a late phase of the abandoned episode does not reopen it
     with factory() as s:
         assert s.get(Event, lost.event_id).phase == "end"
+        late = World(s).event(zone="za", at=T0 + timedelta(minutes=2))  # from a spool's backlog, after `again`
+    deliver(svc, late)
+    with factory() as s:
+        assert (s.get(Event, late.event_id).phase, s.get(Event, late.event_id).end_reason) == ("end", "superseded")
+        closed = s.scalars(select(AuditRecord.details).where(AuditRecord.action == "case.episode_closed")).all()
+        assert sum(late.event_id in d and "superseded" in d for d in closed) == 1
+        assert s.get(Event, again.event_id).phase == "start"
+    deliver(svc, phase(late, "end", 1, 1, "stopped"))  # its own end comes after all: the edge's reason stands
+    with factory() as s:
+        assert s.get(Event, late.event_id).end_reason == "stopped"
 
 
 def test_episodes_of_a_camera_offline_past_the_grace_period_end(central) -> None:
