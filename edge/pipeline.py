@@ -287,11 +287,11 @@ class Pipeline:
                 if self._inflight and (len(self._inflight) >= depth or not batch):
                     self._finish_oldest()
                 elif not batch and not self._inflight:
-                    self._end_finished_cameras()
                     if all(c.source.finished or c.failed for c in self.cameras.values()):
                         break
                     self._frame_ready.wait(0.1)
                     self._frame_ready.clear()
+                self._end_finished_cameras()
                 self._heartbeat()
                 if max_frames is not None and self.stats.frames_analysed >= max_frames:
                     break
@@ -589,9 +589,15 @@ class Pipeline:
         return len(ended)
 
     def _end_finished_cameras(self) -> None:
-        """A file that was read to its end (while other cameras go on): its open episodes end now."""
+        """A file that was read to its end (while other cameras go on): once its last frames are analysed, its
+        open episodes end."""
+        busy: set[int] | None = None
         for camera in self.cameras.values():
             if not camera.episodes_ended and not camera.failed and camera.source.finished:
+                if busy is None:
+                    busy = {id(c) for batch, _ in self._inflight for c, _ in batch}
+                if id(camera) in busy:
+                    continue
                 camera.episodes_ended = True
                 ended = camera.source.state is SourceState.ENDED
                 self._end_episodes(camera, END_OF_STREAM if ended else CAMERA_FAILED)

@@ -152,6 +152,9 @@ def test_arrive_stay_leave_gives_one_start_and_one_end_and_unfit_zones_fail_only
     for phases in cut_episodes.values():
         assert_whole(phases, "end_of_stream")
         assert phases[-1].video_ts < BAG_ON + 5
+    # ended when its file ended, not when the worker stopped: before cam-1's bags were taken away
+    order = [(e.camera_id, e.phase) for e in sink.events]
+    assert max(i for i, x in enumerate(order) if x == ("cam-cut", "end")) < order.index(("cam-1", "end"))
 
     assert sink.episodes("cam-bad") == {}
     per = stats.per_camera
