@@ -18,8 +18,18 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from edge.analyzer import class_names
+from models.detections import Detections
 from wire.ids import new_id
 from zones.geo import GeoError, LocalProjection
+from zones.projection import (
+    CameraPose,
+    Intrinsics,
+    PoseError,
+    contact_pixel,
+    ground_points,
+    ground_uncertainty_m,
+)
 
 
 @dataclass(frozen=True)
@@ -191,3 +201,48 @@ class FlightGrouper:
     def finish(self, ts: float) -> list[DroneEvent]:
         """The flight ended: close every open episode."""
         return [e for k in list(self.open) for e in self._close(k, ts)]
+
+
+class DroneAnalyzer:
+    """One drone camera: goods-like detections (`goods_classes`, at `min_confidence`) projected through the
+    frame's pose onto the ground and grouped per shop. Frames without a pose (no gimbal record yet, or a
+    ray-less view) are skipped and counted."""
+
+    def __init__(self, footprints: ShopFootprints, *, goods_classes: Iterable[str],
+                 violation: str = "cross_door_trading", intrinsics: Intrinsics | None = None,
+                 pose_error: PoseError = PoseError(), min_confidence: float = 0.3, min_frames: int = 3,
+                 gap_s: float = 10.0, tolerance_m: float = 2.0) -> None:
+        self.grouper = FlightGrouper(footprints, min_frames=min_frames, gap_s=gap_s, tolerance_m=tolerance_m)
+        self.goods_classes = tuple(goods_classes)
+        self.violation = violation
+        self.intrinsics = intrinsics
+        self.pose_error = pose_error
+        self.min_confidence = min_confidence
+        self.frames_without_pose = 0
+        self.last_ts = 0.0
+
+    def _camera(self, pose: CameraPose, size: tuple[int, int]) -> Intrinsics | None:
+        if self.intrinsics is not None:
+            cam = self.intrinsics
+            return cam if (cam.width, cam.height) == size else cam.scaled_to(*size)
+        if pose.focal35_mm:
+            return Intrinsics.from_35mm(pose.focal35_mm, *size)
+        return None
+
+    def update(self, frame_size: tuple[int, int], ts: float, pose: CameraPose | None,
+               detections: Detections) -> list[DroneEvent]:
+        self.last_ts = ts
+        cam = None if pose is None else self._camera(pose, frame_size)
+        if pose is None or cam is None:
+            self.frames_without_pose += 1
+            return self.grouper.add(ts, np.zeros((0, 2)), self.violation)
+        names = class_names(detections)
+        keep = np.isin(names, self.goods_classes) & (detections.confidence >= self.min_confidence)
+        boxes = detections.xyxy[keep]
+        contact = contact_pixel(boxes, pose)
+        return self.grouper.add(ts, ground_points(contact, pose, cam), self.violation,
+                                scores=detections.confidence[keep], boxes=boxes,
+                                uncertainty_m=ground_uncertainty_m(contact, pose, cam, self.pose_error))
+
+    def finish(self) -> list[DroneEvent]:
+        return self.grouper.finish(self.last_ts)

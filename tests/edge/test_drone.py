@@ -9,16 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.drone import FlightGrouper, ShopFootprints
+from edge.drone import DroneAnalyzer, FlightGrouper, ShopFootprints
 from edge.sources.dji_srt import parse_srt
 from edge.sources.frame import SourceError
 from edge.sources.telemetry import Telemetry, sidecar_for
+from models.detections import Detections
 from zones.geo import LocalProjection
 from zones.projection import (
     CameraPose,
     Intrinsics,
     PoseError,
-    contact_pixel,
     ground_points,
     ground_uncertainty_m,
     image_points,
@@ -166,7 +166,8 @@ def test_one_stall_seen_over_a_flight_is_one_event_on_its_shop() -> None:
     fp, proj, _ = _street()
     cam = Intrinsics.from_35mm(24.0, 1920, 1080)
     stalls = {"shop-1": np.array([12.0, 2.0]), "shop-2": np.array([19.0, 1.5])}  # two stalls, two shops
-    grouper = FlightGrouper(fp, min_frames=3, gap_s=5.0)
+    drone = DroneAnalyzer(fp, goods_classes=["umbrella"], min_frames=3, gap_s=5.0,
+                          intrinsics=Intrinsics.from_35mm(24.0, 3840, 2160))  # calibrated at 4K, flown at 1080p
     rng = np.random.default_rng(3)
     events = []
     for k in range(40):  # 40 frames at 2 fps, flying east along the street at 3 m/s
@@ -177,9 +178,13 @@ def test_one_stall_seen_over_a_flight_is_one_event_on_its_shop() -> None:
         px = image_points(truth, pose, cam) + rng.normal(0, 1.0, (len(stalls), 2))  # detector jitter
         inside = np.isfinite(px).all(axis=1) & (px[:, 0] >= 0) & (px[:, 0] < 1920) & (px[:, 1] < 1080)
         boxes = np.column_stack([px[:, 0] - 20, px[:, 1] - 40, px[:, 0] + 20, px[:, 1]])[inside]
-        contact = contact_pixel(boxes, pose)
-        events += grouper.add(k * 0.5, ground_points(contact, pose, cam), "cross_door_trading", boxes=boxes)
-    events += grouper.finish(40 * 0.5)
+        n = len(boxes)
+        people = np.array([[900, 500, 930, 560]])  # a passer-by is not goods
+        dets = Detections(np.vstack([boxes, people]).astype(np.float32), np.full(n + 1, 0.8, np.float32),
+                          np.zeros(n + 1, np.int32), data={"class_name": np.array(["umbrella"] * n + ["person"])})
+        events += drone.update((1920, 1080), k * 0.5, pose if k != 7 else None, dets)  # frame 7 has no pose
+    events += drone.finish()
+    assert drone.frames_without_pose == 1
     starts = [e for e in events if e.phase == "start"]
     assert sorted(e.sighting.shop_id for e in starts) == ["shop-1", "shop-2"]
     assert sorted(e.sighting.shop_id for e in events if e.phase == "end") == ["shop-1", "shop-2"]
@@ -187,6 +192,7 @@ def test_one_stall_seen_over_a_flight_is_one_event_on_its_shop() -> None:
         assert e.sighting.frames >= 20  # seen in most frames, still one episode
         err = np.linalg.norm(proj.to_xy([e.sighting.latlon])[0] - stalls[e.sighting.shop_id])
         assert err < 0.5
+        assert 0 < e.sighting.accuracy_m < 5
 
 
 def test_a_shop_seen_again_after_the_gap_is_a_new_episode_and_misses_are_not_shops() -> None:
