@@ -8,6 +8,7 @@
     doorline-edge run --config edge.yaml          # every camera listed in the settings file
     doorline-edge check-model MODEL [--models-dir DIR]
     doorline-edge validate-zones FILE [FILE ...] [--frame-size WxH]
+    doorline-edge check --config edge.yaml        # on a new box: model, cameras, zones, broker, spool
 
 Errors in the inputs (missing model, bad zones file, unreadable source, bad settings) print one line on
 stderr and exit with code 2.
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     vz.add_argument("files", nargs="+", type=Path)
     vz.add_argument("--frame-size", type=_size, metavar="WxH",
                     help="check that the zones fit the camera's frames of this size (e.g. 1920x1080)")
+
+    ck = sub.add_parser("check", help="on a new box: model, every camera and its zones, broker credentials, "
+                                      "spool; one line each, exit 1 on any failure")
+    ck.add_argument("--config", type=Path, help="settings YAML (also $DOORLINE_CONFIG)")
+    ck.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a camera or the broker")
     return p
 
 
@@ -309,6 +315,26 @@ def cmd_validate_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.deploy_check import run_checks
+    from edge.settings import EdgeSettings
+
+    try:
+        settings = EdgeSettings.load(args.config)
+    except ValidationError:
+        raise
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    if not settings.cameras:
+        raise InputError("no cameras in the settings: pass --config edge.yaml")
+    checks = run_checks(settings, timeout_s=args.timeout)
+    for check in checks:
+        print(check.line())
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} of {len(checks)} checks passed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -319,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.base import ModelError
     from zones.io import ZoneFileError
 
-    handlers = {"run": cmd_run, "check-model": cmd_check_model, "validate-zones": cmd_validate_zones}
+    handlers = {"run": cmd_run, "check-model": cmd_check_model, "validate-zones": cmd_validate_zones,
+                "check": cmd_check}
     try:
         return handlers[args.command](args)
     except (InputError, ModelError, ZoneFileError, SourceError, ValidationError) as exc:

@@ -106,6 +106,8 @@ class GeoPoint(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     alt_m: float | None = None
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000,
+                                     description="1-sigma radius of a point projected from a drone's camera")
 
 
 class EventMessage(_Message):

@@ -263,7 +263,7 @@ class Source:
             geo, telemetry = None, {}
             if self.telemetry is not None:
                 geo, heading = self.telemetry.at(ts - offset)
-                telemetry = {"heading": heading}
+                telemetry = {"heading": heading, "pose": self.telemetry.pose_at(ts - offset)}
             self._put(Frame(self.camera_id, self.decoded - 1, ts, image, geo, telemetry))
 
     def _file_ts(self, cap: Capture, last_ts: float | None, offset: float) -> float:

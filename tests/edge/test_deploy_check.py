@@ -1,0 +1,72 @@
+"""`doorline-edge check` on a new box, run as the deployer would: one line per check, exit 1 on a failure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, data_dir: Path, models_dir: Path, broker, *, password: str, zones: Path,
+            spool: Path) -> Path:
+    cfg = {
+        "model": "yolox_nano.onnx", "models_dir": str(models_dir), "edge_id": "edge-check",
+        "spool_path": str(spool),
+        "mqtt": {"host": "127.0.0.1", "port": broker.port, "username": "edge-check", "password": password},
+        "cameras": [{"id": "cam-1", "source": str(data_dir / "dev-events" / "clip_00.mp4"), "zones": str(zones)}],
+    }
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _check(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge.cli", "check", "--config", str(config), "--timeout", "10"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+@pytest.fixture
+def auth_broker(broker_factory, tmp_path: Path):
+    passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    pwfile = tmp_path / "passwd"
+    subprocess.run([passwd, "-c", "-b", str(pwfile), "edge-check", "s3cret-edge"], check=True, capture_output=True)
+    pwfile.chmod(0o600)
+    return broker_factory(f"allow_anonymous false\npassword_file {pwfile}\n")
+
+
+@pytest.mark.slow
+def test_a_good_box_passes_and_each_fault_is_named(tmp_path: Path, data_dir: Path, models_dir: Path,
+                                                   auth_broker) -> None:
+    zones = data_dir / "dev-events" / "clip_00.json"
+    good = _config(tmp_path, data_dir, models_dir, auth_broker, password="s3cret-edge", zones=zones,
+                   spool=tmp_path / "spool")
+    run = _check(good)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        "ok   model yolox_nano.onnx", "ok   camera cam-1", "ok   zones cam-1",
+        f"ok   broker 127.0.0.1:{auth_broker.port}", f"ok   spool {tmp_path / 'spool'}"]
+    assert "CPUExecutionProvider" in lines[0] and "accepted as edge-check" in lines[3]
+
+    # a wrong password, zones drawn for a 16:9 picture (the clip is 4:3), a spool path that is a file
+    clip = json.loads(zones.read_text())
+    clip["size"] = [1920, 1080]
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps(clip))
+    (tmp_path / "spool-file").write_text("not a directory")
+    bad = _config(tmp_path, data_dir, models_dir, auth_broker, password="wrong", zones=wide,
+                  spool=tmp_path / "spool-file")
+    run = _check(bad)
+    assert run.returncode == 1
+    failed = {line.split(": ")[0] for line in run.stdout.splitlines() if line.startswith("FAIL")}
+    assert failed == {"FAIL zones cam-1", f"FAIL broker 127.0.0.1:{auth_broker.port}",
+                      f"FAIL spool {tmp_path / 'spool-file'}"}
+    assert "redraw them" in run.stdout and "refused as edge-check" in run.stdout
+    assert "2 of 5 checks passed" in run.stderr

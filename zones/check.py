@@ -1,0 +1,145 @@
+"""`doorline-zones check FILE...`: every problem of a zone file, each on its own line.
+
+Beyond what loading refuses (unknown keys, self-intersecting or degenerate polygons, points outside
+`frame_size`, duplicate ids, bad rules), it checks what only makes sense across a file or against the
+registry: a door line that does not lie on its zone's edge, zones of different shops that overlap beyond a
+tolerance, and, given central's URL and a token, shops the registry does not know. Exits 1 if any file has
+an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import shapely
+
+from zones.io import ZoneFileError, load_zones
+from zones.model import CameraZones
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    zone_id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.path + (f", zone {self.zone_id!r}" if self.zone_id else "")
+        return f"{where}: {self.reason}"
+
+
+def door_line_problems(cz: CameraZones, path: str, tolerance_px: float = 4.0) -> list[Problem]:
+    out = []
+    for z in cz.zones:
+        if z.door_line is None:
+            continue
+        edge = shapely.Polygon(z.polygon).exterior
+        for k, point in enumerate(z.door_line):
+            d = edge.distance(shapely.Point(point))
+            if d > tolerance_px:
+                out.append(Problem(path, z.zone_id, f"door line point {k + 1} ({point[0]:g}, {point[1]:g}) is "
+                                                    f"{d:.1f} px off the zone's edge (the door is on its edge)"))
+    return out
+
+
+def overlap_problems(cz: CameraZones, path: str, tolerance: float = 0.05) -> list[Problem]:
+    """Zones of different shops sharing more than `tolerance` of the smaller one's area: an object there
+    would be blamed on two shops."""
+    out = []
+    polys = {z.zone_id: shapely.Polygon(z.polygon) for z in cz.zones}
+    for a, b in combinations(cz.zones, 2):
+        if a.shop_id is None or b.shop_id is None or a.shop_id == b.shop_id:
+            continue
+        pa, pb = polys[a.zone_id], polys[b.zone_id]
+        if not pa.intersects(pb):
+            continue
+        share = pa.intersection(pb).area / min(pa.area, pb.area)
+        if share > tolerance:
+            out.append(Problem(path, a.zone_id, f"overlaps zone {b.zone_id!r} (shop {b.shop_id}) by "
+                                                f"{share:.0%} of the smaller zone (at most {tolerance:.0%})"))
+    return out
+
+
+ShopLookup = Callable[[str], bool | None]  # True known, False unknown, None could not tell
+
+
+def central_lookup(url: str, token: str | None, timeout_s: float = 5.0) -> ShopLookup:
+    import httpx  # only this check talks to central
+
+    client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
+                          headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    def known(shop_id: str) -> bool | None:
+        try:
+            reply = client.get(f"/api/shops/{shop_id}")
+        except httpx.HTTPError:
+            return None
+        if reply.status_code == 200:
+            return True
+        if reply.status_code == 404:
+            return False
+        return None
+
+    return known
+
+
+def check_file(path: str | Path, *, overlap_tolerance: float = 0.05, door_tolerance_px: float = 4.0,
+               shop_known: ShopLookup | None = None) -> list[Problem]:
+    try:
+        cz = load_zones(path)
+    except ZoneFileError as exc:
+        return [Problem(exc.path, exc.zone_id, exc.reason)]
+    p = str(path)
+    problems = door_line_problems(cz, p, door_tolerance_px) + overlap_problems(cz, p, overlap_tolerance)
+    if shop_known is not None:
+        for shop_id in sorted({z.shop_id for z in cz.zones if z.shop_id}):
+            verdict = shop_known(shop_id)
+            if verdict is False:
+                zid = next(z.zone_id for z in cz.zones if z.shop_id == shop_id)
+                problems.append(Problem(p, zid, f"shop {shop_id!r} is not in central's registry"))
+            elif verdict is None:
+                problems.append(Problem(p, None, f"could not ask central about shop {shop_id!r}"))
+    return problems
+
+
+def _summary(path: str) -> str:
+    cz = load_zones(path)
+    size = "x".join(map(str, cz.frame_size)) if cz.frame_size else "any size"
+    return f"ok {path}: camera {cz.camera_id}, {len(cz.zones)} zone(s) [{', '.join(z.zone_id for z in cz.zones)}], " \
+           f"frame {size}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="doorline-zones", description="Zone files: check them before an edge uses them.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    chk = sub.add_parser("check", help="every problem of each zone file, one per line; exit 1 on any")
+    chk.add_argument("files", nargs="+", type=Path)
+    chk.add_argument("--central", help="central's URL: also check that every shop id is registered")
+    chk.add_argument("--token-env", default="DOORLINE_TOKEN",
+                     help="environment variable holding an API token for --central (default DOORLINE_TOKEN)")
+    chk.add_argument("--overlap", type=float, default=0.05,
+                     help="largest share of a zone that another shop's zone may cover (default 0.05)")
+    chk.add_argument("--door-tolerance", type=float, default=4.0, help="px a door line may lie off the edge")
+    args = ap.parse_args(argv)
+    lookup = central_lookup(args.central, os.environ.get(args.token_env)) if args.central else None
+    bad = 0
+    for f in args.files:
+        problems = check_file(f, overlap_tolerance=args.overlap, door_tolerance_px=args.door_tolerance,
+                              shop_known=lookup)
+        if problems:
+            bad += 1
+            for problem in problems:
+                print(f"INVALID {problem}", file=sys.stderr)
+        else:
+            print(_summary(str(f)))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
