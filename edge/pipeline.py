@@ -644,7 +644,7 @@ class Pipeline:
         fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
         states = {cid: c.source.state.value for cid, c in self.cameras.items()}
         troubles = {cid: c.source.describe() for cid, c in self.cameras.items()
-                    if c.source.state.value != "live" and c.source.live or c.source.attempts}
+                    if (c.source.live and states[cid] != "live") or c.source.attempts}
         depth = 0
         if self.publisher is not None and hasattr(self.publisher, "depth"):
             depth = int(self.publisher.depth)

@@ -294,7 +294,8 @@ class Source:
                     self.state  # noqa: B018 -- records `stalled` first if the wait was a stall
                     cap.release()
                     self._cap = None
-                    self._set_state(SourceState.RECONNECTING, "stream ended or read timed out")
+                    self.last_error = "stream ended or read timed out"
+                    self._set_state(SourceState.RECONNECTING, self.last_error)
                     continue
                 if self.options.loop and last_ts is not None:
                     cap.release()
