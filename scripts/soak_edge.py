@@ -101,7 +101,6 @@ class CountingSink:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.open: dict[str, str] = {}  # event_id -> zone
-        self.end_reasons: Counter[str] = Counter()
         self.recheck_results: Counter[str] = Counter()
         self.statuses: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()

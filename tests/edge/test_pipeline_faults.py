@@ -14,7 +14,7 @@ from edge.clock import WallClock
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
-from wire.schema import CommandMessage, EventMessage, RecheckResult
+from wire.schema import CommandMessage, EventMessage, RecheckResult, evidence_phase
 
 BAG_ON, BAG_OFF = 6.0, 13.0
 ZONES = {
@@ -113,8 +113,10 @@ def test_event_stamps_follow_a_clock_step_and_the_dwell_timers_do_not(clip, dete
     assert start.ts == pytest.approx(true_start + 600 + start.video_ts, abs=5)
     assert end.ts == pytest.approx(true_start - 600 + end.video_ts, abs=5)
     assert pipeline.clock.steps == 2
-    for event in moved:  # the pictures carry the same time as their event (caption and file day)
-        assert event.evidence
+    for event in moved:  # each picture's role: the event's phase (also in its id) x its kind, annotated first
+        kinds = [ref.kind for ref in event.evidence]
+        assert kinds[:2] == ["annotated", "clean"] and set(kinds[2:]) == {"crop"}
+        assert {evidence_phase(ref.evidence_id) for ref in event.evidence} == {event.phase}
 
 
 class FailingOnce:
