@@ -91,6 +91,7 @@ class SteppingPipeline(Pipeline):
         return super().analyse(camera, frame, detections)
 
 
+@pytest.mark.slow  # two runs of the clip: ~15 s
 def test_event_stamps_follow_a_clock_step_and_the_dwell_timers_do_not(clip, detector, models_dir: Path) -> None:
     video, zones = clip
     settings = settings_for(str(video), zones, models_dir, batch_size=1, inference_workers=1)
