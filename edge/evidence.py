@@ -1,6 +1,15 @@
 """Evidence pictures for an event phase: the annotated frame, a clean copy and crops of the boxes.
 
-Every picture has the time (UTC) and camera id burnt in, and is a JPEG under `max_bytes`: it is scaled to
+In this order, each with its `kind` (wire.schema.EvidenceKind; the phase, start or end, is that of the event
+that references it, and is in its id `{event_id}.{seq}-{phase}.{i}`):
+- `annotated`: the full frame with the zone and the boxes drawn, and a caption (time UTC, camera, zone,
+  shop, violation, phase) in a band added above the picture, so that the caption hides nothing;
+- `clean`: the full frame untouched, with the time and camera in a band above it;
+- `crop`: each box (largest first) with context around it, at least `crop_min_side` pixels a side where the
+  frame allows, so a small object is shown with its surroundings; a caption band (camera, time) is added
+  below the crop only when the crop is wide enough to hold it legibly, never over the goods.
+
+Every picture is a JPEG under `max_bytes`: it is scaled to
 `max_side`, then re-encoded at lower quality and, if still too big, a smaller size, until it fits.
 Each picture becomes a `wire.schema.EvidenceMessage` and, with an evidence directory, a file. A file that
 cannot be written (full disk, a file where a folder should be) is logged and counted in `write_errors`; the
@@ -35,6 +44,7 @@ class EvidenceOptions:
     max_bytes: int = 300_000
     crops: int = 4  # at most this many crops per phase (largest boxes first)
     crop_pad: float = 0.15  # context around a crop, as a fraction of the box size
+    crop_min_side: int = 128  # a crop is at least this wide and high (where the frame is), centred on its box
     clean_copy: bool = True
 
     def __post_init__(self) -> None:
@@ -83,27 +93,29 @@ def encode_bounded(
             raise ValueError(f"cannot fit the picture under {max_bytes} bytes")
 
 
-def burn_caption(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """A copy with a dark band at the top holding `lines` (time, camera, zone…)."""
-    out = image.copy()
-    h, w = out.shape[:2]
-    scale = max(0.4, min(1.2, w / 1400))
+def caption_band(width: int, lines: list[str], *, min_scale: float = 0.4) -> np.ndarray:
+    """A dark band `width` pixels wide holding `lines` (time, camera, zone…), to stack onto a picture."""
+    scale = max(min_scale, min(1.2, width / 1400))
     line_h = int(26 * scale) + 6
-    band = line_h * len(lines) + 6
-    out[:band] = (out[:band] * 0.35).astype(np.uint8)
+    band = np.full((line_h * len(lines) + 8, width, 3), 32, np.uint8)
     for i, text in enumerate(lines):
-        y = line_h * (i + 1)
         cv2.putText(
-            out,
+            band,
             text,
-            (8, y),
+            (6, line_h * (i + 1)),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             TEXT_COLOUR,
             max(1, round(scale * 2)),
             cv2.LINE_AA,
         )
-    return out
+    return band
+
+
+def with_caption(image: np.ndarray, lines: list[str], *, below: bool = False) -> np.ndarray:
+    """`image` with a caption band added above (or below) it; the picture's own pixels are not touched."""
+    band = caption_band(image.shape[1], lines)
+    return np.vstack([image, band] if below else [band, image])
 
 
 def draw_zone(image: np.ndarray, polygon: np.ndarray, boxes: np.ndarray, label: str = "") -> np.ndarray:
@@ -132,20 +144,46 @@ def draw_zone(image: np.ndarray, polygon: np.ndarray, boxes: np.ndarray, label: 
     return out
 
 
-def crop_boxes(image: np.ndarray, boxes: np.ndarray, *, limit: int, pad: float) -> list[np.ndarray]:
+def _span(lo: float, hi: float, pad: float, min_side: int, limit: int) -> tuple[int, int]:
+    """[a, b) around [lo, hi] with `pad` each side, widened to `min_side` about its centre and shifted to stay
+    within [0, limit)."""
+    a, b = np.floor(lo - pad), np.ceil(hi + pad)
+    if b - a < min_side:
+        centre = (lo + hi) / 2
+        a, b = np.floor(centre - min_side / 2), np.floor(centre - min_side / 2) + min_side
+    if a < 0:
+        a, b = 0, b - a
+    if b > limit:
+        a, b = a - (b - limit), limit
+    return int(max(0, a)), int(min(limit, b))
+
+
+def crop_regions(
+    shape: tuple[int, ...], boxes: np.ndarray, *, limit: int, pad: float, min_side: int = 0
+) -> list[tuple[int, int, int, int]]:
+    """(x1, y1, x2, y2) of the crops of the `limit` largest boxes, in a frame of `shape` (h, w, ...)."""
     if len(boxes) == 0 or limit == 0:
         return []
-    h, w = image.shape[:2]
+    h, w = shape[:2]
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    crops = []
+    regions = []
     for i in np.argsort(-areas)[:limit]:
-        x1, y1, x2, y2 = boxes[i]
-        px, py = (x2 - x1) * pad, (y2 - y1) * pad
-        xa, ya = int(max(0, np.floor(x1 - px))), int(max(0, np.floor(y1 - py)))
-        xb, yb = int(min(w, np.ceil(x2 + px))), int(min(h, np.ceil(y2 + py)))
+        x1, y1, x2, y2 = (float(v) for v in boxes[i])
+        xa, xb = _span(x1, x2, (x2 - x1) * pad, min_side, w)
+        ya, yb = _span(y1, y2, (y2 - y1) * pad, min_side, h)
         if xb - xa >= 4 and yb - ya >= 4:
-            crops.append(image[ya:yb, xa:xb])
-    return crops
+            regions.append((xa, ya, xb, yb))
+    return regions
+
+
+def crop_boxes(
+    image: np.ndarray, boxes: np.ndarray, *, limit: int, pad: float, min_side: int = 0
+) -> list[np.ndarray]:
+    return [image[ya:yb, xa:xb] for xa, ya, xb, yb in crop_regions(image.shape, boxes, limit=limit, pad=pad,
+                                                                     min_side=min_side)]
+
+
+CROP_CAPTION_MIN_WIDTH = 160  # narrower crops carry no caption (it would be unreadable); the full frames have it
 
 
 class EvidenceWriter:
@@ -180,15 +218,9 @@ class EvidenceWriter:
         when = dt.datetime.fromtimestamp(unix_ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         if video_ts is not None:
             when += f"  (video {video_ts:.1f} s)"
-        caption = [f"{when}  camera {camera_id}", title]
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        pictures: list[tuple[str, np.ndarray]] = [
-            ("annotated", burn_caption(draw_zone(frame, polygon, boxes), caption))
-        ]
-        if o.clean_copy:
-            pictures.append(("clean", burn_caption(frame, caption[:1])))
-        for crop in crop_boxes(frame, boxes, limit=o.crops, pad=o.crop_pad):
-            pictures.append(("crop", burn_caption(crop, [f"{camera_id} {when[:19]}"])))
+        pictures = self.pictures(frame, polygon=polygon, boxes=boxes, caption=[f"{when}  camera {camera_id}", title],
+                                 crop_caption=[camera_id[:19], when[:19]])
         bundle = EvidenceBundle()
         day = dt.datetime.fromtimestamp(unix_ts, dt.UTC).strftime("%Y%m%d")
         for i, (kind, picture) in enumerate(pictures):
@@ -219,6 +251,21 @@ class EvidenceWriter:
                 else:
                     bundle.paths.append(path)
         return bundle
+
+    def pictures(
+        self, frame: np.ndarray, *, polygon: np.ndarray, boxes: np.ndarray, caption: list[str], crop_caption: list[str]
+    ) -> list[tuple[str, np.ndarray]]:
+        """(kind, picture) before encoding: annotated, clean (if wanted), crops (see the module docstring)."""
+        o = self.options
+        annotated = with_caption(draw_zone(frame, polygon, boxes), caption)
+        pictures: list[tuple[str, np.ndarray]] = [("annotated", annotated)]
+        if o.clean_copy:
+            pictures.append(("clean", with_caption(frame, caption[:1])))
+        for crop in crop_boxes(frame, boxes, limit=o.crops, pad=o.crop_pad, min_side=o.crop_min_side):
+            if crop.shape[1] >= CROP_CAPTION_MIN_WIDTH:
+                crop = with_caption(crop, crop_caption, below=True)
+            pictures.append(("crop", crop))
+        return pictures
 
 
 def _safe(text: str) -> str:

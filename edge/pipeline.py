@@ -17,9 +17,16 @@ applied between batches. While it runs, Python's thread switch interval is cut f
 while the pipeline thread analyses, its core idle (pipeline / (decode + model): median 1.22 → 1.08 in
 BENCHMARKS.md).
 
-Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources). Messages
-carry unix seconds: for files the wall-clock start of the run plus the video time (and `video_ts`, seconds
-from the start of the video); for live sources the arrival time.
+Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources), so the dwell
+and clear timers never see the wall clock. Messages carry unix seconds: for files the wall-clock start of
+the run plus the video time (and `video_ts`, seconds from the start of the video); for live sources the
+arrival time. Both go through `clock` (`edge.clock.WallClock`), re-read for every batch, so an NTP step
+after boot moves the stamps with it (and is logged) instead of mis-stamping everything until a restart.
+
+Failures that must not stop the worker: a camera's reader reconnects with capped backoff (edge.sources);
+a detector call that raises skips that batch (counted in `RunStats.detector_errors`, logged for the first
+and every 100th); a recheck that its camera cannot judge in `recheck_timeout_s` is answered `unknown`;
+central commands wait in a queue of `command_queue_size`, past which the oldest is dropped and logged.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.analyzer import SceneAnalyzer
+from edge.clock import WallClock
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
@@ -107,6 +115,8 @@ class RunStats:
     events: int = 0
     evidence: int = 0
     rechecks: int = 0
+    detector_errors: int = 0  # batches skipped because the detector raised; also logged
+    commands_dropped: int = 0  # central commands dropped because the queue was full; also logged
     publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
     local_write_errors: int = 0  # --events-out lines that could not be written (full disk); also logged
     batches: int = 0
@@ -132,6 +142,7 @@ class Pipeline:
         detectors: dict[str, Detector] | None = None,
         publisher: MessageSink | None = None,
         progress: bool = False,
+        clock: WallClock | None = None,
     ) -> None:
         if not settings.cameras:
             raise ValueError("no cameras configured: pass --source/--zones or list cameras in the settings")
@@ -140,8 +151,10 @@ class Pipeline:
         self.publisher = publisher
         self.progress = progress
         self.cameras: dict[str, Camera] = {}
-        self.commands: queue.Queue[CommandMessage] = queue.Queue()
-        self.rechecks = Rechecks(settings.recheck_frames)
+        self.clock = clock or WallClock()
+        self.commands: queue.Queue[CommandMessage] = queue.Queue(maxsize=settings.command_queue_size)
+        self.rechecks = Rechecks(settings.recheck_frames, timeout_s=settings.recheck_timeout_s,
+                                 monotonic=self.clock.monotonic)
         self.stats = RunStats()
         self.evidence = EvidenceWriter(
             site_id=settings.site_id,
@@ -221,6 +234,7 @@ class Pipeline:
             self.publisher.on_command(self.submit_command)
         for camera in self.cameras.values():
             camera.source.frame_ready = self._frame_ready
+            camera.source.clock = self.clock
             camera.source.start()
         self._started = True
         return self
@@ -238,8 +252,21 @@ class Pipeline:
 
     # ------------------------------------------------------------------ control
     def submit_command(self, command: CommandMessage) -> None:
-        """Thread-safe: queue a central command; it is applied between batches."""
-        self.commands.put(command)
+        """Thread-safe: queue a central command; it is applied between batches. A full queue (the pipeline
+        stuck, e.g. in a detector call) drops its oldest command, logged: central sees no answer to it."""
+        while True:
+            try:
+                self.commands.put_nowait(command)
+                return
+            except queue.Full:
+                try:
+                    old = self.commands.get_nowait()
+                except queue.Empty:
+                    continue
+                self.stats.commands_dropped += 1
+                log_some(log, self.stats.commands_dropped, "command queue full (%d): dropped %s %s for camera %s "
+                         "(%d dropped so far)", self.commands.maxsize, old.cmd, old.command_id, old.camera_id,
+                         self.stats.commands_dropped)
 
     def stop(self) -> None:
         self._stop.set()
@@ -362,14 +389,31 @@ class Pipeline:
     def _finish_oldest(self) -> None:
         batch, futures = self._inflight.popleft()
         results: list[Detections] = []
+        failed: BaseException | None = None
         for future in futures:
-            found, seconds = future.result()
+            try:
+                found, seconds = future.result()
+            except Exception as exc:  # noqa: BLE001 -- one bad batch must not stop every camera
+                failed = exc
+                continue
             results.extend(found)
             self.stats.detect_s += seconds
+        if failed is not None:
+            self.stats.detector_errors += 1
+            cams = sorted({camera.settings.id for camera, _ in batch})
+            if self.stats.detector_errors == 1:
+                log.error("detector failed on a batch of %d frames (cameras %s); the batch is skipped",
+                          len(batch), ", ".join(cams), exc_info=failed)
+            else:
+                log_some(log, self.stats.detector_errors, "detector failed on a batch of %d frames (cameras %s; "
+                         "%d batches skipped so far): %s: %s", len(batch), ", ".join(cams),
+                         self.stats.detector_errors, type(failed).__name__, failed)
+            return
         self._analyse_batch(batch, results)
 
     def _analyse_batch(self, batch: list[tuple[Camera, Frame]], results: list[Detections]) -> None:
         self.stats.batches += 1
+        self.clock.sync()  # a step of the system clock moves the stamps of this batch's messages
         for (camera, frame), dets in zip(batch, results, strict=True):
             self.analyse(camera, frame, dets)
         if self._bar is not None:
@@ -416,7 +460,7 @@ class Pipeline:
         if self.references is None or not camera.source.live or bank is None:
             return
         cid = camera.settings.id
-        if final or self.references.due(cid, time.time()):
+        if final or self.references.due(cid, self.clock.monotonic()):
             self.references.save(cid, bank.snapshot())
 
     # ------------------------------------------------------------------ output
@@ -538,7 +582,8 @@ class Pipeline:
                 continue
             if cmd.cmd == "recheck":
                 self.stats.rechecks += 1
-                self.rechecks.add(cmd)
+                for verdict in self.rechecks.add(cmd):
+                    self._answer_recheck(camera, verdict)
             elif cmd.cmd == "set_fps":
                 camera.sampler.set_fps(cmd.fps)
                 log.info("camera %s: analysis rate set to %s fps", cmd.camera_id, cmd.fps)
@@ -629,7 +674,7 @@ class Pipeline:
     def _answer_recheck(self, camera: Camera, verdict: RecheckVerdict) -> None:
         cmd = verdict.command
         refs = []
-        unix = camera.source.to_unix(verdict.ts) if verdict.ts is not None else time.time()
+        unix = camera.source.to_unix(verdict.ts) if verdict.ts is not None else self.clock.now()
         if verdict.frame is not None and cmd.zone_id and cmd.zone_id in camera.analyzer.zones:
             h, w = verdict.frame.shape[:2]
             bundle = self.evidence.make(
@@ -672,6 +717,8 @@ class Pipeline:
         dt = max(1e-6, now - self._last_status) if self._last_status else 0.0
         fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
         states = {cid: c.state for cid, c in self.cameras.items()}
+        troubles = {cid: c.source.describe() for cid, c in self.cameras.items()
+                    if not c.failed and ((c.source.live and states[cid] != "live") or c.source.attempts)}
         depth = 0
         if self.publisher is not None and hasattr(self.publisher, "depth"):
             depth = int(self.publisher.depth)
@@ -681,6 +728,8 @@ class Pipeline:
             "spool_depth": depth,
             "analysed": self.stats.frames_analysed,
             "events": self.stats.events,
+            "cameras": troubles,  # camera id -> "reconnecting, attempt 3: <last error>" for cameras in trouble
+            "detector_errors": self.stats.detector_errors,
         }
 
     def _heartbeat(self, force: bool = False) -> None:
@@ -691,6 +740,10 @@ class Pipeline:
                 camera.last_state = state
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
                     log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
+        if self.rechecks.timeout_s and any(self.rechecks.pending(cid) for cid in self.cameras):
+            why = {cid: c.failed or c.source.describe() for cid, c in self.cameras.items()}
+            for verdict in self.rechecks.expire(why.__getitem__):
+                self._answer_recheck(self.cameras[verdict.command.camera_id], verdict)
         now = time.perf_counter()
         if not force and not self._status_due and now - self._last_status < self.settings.status_interval_s:
             return
@@ -704,8 +757,11 @@ class Pipeline:
             state = "offline" if force and self._stop.is_set() else ("degraded" if bad or moved else "online")
             summary = ", ".join(f"{cid}={st}" for cid, st in states.items())[:200]
             detail = "; ".join(
-                f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check that "
-                "its zones still fit, then reload them" for cid, at in moved.items()
+                [f"{cid}: {text}" for cid, text in status["cameras"].items()]
+                + [f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check "
+                   "that its zones still fit, then reload them" for cid, at in moved.items()]
+                + ([f"detector failed on {status['detector_errors']} batches (skipped)"]
+                   if status["detector_errors"] else [])
             )
             failed = "; ".join(f"{cid}: {c.failed}" for cid, c in self.cameras.items() if c.failed)
             detail = "; ".join(d for d in (failed, detail) if d)[:1000]

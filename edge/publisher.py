@@ -20,6 +20,8 @@ Receipts (`receipts=True`): a PUBACK only says the broker has the message, and a
 wrote that to disk loses it. With receipts the edge keeps each PUBACKed row (marked sent) until central's
 `ReceiptMessage` on the camera's `receipt` topic names its message id, and publishes it again when none
 came within `receipt_timeout_s` (central stores a message once, so a resend costs nothing but bandwidth).
+That timeout runs on the monotonic clock, so a step of the wall clock neither floods nor stalls resends; rows
+an earlier process sent and central never receipted go out again at start.
 
 A spool that cannot take a message (disk full, read-only file system, or full of events the broker has not
 taken yet) does not lose it: the publisher holds it in memory, up to `held_max_bytes`, and later messages
@@ -204,6 +206,15 @@ class Publisher:
     def start(self) -> None:
         if self._client is not None:
             raise RuntimeError("publisher already started")
+        if self.receipts:
+            try:
+                again = self.spool.forget_sent()
+            except SpoolError as exc:
+                log.error("edge %s: %s", self.edge_id, exc)
+            else:
+                if again:
+                    log.info("edge %s: %d message(s) sent before the restart and not receipted go out again",
+                             self.edge_id, again)
         client = mqtt_client(self.settings, self.client_id)
         client.max_inflight_messages_set(max(self.inflight_window, 20))
         will = self._status_message(self.camera_ids[0], state="offline", detail="connection lost (last will)")
@@ -585,7 +596,7 @@ class Publisher:
                 done.append(seq)
         if done:
             if self.receipts:
-                self.spool.mark_sent(done)  # deleted when central's receipt comes
+                self.spool.mark_sent(done, now=time.monotonic())  # deleted when central's receipt comes
             else:
                 self.spool.ack(done)
             self._counters["acked"] += len(done)
@@ -622,7 +633,7 @@ class Publisher:
                     continue
                 sent_before = -1.0
                 if self.receipts:
-                    sent_before = time.time() - self.receipt_timeout_s
+                    sent_before = now - self.receipt_timeout_s  # monotonic, like mark_sent
                     if now >= self._next_receipt_check:  # MIN(sent) scans the spool: once a second is enough
                         self._next_receipt_check = now + 1.0
                         oldest = self.spool.oldest_sent()

@@ -11,6 +11,13 @@ while the edge was down; `edge.background._Sheet._view_changed`), the model drop
 afresh. Video files never use it: a file run starts from nothing, so running a clip twice gives the same
 events.
 
+Age and clocks: the file records the wall time and the monotonic time of the save, with the kernel's boot id.
+A restart within the same boot (an update, a crash) measures the age on the monotonic clock, which no NTP step
+moves. After a reboot only the wall clock can say, and a box without a real-time clock may boot with a
+wrong one: an age below zero (the clock was behind when it saved or is behind now) or beyond `max_age_s`
+(it was stepped forward since) makes the camera learn afresh, which is the safe side. The save interval is
+measured on the monotonic clock.
+
 One file per camera, `{folder}/{camera_id}.npz`, written to a temporary file and renamed, so a crash while
 writing leaves the previous one. A missing, old, damaged or unwritable file is logged and never stops the
 edge.
@@ -34,6 +41,15 @@ from edge.failures import log_some
 log = logging.getLogger("doorline.edge.reference_store")
 
 FORMAT = 1
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """The kernel's id of this boot ("" where there is none): monotonic times compare only within one boot."""
+    try:
+        return _BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
 Snapshot = Mapping[str, Mapping[str, np.ndarray]]  # sheet key -> array name -> array
 
 
@@ -49,18 +65,30 @@ class ReferenceStore:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in camera_id)
         return self.folder / f"{safe}.npz"
 
-    def load(self, camera_id: str, *, now: float | None = None) -> dict[str, dict[str, np.ndarray]] | None:
-        """The camera's saved snapshot, or None (none saved, too old, or unreadable: each logged)."""
+    def load(
+        self, camera_id: str, *, now: float | None = None, monotonic: float | None = None
+    ) -> dict[str, dict[str, np.ndarray]] | None:
+        """The camera's saved snapshot, or None (none saved, too old, or unreadable: each logged). `now` (unix)
+        and `monotonic` default to the clocks."""
         path = self.path(camera_id)
         if not path.exists():
             return None
         now = time.time() if now is None else now
+        monotonic = time.monotonic() if monotonic is None else monotonic
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 if meta.get("format") != FORMAT or meta.get("camera_id") != camera_id:
                     raise ValueError(f"not a format {FORMAT} reference of camera {camera_id!r}")
-                age = now - float(meta["saved_unix"])
+                boot = boot_id()
+                if boot and meta.get("boot_id") == boot and "saved_monotonic" in meta:
+                    age = monotonic - float(meta["saved_monotonic"])  # same boot: immune to clock steps
+                else:
+                    age = now - float(meta["saved_unix"])
+                    if age < 0:
+                        log.info("camera %s: saved zone reference is %.0f s in the future by the wall clock (it "
+                                 "was set back, or was wrong at boot); learning afresh", camera_id, -age)
+                        return None
                 if not 0 <= age <= self.max_age_s:
                     log.info("camera %s: saved zone reference is %.0f s old (limit %.0f s); learning afresh",
                              camera_id, age, self.max_age_s)
@@ -75,16 +103,21 @@ class ReferenceStore:
         return snapshot
 
     def due(self, camera_id: str, now: float) -> bool:
+        """Whether the camera's next save is due; `now` is monotonic seconds."""
         last = self._last_save.get(camera_id)
         if last is None:  # the first save comes one interval after the camera started
             self._last_save[camera_id] = now
             return False
         return now - last >= self.interval_s
 
-    def save(self, camera_id: str, snapshot: Snapshot, *, now: float | None = None) -> bool:
+    def save(
+        self, camera_id: str, snapshot: Snapshot, *, now: float | None = None, monotonic: float | None = None
+    ) -> bool:
         now = time.time() if now is None else now
-        self._last_save[camera_id] = now
-        meta = {"format": FORMAT, "camera_id": camera_id, "saved_unix": now,
+        monotonic = time.monotonic() if monotonic is None else monotonic
+        self._last_save[camera_id] = monotonic
+        meta = {"format": FORMAT, "camera_id": camera_id, "saved_unix": now, "saved_monotonic": monotonic,
+                "boot_id": boot_id(),
                 "sheets": {key: sorted(arrays) for key, arrays in snapshot.items()}}
         arrays = {f"s{i}_{name}": np.asarray(arrays[name])
                   for i, (key, arrays) in enumerate(snapshot.items()) for name in meta["sheets"][key]}

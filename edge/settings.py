@@ -125,6 +125,14 @@ class EdgeSettings(BaseSettings):
     queue_size: int = Field(default=4, ge=1, le=256)
     status_interval_s: float = Field(default=5.0, ge=0.5, le=3600)
     recheck_frames: int = Field(default=4, ge=1, le=100, description="sampled frames judged per recheck")
+    recheck_timeout_s: float = Field(
+        default=120.0, ge=1, le=86400,
+        description="a recheck its camera cannot judge within this (no frames: camera down) is answered unknown",
+    )
+    command_queue_size: int = Field(
+        default=256, ge=1, le=100_000,
+        description="central commands waiting to be applied; past it the oldest is dropped and logged",
+    )
     mqtt_enabled: bool = True
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     spool_path: Path = Path("var/edge-spool")

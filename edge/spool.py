@@ -236,7 +236,7 @@ class Spool:
 
     def peek(self, after_seq: int = 0, limit: int = 100, *, sent_before: float = -1.0) -> list[SpooledMessage]:
         """Up to `limit` messages with seq > after_seq, oldest first: those not sent yet, and those sent
-        (awaiting a receipt) before `sent_before` (unix seconds)."""
+        (awaiting a receipt) before `sent_before` (on the clock given to `mark_sent`)."""
         with self._lock:
             try:
                 rows = self._db.execute(
@@ -260,10 +260,21 @@ class Spool:
             self._bytes -= sum(size for (size,) in sizes)
             return len(sizes)
 
-    def mark_sent(self, seqs: Iterable[int]) -> None:
-        """The broker PUBACKed these; keep them until central's receipt (`ack_messages`)."""
+    def mark_sent(self, seqs: Iterable[int], now: float | None = None) -> None:
+        """The broker PUBACKed these; keep them until central's receipt (`ack_messages`). `now` is the time
+        recorded as sent, on the caller's clock (the publisher uses the monotonic clock; default unix)."""
+        now = time.time() if now is None else now
         with self._lock:
-            self._in_chunks("UPDATE spool SET sent = ? WHERE seq IN ({})", list(seqs), (time.time(),), "update")
+            self._in_chunks("UPDATE spool SET sent = ? WHERE seq IN ({})", list(seqs), (now,), "update")
+
+    def forget_sent(self) -> int:
+        """Mark every row sent by an earlier process as not sent (its send times are of another clock), so it
+        goes out again; how many."""
+        with self._lock:
+            try:
+                return self._db.execute("UPDATE spool SET sent = NULL WHERE sent IS NOT NULL").rowcount
+            except sqlite3.Error as exc:
+                raise SpoolError(f"spool update failed ({self.path}): {exc}") from exc
 
     def _in_chunks(self, sql: str, keys: list, params: tuple, what: str) -> list:
         """Run `sql` (its `{}` the placeholders of up to 500 keys, after `params`) over all `keys` in one
@@ -288,7 +299,7 @@ class Spool:
         return self._delete("message_id", list(message_ids))
 
     def oldest_sent(self) -> float | None:
-        """Unix time of the oldest row still waiting for a receipt, or None."""
+        """Send time (`mark_sent`'s clock) of the oldest row still waiting for a receipt, or None."""
         with self._lock:
             try:
                 return self._db.execute("SELECT MIN(sent) FROM spool").fetchone()[0]

@@ -92,6 +92,12 @@ class _Message(BaseModel):
 
 
 class EvidenceRef(BaseModel):
+    """An event's reference to one of its pictures. A picture's role is its phase (that of the event message
+    that references it; the edge also names it in the id, `{event_id}.{seq}-{phase}.{i}`, see
+    `evidence_phase`) and its `kind`: `annotated` (full frame, zone and boxes drawn, caption in a band
+    outside the picture), `clean` (the full frame untouched) or `crop` (a box with context, no caption over
+    it). An event lists its annotated frame first."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     evidence_id: Id
@@ -230,6 +236,17 @@ class ReceiptMessage(_Message):
 
     type: Literal["receipt"] = "receipt"
     message_ids: list[Id] = Field(min_length=1, max_length=1024)
+
+
+def evidence_phase(evidence_id: str) -> str | None:
+    """"start", "update" or "end" for an edge's evidence id `{event_id}.{seq}-{phase}.{i}`; "recheck" for a
+    recheck's picture; None for an id of another form."""
+    parts = evidence_id.rsplit(".", 2)
+    if len(parts) == 3:
+        tag = parts[1].rpartition("-")[2]
+        if tag in ("start", "update", "end", "recheck"):
+            return tag
+    return None
 
 
 def recheck_evidence_owner(command_id: str) -> str:

@@ -67,7 +67,11 @@ class OpenCvCapture:
 
 
 class ImageFolderCapture:
-    """The images of a folder in name order, played at `fps` (their timestamps are index / fps)."""
+    """The images of a folder in name order, played at `fps`: their stream time (what the dwell and clear
+    timers run on) is index / fps. Their unix stamps are the images' file times (`capture_times`: a camera
+    or an upload that keeps times, e.g. `cp -p`, `rsync -t`, writes the capture time there) when those rise
+    with the name order; otherwise (`capture_times` None: files copied out of order, or all with one time)
+    the run's start plus index / fps, as for a video file."""
 
     def __init__(self, folder: Path, fps: float = 1.0) -> None:
         if not folder.is_dir():
@@ -77,6 +81,7 @@ class ImageFolderCapture:
             raise SourceError(f"image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self.fps = fps
         self.frame_count = len(self.paths)
+        self.capture_times = _file_times(self.paths)
         self._i = -1
 
     def grab(self) -> bool:
@@ -94,3 +99,14 @@ class ImageFolderCapture:
 
     def release(self) -> None:
         self._i = len(self.paths)
+
+
+def _file_times(paths: list[Path]) -> list[float] | None:
+    """The files' modification times if they rise strictly with the name order, else None."""
+    try:
+        times = [p.stat().st_mtime for p in paths]
+    except OSError:
+        return None
+    if len(times) > 1 and all(b > a for a, b in zip(times, times[1:], strict=False)):
+        return times
+    return times if len(times) == 1 else None

@@ -4,7 +4,13 @@ Files are read as fast as the consumer takes frames (the queue blocks, nothing i
 `realtime` paces them to their own fps. Live sources (RTSP, HTTP, USB) never block the decoder: when the
 queue is full the oldest frame is dropped and counted. A live source that delivers no frame for
 `stall_timeout_s` is reported `stalled`; when its reader gives up (FFmpeg read timeout, end of stream,
-error) it reconnects with exponential backoff (`reconnecting` → `live`). No frame is ever invented.
+error, or an exception from the reader itself) it reconnects with exponential backoff capped at
+`backoff_max_s` (`reconnecting` → `live`), keeping count of its attempts and the last error for the status
+message. No frame is ever invented. A file whose reader raises is `failed` (reading it again would fail again).
+
+Times: stream seconds (`Frame.ts`) are monotonic arrival for live sources and the position in the file for
+files; `to_unix()` turns them into unix seconds through `clock` (`edge.clock.WallClock`, which follows steps
+of the system clock). Image folders are stamped with each image's file time (see `ImageFolderCapture`).
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge.clock import SYSTEM_CLOCK, WallClock
+from edge.failures import log_some
 from edge.sampler import Sampler
 from edge.sources.captures import Capture
 from edge.sources.frame import Frame, SourceError, SourceState
@@ -34,6 +43,7 @@ class SourceOptions:
     backoff_max_s: float = 30.0
     max_reconnects: int | None = None  # None: keep trying forever
     open_timeout_s: float = 10.0
+    history_size: int = 100  # state changes kept in `Source.history` (a flapping camera must not grow it forever)
 
 
 class Source:
@@ -64,18 +74,25 @@ class Source:
         self._cap: Capture | None = None
         self._lock = threading.Lock()
         self._state = SourceState.CONNECTING
-        self.history: list[tuple[float, SourceState, str]] = [(time.monotonic(), self._state, "")]
+        self.history: deque[tuple[float, SourceState, str]] = deque(
+            [(time.monotonic(), self._state, "")], maxlen=max(2, self.options.history_size)
+        )
         self.detail = ""
         self.decoded = 0
         self.dropped = 0
         self.retrieve_errors = 0
         self.reconnects = 0
+        self.attempts = 0  # reconnect attempts since the last frame (0 while frames flow)
+        self.reader_errors = 0  # exceptions raised by the reader (each one is a reconnect for a live source)
+        self.last_error = ""
         self.fps = 0.0
         self.frame_count = 0
         self._last_frame_mono = time.monotonic()
-        # Live timestamps are monotonic; this offset turns them into unix seconds for messages.
-        self._mono_to_unix = time.time() - time.monotonic()
-        self.started_unix = time.time()
+        self._backoff = self.options.backoff_initial_s
+        self.clock: WallClock = SYSTEM_CLOCK  # the pipeline hands every source its own clock
+        self.started_mono = time.monotonic()
+        self._capture_times: list[float] | None = None  # image folders: each image's file time
+        self._capture_fps = 0.0
         self.frame_ready: threading.Event | None = None  # set after every queued frame (the consumer waits)
 
     # ------------------------------------------------------------------ lifecycle
@@ -90,7 +107,7 @@ class Source:
                 self._set_state(SourceState.FAILED, "cannot open")
                 raise
             self._set_state(SourceState.RECONNECTING, "first connection failed")
-        self.started_unix = time.time()
+        self.started_mono = self.clock.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"source-{self.camera_id}", daemon=True)
         self._thread.start()
         return self
@@ -142,9 +159,23 @@ class Source:
     def pending(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def started_unix(self) -> float:
+        """Unix seconds of the start, on the clock's current offset (it moves when the system clock steps)."""
+        return self.clock.to_unix(self.started_mono)
+
     def to_unix(self, ts: float) -> float:
-        """Unix seconds of a frame's stream time: arrival time for live sources, start + offset for files."""
-        return ts + self._mono_to_unix if self.live else self.started_unix + ts
+        """Unix seconds of a frame's stream time: arrival time for live sources, the image's file time for an
+        image folder with ordered file times, else start + position for files."""
+        if self.live:
+            return self.clock.to_unix(ts)
+        times, fps = self._capture_times, self._capture_fps
+        if times and fps > 0:
+            i = max(0, round(ts * fps))
+            n = len(times)
+            lap = times[-1] - times[0] + 1.0 / fps  # a looped folder goes on after its last image
+            return times[i % n] + (i // n) * lap + (ts - i / fps)
+        return self.started_unix + ts
 
     def stats(self) -> dict:
         return {
@@ -156,8 +187,20 @@ class Source:
             "sampled": self.sampler.kept,
             "dropped": self.dropped,
             "reconnects": self.reconnects,
+            "attempts": self.attempts,
+            "reader_errors": self.reader_errors,
+            "last_error": self.last_error,
             "queued": self.pending,
         }
+
+    def describe(self) -> str:
+        """One line for the status message: the state, and while reconnecting its attempts and last error."""
+        state = self.state
+        if state in (SourceState.RECONNECTING, SourceState.STALLED, SourceState.FAILED) or self.attempts:
+            text = f"{state.value}, attempt {self.attempts}" if self.attempts else state.value
+            why = self.last_error or self.detail
+            return f"{text}: {why}" if why else text
+        return state.value
 
     # ------------------------------------------------------------------ decode thread
     def _set_state(self, state: SourceState, detail: str = "") -> None:
@@ -177,52 +220,82 @@ class Source:
         assert self._cap is not None
         self.fps = self._cap.fps or self.fps
         self.frame_count = self._cap.frame_count or self.frame_count
+        times = getattr(self._cap, "capture_times", None)
+        if times:
+            self._capture_times, self._capture_fps = list(times), float(self._cap.fps)
         with self._lock:
             self._last_frame_mono = time.monotonic()
         self._set_state(SourceState.LIVE)
 
     def _run(self) -> None:
         try:
-            self._loop()
-        except Exception as exc:  # noqa: BLE001 -- a decoder crash is a failed source, not a dead worker
-            log.exception("camera %s: reader failed", self.camera_id)
-            self._set_state(SourceState.FAILED, f"reader error: {exc}"[:200])
+            while not self._stop.is_set():
+                try:
+                    self._loop()
+                    return
+                except Exception as exc:  # noqa: BLE001 -- a decoder crash must not take the worker down
+                    self.reader_errors += 1
+                    self.last_error = f"reader error: {type(exc).__name__}: {exc}"[:200]
+                    self._release()
+                    if not self.live:  # a file that makes its reader raise would do it again
+                        log.exception("camera %s: reader failed", self.camera_id)
+                        self._set_state(SourceState.FAILED, self.last_error)
+                        return
+                    if self.reader_errors == 1:
+                        log.exception("camera %s: reader failed; reconnecting", self.camera_id)
+                    else:
+                        log_some(log, self.reader_errors, "camera %s: reader failed again (%d so far); reconnecting: "
+                                 "%s", self.camera_id, self.reader_errors, self.last_error)
+                    self._set_state(SourceState.RECONNECTING, self.last_error)
         finally:
-            if self._cap is not None:
+            self._release()
+
+    def _release(self) -> None:
+        if self._cap is not None:
+            try:
                 self._cap.release()
-                self._cap = None
+            except Exception as exc:  # noqa: BLE001 -- a broken capture may fail to close, too
+                log.warning("camera %s: capture not released cleanly: %s", self.camera_id, exc)
+            self._cap = None
+
+    def _reconnect(self) -> bool:
+        """Wait out the backoff (doubling, capped) and open a fresh capture; False when the source gives up
+        or is stopped. Raises what the capture raises beyond SourceError (handled in `_run`)."""
+        opts = self.options
+        if not self.live or (opts.max_reconnects is not None and self.attempts >= opts.max_reconnects):
+            self._set_state(SourceState.FAILED, f"gave up after {self.attempts} reconnect attempts")
+            return False
+        if self._stop.wait(self._backoff):
+            return False
+        self.attempts += 1
+        self.reconnects += 1
+        self._backoff = min(self._backoff * 2, opts.backoff_max_s)
+        try:
+            self._cap = self._open_capture()
+        except SourceError as exc:
+            self.last_error = str(exc)[:200]
+            self._set_state(SourceState.RECONNECTING, f"attempt {self.attempts}: {exc}")
+            return True
+        self._on_opened()
+        return True
 
     def _loop(self) -> None:
-        backoff = self.options.backoff_initial_s
-        attempts = 0
         last_ts: float | None = None
         pace_start: float | None = None
         offset = 0.0  # stream time added to the file position after each loop
         while not self._stop.is_set():
             if self._cap is None:
-                if not self.live or (
-                    self.options.max_reconnects is not None and attempts >= self.options.max_reconnects
-                ):
-                    self._set_state(SourceState.FAILED, f"gave up after {attempts} reconnect attempts")
+                if not self._reconnect():
                     return
-                if self._stop.wait(backoff):
-                    return
-                attempts += 1
-                self.reconnects += 1
-                backoff = min(backoff * 2, self.options.backoff_max_s)
-                try:
-                    self._cap = self._open_capture()
-                except SourceError as exc:
-                    self._set_state(SourceState.RECONNECTING, f"attempt {attempts}: {exc}")
-                    continue
-                self._on_opened()
+                continue
             cap = self._cap
             if not cap.grab():
                 if self.live:
                     self.state  # noqa: B018 -- records `stalled` first if the wait was a stall
                     cap.release()
                     self._cap = None
-                    self._set_state(SourceState.RECONNECTING, "stream ended or read timed out")
+                    self.last_error = "stream ended or read timed out"
+                    self._set_state(SourceState.RECONNECTING, self.last_error)
                     continue
                 if self.options.loop and last_ts is not None:
                     cap.release()
@@ -241,7 +314,6 @@ class Source:
                 self._last_frame_mono = now
                 if self._state is not SourceState.LIVE:
                     self._set_state_locked(SourceState.LIVE, "")
-            attempts, backoff = 0, self.options.backoff_initial_s
             self.decoded += 1
             if self.live:
                 ts = now
@@ -265,6 +337,8 @@ class Source:
                 geo, heading = self.telemetry.at(ts - offset)
                 telemetry = {"heading": heading, "pose": self.telemetry.pose_at(ts - offset)}
             self._put(Frame(self.camera_id, self.decoded - 1, ts, image, geo, telemetry))
+            # a whole frame came through: the next failure starts its backoff afresh
+            self.attempts, self._backoff = 0, self.options.backoff_initial_s
 
     def _file_ts(self, cap: Capture, last_ts: float | None, offset: float) -> float:
         """CAP_PROP_POS_MSEC, kept strictly increasing; falls back to index / fps when it is missing."""

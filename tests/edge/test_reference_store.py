@@ -157,10 +157,10 @@ def test_old_damaged_foreign_or_unwritable_files_are_logged_not_fatal(footage, m
     learned = _bank()
     _coverage(learned, footage[0][:10], movers[:10], 0.0)
     store = ReferenceStore(tmp_path / "refs", max_age_s=60)
-    assert store.save("live-cam", learned.snapshot(), now=1000.0)
+    assert store.save("live-cam", learned.snapshot(), now=1000.0, monotonic=500.0)
     caplog.set_level(logging.INFO, logger="doorline.edge.reference_store")
-    assert store.load("live-cam", now=1030.0) is not None
-    assert store.load("live-cam", now=1061.0) is None and "learning afresh" in caplog.text  # too old
+    assert store.load("live-cam", now=1030.0, monotonic=530.0) is not None
+    assert store.load("live-cam", now=1061.0, monotonic=561.0) is None and "learning afresh" in caplog.text  # old
     assert store.load("other-cam") is None  # none saved
     store.path("live-cam").rename(store.path("other-cam"))
     assert store.load("other-cam", now=1001.0) is None and "unreadable" in caplog.text  # another camera's
@@ -227,3 +227,28 @@ def _run_live(frames, settings_for, refs: Path, seconds: float) -> list[dict]:
     lines = path.read_text().splitlines() if path.exists() else []
     path.unlink(missing_ok=True)
     return [json.loads(x) for x in lines] + [{"restored": stats.per_camera["live-cam"]["reference_restored"]}]
+
+
+def test_reference_age_follows_the_monotonic_clock_within_a_boot_and_the_wall_clock_after(
+    footage, movers, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """An NTP step of the wall clock between save and restart (same boot) does not change the age; after a
+    reboot (another boot id) the wall clock decides, and a save "in the future" is not trusted."""
+    import edge.reference_store as rs
+
+    boot = tmp_path / "boot_id"
+    boot.write_text("boot-a\n")
+    monkeypatch.setattr(rs, "_BOOT_ID", boot)
+    learned = _bank()
+    _coverage(learned, footage[0][:10], movers[:10], 0.0)
+    store = ReferenceStore(tmp_path / "refs", max_age_s=60)
+    assert store.save("live-cam", learned.snapshot(), now=1000.0, monotonic=500.0)
+    caplog.set_level(logging.INFO, logger="doorline.edge.reference_store")
+    assert store.load("live-cam", now=1000.0 + 600 + 10, monotonic=510.0) is not None  # stepped +10 min
+    assert store.load("live-cam", now=1000.0 - 600 + 10, monotonic=510.0) is not None  # stepped -10 min
+    assert store.load("live-cam", now=1010.0, monotonic=571.0) is None  # 71 s old by the monotonic clock
+    boot.write_text("boot-b\n")  # rebooted: the monotonic times of the old boot mean nothing
+    assert store.load("live-cam", now=1010.0, monotonic=5.0) is not None
+    assert store.load("live-cam", now=1061.0, monotonic=5.0) is None
+    assert store.load("live-cam", now=400.0, monotonic=5.0) is None and "in the future" in caplog.text
+    assert not store.due("live-cam", 559.0) and store.due("live-cam", 560.0)  # 60 s after the save's monotonic

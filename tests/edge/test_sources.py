@@ -23,6 +23,7 @@ from edge.sources import (
     classify,
     open_source,
 )
+from edge.sources.captures import OpenCvCapture
 
 
 def drain(source: Source, timeout: float = 60.0) -> list[Frame]:
@@ -237,7 +238,10 @@ def test_mjpeg_stream_that_stalls_is_reported_and_reconnected() -> None:
         wait_for(lambda: source.state is SourceState.STALLED, 5, source)
         decoded_while_stalled = source.decoded
         time.sleep(0.5)
-        assert source.read() is None or source.decoded == decoded_while_stalled  # no invented frames
+        # no invented frames: nothing decoded while silent, and what is still queued came before the stall
+        assert source.decoded == decoded_while_stalled
+        while (late := source.read()) is not None:
+            assert late.index < decoded_while_stalled
         wait_for(lambda: source.state is SourceState.RECONNECTING, 5, source)
         server.paused.clear()  # the camera comes back
         wait_for(
@@ -284,3 +288,84 @@ def test_looping_a_file_keeps_stream_time_running(tmp_path: Path) -> None:
     source.stop()
     assert [f.ts for f in frames] == pytest.approx([0, 1, 2, 3, 4, 5, 6])
     assert [int(f.image[0, 0, 0]) for f in frames] == [0, 50, 100, 0, 50, 100, 0]
+
+
+class FlakyReader:
+    """A real MJPEG capture whose opening or grabbing raises (not a SourceError: an FFmpeg/driver crash) while
+    the test says so."""
+
+    faults = {"open": 0, "grab": 0}
+
+    def __init__(self, url: str) -> None:
+        if self.faults["open"] > 0:
+            self.faults["open"] -= 1
+            raise RuntimeError("decoder crashed while opening")
+        self.cap = OpenCvCapture(url, timeout_s=2.0)
+        self.fps, self.frame_count = self.cap.fps, 0
+
+    def grab(self) -> bool:
+        if self.faults["grab"] > 0:
+            self.faults["grab"] -= 1
+            raise RuntimeError("corrupt packet")
+        return self.cap.grab()
+
+    def retrieve(self):
+        return self.cap.retrieve()
+
+    def position_s(self):
+        return None
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def test_a_live_reader_that_raises_reconnects_with_capped_backoff_reports_why_and_recovers() -> None:
+    """Before, any exception from the reader marked the camera failed for good."""
+    server = MjpegServer()
+    FlakyReader.faults.update(open=0, grab=0)
+    source = Source("live", server.url, "http", lambda: FlakyReader(server.url), live=True, sampler=Sampler(),
+                    options=SourceOptions(stall_timeout_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.2))
+    source.start()
+    try:
+        wait_for(lambda: source.decoded >= 5, 10, source)
+        FlakyReader.faults.update(open=6, grab=1)  # a crash mid-stream, then six failed re-opens
+        t0 = time.monotonic()
+        wait_for(lambda: source.attempts >= 3, 10, source)
+        assert source.state is SourceState.RECONNECTING
+        said = source.describe()
+        assert said.startswith("reconnecting, attempt ") and "decoder crashed while opening" in said
+        assert source.stats()["last_error"] == source.last_error
+        decoded = source.decoded
+        wait_for(lambda: source.state is SourceState.LIVE and source.decoded > decoded + 5, 10, source)
+        # 7 waits: 0.1 s then capped at 0.2 s (uncapped doubling would take 0.1 + 0.2 + ... + 6.4 = 12.7 s)
+        assert time.monotonic() - t0 < 5.0
+        assert source.reader_errors == 7 and source.attempts == 0 and source.describe() == "live"
+        assert SourceState.FAILED not in [s for _, s, _ in source.history]
+    finally:
+        source.stop()
+        server.close()
+
+
+def test_a_file_whose_reader_raises_fails(tmp_path: Path) -> None:
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((8, 8, 3), i, np.uint8))
+
+    class Broken:
+        fps, frame_count = 1.0, 3
+
+        def grab(self) -> bool:
+            raise RuntimeError("disk read error")
+
+    source = Source("f", str(tmp_path), "images", Broken, live=False).start()
+    deadline = time.monotonic() + 5
+    while not source.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert source.state is SourceState.FAILED and "disk read error" in source.detail
+    source.stop()
+
+
+def test_state_history_is_bounded() -> None:
+    source = Source("flap", "x", "rtsp", lambda: None, live=True, options=SourceOptions(history_size=10))
+    for i in range(1000):  # a camera flapping for days
+        source._set_state(SourceState.LIVE if i % 2 else SourceState.RECONNECTING, f"flap {i}")
+    assert len(source.history) == 10 and source.history[-1][2] == "flap 999"

@@ -1,5 +1,5 @@
-"""Real weights on a real photo: every back-end finds the bus and the people, in frame pixels, and
-the back-ends agree with each other."""
+"""Real weights on a real photo: every back-end finds the bus and the people, in frame pixels; one ONNX
+model gives the same boxes on two onnxruntime configurations; the three model families agree."""
 
 from __future__ import annotations
 
@@ -41,11 +41,40 @@ def test_finds_bus_and_people_in_frame_pixels(detectors: dict[str, Detector], bu
     assert set(det.data["class_name"]) <= set(detectors[key].class_names)
 
 
+@pytest.mark.parametrize("key", ["yolox_nano", "yolov8n_int8"])
+def test_one_onnx_model_gives_the_same_boxes_on_two_onnxruntime_configurations(
+    detectors: dict[str, Detector], bus_image, key
+) -> None:
+    """The same ONNX file through the detector's session (all graph optimisations: fused kernels, sequential)
+    and through a second session with no graph optimisation in parallel execution mode: box for box the
+    same. (The ultralytics back-end, the other runtime for these files, is an optional extra not installed
+    here; test_ultralytics_backend_matches_onnx runs where it is. No ONNX-to-TFLite converter is installed.)"""
+    import onnxruntime as ort
+
+    from models.backends.onnx import OnnxDetector
+
+    det = detectors[key]
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    plain = ort.InferenceSession(str(det.source), so, providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    other = OnnxDetector(plain, det.spec, det.options, det.batched, det.source)  # type: ignore[attr-defined]
+    a, b = det.detect([bus_image])[0], other.detect([bus_image])[0]
+    assert len(a) >= 4 and len(a) == len(b)  # the bus and the people, every one of them in both
+    np.testing.assert_array_equal(a.class_id, b.class_id)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.05)  # pixels
+    np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [("yolox_nano", "yolov8n_int8"), ("yolov8n_int8", "yolo11n_int8"), ("yolox_nano", "yolo11n_int8")],
 )
-def test_backends_agree(detectors: dict[str, Detector], bus_image, a, b) -> None:
+def test_models_of_three_families_find_the_same_bus_and_people(detectors: dict[str, Detector], bus_image, a, b) -> None:
+    """Different models (and decoders: yolox, ultralytics ONNX, ultralytics TFLite int8) agree on the clear
+    objects of the photo: a decoder that mis-scales or shifts boxes fails here."""
     da, db = (detectors[k].detect([bus_image])[0] for k in (a, b))
     for name, need in (("bus", 1), ("person", 3)):
         pa, pb = _of(da, name), _of(db, name)

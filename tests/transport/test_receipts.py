@@ -82,3 +82,29 @@ def test_without_a_receipt_the_message_is_sent_again(broker, topic_prefix, make_
     central = make_central(broker, topic_prefix)  # the same client id and database: it takes over the session
     wait_for(lambda: edge.depth == 0, 20, "central's receipt")
     assert count(central.session_factory, Event) == 1 and edge.stats()["receipted"] == 1
+
+
+def test_a_wall_clock_step_neither_floods_nor_stalls_receipt_resends(
+    broker, topic_prefix, make_central, make_edge, monkeypatch
+) -> None:
+    """The receipt timeout runs on the monotonic clock: NTP stepping the wall clock 10 minutes forward does not
+    resend everything at once, 10 minutes back does not hold resends for 10 minutes; rows a stopped edge had
+    sent go out again as soon as it restarts."""
+    import time
+
+    central = make_central(broker, topic_prefix)
+    central.stop()  # its session stays subscribed: the broker PUBACKs and queues, no receipt comes
+    edge = make_edge(broker, topic_prefix, receipts=True, receipt_timeout_s=2.0)
+    edge.publish(make_event(1, event_id="e-step"))
+    wait_for(lambda: edge.stats()["acked"] >= 1, 10, "the broker's PUBACK")
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 600.0)
+    time.sleep(1.2)
+    assert edge.stats()["resent_for_receipt"] == 0, "a step forward made every sent row overdue at once"
+    monkeypatch.setattr(time, "time", lambda: real() - 600.0)
+    wait_for(lambda: edge.stats()["resent_for_receipt"] >= 1, 5, "the resend 2 s after sending, despite the step")
+    monkeypatch.setattr(time, "time", real)
+    edge.stop(timeout=3)
+    again = make_edge(broker, topic_prefix, receipts=True, receipt_timeout_s=30.0)  # the same spool file
+    wait_for(lambda: again.stats()["acked"] >= 1, 5, "the unreceipted row sent again at start")
+    assert again.depth == 1

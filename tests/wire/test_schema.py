@@ -252,3 +252,13 @@ def test_ids_sort_by_time() -> None:
     ids = [new_id() for _ in range(2000)]
     assert ids == sorted(ids) and len(set(ids)) == 2000
     assert abs(id_timestamp_ms(ids[-1]) - id_timestamp_ms(ids[0])) < 5000
+
+
+def test_evidence_phase_reads_the_role_from_an_edge_evidence_id() -> None:
+    from wire.schema import evidence_phase
+
+    eid = "0193a0e4-7b1c-7cc0-8000-000000000001"
+    assert evidence_phase(f"{eid}.0-start.0") == "start"
+    assert evidence_phase(f"{eid}.7-end.3") == "end"
+    assert evidence_phase("recheck:0193a0e4-7b1c-7cc0-8000-000000000002.recheck.1") == "recheck"
+    assert evidence_phase("some-other-id") is None and evidence_phase(f"{eid}.0-later.0") is None
