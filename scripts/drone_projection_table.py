@@ -60,8 +60,9 @@ def main() -> None:
     print(f"{'height':>6} {'pitch':>6} | {'exact pose':>20} | {'with flight-record errors':>26} | {'predicted 1σ':>12}")
     print(f"{'m':>6} {'deg':>6} | {'median':>9} {'max':>10} | {'median':>12} {'p95':>13} | {'median':>12}")
     for r in rows:
-        print(f"{r['height_m']:6.0f} {r['pitch_deg']:6.0f} | {r['exact_pose_median_m']:7.3f} m {r['exact_pose_max_m']:8.3f} m"
-              f" | {r['noisy_pose_median_m']:10.2f} m {r['noisy_pose_p95_m']:11.2f} m | {r['predicted_sigma_median_m']:10.2f} m")
+        print(f"{r['height_m']:6.0f} {r['pitch_deg']:6.0f} | {r['exact_pose_median_m']:7.3f} m "
+              f"{r['exact_pose_max_m']:8.3f} m | {r['noisy_pose_median_m']:10.2f} m {r['noisy_pose_p95_m']:11.2f} m"
+              f" | {r['predicted_sigma_median_m']:10.2f} m")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"pose_error": vars(err), "rows": rows}, indent=1))
     print(f"wrote {args.out}")
