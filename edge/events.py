@@ -19,7 +19,7 @@ class ZoneEvent:
 
     event_id: str
     seq: int
-    zone_id: str
+    zone_id: str | None  # None for a drone's sighting, placed on a shop by its ground point
     shop_id: str | None
     violation: str  # "cross_door_trading" | "piled_goods"
     phase: str  # "start" | "update" | "end"

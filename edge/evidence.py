@@ -118,9 +118,24 @@ def with_caption(image: np.ndarray, lines: list[str], *, below: bool = False) ->
     return np.vstack([image, band] if below else [band, image])
 
 
-def draw_zone(image: np.ndarray, polygon: np.ndarray, boxes: np.ndarray, label: str = "") -> np.ndarray:
-    """A copy with the zone polygon outlined (and lightly filled) and the offending boxes in red."""
+def draw_zone(image: np.ndarray, polygon: np.ndarray | None, boxes: np.ndarray, label: str = "") -> np.ndarray:
+    """A copy with the zone polygon outlined (and lightly filled) and the offending boxes in red. A drone's
+    sighting has a shop but no zone in the picture: `polygon` None draws the boxes alone."""
     out = image.copy()
+    thick = max(2, round(max(out.shape[:2]) / 500))
+    if polygon is not None and len(polygon):
+        pts = np.round(polygon).astype(np.int32).reshape(-1, 1, 2)
+        overlay = out.copy()
+        cv2.fillPoly(overlay, [pts], ZONE_COLOUR)
+        cv2.addWeighted(overlay, 0.2, out, 0.8, 0, dst=out)
+        cv2.polylines(out, [pts], True, ZONE_COLOUR, thick, cv2.LINE_AA)
+        if label:
+            x, y = pts[:, 0, 0].min(), pts[:, 0, 1].min()
+            cv2.putText(out, label, (int(x), max(12, int(y) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ZONE_COLOUR, 1,
+                        cv2.LINE_AA)
+    for x1, y1, x2, y2 in np.round(np.asarray(boxes, np.float32).reshape(-1, 4)).astype(np.int32):
+        cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), BOX_COLOUR, thick)
+    return out
     pts = np.round(polygon).astype(np.int32).reshape(-1, 1, 2)
     overlay = out.copy()
     cv2.fillPoly(overlay, [pts], ZONE_COLOUR)
@@ -206,7 +221,7 @@ class EvidenceWriter:
         camera_id: str,
         event_id: str,
         unix_ts: float,
-        polygon: np.ndarray,
+        polygon: np.ndarray | None,
         boxes: np.ndarray,
         title: str,
         name: str,
@@ -253,7 +268,8 @@ class EvidenceWriter:
         return bundle
 
     def pictures(
-        self, frame: np.ndarray, *, polygon: np.ndarray, boxes: np.ndarray, caption: list[str], crop_caption: list[str]
+        self, frame: np.ndarray, *, polygon: np.ndarray | None, boxes: np.ndarray, caption: list[str],
+        crop_caption: list[str],
     ) -> list[tuple[str, np.ndarray]]:
         """(kind, picture) before encoding: annotated, clean (if wanted), crops (see the module docstring)."""
         o = self.options

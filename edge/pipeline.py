@@ -48,6 +48,7 @@ import numpy as np
 
 from edge.analyzer import SceneAnalyzer
 from edge.clock import WallClock
+from edge.drone import DroneAnalyzer, DroneEvent, ShopFootprints
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
@@ -65,12 +66,14 @@ from wire.schema import (
     CommandMessage,
     EventMessage,
     EvidenceMessage,
+    GeoPoint,
     RecheckResult,
     recheck_evidence_owner,
 )
 from zones.fit import ZoneFitError
 from zones.io import load_zones
 from zones.model import CameraZones
+from zones.projection import Intrinsics
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Camera:
     last_state: SourceState | None = None
     view_changed_at: float | None = None  # unix time the view last changed, until the zones are reloaded
     view_changes_seen: int = 0
+    drone: DroneAnalyzer | None = None  # a drone with shop footprints: sightings go to shops, not zones
     failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
     episodes_ended: bool = False  # its source ended (or it failed) and its open episodes were ended
 
@@ -204,7 +208,7 @@ class Pipeline:
                     max_batch=s.batch_size,
                 )
         for cam in s.cameras:
-            zones = load_zones(cam.zones)
+            zones = load_zones(cam.zones) if cam.zones is not None else CameraZones(cam.id, s.site_id, None, [])
             sampler = Sampler(cam.fps or s.analysis_fps)
             options = SourceOptions(
                 realtime=s.realtime,
@@ -225,7 +229,8 @@ class Pipeline:
             analyzer = self._analyzer(zones)
             if self.references is not None and source.live:
                 analyzer.saved_reference = self.references.load(cam.id)
-            self.cameras[cam.id] = Camera(cam, zones, source, sampler, analyzer, self._tracker(), cam.model or s.model)
+            self.cameras[cam.id] = Camera(cam, zones, source, sampler, analyzer, self._tracker(), cam.model or s.model,
+                                          drone=self._drone(cam, zones))
         if s.events_out is not None:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
             # a fresh file by default: a clip run twice into one file must not list its events twice
@@ -238,6 +243,17 @@ class Pipeline:
             camera.source.start()
         self._started = True
         return self
+
+    def _drone(self, cam: CameraSettings, zones: CameraZones) -> DroneAnalyzer | None:
+        if cam.kind != "drone" or cam.footprints is None:
+            return None
+        rules = self.settings.rule_config(zones.rules)
+        return DroneAnalyzer(
+            ShopFootprints.load(cam.footprints),
+            goods_classes=rules.goods_classes,
+            intrinsics=None if cam.calibration is None else Intrinsics.load(cam.calibration),
+            min_confidence=rules.min_confidence,
+        )
 
     def _analyzer(self, zones: CameraZones) -> SceneAnalyzer:
         return SceneAnalyzer(zones, self.settings.rule_config(zones.rules))
@@ -429,6 +445,9 @@ class Pipeline:
         t = time.perf_counter()
         tracked = camera.tracker.update(detections, frame.ts)
         t_track = time.perf_counter()
+        if camera.drone is not None:
+            self._analyse_flight(camera, frame, tracked)
+            return []
         try:
             events = camera.analyzer.update(frame.image, frame.ts, tracked)
         except ZoneFitError as exc:
@@ -454,6 +473,24 @@ class Pipeline:
             ):
                 self._answer_recheck(camera, verdict)
         return events
+
+    def _analyse_flight(self, camera: Camera, frame: Frame, tracked: Detections) -> None:
+        """A drone frame: its goods-like detections placed on the ground and grouped per shop."""
+        camera.analysed += 1
+        camera.last_frame = frame
+        self.stats.frames_analysed += 1
+        pose = frame.telemetry.get("pose")
+        for event in camera.drone.update(frame.size, frame.ts, pose, tracked):
+            self._emit_sighting(camera, frame, event)
+
+    def _emit_sighting(self, camera: Camera, frame: Frame, event: DroneEvent, reason: str | None = None) -> None:
+        s = event.sighting
+        lat, lon = s.latlon
+        accuracy = s.accuracy_m
+        geo = GeoPoint(lat=lat, lon=lon, accuracy_m=None if accuracy != accuracy else round(accuracy, 2))
+        zone_event = ZoneEvent(s.event_id, event.seq, None, s.shop_id, s.violation, event.phase, event.ts,
+                               s.best_score, s.best_boxes, reason if event.phase == "end" else None)
+        self._emit(camera, frame, zone_event, geo=geo)
 
     def _save_reference(self, camera: Camera, *, final: bool = False) -> None:
         bank = camera.analyzer.static_bank
@@ -486,7 +523,8 @@ class Pipeline:
         for msg in msgs:
             self._publish(msg)
 
-    def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent, analyzer: SceneAnalyzer | None = None) -> None:
+    def _emit(self, camera: Camera, frame: Frame, event: ZoneEvent, analyzer: SceneAnalyzer | None = None,
+              geo: GeoPoint | None = None) -> None:
         """Publish one phase (with its pictures at start and end). `analyzer`: the one that raised the event
         when it is no longer the camera's (the episodes a zones reload ended, whose zone may be gone)."""
         source = camera.source
@@ -502,9 +540,10 @@ class Pipeline:
                 camera_id=camera.settings.id,
                 event_id=event.event_id,
                 unix_ts=unix,
-                polygon=(analyzer or camera.analyzer).polygon(event.zone_id, frame.size),
+                polygon=None if event.zone_id is None
+                else (analyzer or camera.analyzer).polygon(event.zone_id, frame.size),
                 boxes=boxes,
-                title=f"zone {event.zone_id}  shop {event.shop_id or '-'}  {event.violation}  {event.phase}",
+                title=f"zone {event.zone_id or '-'}  shop {event.shop_id or '-'}  {event.violation}  {event.phase}",
                 name=f"{event.seq}-{event.phase}",
                 video_ts=video_ts,
             )
@@ -526,7 +565,7 @@ class Pipeline:
             boxes=[[round(float(v), 1) for v in b] for b in boxes],
             evidence=[m.ref() for m in evidence],
             source_kind="drone" if source.kind == "drone" else "fixed",
-            geo=frame.geo,
+            geo=geo or frame.geo,
             end_reason=event.reason if event.phase == "end" else None,
         )
         self._publish_all([*evidence, msg])  # evidence first: the event that references it must find it stored
@@ -591,6 +630,9 @@ class Pipeline:
                 self._reload_zones(camera)
 
     def _reload_zones(self, camera: Camera) -> None:
+        if camera.settings.zones is None:  # a drone placed by footprints has no zones to reload
+            log.info("camera %s: no zones file to reload", camera.settings.id)
+            return
         try:
             zones = load_zones(camera.settings.zones)
         except ValueError as exc:  # ZoneFileError: keep the zones we have
@@ -626,6 +668,11 @@ class Pipeline:
         frame = camera.last_frame
         if frame is None:  # nothing analysed, nothing open
             return 0
+        if camera.drone is not None:
+            flight = camera.drone.finish()
+            for sighting in flight:
+                self._emit_sighting(camera, frame, sighting, reason)
+            return len(flight)
         ended = [e for t in camera.analyzer.trackers.values() if (e := t.close(frame.ts, reason)) is not None]
         for event in ended:
             self._emit(camera, frame, event)

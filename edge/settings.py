@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,11 +51,24 @@ class CameraSettings(BaseModel):
 
     id: str = _Id
     source: str = Field(min_length=1, description="file, folder, rtsp://, http(s)://, usb:N")
-    zones: Path = Field(description="zones file (Doorline YAML/JSON or the dev-events clip JSON)")
+    zones: Path | None = Field(default=None, description="zones file (Doorline YAML/JSON or the dev-events clip "
+                                                         "JSON); a drone with footprints needs none")
     fps: float | None = Field(default=None, gt=0, le=60, description="analysis rate; default analysis_fps")
     model: str | None = Field(default=None, description="overrides the worker's model (own detector)")
     kind: Literal["fixed", "drone"] = "fixed"
-    telemetry: Path | None = Field(default=None, description="drone telemetry CSV/JSON sidecar")
+    telemetry: Path | None = Field(default=None, description="drone telemetry: DJI SRT, CSV or JSON sidecar")
+    footprints: Path | None = Field(default=None, description="drone: GeoJSON shop footprints; each goods-like "
+                                                            "detection goes to the shop whose footprint holds it")
+    calibration: Path | None = Field(default=None, description="drone: camera intrinsics (YAML/JSON); default "
+                                                             "from the flight record's 35 mm focal length")
+
+    @model_validator(mode="after")
+    def _placed(self) -> CameraSettings:
+        if self.zones is None and not (self.kind == "drone" and self.footprints is not None):
+            raise ValueError(f"camera {self.id}: needs a zones file (or, for a drone, shop footprints)")
+        if self.footprints is not None and self.kind != "drone":
+            raise ValueError(f"camera {self.id}: footprints are for drone cameras (kind: drone)")
+        return self
 
 
 class EvidenceSettings(BaseModel):
