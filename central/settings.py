@@ -61,6 +61,8 @@ class CentralSettings(BaseSettings):
                                       "people are local; stored times stay UTC")
     language: Literal["zh-CN", "en"] = Field(default="zh-CN",
                                             description="default language of pages and notices")
+    console_queue_order: Literal["newest", "oldest"] = Field(
+        default="newest", description="the review queue's order unless the operator picks the other")
 
     @field_validator("timezone")
     @classmethod
