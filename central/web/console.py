@@ -6,14 +6,18 @@ assignment), so the console and the REST API write the same way."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -164,7 +168,45 @@ def queue(request: Request, session: SessionDep, settings: SettingsDep,
         counts=queries.state_counts(session), ownerless=ownerless, can_decide=_can(user, "reviewer"),
         outlook=queries.strike_outlook(session, shop_ids, settings), evidence=case_evidence(session, rows),
         page_no=page_no, limit=QUEUE_PAGE, params=params, min_score=min_score, undo=undo,
+        snapshot=json.dumps(queries.queue_snapshot(session)),
         undo_window_s=int(UNDO_WINDOW_S), strike_window_days=settings.strike_window_days))
+
+
+STREAM_POLL_S = 2.0
+STREAM_LIFE_S = 50.0  # the browser reconnects by itself; a bounded stream never pins a worker or a shutdown
+
+
+@router.get("/queue/stream")
+async def queue_stream(request: Request) -> Response:
+    """Server-Sent Events: `queue` with {detected, latest} whenever the waiting cases change."""
+    factory = request.app.state.session_factory
+
+    def check_login() -> None:
+        with factory() as s:
+            console_user(request, s)
+
+    def snapshot() -> dict[str, Any]:
+        with factory() as s:
+            return queries.queue_snapshot(s)
+
+    await run_in_threadpool(check_login)
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        last: dict[str, Any] | None = None
+        started = quiet = time.monotonic()
+        while time.monotonic() - started < STREAM_LIFE_S and not await request.is_disconnected():
+            snap = await run_in_threadpool(snapshot)
+            if snap != last:
+                last, quiet = snap, time.monotonic()
+                yield f"event: queue\ndata: {json.dumps(snap)}\n\n"
+            elif time.monotonic() - quiet > 15:
+                quiet = time.monotonic()
+                yield ": still here\n\n"
+            await asyncio.sleep(STREAM_POLL_S)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _can(user: User, role: str) -> bool:

@@ -56,6 +56,14 @@ def review_queue(session: Session, f: QueueFilter | None = None, *, limit: int =
     return rows, int(total)
 
 
+def queue_snapshot(session: Session) -> dict[str, Any]:
+    """What the live queue watches: how many cases wait and the newest one; a change means fetch again."""
+    detected = session.scalar(select(func.count()).select_from(Case).where(Case.state == "detected")) or 0
+    latest = session.scalar(select(Case.id).where(Case.state == "detected")
+                            .order_by(Case.opened_at.desc(), Case.id.desc()).limit(1))
+    return {"detected": int(detected), "latest": latest or ""}
+
+
 def queue_choices(session: Session) -> tuple[list[str], list[str]]:
     """(roads, cameras) the queue's filters offer: those of shops and cases that exist."""
     roads = [r for r in session.scalars(select(Shop.road).distinct().order_by(Shop.road)) if r]

@@ -112,7 +112,8 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
     store = evidence_store.LocalEvidenceStore(tmp_path / "evidence")
     case_id, sha = _seed(factory, settings, store, photos[0].read_bytes())
     app = create_app(settings, factory, store=store)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                        timeout_graceful_shutdown=2))
     thread = threading.Thread(target=uv.run, name="uvicorn-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
