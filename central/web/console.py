@@ -48,7 +48,6 @@ from central.web.render import (
     console_user,
     page,
     request_translator,
-    require_console_role,
     safe_next,
 )
 
@@ -238,7 +237,11 @@ def _decide(request: Request, session: Session, settings: CentralSettings, form:
         sealed = pending_decision.seal(settings, request.url.path, form)
         return page(request, "login.html", _ctx(request, None, "login", next=safe_next(form.get("back")),
                                                 error=None, pending=sealed), status_code=401)
-    require_console_role(user, "reviewer")
+    if not _can(user, "reviewer"):
+        t = request_translator(request)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, t.gettext(
+            "This needs the role %(need)s; you are %(role)s.", need=t.gettext(ROLE_LABEL["reviewer"]),
+            role=t.gettext(ROLE_LABEL.get(user.role, user.role))))
     return _apply(request, session, settings, user, request.url.path, form)
 
 

@@ -86,7 +86,7 @@ def test_viewer_cannot_confirm_or_dismiss(sqlite_env: Env) -> None:
     assert f'data-case="{case_id}"' in page.text and f"/console/cases/{case_id}/confirm" not in page.text
     for action in ("confirm", "dismiss"):
         r = env.client.post(f"/console/cases/{case_id}/{action}", data={"back": "/console"})
-        assert r.status_code == 403 and "needs role reviewer" in r.text
+        assert r.status_code == 403 and "This needs the role reviewer; you are viewer." in r.text
     with env.session() as s:
         assert s.get(Case, case_id).state == "detected"
 
