@@ -39,11 +39,15 @@ from central.web import pending as pending_decision
 from central.web import queries
 from central.web.charts import grade_share_svg
 from central.web.evidence import case_evidence
+from central.web.map_data import map_features
 from central.web.render import (
+    EDGE_STATE,
+    GRADE_LABEL,
     NOTICE_LABEL,
     OUTCOME_LABEL,
     ROLE_LABEL,
     STATE_LABEL,
+    VIOLATION_LABEL,
     LoginRequired,
     console_user,
     page,
@@ -547,3 +551,33 @@ def edges(request: Request, session: SessionDep) -> HTMLResponse:
     else:
         cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
     return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds))
+
+
+# ---------------------------------------------------------------- map
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    user = console_user(request, session)
+    t = request_translator(request)
+    with i18n.use(t):
+        labels = {
+            "grade": {g: t.gettext(GRADE_LABEL[g]) for g in GRADE_LABEL} | {"none": t.gettext("not graded yet")},
+            "state": {k: t.gettext(v) for k, v in STATE_LABEL.items()},
+            "violation": {k: t.gettext(v) for k, v in VIOLATION_LABEL.items()},
+            "edge": {k: t.gettext(v) for k, v in EDGE_STATE.items()} | {"unknown": t.gettext("no status yet")},
+            "shop": t.gettext("Shop"), "camera": t.gettext("Camera"), "drone": t.gettext("Drone"),
+            "hotspot": t.gettext("Hot spot"), "case": t.gettext("Case"), "tickets": t.gettext("tickets"),
+            "open": t.gettext("Open the case"),
+        }
+    return page(request, "map.html", _ctx(
+        request, user, "map", labels=json.dumps(labels, ensure_ascii=False), tile_url=settings.map_tile_url or "",
+        tile_crs=settings.map_tile_crs, tile_attribution=settings.map_tile_attribution,
+        features=map_features(session, settings.map_tile_crs)))
+
+
+@router.get("/map/data.json")
+def map_data(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    console_user(request, session)
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(map_features(session, settings.map_tile_crs))

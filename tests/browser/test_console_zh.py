@@ -281,3 +281,48 @@ def test_phone_layout_leads_with_content(server: Server, browser) -> None:
         page.screenshot(path=str(SHOTS / "console-phone.png"))
     finally:
         context.close()
+
+
+def test_map_offline_with_shops_coloured_by_grade(server: Server, page_zh: Page) -> None:
+    """The map's scripts and styles come from this server: every other host is blocked and the shops are
+    still drawn, each in its grade's colour, with cameras and open cases."""
+    from central.domain import registry
+    from central.domain.shop_schema import ShopIn
+    from central.orm.shops import Shop
+
+    page = page_zh
+    base_lat, base_lon, d = 31.2304, 121.4737, 0.00005
+    grades = ["red", "yellow", "green", "green", None]
+    with server.factory() as s:
+        for i, grade in enumerate(grades):
+            lat, lon = base_lat + i * 0.0006, base_lon + (i % 2) * 0.0008
+            registry.create_shop(s, ShopIn.model_validate({
+                "id": f"m-{i}", "name": f"地图商户 {i}", "address": f"南京东路 {i} 号", "road": "南京东路",
+                "footprint": [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]],
+                "zones": [{"camera_id": "cam-9", "zone_id": f"zm-{i}", "polygon": [[0, 0], [9, 0], [9, 9]]}]}),
+                actor="test")
+            s.flush()
+            s.get(Shop, f"m-{i}").grade = grade
+        s.commit()
+    outside: list[str] = []
+
+    def block(route) -> None:
+        outside.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), block)
+    log_in(page, server, "viewer")
+    page.get_by_role("link", name="地图").click()
+    expect(page.locator("#map")).to_have_attribute("data-ready", "1")
+    for grade, n in (("red", 1), ("yellow", 1), ("green", 2), ("none", 1)):
+        expect(page.locator(f"path.shop-marker.grade-{grade}")).to_have_count(n)
+    fill = page.locator("path.shop-marker.grade-red").get_attribute("fill")
+    assert fill == "#c62828"
+    expect(page.locator(".device-marker.camera")).to_have_count(1)
+    expect(page.locator(".leaflet-control-layers")).to_contain_text("摄像头")
+    assert not outside, f"the map asked other hosts: {outside}"
+    page.locator("path.shop-marker.grade-red").click()
+    expect(page.locator(".leaflet-popup-content")).to_contain_text("地图商户 0")
+    page.wait_for_timeout(400)  # the popup fades in
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    _doc_shot(page, "console-map.png")
