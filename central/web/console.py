@@ -54,6 +54,7 @@ from central.web.render import (
     request_translator,
     safe_next,
 )
+from central.web.shop_file import grade_timeline_svg, registry_rows, shop_file
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -508,6 +509,23 @@ def shops(request: Request, session: SessionDep, settings: SettingsDep,
     links = {s.id: f"/shop/{shop_link_token(settings, s.id)}" for s in rows}
     return page(request, "shops.html", _ctx(request, user, "shops", rows=rows, total=total, q=q or "",
                                             grade=grade or "", page_no=page_no, limit=limit, links=links))
+
+
+@router.get("/shops/{shop_id}", response_class=HTMLResponse)
+def shop_file_page(shop_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    user = console_user(request, session)
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            request_translator(request).gettext("There is no shop %(shop)s.", shop=shop_id))
+    f = shop_file(session, shop, settings)
+    t = request_translator(request)
+    with i18n.use(t):
+        timeline = grade_timeline_svg(f.changes)
+    return page(request, "shop_file.html", _ctx(
+        request, user, "shops", f=f, shop=shop, timeline=timeline, rows=registry_rows(shop),
+        evidence=case_evidence(session, f.cases), outlook=queries.strike_outlook(session, {shop.id}, settings)[shop.id],
+        strike_window_days=settings.strike_window_days, board=f"/shop/{shop_link_token(settings, shop.id)}"))
 
 
 @router.get("/grades", response_class=HTMLResponse)

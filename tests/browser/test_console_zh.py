@@ -326,3 +326,8 @@ def test_map_offline_with_shops_coloured_by_grade(server: Server, page_zh: Page)
     page.wait_for_timeout(400)  # the popup fades in
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     _doc_shot(page, "console-map.png")
+    page.goto(f"{server.url}/console/shops/m-0")
+    expect(page.locator("h1")).to_contain_text("地图商户 0")
+    expect(page.locator("svg.timeline-chart")).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-shop-file.png"), full_page=True)
