@@ -1,8 +1,8 @@
 """What the console map draws: shops coloured by grade, hot spots, cameras and drones with their online
 state, open cases. Stored coordinates are WGS84; each point is converted to the tiles' datum (`to_map`).
 
-Cameras and hot spots have no coordinates of their own: a camera sits at the middle of the shops whose zones
-it watches, a hot spot at the middle of the shops at its address."""
+A camera sits where its registry entry says (`cameras.extra` with `lat` and `lon`), else at the middle of the
+shops whose zones it watches; a hot spot at the middle of the shops at its address."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.orm.cases import OPEN_STATES, Case
-from central.orm.shops import Shop, ShopZone
+from central.orm.shops import Camera, Shop, ShopZone
 from central.web.coords import to_map
 
 DRONE_RECENT = timedelta(hours=1)
@@ -69,8 +69,13 @@ def map_features(session: Session, crs: str, now: datetime | None = None) -> dic
                                                           Event.last_ts >= now - DRONE_RECENT)
                                       .order_by(Event.last_ts)))
     state = {st.camera_id: st.state for st in statuses}
-    for camera_id, points in sorted(watched.items()):
-        mid = _mid(points)
+    placed = {}  # a camera whose registry entry says where it is (cameras.extra {"lat": .., "lon": ..})
+    for cam in session.scalars(select(Camera)):
+        extra = cam.extra or {}
+        if isinstance(extra.get("lat"), int | float) and isinstance(extra.get("lon"), int | float):
+            placed[cam.camera_id] = (float(extra["lat"]), float(extra["lon"]))
+    for camera_id in sorted(set(watched) | set(placed)):
+        mid = placed.get(camera_id) or _mid(watched.get(camera_id, []))
         if mid:
             cameras.append({"id": camera_id, "state": state.get(camera_id, "unknown"), **pt(*mid)})
     last_seen: dict[str, Any] = {}

@@ -52,6 +52,9 @@ def test_map_features_in_the_tiles_datum(tmp_path) -> None:
             "id": "a", "name": "甲", "address": "1 Road", "road": "Road",
             "footprint": [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]],
             "zones": [{"camera_id": "cam-1", "zone_id": "z-a", "polygon": [[0, 0], [9, 0], [9, 9]]}]}), actor="t")
+        from central.orm.shops import Camera
+
+        s.add(Camera(camera_id="cam-pole", site_id="site-1", extra={"lat": 31.24, "lon": 121.48}))
         s.commit()
         wgs = map_features(s, "wgs84")
         gcj = map_features(s, "gcj02")
@@ -60,5 +63,7 @@ def test_map_features_in_the_tiles_datum(tmp_path) -> None:
     glat, glon = wgs84_to_gcj02(lat, lon)
     assert gcj["shops"][0]["lat"] == pytest.approx(glat, abs=1e-6) and gcj["shops"][0]["lon"] == pytest.approx(glon,
                                                                                                                 abs=1e-6)
-    assert gcj["cameras"] == [{"id": "cam-1", "state": "unknown", "lat": gcj["shops"][0]["lat"],
-                               "lon": gcj["shops"][0]["lon"]}]
+    assert gcj["cameras"][0] == {"id": "cam-1", "state": "unknown", "lat": gcj["shops"][0]["lat"],
+                                 "lon": gcj["shops"][0]["lon"]}
+    plat, plon = wgs84_to_gcj02(31.24, 121.48)  # a camera placed in the registry sits where it says
+    assert gcj["cameras"][1] == {"id": "cam-pole", "state": "unknown", "lat": round(plat, 7), "lon": round(plon, 7)}
