@@ -102,3 +102,16 @@ def test_edge_status_times_are_local_and_readable(sqlite_env: Env) -> None:
     assert "2026/12/7 01:05:09" in page  # the edge clock, in Shanghai time, to the second
     assert "2026/12/7 01:05" in page and "异常" in page and "3 条消息，4 KB" in page
     assert str(int(sent.timestamp())) not in page
+
+
+def test_a_page_compiled_in_one_language_renders_in_the_other(sqlite_env: Env) -> None:
+    """Labels of constants ({{ "green" | grade_name }}) follow each request, not the first one that
+    compiled the template."""
+    from central.web.render import templates
+
+    templates.env.cache.clear()  # compile afresh, in English first
+    _login(sqlite_env)
+    en = sqlite_env.client.get("/console/grades", headers={"Accept-Language": "en"}).text
+    zh = sqlite_env.client.get("/console/grades", headers={"Accept-Language": "zh-CN"}).text
+    assert '<span class="key green"></span> green' in en
+    assert '<span class="key green"></span> 绿色' in zh
