@@ -64,6 +64,15 @@ class CentralSettings(BaseSettings):
                                       "people are local; stored times stay UTC")
     language: Literal["zh-CN", "en"] = Field(default="zh-CN",
                                             description="default language of pages and notices")
+    console_queue_order: Literal["newest", "oldest"] = Field(
+        default="newest", description="the review queue's order unless the operator picks the other")
+    map_tile_url: str | None = Field(
+        default=None, description="optional background tiles for the console map, e.g. "
+                                  "'https://tiles.example/{z}/{x}/{y}.png'; without it the map draws its layers only")
+    map_tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="the datum the tiles are drawn in (gcj02 for most tiles of Chinese cities); "
+                                     "stored WGS84 points are converted to it")
+    map_tile_attribution: str = Field(default="", max_length=300, description="credit shown for the tiles")
 
     @field_validator("timezone")
     @classmethod
