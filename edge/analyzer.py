@@ -16,10 +16,12 @@ import numpy as np
 from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from edge.lifecycle import EpisodeTracker
-from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, cross_door_trading, piled_goods
+from edge.rules import Condition, cross_door_trading, piled_goods
 from models.detections import Detections
+from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
+from zones.rules import RuleConfig
 
 log = logging.getLogger("doorline.edge.analyzer")
 

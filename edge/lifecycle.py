@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.events import ZoneEvent
-from edge.rules import Condition, RuleConfig
+from edge.rules import Condition
 from wire.ids import new_id
+from zones.rules import RuleConfig
 
 
 @dataclass

@@ -60,7 +60,9 @@ _FRAME = struct.Struct(">4sI")
 _DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
 
 Violation = Literal["cross_door_trading", "piled_goods"]
-VIOLATIONS: tuple[str, ...] = ("cross_door_trading", "piled_goods")
+CROSS_DOOR_TRADING = "cross_door_trading"
+PILED_GOODS = "piled_goods"
+VIOLATIONS: tuple[str, ...] = (CROSS_DOOR_TRADING, PILED_GOODS)
 Phase = Literal["start", "update", "end"]
 EvidenceKind = Literal["annotated", "clean", "crop"]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]

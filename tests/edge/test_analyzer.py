@@ -11,9 +11,9 @@ import pytest
 
 from edge.analyzer import SceneAnalyzer
 from edge.events import ZoneEvent
-from edge.rules import RuleConfig
 from models.detections import Detections
 from zones.model import CameraZones, Zone
+from zones.rules import RuleConfig
 
 W, H = 320, 240
 ZONE = np.array([[90, 110], [230, 110], [240, 180], [85, 180]], float)
