@@ -59,8 +59,8 @@ from central.evidence_store import EvidenceStore, EvidenceStoreError
 from central.orm.base import utcnow
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, RecheckRecord
 from central.settings import CentralSettings
-from edge.publisher import mqtt_client, session_properties
 from wire import signing, topics
+from wire.mqtt import mqtt_client, session_properties
 from wire.schema import (
     Bundle,
     EventMessage,

@@ -17,17 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
-from central.api.routes.events import EventFilter, query_events
 from central.api.throttle import get_throttle
 from central.auth import authenticate, create_access_token, shop_link_token
+from central.charts import grade_share_svg
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
+from central.domain.edge_status import edge_statuses
 from central.domain.errors import DomainError
+from central.domain.events import EventFilter, query_events
 from central.orm.cases import Case, CaseEvent
 from central.orm.shops import Shop
 from central.orm.users import User
 from central.web import queries
-from central.web.charts import grade_share_svg
 from central.web.render import (
     console_user,
     page,
@@ -301,7 +302,6 @@ def inspections(request: Request, session: SessionDep, settings: SettingsDep, da
 @router.get("/edges", response_class=HTMLResponse)
 def edges(request: Request, session: SessionDep) -> HTMLResponse:
     user = console_user(request, session)
-    from central.api.routes.edges import edge_statuses
     from central.orm.users import EdgeCredential
 
     creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id)))

@@ -122,7 +122,7 @@ def grade_share_series(session: Session, *, days: int = 30, today: date | None =
     from central.domain.stats import grade_distribution_over_time
 
     today = today or datetime.now(UTC).date()
-    from central.web.charts import share_series
+    from central.charts import share_series
 
     return share_series(grade_distribution_over_time(session, today - timedelta(days=days - 1), today))
 
