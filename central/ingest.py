@@ -53,7 +53,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from central import outbox
+from central import outbox, workflow
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.evidence_store import EvidenceStore, EvidenceStoreError
 from central.orm.base import utcnow
@@ -255,13 +255,7 @@ class IngestService:
         if self._client is not None:
             raise RuntimeError("ingest already started")
         self._stopping.clear()  # a stopped service may be started again
-        workflow = None
-        if self.use_workflow:
-            try:
-                from central import workflow  # the domain entry points, optional
-            except ImportError:
-                workflow = None
-        self._workflow = workflow
+        self._workflow = workflow if self.use_workflow else None
         self._blob_pool = concurrent.futures.ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="ingest-blob")
         client = mqtt_client(self.mqtt, self.client_id, manual_ack=True)
         client.on_connect = self._on_connect
@@ -938,9 +932,9 @@ class IngestService:
         return "status"
 
     def _call_workflow(self, session: Session, name: str, msg: Any, item: Inbound) -> None:
-        fn = getattr(self._workflow, name, None) if self._workflow is not None else None
-        if fn is None:
+        if self._workflow is None:
             return
+        fn = getattr(self._workflow, name)
         self._counts["workflow_calls"] += 1
         try:
             with session.begin_nested():

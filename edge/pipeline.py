@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,17 @@ log = logging.getLogger(__name__)
 class MessageSink(Protocol):
     """What the pipeline needs of `edge.publisher.Publisher`."""
 
-    def publish(self, msg: Any) -> None: ...
+    def publish(self, msg: Any) -> Any: ...
+
+    def publish_many(self, msgs: Sequence[Any]) -> Any: ...
+
+    def on_command(self, callback: Callable[[CommandMessage], None]) -> None: ...
+
+    def set_status(self, state: str, *, fps: float | None = None, source_state: str | None = None,
+                   detail: str | None = None) -> None: ...
+
+    @property
+    def depth(self) -> int: ...
 
 
 @dataclass
@@ -214,7 +225,7 @@ class Pipeline:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
             # a fresh file by default: a clip run twice into one file must not list its events twice
             self._events_out = s.events_out.open("a" if s.events_out_append else "w", encoding="utf-8")
-        if self.publisher is not None and hasattr(self.publisher, "on_command"):
+        if self.publisher is not None:
             self.publisher.on_command(self.submit_command)
         for camera in self.cameras.values():
             camera.source.frame_ready = self._frame_ready
@@ -416,12 +427,11 @@ class Pipeline:
             log.error("camera %s: %s %s not published: %s", msg.camera_id, msg.type, msg.message_id, exc)
 
     def _publish_all(self, msgs: list[Any]) -> None:
-        """Spool the evidence and its event in one transaction when the publisher can; if that fails (e.g.
+        """Spool the evidence and its event in one transaction; if that fails (e.g.
         the spool is full even after dropping old evidence), one by one, so the small event may still fit."""
-        many = getattr(self.publisher, "publish_many", None)
-        if many is not None and len(msgs) > 1:
+        if self.publisher is not None and len(msgs) > 1:
             try:
-                many(msgs)
+                self.publisher.publish_many(msgs)
                 return
             except Exception as exc:  # noqa: BLE001
                 log.warning("spooling %d messages together failed (%s); trying one by one", len(msgs), exc)
@@ -599,7 +609,7 @@ class Pipeline:
         fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
         states = {cid: c.source.state.value for cid, c in self.cameras.items()}
         depth = 0
-        if self.publisher is not None and hasattr(self.publisher, "depth"):
+        if self.publisher is not None:
             depth = int(self.publisher.depth)
         return {
             "fps": round(fps, 2),
@@ -623,7 +633,7 @@ class Pipeline:
         self._status_due = False
         status = self.status()
         self._last_status, self._status_analysed = now, self.stats.frames_analysed
-        if self.publisher is not None and hasattr(self.publisher, "set_status"):
+        if self.publisher is not None:
             states = status["source_states"]
             bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
             moved = {cid: c.view_changed_at for cid, c in self.cameras.items() if c.view_changed_at is not None}

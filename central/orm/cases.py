@@ -72,7 +72,7 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Which event episodes (helper C's `events.event_id`) belong to which case."""
+    """Which event episodes (`events.event_id`) belong to which case."""
 
     __tablename__ = "case_events"
 

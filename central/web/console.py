@@ -1,7 +1,7 @@
 """The operator console (command centre): review queue, case detail, ownerless queue, shops with their grade
 faces, grade shares over time, inspections due, edges. Plain HTML forms; works without JavaScript.
 
-Decisions go through D1's domain functions (`central.domain.cases.confirm` / `dismiss`, ownerless
+Decisions go through the domain functions (`central.domain.cases.confirm` / `dismiss`, ownerless
 assignment), so the console and the REST API write the same way."""
 
 from __future__ import annotations

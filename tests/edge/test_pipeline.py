@@ -98,12 +98,36 @@ def settings_for(clip: tuple[Path, Path], models_dir: Path, tmp_path: Path, **ex
     )
 
 
-class CentralStandIn:
+class SinkStandIn:
+    """Every method of `edge.pipeline.MessageSink`, keeping what the pipeline gives it."""
+
+    depth = 0
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.statuses: list[dict] = []
+        self.command_callbacks: list = []
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+    def publish_many(self, msgs) -> None:
+        for msg in msgs:
+            self.publish(msg)
+
+    def on_command(self, callback) -> None:
+        self.command_callbacks.append(callback)
+
+    def set_status(self, state: str, **kw) -> None:
+        self.statuses.append({"state": state, **kw})
+
+
+class CentralStandIn(SinkStandIn):
     """Collects what the pipeline publishes and, like central, asks for a recheck after each start and
     each end of an episode."""
 
     def __init__(self) -> None:
-        self.messages: list = []
+        super().__init__()
         self.pipeline: Pipeline | None = None
 
     def publish(self, msg) -> None:
@@ -127,6 +151,7 @@ def test_bag_set_down_and_taken_away(clip, detector, models_dir: Path, tmp_path:
     sink.pipeline = pipeline
     stats = pipeline.run()
     assert stats.frames_decoded == 200 and stats.frames_analysed == 100
+    assert sink.command_callbacks == [pipeline.submit_command]
 
     events = [m for m in sink.messages if isinstance(m, EventMessage)]
     phases = [(e.zone_id, e.phase) for e in events]
@@ -280,11 +305,15 @@ def test_drone_events_carry_geo(clip, detector, models_dir: Path, tmp_path: Path
     assert start.geo.lon == pytest.approx(121.47) and start.geo.alt_m == pytest.approx(40)
 
 
-class RefusingSink:
+class RefusingSink(SinkStandIn):
     """A publisher whose spool is full: every publish raises."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
+
+    def publish_many(self, msgs) -> None:
+        raise OSError("spool full")
 
     def publish(self, msg) -> None:
         self.calls += 1
@@ -372,11 +401,12 @@ def test_switch_interval_zero_keeps_pythons_own(clip, detector, models_dir: Path
     assert pipeline.intervals and all(v == before for v in pipeline.intervals)
 
 
-class GroupingSink:
-    """A publisher with publish_many; `refuse_groups` makes every grouped write fail (a spool too full for
-    the pictures and the event together)."""
+class GroupingSink(SinkStandIn):
+    """A publisher that keeps grouped and single writes apart; `refuse_groups` makes every grouped write
+    fail (a spool too full for the pictures and the event together)."""
 
     def __init__(self, refuse_groups: bool = False) -> None:
+        super().__init__()
         self.groups: list[list] = []
         self.singles: list = []
         self.refuse_groups = refuse_groups
@@ -414,18 +444,8 @@ def test_evidence_and_its_event_are_spooled_together_or_one_by_one(
     assert sum(isinstance(m, EvidenceMessage) for m in sent) == stats.evidence > 0
 
 
-class StatusRecorder:
+class StatusRecorder(SinkStandIn):
     """A publisher stand-in that keeps what the pipeline publishes and every status it sets."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.statuses: list[dict] = []
-
-    def publish(self, msg) -> None:
-        self.messages.append(msg)
-
-    def set_status(self, state: str, **kw) -> None:
-        self.statuses.append({"state": state, **kw})
 
 
 @pytest.fixture(scope="module")
