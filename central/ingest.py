@@ -54,9 +54,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from central import outbox, workflow
+from central.domain.clock import now_utc
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.evidence_store import EvidenceStore, EvidenceStoreError
-from central.orm.base import utcnow
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, RecheckRecord
 from central.settings import CentralSettings
 from wire import signing, topics
@@ -486,7 +486,7 @@ class IngestService:
                         session.execute(
                             update(EventPhaseRecord)
                             .where(EventPhaseRecord.message_id.in_(stored_ids))
-                            .values(received_at=utcnow())
+                            .values(received_at=now_utc())
                         )
                     session.commit()
                 break
@@ -772,7 +772,7 @@ class IngestService:
                 ev.phase, ev.last_seq = msg.phase, msg.seq
             ev.score = max(ev.score, msg.score)
             ev.phase_count += 1
-            ev.updated_at = utcnow()
+            ev.updated_at = now_utc()
         session.add(
             EventPhaseRecord(
                 message_id=msg.message_id,
@@ -869,7 +869,7 @@ class IngestService:
             session.add(ev)
             rows.evidence_rows[msg.evidence_id] = ev
         ev.size, ev.width, ev.height, ev.kind = len(data), msg.width, msg.height, msg.kind
-        ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, utcnow()
+        ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, now_utc()
         rows.evidence_messages.add(msg.message_id)
 
     def _put_evidence(self, data: bytes) -> None:
@@ -910,7 +910,7 @@ class IngestService:
         return "stored"
 
     def _apply_status(self, session: Session, msg: StatusMessage) -> str:
-        now = utcnow()
+        now = now_utc()
         if msg.state == "offline":
             # the last will names one camera; the whole edge is gone
             session.execute(

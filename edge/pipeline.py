@@ -54,6 +54,7 @@ from models.base import Detector
 from models.detections import Detections
 from wire.schema import (
     MAX_BOXES,
+    MAX_EVIDENCE_ITEMS,
     CommandMessage,
     EventMessage,
     EvidenceMessage,
@@ -458,7 +459,7 @@ class Pipeline:
                 name=f"{event.seq}-{event.phase}",
                 video_ts=video_ts,
             )
-            evidence, paths = bundle.messages[:16], bundle.paths
+            evidence, paths = bundle.messages[:MAX_EVIDENCE_ITEMS], bundle.paths
             self.stats.evidence += len(evidence)
             self.stats.evidence_s += time.perf_counter() - t
         msg = EventMessage(
@@ -578,7 +579,7 @@ class Pipeline:
                 title=f"recheck zone {cmd.zone_id}: {verdict.result}",
                 name="recheck",
             )
-            for msg in bundle.messages[:16]:
+            for msg in bundle.messages[:MAX_EVIDENCE_ITEMS]:
                 self._publish(msg)
                 refs.append(msg.ref())
         result = RecheckResult(

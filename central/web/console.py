@@ -22,6 +22,7 @@ from central.auth import authenticate, create_access_token, shop_link_token
 from central.charts import grade_share_svg
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
+from central.domain.clock import now_utc
 from central.domain.edge_status import edge_statuses
 from central.domain.errors import DomainError
 from central.domain.events import EventFilter, query_events
@@ -74,7 +75,7 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
         return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next),
                                                 error="Wrong username or password."), status_code=401)
     throttle.succeeded(key)
-    user.last_login_at = datetime.now(UTC)
+    user.last_login_at = now_utc()
     session.commit()
     token, _ = create_access_token(settings, user)
     resp = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from central.api.deps import AdminUser, CurrentEdge, SessionDep, SettingsDep, ViewerUser, lookup
 from central.auth import hash_password, new_edge_secret
+from central.domain.clock import now_utc
 from central.domain.edge_status import edge_statuses
 from central.orm.users import EdgeCredential
 
@@ -95,7 +96,7 @@ def create_credential(body: EdgeCredentialCreate, session: SessionDep,
     if session.get(EdgeCredential, body.edge_id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"edge {body.edge_id} already has a credential")
     cred = EdgeCredential(edge_id=body.edge_id, site_id=body.site_id, camera_ids=list(body.camera_ids),
-                          active=True, created_by=admin.username, created_at=datetime.now(UTC))
+                          active=True, created_by=admin.username, created_at=now_utc())
     secret = issue_secret(cred)
     session.add(cred)
     session.commit()
@@ -142,7 +143,7 @@ def update_credential(body: EdgeCredentialUpdate, cred: CredentialDep, session: 
              summary="issue a new secret; the old one stops working")
 def rotate_credential(cred: CredentialDep, session: SessionDep) -> EdgeCredentialIssued:
     secret = issue_secret(cred)
-    cred.rotated_at = datetime.now(UTC)
+    cred.rotated_at = now_utc()
     session.commit()
     return EdgeCredentialIssued(**EdgeCredentialPublic.model_validate(cred).model_dump(), secret=secret)
 
