@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test setup setup-test lint bench accuracy i18n
+.PHONY: demo test check setup setup-test lint bench accuracy i18n
 
 demo:
 	@bash scripts/setup.sh
@@ -8,13 +8,22 @@ demo:
 test:
 	@bash scripts/setup.sh --test
 	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-logo
 	@.venv/bin/python -m pytest -q
+
+# The fast lane while developing: lint, the import contracts, and every test not marked slow or browser.
+check:
+	@bash scripts/setup.sh --test
+	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-logo
+	@.venv/bin/python -m pytest -q -m "not slow and not browser"
 
 setup:
 	@bash scripts/setup.sh
 
 lint:
 	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-logo
 
 bench:
 	@bash scripts/setup.sh

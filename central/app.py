@@ -11,13 +11,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 import central.api.routes as routes_pkg
+from central import metrics as central_metrics
 from central.api.throttle import LoginThrottle
+from central.domain.errors import DomainError
 from central.evidence_store import EvidenceStore, make_store
 from central.settings import CentralSettings
 
@@ -27,35 +29,16 @@ STATIC_DIR = Path(__file__).with_name("web") / "static"
 
 
 def discover_routers() -> list[tuple[str, APIRouter]]:
-    """(module name, router) for every module in central/api/routes that defines `router`, by name.
-    A router whose Doorline dependency is not installed (e.g. `central.orm.events` without the ingest part)
-    is left out with an error in the log; any other import failure stops the app, naming the module."""
+    """(module name, router) for every module in central/api/routes that defines `router`, by name; an
+    import error stops the app."""
     found: list[tuple[str, APIRouter]] = []
     for info in sorted(pkgutil.iter_modules(routes_pkg.__path__), key=lambda m: m.name):
         name = f"{routes_pkg.__name__}.{info.name}"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("central."):
-                raise RuntimeError(f"cannot import router module {name}: {exc}") from exc
-            log.error("router %s left out: %s is not installed", name, exc.name)
-            continue
-        except Exception as exc:
-            raise RuntimeError(f"cannot import router module {name}: {exc}") from exc
+        module = importlib.import_module(name)
         router = getattr(module, "router", None)
         if isinstance(router, APIRouter):
             found.append((name, router))
     return found
-
-
-def _metrics_text(session: Session) -> tuple[bytes, str] | None:
-    """Prometheus text from central/metrics.py (helper C): `render(session) -> (body, content_type)`."""
-    try:
-        from central import metrics
-    except ImportError:
-        return None
-    body, content_type = metrics.render(session)
-    return (body.encode() if isinstance(body, str) else body), content_type
 
 
 def create_app(settings: CentralSettings, session_factory: sessionmaker[Session] | None = None, *,
@@ -109,10 +92,7 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics (from central.metrics)")
     def metrics(request: Request) -> Response:
         with request.app.state.session_factory() as session:
-            out = _metrics_text(session)
-        if out is None:
-            return PlainTextResponse("# no metrics module installed\n", status_code=404)
-        body, content_type = out
+            body, content_type = central_metrics.render(session)
         return Response(body, media_type=content_type)
 
     @app.get("/", include_in_schema=False)
@@ -123,11 +103,6 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    try:
-        from central.domain.errors import DomainError
-    except ImportError:
-        return
-
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status)

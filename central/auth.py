@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.domain.clock import now_utc
 from central.orm.users import ROLES, EdgeCredential, User
 from central.settings import CentralSettings
 
@@ -94,7 +95,7 @@ class TokenClaims:
 
 def _encode(settings: CentralSettings, claims: dict, now: datetime | None, ttl_s: int | None
             ) -> tuple[str, datetime]:
-    now = now or datetime.now(UTC)
+    now = now or now_utc()
     expires = now + timedelta(seconds=settings.token_ttl_s if ttl_s is None else ttl_s)
     payload = {**claims, "iat": int(now.timestamp()), "exp": int(expires.timestamp())}
     return jwt.encode(payload, settings.secret_key, algorithm=ALGORITHM), expires

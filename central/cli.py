@@ -7,9 +7,9 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from central.broker_config import BrokerConfigError
+from central.domain.clock import now_utc
 from central.settings import CentralSettings
 
 log = logging.getLogger("doorline.central")
@@ -30,7 +30,7 @@ class Ticker(threading.Thread):
         while not self.stopped.wait(self.settings.tick_interval_s):
             try:
                 with self.session_factory() as session:
-                    workflow.tick(session, datetime.now(UTC), self.settings)
+                    workflow.tick(session, now_utc(), self.settings)
                     session.commit()
             except Exception:  # a failed tick is retried next interval; the service keeps running
                 log.exception("workflow tick failed")
@@ -143,7 +143,7 @@ def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int
         session.commit()
         from central.domain import grades
 
-        grades.recompute(session, now=datetime.now(UTC), settings=settings)
+        grades.recompute(session, now=now_utc(), settings=settings)
         session.commit()
     print(report.summary() if hasattr(report, "summary") else report)
     return 0 if not getattr(report, "errors", None) else 1

@@ -53,14 +53,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from central import outbox
+from central import outbox, workflow
+from central.domain.clock import now_utc
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.evidence_store import EvidenceStore, EvidenceStoreError
-from central.orm.base import utcnow
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, RecheckRecord
 from central.settings import CentralSettings
-from edge.publisher import mqtt_client, session_properties
 from wire import signing, topics
+from wire.mqtt import mqtt_client, session_properties
 from wire.schema import (
     Bundle,
     EventMessage,
@@ -255,13 +255,7 @@ class IngestService:
         if self._client is not None:
             raise RuntimeError("ingest already started")
         self._stopping.clear()  # a stopped service may be started again
-        workflow = None
-        if self.use_workflow:
-            try:
-                from central import workflow  # the domain entry points, optional
-            except ImportError:
-                workflow = None
-        self._workflow = workflow
+        self._workflow = workflow if self.use_workflow else None
         self._blob_pool = concurrent.futures.ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="ingest-blob")
         client = mqtt_client(self.mqtt, self.client_id, manual_ack=True)
         client.on_connect = self._on_connect
@@ -492,7 +486,7 @@ class IngestService:
                         session.execute(
                             update(EventPhaseRecord)
                             .where(EventPhaseRecord.message_id.in_(stored_ids))
-                            .values(received_at=utcnow())
+                            .values(received_at=now_utc())
                         )
                     session.commit()
                 break
@@ -778,7 +772,7 @@ class IngestService:
                 ev.phase, ev.last_seq = msg.phase, msg.seq
             ev.score = max(ev.score, msg.score)
             ev.phase_count += 1
-            ev.updated_at = utcnow()
+            ev.updated_at = now_utc()
         session.add(
             EventPhaseRecord(
                 message_id=msg.message_id,
@@ -875,7 +869,7 @@ class IngestService:
             session.add(ev)
             rows.evidence_rows[msg.evidence_id] = ev
         ev.size, ev.width, ev.height, ev.kind = len(data), msg.width, msg.height, msg.kind
-        ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, utcnow()
+        ev.stored, ev.message_id, ev.stored_at = True, msg.message_id, now_utc()
         rows.evidence_messages.add(msg.message_id)
 
     def _put_evidence(self, data: bytes) -> None:
@@ -916,7 +910,7 @@ class IngestService:
         return "stored"
 
     def _apply_status(self, session: Session, msg: StatusMessage) -> str:
-        now = utcnow()
+        now = now_utc()
         if msg.state == "offline":
             # the last will names one camera; the whole edge is gone
             session.execute(
@@ -938,9 +932,9 @@ class IngestService:
         return "status"
 
     def _call_workflow(self, session: Session, name: str, msg: Any, item: Inbound) -> None:
-        fn = getattr(self._workflow, name, None) if self._workflow is not None else None
-        if fn is None:
+        if self._workflow is None:
             return
+        fn = getattr(self._workflow, name)
         self._counts["workflow_calls"] += 1
         try:
             with session.begin_nested():

@@ -25,10 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from wire.mqtt import MqttSettings, mqtt_client
+
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
-
-    from wire.mqtt import MqttSettings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -194,8 +194,6 @@ class BrokerMonitor:
         self._client: mqtt.Client | None = None
 
     def start(self) -> BrokerMonitor:
-        from edge.publisher import mqtt_client
-
         client = mqtt_client(self.settings, self.client_id)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_a: self._connected.clear()

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from central.orm.base import utcnow
+from central.domain.clock import now_utc
 from central.orm.events import Outbox
 from wire.schema import CommandMessage, encode
 
@@ -45,7 +45,7 @@ def pending(session: Session, limit: int = 100) -> list[Outbox]:
 def claim(session: Session, owner: str, limit: int = 100, now: datetime | None = None) -> list[Outbox]:
     """Claim up to `limit` unsent rows for `owner` (rows not claimed, or claimed longer ago than the timeout).
     Commits. Each row is claimed by a conditional UPDATE, so two instances never both own one."""
-    now = now or utcnow()
+    now = now or now_utc()
     stale = now - CLAIM_TIMEOUT
     candidates = session.scalars(
         select(Outbox.id)
@@ -74,7 +74,7 @@ def claim(session: Session, owner: str, limit: int = 100, now: datetime | None =
 
 def mark_sent(session: Session, row_id: int, now: datetime | None = None) -> None:
     session.execute(
-        update(Outbox).where(Outbox.id == row_id).values(sent_at=now or utcnow(), last_error=None)
+        update(Outbox).where(Outbox.id == row_id).values(sent_at=now or now_utc(), last_error=None)
     )
     session.commit()
 
@@ -84,6 +84,6 @@ def release(session: Session, row_id: int, error: str, now: datetime | None = No
     session.execute(
         update(Outbox)
         .where(Outbox.id == row_id, Outbox.sent_at.is_(None))
-        .values(claimed_by=None, claimed_at=now or utcnow(), last_error=error[:500])
+        .values(claimed_by=None, claimed_at=now or now_utc(), last_error=error[:500])
     )
     session.commit()

@@ -47,7 +47,7 @@ class CentralSettings(BaseSettings):
     grade_rules: Literal["counts", "business_type", "inspection_score"] = "counts"
     match_tolerance_m: float = Field(default=15.0, ge=0)
     tick_interval_s: float = Field(default=5.0, gt=0, description="how often timers (windows, grades) run")
-    # D1 (central domain): recheck timeout, grade refresh, inspection frequency, hot spots
+    # the domain: recheck timeout, grade refresh, inspection frequency, hot spots
     recheck_timeout_s: float = Field(default=600, gt=0,
                                      description="no recheck answer by then → officer task")
     grade_refresh_interval_s: float = Field(default=3600, gt=0, description="full grade recomputation period")

@@ -16,11 +16,14 @@ import numpy as np
 from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from edge.lifecycle import ZONE_CHANGED, ZONE_REMOVED, EpisodeTracker
-from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, Condition, RuleConfig, cross_door_trading, piled_goods
+from edge.rules import Condition, cross_door_trading, piled_goods
+from models.classes import COCO80
 from models.detections import Detections
+from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
 from zones.fit import check_fit, scale_for
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
+from zones.rules import RuleConfig
 
 log = logging.getLogger("doorline.edge.analyzer")
 
@@ -31,13 +34,7 @@ def class_names(detections: Detections) -> np.ndarray:
     """Class name per detection: `data["class_name"]`, else COCO-80 names by class id."""
     if "class_name" in detections.data:
         return np.asarray(detections.data["class_name"]).astype(str)
-    try:
-        from models.classes import COCO80  # type: ignore[attr-defined]
-
-        names = np.asarray(list(COCO80), dtype=object)
-    except ImportError:
-        names = np.asarray(["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck"],
-                           dtype=object)
+    names = np.asarray(list(COCO80), dtype=object)
     ids = detections.class_id.astype(np.int64)
     ok = (ids >= 0) & (ids < len(names))
     out = np.full(len(ids), "", dtype=object)

@@ -177,10 +177,8 @@ def _camera_id_from_zones(path: Path) -> str:
 def _publisher(settings, camera_ids: list[str]):
     if not settings.mqtt_enabled:
         return None
-    try:
-        from edge.publisher import Publisher
-    except ImportError as exc:
-        raise InputError(f"MQTT publishing is not available ({exc}); run with --no-mqtt") from exc
+    from edge.publisher import Publisher
+
     return Publisher(
         settings.mqtt,
         edge_id=settings.edge_id,

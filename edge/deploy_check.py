@@ -99,7 +99,7 @@ def check_camera(cam: CameraSettings, settings: EdgeSettings, timeout_s: float =
 
 
 def check_broker(settings: EdgeSettings, timeout_s: float = 10.0) -> Check:
-    from edge.publisher import mqtt_client
+    from wire.mqtt import mqtt_client
 
     m = settings.mqtt
     name = f"broker {m.host}:{m.port}"

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.events import ZoneEvent
-from edge.rules import Condition, RuleConfig
+from edge.rules import Condition
 from wire.ids import new_id
 from wire.schema import END_CLEARED
+from zones.rules import RuleConfig
 
 # Why an episode ends other than a clear zone: the edge stopped watching, and says nothing about the goods.
 ZONE_REMOVED = "zone_removed"  # a zones reload dropped the zone (or the violation from it)

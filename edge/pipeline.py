@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ from models.base import Detector
 from models.detections import Detections
 from wire.schema import (
     MAX_BOXES,
+    MAX_EVIDENCE_ITEMS,
     CommandMessage,
     EventMessage,
     EvidenceMessage,
@@ -81,7 +83,17 @@ log = logging.getLogger(__name__)
 class MessageSink(Protocol):
     """What the pipeline needs of `edge.publisher.Publisher`."""
 
-    def publish(self, msg: Any) -> None: ...
+    def publish(self, msg: Any) -> Any: ...
+
+    def publish_many(self, msgs: Sequence[Any]) -> Any: ...
+
+    def on_command(self, callback: Callable[[CommandMessage], None]) -> None: ...
+
+    def set_status(self, state: str, *, fps: float | None = None, source_state: str | None = None,
+                   detail: str | None = None) -> None: ...
+
+    @property
+    def depth(self) -> int: ...
 
 
 @dataclass
@@ -235,7 +247,7 @@ class Pipeline:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
             # a fresh file by default: a clip run twice into one file must not list its events twice
             self._events_out = s.events_out.open("a" if s.events_out_append else "w", encoding="utf-8")
-        if self.publisher is not None and hasattr(self.publisher, "on_command"):
+        if self.publisher is not None:
             self.publisher.on_command(self.submit_command)
         for camera in self.cameras.values():
             camera.source.frame_ready = self._frame_ready
@@ -511,12 +523,11 @@ class Pipeline:
             log.error("camera %s: %s %s not published: %s", msg.camera_id, msg.type, msg.message_id, exc)
 
     def _publish_all(self, msgs: list[Any]) -> None:
-        """Spool the evidence and its event in one transaction when the publisher can; if that fails (e.g.
+        """Spool the evidence and its event in one transaction; if that fails (e.g.
         the spool is full even after dropping old evidence), one by one, so the small event may still fit."""
-        many = getattr(self.publisher, "publish_many", None)
-        if many is not None and len(msgs) > 1:
+        if self.publisher is not None and len(msgs) > 1:
             try:
-                many(msgs)
+                self.publisher.publish_many(msgs)
                 return
             except Exception as exc:  # noqa: BLE001
                 log.warning("spooling %d messages together failed (%s); trying one by one", len(msgs), exc)
@@ -547,7 +558,7 @@ class Pipeline:
                 name=f"{event.seq}-{event.phase}",
                 video_ts=video_ts,
             )
-            evidence, paths = bundle.messages[:16], bundle.paths
+            evidence, paths = bundle.messages[:MAX_EVIDENCE_ITEMS], bundle.paths
             self.stats.evidence += len(evidence)
             self.stats.evidence_s += time.perf_counter() - t
         msg = EventMessage(
@@ -734,7 +745,7 @@ class Pipeline:
                 title=f"recheck zone {cmd.zone_id}: {verdict.result}",
                 name="recheck",
             )
-            for msg in bundle.messages[:16]:
+            for msg in bundle.messages[:MAX_EVIDENCE_ITEMS]:
                 self._publish(msg)
                 refs.append(msg.ref())
         result = RecheckResult(
@@ -767,7 +778,7 @@ class Pipeline:
         troubles = {cid: c.source.describe() for cid, c in self.cameras.items()
                     if not c.failed and ((c.source.live and states[cid] != "live") or c.source.attempts)}
         depth = 0
-        if self.publisher is not None and hasattr(self.publisher, "depth"):
+        if self.publisher is not None:
             depth = int(self.publisher.depth)
         return {
             "fps": round(fps, 2),
@@ -797,7 +808,7 @@ class Pipeline:
         self._status_due = False
         status = self.status()
         self._last_status, self._status_analysed = now, self.stats.frames_analysed
-        if self.publisher is not None and hasattr(self.publisher, "set_status"):
+        if self.publisher is not None:
             states = status["source_states"]
             bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
             moved = {cid: c.view_changed_at for cid, c in self.cameras.items() if c.view_changed_at is not None}

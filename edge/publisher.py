@@ -43,13 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 
 from edge.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
 from wire import signing, topics
-from wire.mqtt import MqttSettings
+from wire.mqtt import MqttSettings, mqtt_client, session_properties
 from wire.schema import (
     MAX_MESSAGE_BYTES,
     CommandMessage,
@@ -69,7 +68,6 @@ from wire.signing import Signer
 
 log = logging.getLogger("doorline.edge.publisher")
 
-SESSION_EXPIRY_S = 7 * 24 * 3600
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, but no subscriber got it
 UNROUTED_RETRY_S = 1.0
 _KIND_OF: dict[type, str] = {EventMessage: "event", EvidenceMessage: "evidence", RecheckResult: "recheck"}
@@ -104,30 +102,6 @@ def _attachments(msgs: Sequence[Any]) -> dict[int, list[EvidenceMessage]]:
         if parts:
             out[id(head)] = parts
     return out
-
-
-def mqtt_client(settings: MqttSettings, client_id: str, **kwargs: Any) -> mqtt.Client:
-    """A paho v2 MQTT v5 client with the credentials and TLS of `settings` (shared by edge and central)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **kwargs)
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls_ca is not None:
-        client.tls_set(
-            ca_certs=str(settings.tls_ca),
-            certfile=str(settings.tls_cert) if settings.tls_cert else None,
-            keyfile=str(settings.tls_key) if settings.tls_key else None,
-        )
-        client.tls_insecure_set(settings.tls_insecure)
-    client.reconnect_delay_set(min_delay=1, max_delay=16)
-    return client
-
-
-def session_properties(expiry_s: int = SESSION_EXPIRY_S, receive_maximum: int | None = None) -> Properties:
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = expiry_s
-    if receive_maximum is not None:
-        props.ReceiveMaximum = receive_maximum
-    return props
 
 
 class Publisher:

@@ -33,8 +33,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from edge.rules import RuleConfig, check_overrides
 from wire.mqtt import MqttSettings
+from zones.rules import RuleConfig, check_overrides
 
 
 def default_edge_id() -> str:

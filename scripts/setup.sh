@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Doorline needs on this machine, and says what it does.
 #   scripts/setup.sh          venv + package + Mosquitto (enough for the demo)
-#   scripts/setup.sh --test   also Chromium (browser tests) and a reachable PostgreSQL
+#   scripts/setup.sh --test   also Chromium (browser tests) and PostgreSQL's binaries (the tests run their own)
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ if [ "$(cat $stamp 2>/dev/null)" != "$hash" ]; then
   say "installing Doorline and its dependencies into .venv (pip, a minute or two the first time)"
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -c 'import edge, central, models, zones, wire, cv2, onnxruntime, paho.mqtt' \
+  .venv/bin/python -c 'import edge, central, models, zones, wire, testkit, cv2, onnxruntime, paho.mqtt' \
     || { say "the Python install failed (see pip output above)"; exit 1; }
   echo "$hash" > $stamp
 else
@@ -53,26 +53,22 @@ if [ $want_test = 1 ]; then
   # 3. Chromium for the browser tests (Playwright drives Debian's build; it never downloads one).
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
   say "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
-  # 4. PostgreSQL for the tests that run on both databases.
-  pg_url=${DOORLINE_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
-  if ! .venv/bin/python - "$pg_url" <<'PY' 2>/dev/null
+  # 4. PostgreSQL for the tests that run on both databases: the server DOORLINE_TEST_PG_URL names, or else
+  #    a throwaway cluster the tests start in a temporary directory and remove (testkit/postgres.py). No
+  #    server is started and no configuration file is changed here; only the binaries are installed.
+  if [ -n "${DOORLINE_TEST_PG_URL:-}" ]; then
+    if ! .venv/bin/python - "$DOORLINE_TEST_PG_URL" <<'PY' 2>/dev/null
 import sys, sqlalchemy
 sqlalchemy.create_engine(sys.argv[1]).connect().close()
 PY
-  then
-    if ! command -v pg_ctlcluster >/dev/null; then apt_install postgresql; fi
-    say "starting PostgreSQL"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main start 2>/dev/null || true
-    sleep 2
-    # Local tests connect over TCP as postgres without a password, like CI.
-    hba=$(ls /etc/postgresql/*/main/pg_hba.conf | tail -1)
-    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-      say "allowing trust auth from 127.0.0.1 for the test database ($hba)"
-      as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
-      as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main reload
+    then say "DOORLINE_TEST_PG_URL is set but that server does not answer: $DOORLINE_TEST_PG_URL"; exit 1; fi
+    say "postgresql: the tests use DOORLINE_TEST_PG_URL"
+  else
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+      apt_install postgresql
     fi
-    as_root su postgres -c "psql -tc \"select 1 from pg_database where datname='test'\" | grep -q 1 || createdb test" || true
+    say "postgresql: the tests start a throwaway cluster of their own ($(.venv/bin/python -c \
+      'from testkit.postgres import bin_dir; print(bin_dir())'))"
   fi
-  say "postgresql: reachable"
 fi
 say "done"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.conftest import ephemeral_ports, free_port
+from testkit.ports import ephemeral_ports, free_port
 
 
 def test_free_port_is_below_the_ephemeral_range_and_bindable() -> None:

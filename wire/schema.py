@@ -53,6 +53,7 @@ VERSION = 1
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_EVIDENCE_BYTES = 1024 * 1024
 MAX_BOXES = 256
+MAX_EVIDENCE_ITEMS = 16  # evidence pictures one event or recheck result references (and a bundle carries)
 BINARY_MAGIC = b"\x00DLB"
 BUNDLE_MAGIC = b"\x00DLE"
 MAX_HEADER_BYTES = 64 * 1024
@@ -60,7 +61,9 @@ _FRAME = struct.Struct(">4sI")
 _DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
 
 Violation = Literal["cross_door_trading", "piled_goods"]
-VIOLATIONS: tuple[str, ...] = ("cross_door_trading", "piled_goods")
+CROSS_DOOR_TRADING = "cross_door_trading"
+PILED_GOODS = "piled_goods"
+VIOLATIONS: tuple[str, ...] = (CROSS_DOOR_TRADING, PILED_GOODS)
 Phase = Literal["start", "update", "end"]
 EvidenceKind = Literal["annotated", "clean", "crop"]
 # Why an episode ended. "cleared": the zone was clear for `clear_s` (the goods were taken away); every other
@@ -130,7 +133,7 @@ class EventMessage(_Message):
     video_ts: float | None = Field(default=None, ge=0, description="seconds from the start of a file source")
     score: float = Field(ge=0, le=1)
     boxes: list[Box] = Field(default_factory=list, max_length=MAX_BOXES)
-    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=MAX_EVIDENCE_ITEMS)
     source_kind: Literal["fixed", "drone"] = "fixed"
     geo: GeoPoint | None = None
     command_id: Id | None = Field(default=None, description="set when the phase answers a central command")
@@ -265,7 +268,7 @@ class RecheckResult(_Message):
     result: Literal["clear", "present", "unknown"]
     ts: float
     score: float = Field(default=0.0, ge=0, le=1)
-    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=MAX_EVIDENCE_ITEMS)
     detail: str = Field(default="", max_length=1000)
 
 
@@ -361,8 +364,8 @@ def _decode_bundle(raw: bytes) -> Bundle:
     head_obj, parts = obj.get("head"), obj.get("evidence")
     if not isinstance(head_obj, dict) or head_obj.get("type") not in ("event", "recheck_result"):
         raise SchemaError("bundle head is not an event or recheck result")
-    if not isinstance(parts, list) or len(parts) > 16 or not all(isinstance(p, dict) for p in parts):
-        raise SchemaError("bundle evidence is not a list of at most 16 objects")
+    if not isinstance(parts, list) or len(parts) > MAX_EVIDENCE_ITEMS or not all(isinstance(p, dict) for p in parts):
+        raise SchemaError(f"bundle evidence is not a list of at most {MAX_EVIDENCE_ITEMS} objects")
     head = _validate_obj(head_obj, None)
     sizes = {r.evidence_id: r.size for r in head.evidence}
     offset = 0

@@ -7,7 +7,7 @@ Two layouts are accepted (YAML or JSON, chosen by content, not by extension):
        camera_id: cam-12            # required
        site_id: market-st           # optional
        frame_size: [1920, 1080]     # optional (w, h); polygons are in these pixels and scale with the frame
-       rules:                       # optional RuleConfig fields (edge.rules), the camera's defaults
+       rules:                       # optional RuleConfig fields (zones.rules), the camera's defaults
          min_dwell_s: 120
        zones:
          - zone_id: z-1             # unique per camera
@@ -39,8 +39,9 @@ import yaml
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity, make_valid
 
-from edge.rules import PILED_GOODS, VIOLATIONS, RuleConfig, check_overrides
+from wire.schema import PILED_GOODS, VIOLATIONS
 from zones.model import CameraZones, Zone
+from zones.rules import RuleConfig, check_overrides
 
 _CAMERA_KEYS = {"camera_id", "site_id", "frame_size", "rules", "zones"}
 _ZONE_KEYS = {"zone_id", "shop_id", "polygon", "door_line", "violations", "rules"}

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.rules import VIOLATIONS, RuleConfig
+from wire.schema import VIOLATIONS
+from zones.rules import RuleConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@
 - `require_role("reviewer")`: 403 for lower roles. Ready-made: `ViewerUser`, `ReviewerUser`, `AdminUser`.
 - `lookup(Model, "param", role=...)`: loads the row named by a path parameter, 404 if absent, after the
   role check (so a viewer asking for a missing case learns nothing more than 403 would tell).
-- `StoreDep`: the evidence store (helper C's `EvidenceStore`).
+- `StoreDep`: the evidence store (`EvidenceStore`).
 - `CurrentEdge`: the edge box named by a Bearer edge token (routes an edge calls itself).
 """
 

@@ -1,12 +1,12 @@
 """ORM tables. Importing this package registers every table on `Base.metadata` (Alembic reads it)."""
 
 from central.orm import (  # noqa: F401
-    audit,  # D1: registry, cases, grades, audit
+    audit,
     cases,
-    events,  # C: events, evidence, dead letters, edge status, outbox
+    events,
     grades,
     shops,
-    users,  # D2: operator accounts, edge credentials
+    users,
 )
 from central.orm.base import Base
 

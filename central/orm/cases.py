@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 # Case states. Open: detected, notified, rechecking, officer_recheck, escalated, penalty_due.
 # Closed: rectified, resolved, dismissed.
@@ -47,7 +48,7 @@ class Case(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0, doc="highest event score seen")
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     evidence: Mapped[list[str]] = mapped_column(JSON, default=list, doc="evidence sha256s, oldest first")
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, index=True)
     first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -72,13 +73,13 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Which event episodes (helper C's `events.event_id`) belong to which case."""
+    """Which event episodes (`events.event_id`) belong to which case."""
 
     __tablename__ = "case_events"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
-    attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
 
 
 class OwnerlessEvent(Base):
@@ -117,7 +118,7 @@ class Notice(Base):
     strike: Mapped[int] = mapped_column(Integer)
     recipient: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
 
     case: Mapped[Case] = relationship(back_populates="notices")
 
@@ -133,7 +134,7 @@ class OfficerTask(Base):
     kind: Mapped[str] = mapped_column(String(20))  # recheck | escalation | penalty
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open | done
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     done_by: Mapped[str | None] = mapped_column(String(100), default=None)
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)  # clear | present
@@ -151,7 +152,7 @@ class Penalty(Base):
     ticket_no: Mapped[str] = mapped_column(String(100))
     amount: Mapped[float] = mapped_column(Float, default=0.0)
     issued_by: Mapped[str] = mapped_column(String(100))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     note: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship(back_populates="penalties")
@@ -164,7 +165,7 @@ class Complaint(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     shop_id: Mapped[str] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, index=True)
     source: Mapped[str] = mapped_column(String(30), default="citizen")
     text: Mapped[str] = mapped_column(Text, default="")
     valid: Mapped[bool] = mapped_column(Boolean, default=True)

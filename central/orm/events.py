@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 
 class Event(Base):
@@ -43,8 +44,8 @@ class Event(Base):
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     source_kind: Mapped[str] = mapped_column(String(10), default="fixed")
     phase_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
 
 
 class EventPhaseRecord(Base):
@@ -60,7 +61,7 @@ class EventPhaseRecord(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[float] = mapped_column(Float, doc="edge clock, unix seconds")
     received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, doc="stamped in the ingest transaction, just before commit"
+        DateTime(timezone=True), default=now_utc, doc="stamped in the ingest transaction, just before commit"
     )
     payload: Mapped[str] = mapped_column(Text, doc="the message JSON as received")
 
@@ -78,7 +79,7 @@ class RecheckRecord(Base):
     zone_id: Mapped[str] = mapped_column(String(128))
     result: Mapped[str] = mapped_column(String(10))
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     payload: Mapped[str] = mapped_column(Text)
 
 
@@ -99,7 +100,7 @@ class Evidence(Base):
     message_id: Mapped[str | None] = mapped_column(String(128), default=None, unique=True)
     site_id: Mapped[str] = mapped_column(String(128))
     camera_id: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
@@ -109,7 +110,7 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, index=True)
     topic: Mapped[str] = mapped_column(String(512))
     reason: Mapped[str] = mapped_column(String(1000))
     message_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
@@ -134,7 +135,7 @@ class EdgeStatus(Base):
     spool_bytes: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(String(1000), default="")
     sent_at: Mapped[float] = mapped_column(Float, default=0.0, doc="edge clock of the status applied")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
 
 
 class Outbox(Base):
@@ -151,7 +152,7 @@ class Outbox(Base):
     camera_id: Mapped[str] = mapped_column(String(128))
     cmd: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

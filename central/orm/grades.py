@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 
 class GradeChange(Base):
@@ -16,7 +17,7 @@ class GradeChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     shop_id: Mapped[str] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, index=True)
     old_grade: Mapped[str | None] = mapped_column(String(10), default=None)
     new_grade: Mapped[str] = mapped_column(String(10))
     rule_set: Mapped[str] = mapped_column(String(30))
@@ -31,7 +32,7 @@ class Inspection(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     shop_id: Mapped[str] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     inspector: Mapped[str] = mapped_column(String(100))
     waste: Mapped[float] = mapped_column(Float)
     sanitation: Mapped[float] = mapped_column(Float, doc="door-front sanitation")

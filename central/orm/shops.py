@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 
 class Shop(Base):
@@ -46,8 +47,8 @@ class Shop(Base):
         String(10), default=None, index=True, doc="red | yellow | green; None until the first grading"
     )
     grade_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, onupdate=now_utc, index=True)
 
     zones: Mapped[list[ShopZone]] = relationship(back_populates="shop", cascade="all, delete-orphan", lazy="selectin")
 
@@ -66,7 +67,7 @@ class ShopZone(Base):
     polygon: Mapped[list[list[float]] | None] = mapped_column(JSON, default=None, doc="image pixels [[x, y], ...]")
     source: Mapped[str] = mapped_column(String(20), default="registry")
     assigned_by: Mapped[str | None] = mapped_column(String(100), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
 
     shop: Mapped[Shop] = relationship(back_populates="zones")
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 ROLES: tuple[str, ...] = ("viewer", "reviewer", "admin")  # each role can do everything the ones before it can
 
@@ -22,7 +23,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_version: Mapped[int] = mapped_column(Integer, default=0,
                                                doc="bumped on password change; older tokens stop working")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
@@ -38,6 +39,6 @@ class EdgeCredential(Base):
     mqtt_password_line: Mapped[str] = mapped_column(String(300), default="",
                                                     doc="the same secret as a Mosquitto `passwd` line ($7$)")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

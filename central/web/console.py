@@ -1,7 +1,7 @@
 """The operator console (command centre): review queue, case detail, ownerless queue, shops with their grade
 faces, grade shares over time, inspections due, edges. Plain HTML forms; works without JavaScript.
 
-Decisions go through D1's domain functions (`central.domain.cases.confirm` / `dismiss`, ownerless
+Decisions go through the domain functions (`central.domain.cases.confirm` / `dismiss`, ownerless
 assignment), so the console and the REST API write the same way."""
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from sqlalchemy.orm import Session
 
 from central import i18n
 from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
-from central.api.routes.events import EventFilter, query_events
 from central.api.throttle import get_throttle
 from central.auth import authenticate, create_access_token, shop_link_token
+from central.charts import grade_share_svg
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
+from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
+from central.domain.events import EventFilter, query_events
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
@@ -37,7 +39,6 @@ from central.orm.users import User
 from central.settings import CentralSettings
 from central.web import pending as pending_decision
 from central.web import queries
-from central.web.charts import grade_share_svg
 from central.web.evidence import case_evidence
 from central.web.map_data import map_features
 from central.web.render import (
@@ -104,7 +105,7 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
         throttle.failed(key)
         return again(t.gettext("Wrong username or password."), 401)
     throttle.succeeded(key)
-    user.last_login_at = datetime.now(UTC)
+    user.last_login_at = now_utc()
     session.commit()
     token, _ = create_access_token(settings, user)
     decision = pending_decision.unseal(settings, pending) if pending else None

@@ -1,4 +1,4 @@
-"""Read-side queries the pages need, over D1's domain tables and C's event tables. Writes go through the
+"""Read-side queries the pages need, over the domain and event tables. Writes go through the
 domain functions (central.domain.*), never from here."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from central.orm.audit import AuditRecord
 from central.orm.cases import Case, CaseEvent, Notice, OwnerlessEvent
+from central.orm.events import Event
 from central.orm.shops import Shop
 
 GRADES = ("red", "yellow", "green")
@@ -136,11 +137,7 @@ def case_event_ids(session: Session, case_id: str) -> list[str]:
 
 
 def case_events(session: Session, case_id: str) -> list[Any]:
-    """The event episodes attached to a case (helper C's Event rows), oldest first; [] without C's tables."""
-    try:
-        from central.orm.events import Event
-    except ImportError:
-        return []
+    """The event episodes attached to a case, oldest first."""
     ids = case_event_ids(session, case_id)
     if not ids:
         return []
@@ -172,11 +169,11 @@ def shops_page(session: Session, *, q: str | None = None, grade: str | None = No
 
 def grade_share_series(session: Session, *, days: int = 30, today: date | None = None
                        ) -> list[tuple[date, dict[str, int]]]:
-    """Shops per grade at the end of each of the last `days` days (D1's statistics), [] if nothing graded."""
+    """Shops per grade at the end of each of the last `days` days, [] if nothing graded."""
     from central.domain.stats import grade_distribution_over_time
 
     today = today or datetime.now(UTC).date()
-    from central.web.charts import share_series
+    from central.charts import share_series
 
     return share_series(grade_distribution_over_time(session, today - timedelta(days=days - 1), today))
 

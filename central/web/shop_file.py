@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import i18n
+from central.charts import GRADE_COLOURS
 from central.i18n import N_
 from central.orm.cases import Case, Complaint
 from central.orm.grades import GradeChange, Inspection
 from central.orm.shops import Shop
 from central.settings import CentralSettings
-from central.web.charts import GRADE_COLOURS
 from central.web.render import GRADE_NAME
 
 NOT_GRADED = N_("not graded")

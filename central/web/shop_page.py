@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from central.api.deps import SessionDep, SettingsDep, StoreDep
-from central.api.routes.evidence import SHA256_RE, evidence_response
+from central.api.evidence_response import SHA256_RE, evidence_response
 from central.auth import AuthError, shop_id_from_link, shop_link_token, user_for_token
 from central.orm.shops import Shop
 from central.web import queries

@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy import insert, make_url, select
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # this file is central.py: its own folder, first on sys.path, shadows the package
 
 import central.orm  # noqa: E402,F401  (registers every table)
 from central.db import make_engine, make_session_factory  # noqa: E402

@@ -38,7 +38,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from edge.pipeline import Pipeline  # noqa: E402
 from edge.settings import CameraSettings, EdgeSettings  # noqa: E402

@@ -51,8 +51,9 @@ from pathlib import Path
 
 import numpy as np
 
+from testkit.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
 
 PG_ADMIN = os.environ.get("DOORLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SITE = "bench-site"
@@ -202,12 +203,6 @@ def central_worker(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- driver
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:

@@ -35,7 +35,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 import edge.analyzer as analyzer_mod  # noqa: E402
 from edge import background  # noqa: E402

@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 SHARED = Path(os.environ.get("DOORLINE_SHARED", ROOT.parent / "shared"))
 ZONES = ROOT / "scripts" / "bench" / "edge_zones.yaml"

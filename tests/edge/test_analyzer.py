@@ -11,9 +11,9 @@ import pytest
 
 from edge.analyzer import SceneAnalyzer
 from edge.events import ZoneEvent
-from edge.rules import RuleConfig
 from models.detections import Detections
 from zones.model import CameraZones, Zone
+from zones.rules import RuleConfig
 
 W, H = 320, 240
 ZONE = np.array([[90, 110], [230, 110], [240, 180], [85, 180]], float)
@@ -138,6 +138,7 @@ def test_exposure_step_and_shake_do_not_trigger(factor: float) -> None:
     assert events == [] and max(coverage) == 0.0
 
 
+@pytest.mark.slow
 def test_stationary_object_does_not_fade() -> None:
     events, analyzer, coverage = play(Scene(object_on=6.0, person=(100.0, 130.0)), 300.0, fps=1.0)
     assert [e.phase for e in events if e.phase != "update"] == ["start"]

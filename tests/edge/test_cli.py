@@ -8,25 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 import yaml
 
+from testkit.footage import bag_zones, make_bag_clip
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "edge.cli"]
-ZONES = {
-    "camera_id": "cli-cam",
-    "frame_size": [768, 576],
-    "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
-    "zones": [
-        {
-            "zone_id": "z-bag",
-            "shop_id": "shop-1",
-            "polygon": [[20, 262], [165, 262], [165, 322], [20, 322]],
-            "violations": ["piled_goods"],
-        }
-    ],
-}
+ZONES = bag_zones("z-bag", camera_id="cli-cam", road=False)
 REQUIRED = {
     "event_id",
     "camera_id",
@@ -47,20 +36,9 @@ def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def bag_clip(data_dir: Path, tmp_path_factory) -> tuple[Path, Path]:
-    """12 s of PETS2009 with a real rubbish-bag photo in zone z-bag from 4 to 8 s."""
+    """15 s of PETS2009 with a real rubbish-bag photo in zone z-bag from 4 to 9 s."""
     folder = tmp_path_factory.mktemp("cli")
-    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
-    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
-    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
-    video = folder / "bag.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    for i in range(150):
-        ok, frame = cap.read()
-        assert ok
-        if 40 <= i < 90:
-            frame[270:315, 45:135] = bag
-        writer.write(frame)
-    writer.release()
+    video = make_bag_clip(data_dir, folder / "bag.avi", seconds=15.0, bag_on=4.0, bag_off=9.0)
     zones = folder / "zones.yaml"
     zones.write_text(yaml.safe_dump(ZONES))
     return video, zones
@@ -105,6 +83,7 @@ def test_run_writes_one_json_line_per_event_phase(bag_clip, models_dir: Path, tm
     assert "150 frames decoded" in proc.stderr
 
 
+@pytest.mark.slow
 def test_events_out_starts_afresh_unless_appending(bag_clip, models_dir: Path, tmp_path: Path) -> None:
     # a clip run twice into one file must not list its events twice (a scorer would count false starts)
     video, zones = bag_clip

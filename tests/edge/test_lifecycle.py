@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edge.lifecycle import EpisodeTracker
-from edge.rules import Condition, RuleConfig
+from edge.rules import Condition
+from zones.rules import RuleConfig
 
 BOX = np.array([[1, 2, 3, 4]], np.float32)
 ON = Condition(True, 0.8, BOX)

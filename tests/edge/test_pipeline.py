@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
+from testkit.footage import BAG_OFF, BAG_ON, bag_zones, make_bag_clip
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
@@ -32,43 +33,7 @@ from wire.schema import (
     recheck_evidence_owner,
 )
 
-BAG_ON, BAG_OFF = 6.0, 13.0
-ZONES = {
-    "camera_id": "synth",
-    "frame_size": [768, 576],
-    "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
-    "zones": [
-        {
-            "zone_id": "z-bag",
-            "shop_id": "shop-1",
-            "polygon": [[20, 262], [165, 262], [165, 322], [20, 322]],
-            "violations": ["piled_goods"],
-        },
-        {
-            "zone_id": "z-road",
-            "shop_id": "shop-2",
-            "polygon": [[300, 200], [500, 200], [500, 300], [300, 300]],
-        },
-    ],
-}
-
-
-def make_clip(data_dir: Path, out: Path, seconds: float = 20.0) -> Path:
-    """Real PETS2009 frames (people walking) with a real rubbish-bag photo set down in zone z-bag from
-    BAG_ON to BAG_OFF seconds; 10 fps MJPEG."""
-    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
-    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
-    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    for i in range(int(seconds * 10)):
-        ok, frame = cap.read()
-        assert ok
-        if BAG_ON <= i / 10 < BAG_OFF:
-            frame[270:315, 45:135] = bag
-        writer.write(frame)
-    writer.release()
-    cap.release()
-    return out
+ZONES = bag_zones("z-bag", camera_id="synth")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +41,7 @@ def clip(data_dir: Path, tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("clip")
     zones = folder / "zones.yaml"
     zones.write_text(yaml.safe_dump(ZONES))
-    return make_clip(data_dir, folder / "bag.avi"), zones
+    return make_bag_clip(data_dir, folder / "bag.avi"), zones
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +63,36 @@ def settings_for(clip: tuple[Path, Path], models_dir: Path, tmp_path: Path, **ex
     )
 
 
-class CentralStandIn:
+class SinkStandIn:
+    """Every method of `edge.pipeline.MessageSink`, keeping what the pipeline gives it."""
+
+    depth = 0
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.statuses: list[dict] = []
+        self.command_callbacks: list = []
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+    def publish_many(self, msgs) -> None:
+        for msg in msgs:
+            self.publish(msg)
+
+    def on_command(self, callback) -> None:
+        self.command_callbacks.append(callback)
+
+    def set_status(self, state: str, **kw) -> None:
+        self.statuses.append({"state": state, **kw})
+
+
+class CentralStandIn(SinkStandIn):
     """Collects what the pipeline publishes and, like central, asks for a recheck after each start and
     each end of an episode."""
 
     def __init__(self) -> None:
-        self.messages: list = []
+        super().__init__()
         self.pipeline: Pipeline | None = None
 
     def publish(self, msg) -> None:
@@ -127,6 +116,7 @@ def test_bag_set_down_and_taken_away(clip, detector, models_dir: Path, tmp_path:
     sink.pipeline = pipeline
     stats = pipeline.run()
     assert stats.frames_decoded == 200 and stats.frames_analysed == 100
+    assert sink.command_callbacks == [pipeline.submit_command]
 
     events = [m for m in sink.messages if isinstance(m, EventMessage)]
     phases = [(e.zone_id, e.phase) for e in events]
@@ -282,11 +272,15 @@ def test_drone_events_carry_geo(clip, detector, models_dir: Path, tmp_path: Path
     assert start.geo.lon == pytest.approx(121.47) and start.geo.alt_m == pytest.approx(40)
 
 
-class RefusingSink:
+class RefusingSink(SinkStandIn):
     """A publisher whose spool is full: every publish raises."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
+
+    def publish_many(self, msgs) -> None:
+        raise OSError("spool full")
 
     def publish(self, msg) -> None:
         self.calls += 1
@@ -314,6 +308,7 @@ class RecordingPipeline(Pipeline):
         return super().analyse(camera, frame, detections)
 
 
+@pytest.mark.slow
 def test_detection_in_flight_keeps_stream_order_and_the_same_events(
     clip, detector, models_dir: Path, tmp_path: Path
 ) -> None:
@@ -374,11 +369,12 @@ def test_switch_interval_zero_keeps_pythons_own(clip, detector, models_dir: Path
     assert pipeline.intervals and all(v == before for v in pipeline.intervals)
 
 
-class GroupingSink:
-    """A publisher with publish_many; `refuse_groups` makes every grouped write fail (a spool too full for
-    the pictures and the event together)."""
+class GroupingSink(SinkStandIn):
+    """A publisher that keeps grouped and single writes apart; `refuse_groups` makes every grouped write
+    fail (a spool too full for the pictures and the event together)."""
 
     def __init__(self, refuse_groups: bool = False) -> None:
+        super().__init__()
         self.groups: list[list] = []
         self.singles: list = []
         self.refuse_groups = refuse_groups
@@ -416,18 +412,8 @@ def test_evidence_and_its_event_are_spooled_together_or_one_by_one(
     assert sum(isinstance(m, EvidenceMessage) for m in sent) == stats.evidence > 0
 
 
-class StatusRecorder:
+class StatusRecorder(SinkStandIn):
     """A publisher stand-in that keeps what the pipeline publishes and every status it sets."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.statuses: list[dict] = []
-
-    def publish(self, msg) -> None:
-        self.messages.append(msg)
-
-    def set_status(self, state: str, **kw) -> None:
-        self.statuses.append({"state": state, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -449,6 +435,7 @@ def bumped(data_dir: Path, tmp_path_factory) -> tuple[Path, Path]:
     return video, zones
 
 
+@pytest.mark.slow
 def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
     bumped, models_dir: Path, tmp_path: Path
 ) -> None:
@@ -467,6 +454,7 @@ def test_a_camera_bumped_mid_stream_relearns_and_says_its_zones_need_checking(
     assert all(s["state"] == "online" and s["detail"] == "" for s in sink.statuses[: len(sink.statuses) // 3])
 
 
+@pytest.mark.slow
 def test_reloading_the_zones_of_a_bumped_camera_clears_its_warning(bumped, models_dir: Path, tmp_path: Path) -> None:
     pipeline: Pipeline | None = None
 

@@ -18,30 +18,25 @@ from edge.pipeline import Pipeline
 from edge.reference_store import ReferenceStore
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
+from testkit.footage import BAG_POLYGON, bag_photo, bag_zones, set_down
 from tests.edge.test_sources import MjpegServer
 
-ZONE = np.array([[20, 262], [165, 262], [165, 322], [20, 322]], np.float64)
-ZONES = {
-    "camera_id": "live-cam",
-    "frame_size": [768, 576],
-    "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
-    "zones": [{"zone_id": "z-bag", "shop_id": "shop-1", "polygon": ZONE.tolist(), "violations": ["piled_goods"]}],
-}
+ZONE = np.array(BAG_POLYGON, np.float64)
+ZONES = bag_zones("z-bag", camera_id="live-cam", road=False)
 
 
 @pytest.fixture(scope="module")
 def footage(data_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """60 PETS2009 frames (people walking), and the same with a real rubbish-bag photo in zone z-bag."""
     cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
-    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
-    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
+    bag = bag_photo(data_dir)
     empty, with_bag = [], []
     for _ in range(60):
         ok, frame = cap.read()
         assert ok
         empty.append(frame)
         frame = frame.copy()
-        frame[270:315, 45:135] = bag
+        set_down(frame, bag)
         with_bag.append(frame)
     cap.release()
     return empty, with_bag

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge.rules import RuleConfig, check_overrides, cross_door_trading, piled_goods
+from edge.rules import cross_door_trading, piled_goods
+from zones.rules import RuleConfig, check_overrides
 
 BOX = np.array([[10, 10, 40, 40]], np.float32)
 

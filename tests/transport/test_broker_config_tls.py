@@ -32,7 +32,7 @@ from transport_support import (
 )
 
 from central.orm.events import EventPhaseRecord
-from tests.conftest import free_port
+from testkit.ports import free_port
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import encode

@@ -16,9 +16,7 @@ from sqlalchemy import func, select
 from transport_support import (
     SITE,
     Observer,
-    bag_zones,
     edge_process,
-    make_bag_clip,
     stop_process,
     wait_for,
     write_yaml_atomically,
@@ -26,6 +24,7 @@ from transport_support import (
 
 from central.orm.events import Event, EventPhaseRecord, Outbox
 from central.outbox import enqueue_command
+from testkit.footage import bag_zones, make_bag_clip
 from wire import topics
 from wire.schema import CommandMessage, StatusMessage, encode
 

@@ -181,26 +181,6 @@ def distinct_events(factory: sessionmaker[Session]) -> int:
         return int(s.scalar(select(func.count(func.distinct(EventPhaseRecord.event_id)))) or 0)
 
 
-BAG_ON, BAG_OFF = 6.0, 13.0  # seconds of the bag clip during which a rubbish bag lies in the bag zone
-BAG_POLYGON = [[20, 262], [165, 262], [165, 322], [20, 322]]
-
-
-def bag_zones(bag_zone_id: str, *, camera_id: str = "cam-1", road: bool = True) -> dict:
-    """A zones file whose zone `bag_zone_id` covers the spot where the bag clip's bag is set down (and, with
-    `road`, a second zone z-road on the road)."""
-    zones = [{"zone_id": bag_zone_id, "shop_id": "shop-1", "polygon": BAG_POLYGON, "violations": ["piled_goods"]}]
-    if road:
-        zones.append(
-            {"zone_id": "z-road", "shop_id": "shop-2", "polygon": [[300, 200], [500, 200], [500, 300], [300, 300]]}
-        )
-    return {
-        "camera_id": camera_id,
-        "frame_size": [768, 576],
-        "rules": {"min_dwell_s": 2, "clear_s": 2, "static_after_s": 1, "cooldown_s": 1},
-        "zones": zones,
-    }
-
-
 def write_yaml_atomically(path: Path, data: dict) -> None:
     import os
 
@@ -209,26 +189,6 @@ def write_yaml_atomically(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(yaml.safe_dump(data), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def make_bag_clip(data_dir: Path, out: Path, seconds: float = 20.0) -> Path:
-    """Real PETS2009 frames with a real rubbish-bag photo lying in the bag zone from BAG_ON to BAG_OFF
-    seconds; 10 fps MJPEG (the clip of tests/edge/test_pipeline.py)."""
-    cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
-    bag = cv2.imread(str(sorted((data_dir / "sidewalk-bags" / "valid" / "images").glob("*.jpg"))[0]))
-    bag = cv2.resize(bag[160:480, 160:480], (90, 45))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    try:
-        for i in range(int(seconds * 10)):
-            ok, frame = cap.read()
-            assert ok, "pets2009/vtest.avi is shorter than the clip"
-            if BAG_ON <= i / 10 < BAG_OFF:
-                frame[270:315, 45:135] = bag
-            writer.write(frame)
-    finally:
-        writer.release()
-        cap.release()
-    return out
 
 
 def edge_process(config: dict, workdir: Path, *, log_name: str = "edge.log"):

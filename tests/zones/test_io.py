@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from edge.rules import CROSS_DOOR_TRADING, PILED_GOODS, RuleConfig
+from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
 from zones.io import ZoneFileError, load_zones, parse_zones
+from zones.rules import RuleConfig
 from zones.validate import main as validate_main
 
 SQUARE = [[10, 10], [110, 10], [110, 60], [10, 60]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
@@ -20,6 +20,7 @@ from central.auth import (
     hash_password,
     verify_password,
 )
+from central.domain.clock import now_utc
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -50,7 +51,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
         throttle.failed(key)
         raise unauthorized("wrong username or password")
     throttle.succeeded(key)
-    user.last_login_at = datetime.now(UTC)
+    user.last_login_at = now_utc()
     session.commit()
     token, expires = create_access_token(settings, user)
     return Token(access_token=token, expires_at=expires, role=user.role)

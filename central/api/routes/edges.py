@@ -1,30 +1,23 @@
-"""Edge boxes: their last reported status (helper C's `EdgeStatus` rows) and their credentials (admin)."""
+"""Edge boxes: their last reported status (`EdgeStatus` rows) and their credentials (admin)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from central.api.deps import AdminUser, CurrentEdge, SessionDep, SettingsDep, ViewerUser, lookup
 from central.auth import hash_password, new_edge_secret
+from central.domain.clock import now_utc
+from central.domain.edge_status import edge_statuses
 from central.orm.users import EdgeCredential
 
 router = APIRouter(prefix="/api/edges", tags=["edges"])
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-
-
-@dataclass
-class StatusTable:
-    columns: list[str] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def issue_secret(cred: EdgeCredential) -> str:
@@ -36,27 +29,6 @@ def issue_secret(cred: EdgeCredential) -> str:
     cred.secret_hash = hash_password(secret)
     cred.mqtt_password_line = password_line(cred.edge_id, secret)
     return secret
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def edge_statuses(session: Session) -> StatusTable:
-    """Every EdgeStatus row as a dict of its columns (whatever helper C stores), newest first when the
-    table has an update time."""
-    try:
-        from central.orm.events import EdgeStatus
-    except ImportError:
-        return StatusTable()
-    cols = [c.key for c in sa_inspect(EdgeStatus).column_attrs]
-    order = next((getattr(EdgeStatus, k) for k in ("updated_at", "received_at", "last_seen_at", "ts")
-                  if k in cols), None)
-    stmt = select(EdgeStatus)
-    if order is not None:
-        stmt = stmt.order_by(order.desc())
-    rows = [{k: _plain(getattr(r, k)) for k in cols} for r in session.scalars(stmt.limit(1000))]
-    return StatusTable(cols, rows)
 
 
 class EdgeCredentialBase(BaseModel):
@@ -124,7 +96,7 @@ def create_credential(body: EdgeCredentialCreate, session: SessionDep,
     if session.get(EdgeCredential, body.edge_id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"edge {body.edge_id} already has a credential")
     cred = EdgeCredential(edge_id=body.edge_id, site_id=body.site_id, camera_ids=list(body.camera_ids),
-                          active=True, created_by=admin.username, created_at=datetime.now(UTC))
+                          active=True, created_by=admin.username, created_at=now_utc())
     secret = issue_secret(cred)
     session.add(cred)
     session.commit()
@@ -171,7 +143,7 @@ def update_credential(body: EdgeCredentialUpdate, cred: CredentialDep, session: 
              summary="issue a new secret; the old one stops working")
 def rotate_credential(cred: CredentialDep, session: SessionDep) -> EdgeCredentialIssued:
     secret = issue_secret(cred)
-    cred.rotated_at = datetime.now(UTC)
+    cred.rotated_at = now_utc()
     session.commit()
     return EdgeCredentialIssued(**EdgeCredentialPublic.model_validate(cred).model_dump(), secret=secret)
 

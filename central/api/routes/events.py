@@ -1,25 +1,21 @@
-"""Violation episodes as the edges reported them (helper C's tables): list with filters, detail with phases,
+"""Violation episodes as the edges reported them: list with filters, detail with phases,
 evidence references and the case they went to."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from central.api.deps import SessionDep, ViewerUser, lookup
+from central.domain.events import EventFilter, query_events
 from central.orm.cases import CaseEvent
 from central.orm.events import Event, EventPhaseRecord, Evidence
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-Violation = Literal["cross_door_trading", "piled_goods"]
-Phase = Literal["start", "update", "end"]
-
 
 class EvidencePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -86,47 +82,10 @@ class Count(BaseModel):
     count: int
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 def evidence_public(row: Evidence) -> EvidencePublic:
     out = EvidencePublic.model_validate(row)
     out.url = f"/api/evidence/{out.sha256}"
     return out
-
-
-class EventFilter(BaseModel):
-    """Query filters for events; every given one must match."""
-
-    camera_id: str | None = None
-    zone_id: str | None = None
-    site_id: str | None = None
-    shop_id: str | None = Field(default=None, description="shop id the edge reported")
-    violation: Violation | None = None
-    phase: Phase | None = None
-    since: date | None = Field(default=None, description="first day (UTC), inclusive")
-    until: date | None = Field(default=None, description="last day (UTC), inclusive")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v: object) -> object:
-        return None if v == "" else v  # an HTML form sends empty fields as ""
-
-
-def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: int = 0
-                 ) -> tuple[list[Event], int]:
-    """(events newest first, total matching). Shared by the API and the console."""
-    exact = f.model_dump(include={"camera_id", "zone_id", "site_id", "shop_id", "violation", "phase"})
-    conds = [getattr(Event, name) == value for name, value in exact.items() if value not in (None, "")]
-    if f.since is not None:  # episodes still going on at the start of `since` count
-        conds.append(Event.last_ts >= _day_start(f.since))
-    if f.until is not None:
-        conds.append(Event.first_ts < _day_start(f.until + timedelta(days=1)))
-    total = session.scalar(select(func.count()).select_from(Event).where(*conds)) or 0
-    rows = session.scalars(select(Event).where(*conds).order_by(Event.first_ts.desc(), Event.event_id)
-                           .offset(offset).limit(limit))
-    return list(rows), int(total)
 
 
 @router.get("", response_model=EventPage, summary="list events, newest first, with filters")

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from central.api.deps import SessionDep, ViewerUser
+from central.charts import grade_share_svg, share_series
 from central.domain import stats
-from central.web.charts import grade_share_svg, share_series
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 

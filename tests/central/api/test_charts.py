@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from central.web.charts import grade_share_svg
+from central.charts import grade_share_svg
 
 
 def test_stacked_shares_fill_the_chart() -> None:

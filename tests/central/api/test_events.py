@@ -1,5 +1,5 @@
 """Events API: list with filters (camera, zone, violation, phase, date range), detail with phases, evidence
-references and the case — on SQLite and PostgreSQL. Rows are what helper C's ingest stores."""
+references and the case — on SQLite and PostgreSQL. Rows are what the ingest stores."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def test_reader_refuses_names_even_without_the_router(tmp_path: Path, name: str)
     """Defence in depth: the function that reads the store validates on its own, whatever routed to it."""
     from fastapi import HTTPException
 
-    from central.api.routes.evidence import read_evidence
+    from central.api.evidence_response import read_evidence
     from central.evidence_store import LocalEvidenceStore
 
     (tmp_path / "secret.txt").write_text("TOP SECRET")

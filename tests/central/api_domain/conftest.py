@@ -1,4 +1,4 @@
-"""The real app in a TestClient over a real database, with operators of every role (for D1's routes)."""
+"""The real app in a TestClient over a real database, with operators of every role (for the domain routes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""D1's routes through the real app: shops (CRUD, import with row errors, export), zones and cameras,
+"""The domain routes through the real app: shops (CRUD, import with row errors, export), zones and cameras,
 cases and their decisions, ownerless assignment, grades, inspections, hot spots, statistics; roles."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from .conftest import T0
 
 
 def _outbox_commands(session) -> list:
-    from central.orm.events import Outbox  # helper C's table
+    from central.orm.events import Outbox
 
     return list(session.scalars(select(Outbox)))
 

@@ -1,0 +1,61 @@
+"""Rule parameters of a camera file: `RuleConfig` holds every tunable of zone analysis.
+
+A camera file sets the defaults and a zone may override single fields; `edge.rules` applies them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models import classes
+
+
+class RuleConfig(BaseModel):
+    """Timers are in seconds of stream time, so they hold at any analysis frame rate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_dwell_s: float = Field(120.0, ge=0.0, le=86_400.0, description="violation must last this long")
+    clear_s: float = Field(10.0, ge=0.0, le=3_600.0, description="zone must stay clear this long to end")
+    cooldown_s: float = Field(15.0, ge=0.0, le=86_400.0, description="no new start in a zone after an end")
+    update_interval_s: float = Field(60.0, ge=1.0, le=86_400.0, description="period of `update` phases")
+    dwell_grace_s: float = Field(3.0, ge=0.0, le=600.0, description="gaps this short keep a dwell timer")
+    min_coverage: float = Field(
+        0.025, ge=0.0, le=1.0, description="piled goods: fraction of the zone covered by static foreground"
+    )
+    static_after_s: float = Field(
+        3.0, ge=0.0, le=600.0, description="foreground unchanged this long becomes a static object"
+    )
+    shake_px: float = Field(
+        3.0, ge=0.0, le=20.0, description="camera shake (full-res px) the static-object model tolerates"
+    )
+    anchor: Literal["bottom_center", "center", "overlap"] = "bottom_center"
+    min_overlap: float = Field(0.3, ge=0.0, le=1.0, description="box fraction inside a zone (anchor=overlap)")
+    require_person: bool = Field(False, description="cross-door trading needs a person tending the goods")
+    min_confidence: float = Field(0.25, ge=0.0, le=1.0)
+    person_max_aspect: float = Field(
+        1.25, gt=0.0, le=100.0,
+        description="a person box wider than this times its height does not mask the static-object model: "
+        "standing people are about 0.4 wide for 1 tall, and a sack the detector calls a person is not one",
+    )
+    person_classes: tuple[str, ...] = Field(default_factory=lambda: tuple(sorted(classes.PERSON)))
+    vehicle_classes: tuple[str, ...] = Field(default_factory=lambda: tuple(sorted(classes.VEHICLE)))
+    goods_classes: tuple[str, ...] = Field(default_factory=lambda: tuple(sorted(classes.GOODS)))
+
+    def merged(self, overrides: dict[str, Any] | None) -> RuleConfig:
+        """These rules with a zone's overrides applied (validated like the whole config)."""
+        if not overrides:
+            return self
+        return RuleConfig.model_validate({**self.model_dump(), **overrides})
+
+
+def check_overrides(overrides: dict[str, Any]) -> str | None:
+    """None when the overrides are valid RuleConfig fields, else a one-line reason."""
+    try:
+        RuleConfig.model_validate(overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"rules.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return None
