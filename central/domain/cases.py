@@ -257,7 +257,9 @@ def confirm(
         strike=strike,
         created_at=now,
         recipient=f"{shop.owner} {shop.phone}".strip() if shop else "",
-        text=strikes.notice_text(kind, strike=strike, violation=case.violation, settings=settings),
+        text=strikes.notice_text(
+            kind, strike=strike, violation=case.violation, settings=settings, deadline=case.window_ends_at
+        ),
     )
     case.notices.append(notice)
     _set_state(
@@ -379,11 +381,16 @@ def _rectified(
     now: datetime,
     self_fixed: bool,
     details: dict[str, Any],
+    settings: CentralSettings,
     evidence: list[str] | None = None,
 ) -> None:
     case.self_rectified = self_fixed
     if _needs_penalty(case):
-        task = _officer_task(session, case, "penalty", f"strike {case.strike}: issue a penalty ticket", now)
+        sanction = strikes.sanction(case.strike or 0, self_rectified=self_fixed, settings=settings)
+        reason = f"strike {case.strike}: issue a penalty ticket"
+        if sanction == "lighter_penalty":
+            reason += " (从轻处罚 lighter penalty: the shop fixed it in its window)"
+        task = _officer_task(session, case, "penalty", reason, now)
         _set_state(
             session,
             case,
@@ -391,7 +398,7 @@ def _rectified(
             actor=actor,
             action=action,
             now=now,
-            details={**details, "task_id": task.id, "self_rectified": self_fixed},
+            details={**details, "task_id": task.id, "self_rectified": self_fixed, "sanction": sanction},
             evidence=evidence,
         )
     else:
@@ -445,6 +452,7 @@ def apply_recheck(
             now=now,
             self_fixed=True,
             details=info,
+            settings=settings,
             evidence=ev,
         )
     elif msg.result == "present":
@@ -519,6 +527,7 @@ def complete_task(
                 now=now,
                 self_fixed=in_window or case.end_seen_at is None,
                 details=details,
+                settings=settings,
             )
         else:
             esc = _officer_task(session, case, "escalation", "officer found it still present", now)

@@ -208,6 +208,7 @@ def _grouped(session: Session, stmt, shop_col, shop_ids: Sequence[str] | None) -
 
 
 def _scatter(ids: np.ndarray, keys: list[str], values: np.ndarray, fill, dtype) -> np.ndarray:
+    """Values per key put at their id's position; `ids` must be sorted in code point order."""
     out = np.full(len(ids), fill, dtype=dtype)
     if not keys:
         return out
@@ -230,9 +231,10 @@ def load_inputs(
     cols = [Shop.id, Shop.grade]
     cols += [Shop.business_type] if "business_type" in needs else []
     cols += [Shop.created_at] if "created_at" in needs else []
-    rows = _grouped(session, select(*cols).order_by(Shop.id), Shop.id, shop_ids)
-    if shop_ids is not None:
-        rows.sort(key=lambda r: r[0])
+    # sorted here, not by SQL: `_scatter` needs Python's (code point) order, and a database collated by a
+    # locale (en_US, zh_CN, ICU) orders ids differently
+    rows = _grouped(session, select(*cols), Shop.id, shop_ids)
+    rows.sort(key=lambda r: r[0])
     n = len(rows)
     ids = np.array([r[0] for r in rows], dtype=str) if rows else np.array([], dtype="<U1")
     current = np.array([CODE.get(r[1], UNGRADED) for r in rows], dtype=np.int8)
@@ -271,13 +273,17 @@ def load_inputs(
         if shop_ids is not None:
             latest = latest.where(Inspection.shop_id.in_(list(shop_ids)))
         sub = latest.subquery()
-        i_stmt = select(Inspection.shop_id, Inspection.waste, Inspection.sanitation, Inspection.advertising).join(
-            sub, (sub.c.shop_id == Inspection.shop_id) & (sub.c.at == Inspection.at)
-        )
-        ins = list(session.execute(i_stmt))
-        if ins:
-            keys = [r[0] for r in ins]
-            vals = np.array([r[1:] for r in ins], dtype=float)
+        i_stmt = select(
+            Inspection.shop_id, Inspection.id, Inspection.waste, Inspection.sanitation, Inspection.advertising
+        ).join(sub, (sub.c.shop_id == Inspection.shop_id) & (sub.c.at == Inspection.at))
+        # the latest by date decides; two at the same instant: the one entered last
+        latest_row: dict[str, tuple] = {}
+        for shop_id, ins_id, *scores in session.execute(i_stmt):
+            if shop_id not in latest_row or ins_id > latest_row[shop_id][0]:
+                latest_row[shop_id] = (ins_id, scores)
+        if latest_row:
+            keys = list(latest_row)
+            vals = np.array([latest_row[k][1] for k in keys], dtype=float)
             for k in range(3):
                 inspection[:, k] = _scatter(ids, keys, vals[:, k], np.nan, float)
     return GradeInputs(
@@ -322,42 +328,54 @@ def recompute(
     data = load_inputs(session, now, settings, shop_ids, needs=getattr(rule, "needs", frozenset()))
     codes, explain = rule.grade(data)
     changed = np.flatnonzero(codes != data.current)
+    written = 0
     if len(changed):
         shops = Shop.__table__
         prefix = f"{reason_prefix}: " if reason_prefix else ""
-        history = []
-        for i in changed.tolist():
-            history.append(
-                {
-                    "shop_id": str(data.ids[i]),
-                    "at": now,
-                    "old_grade": GRADES[data.current[i]] if data.current[i] >= 0 else None,
-                    "new_grade": GRADES[codes[i]],
-                    "rule_set": rule.name,
-                    "reason": prefix + explain(i),
-                }
-            )
-        # one set-based UPDATE per (grade, chunk of ids); updated_at is kept: a grade is not a registry edit
+        # one set-based UPDATE per (old grade, new grade, chunk of ids), conditional on the old grade: a shop
+        # another writer (instance, ingest) regraded since it was loaded is left alone, so a grade change is
+        # written once however many instances grade at the same time. updated_at is kept: a grade is not a
+        # registry edit.
         pg = session.connection().dialect.name == "postgresql"
         chunk = 50_000 if pg else 5000
-        for code, grade in enumerate(GRADES):
-            ids = data.ids[changed[codes[changed] == code]].tolist()
-            for i in range(0, len(ids), chunk):
-                part = ids[i : i + chunk]
-                # PostgreSQL: one array parameter (= ANY) instead of thousands of IN parameters to parse
-                cond = shops.c.id == any_(cast(part, ARRAY(String))) if pg else shops.c.id.in_(part)
-                values = {"grade": grade, "grade_since": now, "updated_at": shops.c.updated_at}
-                session.execute(update(shops).where(cond).values(values))
+        updated: set[str] = set()
+        for new_code, grade in enumerate(GRADES):
+            for old_code in (UNGRADED, *range(len(GRADES))):
+                sel = changed[(codes[changed] == new_code) & (data.current[changed] == old_code)]
+                ids = data.ids[sel].tolist()
+                if old_code == UNGRADED:
+                    was = shops.c.grade.is_(None) | shops.c.grade.not_in(GRADES)
+                else:
+                    was = shops.c.grade == GRADES[old_code]
+                for i in range(0, len(ids), chunk):
+                    part = ids[i : i + chunk]
+                    # PostgreSQL: one array parameter (= ANY) instead of thousands of IN parameters to parse
+                    cond = shops.c.id == any_(cast(part, ARRAY(String))) if pg else shops.c.id.in_(part)
+                    values = {"grade": grade, "grade_since": now, "updated_at": shops.c.updated_at}
+                    stmt = update(shops).where(cond & was).values(values).returning(shops.c.id)
+                    updated.update(session.execute(stmt).scalars())
+        history = [
+            {
+                "shop_id": str(data.ids[i]),
+                "at": now,
+                "old_grade": GRADES[data.current[i]] if data.current[i] >= 0 else None,
+                "new_grade": GRADES[codes[i]],
+                "rule_set": rule.name,
+                "reason": prefix + explain(i),
+            }
+            for i in changed.tolist()
+            if str(data.ids[i]) in updated
+        ]
         bulk_insert(session, GradeChange.__table__, history)
-        changed_ids = {h["shop_id"] for h in history}
+        written = len(history)
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Shop) and obj.id in changed_ids:
+            if isinstance(obj, Shop) and obj.id in updated:
                 session.expire(obj, ["grade", "grade_since"])
     dist = {g: int(np.count_nonzero(codes == k)) for k, g in enumerate(GRADES)}
     return GradeRun(
         rule_set=rule.name,
         shops=len(codes),
-        changed=len(changed),
+        changed=written,
         seconds=perf_counter() - t0,
         distribution=dist,
     )

@@ -2,10 +2,12 @@
 
 Frequency per grade comes from settings.inspection_days (default red 1, yellow 7, green 30 days). A shop is
 due on `day` when it was never inspected or its last inspection is at least that many days before `day`.
+Days are local days (settings.timezone): a red shop inspected at 07:00 Beijing time is done for that day.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.domain import audit, grades
-from central.domain.clock import as_utc, now_utc
+from central.domain.clock import as_utc, local_day, now_utc
 from central.domain.errors import DomainError
 from central.domain.registry import get_shop
 from central.orm.grades import Inspection
@@ -42,13 +44,17 @@ def record_inspection(
     advertising: float,
     notes: str = "",
     at: datetime | None = None,
+    now: datetime | None = None,
     settings: CentralSettings,
 ) -> Inspection:
+    """Store a checklist visit made `at` (default now). The shop is regraded as of now, not as of `at`: a
+    back-dated entry never overrides a later inspection (the latest by date decides)."""
     for name, v in zip(CHECKLIST, (waste, sanitation, advertising), strict=True):
         if not 0 <= v <= 100:
             raise DomainError(f"{name} score {v} is outside 0–100")
     get_shop(session, shop_id)
-    at = as_utc(at) or now_utc()
+    now = as_utc(now) or now_utc()
+    at = as_utc(at) or now
     ins = Inspection(
         shop_id=shop_id,
         at=at,
@@ -76,8 +82,14 @@ def record_inspection(
         },
     )
     if settings.grade_rules == "inspection_score":
-        grades.regrade_shops(session, [shop_id], now=at, settings=settings, reason_prefix="inspection")
+        grades.regrade_shops(session, [shop_id], now=max(now, at), settings=settings, reason_prefix="inspection")
     return ins
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key with numbers compared as numbers: 2号 before 10号, "No. 9" before "No. 12"."""
+    return tuple((0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part.casefold())
+                 for part in re.split(r"([0-9]+)", text or "") if part)
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,7 @@ def due_list(
         days = int(interval.get(g, 30))
         last_at = as_utc(last_at)
         if last_at is not None:
-            since = (day - last_at.date()).days
+            since = (day - local_day(last_at, settings.timezone)).days
             if since < days:
                 continue
             overdue: int | None = since - days
@@ -131,14 +143,14 @@ def due_list(
             key=lambda d: (
                 -grades.CODE[d.grade],
                 -(d.overdue_days if d.overdue_days is not None else 10**6),
-                d.area,
-                d.road,
-                d.address,
+                natural_key(d.area),
+                natural_key(d.road),
+                natural_key(d.address),
                 d.shop_id,
             )
         )
     else:
-        items.sort(key=lambda d: (d.area, d.road, d.address, d.shop_id))
+        items.sort(key=lambda d: (natural_key(d.area), natural_key(d.road), natural_key(d.address), d.shop_id))
     return items[:limit] if limit else items
 
 

@@ -53,3 +53,14 @@ class HotSpot(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
     tickets: Mapped[int] = mapped_column(Integer, doc="tickets in the window when last refreshed")
     open_cases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobLease(Base):
+    """When a periodic job (hot spots, grade refresh) last ran, shared by every central instance: the one
+    that locks the row and finds the job due runs it, in the same transaction as the job's writes."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    holder: Mapped[str] = mapped_column(String(200), default="")

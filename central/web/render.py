@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from central.api.deps import COOKIE_NAME
 from central.auth import AuthError, has_role, user_for_token
 from central.domain.clock import as_utc
+from central.domain.strikes import NOTICE_LABELS
 from central.orm.users import User
 
 TEMPLATES = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 GRADE_LABEL = {"red": "Red — high risk", "yellow": "Yellow — medium risk", "green": "Green — low risk"}
-NOTICE_LABEL = {"advice": "Advice", "rectification": "Written rectification notice",
-                "penalty": "Penalty notice"}
+NOTICE_LABEL = NOTICE_LABELS  # keyed by strikes.notice_kind()
 VIOLATION_LABEL = {"cross_door_trading": "Cross-door trading", "piled_goods": "Piled goods"}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
 from central.domain import inspections
+from central.domain.clock import local_day, now_utc
 from central.orm.grades import Inspection
 
 router = APIRouter(prefix="/api/inspections", tags=["inspections"])
@@ -70,8 +71,9 @@ def due(
     order: Literal["route", "priority"] = "route",
     limit: Annotated[int, Query(ge=1, le=100000)] = 1000,
 ) -> Any:
-    """Shops to visit on `day` (default today, UTC): route order (area, road, address) or priority."""
-    day = day or datetime.now(UTC).date()
+    """Shops to visit on `day` (a local day; default today in settings.timezone): route order (area, road,
+    address) or priority."""
+    day = day or local_day(now_utc(), settings.timezone)
     items = inspections.due_list(session, day, settings=settings, road=road, area=area, order=order)
     return {"day": day, "total": len(items), "items": [i.__dict__ for i in items[:limit]]}
 

@@ -73,8 +73,9 @@ def _open(tmp_path: Path, db_url: str) -> Iterator[Api]:
 
 
 @pytest.fixture
-def api(tmp_path: Path, db_url: str) -> Iterator[Api]:
-    yield from _open(tmp_path, db_url)
+def api(tmp_path: Path, db_url_icu: str) -> Iterator[Api]:
+    """SQLite and PostgreSQL (collated by ICU en-US, not C)."""
+    yield from _open(tmp_path, db_url_icu)
 
 
 @pytest.fixture

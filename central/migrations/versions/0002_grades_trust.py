@@ -1,0 +1,28 @@
+"""grades a city can trust: job leases (one central instance runs each periodic job)
+
+Revision ID: 0002_grades_trust
+Revises: 0001
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_grades_trust"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "job_leases",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("job_leases")

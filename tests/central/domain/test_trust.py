@@ -1,0 +1,205 @@
+"""Grades, strikes, inspections and statistics a city can trust (issue 23): each test reproduces one
+reported wrong answer. Run on SQLite and on PostgreSQL collated by ICU en-US (not C)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from central import workflow
+from central.domain import cases, grades, inspections, stats, strikes
+from central.orm.cases import Case
+from central.orm.shops import Shop
+from wire.ids import new_id
+
+from .conftest import T0
+
+
+def _confirmed(session, shop_id: str, at, **kw) -> None:
+    fields = {"state": "resolved", "is_open": False, "strike": 1} | kw
+    session.add(Case(id=new_id(), shop_id=shop_id, violation="piled_goods", opened_at=at, confirmed_at=at, **fields))
+
+
+# ---------------------------------------------------------------- 1: collation
+
+
+def test_full_recompute_does_not_depend_on_the_database_collation(any_session, any_world, settings) -> None:
+    """Ids that a locale collation orders differently from Python (upper/lower case): the full recompute
+    gives every shop the grade it gets when graded alone."""
+    s = any_session
+    ids = ["a1", "B2", "c3", "D4", "e5"]
+    for sid in ids:
+        any_world.shop(sid, zone=f"z{sid}")
+    for days in range(5):  # a1: 5 violations → red; D4: 3 → yellow
+        _confirmed(s, "a1", T0 + timedelta(days=days))
+    for days in range(3):
+        _confirmed(s, "D4", T0 + timedelta(days=days))
+    s.flush()
+    now = T0 + timedelta(days=10)
+    alone = {}
+    for sid in ids:
+        grades.regrade_shops(s, [sid], now=now, settings=settings)
+        alone[sid] = s.get(Shop, sid).grade
+    assert alone == {"a1": "red", "B2": "green", "c3": "green", "D4": "yellow", "e5": "green"}
+    run = grades.recompute(s, now=now + timedelta(hours=1), settings=settings)
+    assert run.changed == 0
+    assert {sid: s.get(Shop, sid).grade for sid in ids} == alone
+
+
+# ---------------------------------------------------------------- 7: strikes
+
+
+def _violation(s, w, settings, at, *, fixed: bool) -> Case:
+    case = workflow.handle_event(s, w.event(zone="za", at=at), settings, now=at)
+    cases.confirm(s, case.id, actor="op", settings=settings, now=at + timedelta(minutes=1))
+    workflow.tick(s, at + timedelta(minutes=32), settings)
+    workflow.handle_recheck(
+        s, w.recheck(case, "clear" if fixed else "present", at + timedelta(minutes=33)), settings,
+        now=at + timedelta(minutes=33),
+    )
+    return case
+
+
+def test_self_rectified_violations_still_count_and_the_third_is_punished(any_session, any_world, settings) -> None:
+    """Six violations, each fixed by the shop in its window, with leniency on (the default): strikes 1..6,
+    a penalty from the third on (marked lighter), and a red grade."""
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    assert settings.lenient_self_rectified
+    six, states = [], []
+    for d in range(6):
+        case = _violation(s, w, settings, T0 + timedelta(days=d), fixed=True)
+        six.append(case)
+        states.append(case.state)
+        if case.state == "penalty_due":
+            assert "从轻" in case.tasks[-1].reason, "leniency lightens the sanction"
+            cases.record_penalty(s, case.id, actor="officer", ticket_no=f"P-{d}", now=T0 + timedelta(days=d, hours=1))
+    assert [c.strike for c in six] == [1, 2, 3, 4, 5, 6]
+    assert [c.notices[0].kind for c in six] == ["advice", "rectification_notice"] + ["penalty_notice"] * 4
+    assert all(c.self_rectified for c in six)
+    assert states == ["rectified", "rectified"] + ["penalty_due"] * 4
+    assert s.get(Shop, "A").grade == "red"
+
+
+def test_strike_number_does_not_depend_on_when_earlier_cases_were_judged(any_session, any_world, settings) -> None:
+    """Two confirmations close together (the first not yet judged) and far apart (the first fixed by the
+    shop) give the same strike number."""
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    w.shop("B", zone="zb")
+    close1 = workflow.handle_event(s, w.event(zone="za", at=T0), settings, now=T0)
+    cases.confirm(s, close1.id, actor="op", settings=settings, now=T0)
+    # B's first case is judged (fixed by the shop) before its second is confirmed
+    far1 = workflow.handle_event(s, w.event(zone="zb", at=T0), settings, now=T0)
+    cases.confirm(s, far1.id, actor="op", settings=settings, now=T0)
+    workflow.tick(s, T0 + timedelta(minutes=31), settings)
+    workflow.handle_recheck(s, w.recheck(far1, "clear", T0 + timedelta(minutes=32)), settings,
+                            now=T0 + timedelta(minutes=32))
+    assert far1.self_rectified
+    # A's first case is still in its window when the second one is confirmed (another violation type)
+    close2 = workflow.handle_event(s, w.event(zone="za", at=T0, violation="cross_door_trading"), settings, now=T0)
+    cases.confirm(s, close2.id, actor="op", settings=settings, now=T0 + timedelta(minutes=5))
+    far2 = workflow.handle_event(s, w.event(zone="zb", at=T0 + timedelta(days=2)), settings,
+                                 now=T0 + timedelta(days=2))
+    cases.confirm(s, far2.id, actor="op", settings=settings, now=T0 + timedelta(days=2))
+    assert (close2.strike, far2.strike) == (2, 2)
+
+
+def test_strict_policy_gives_a_full_penalty_and_sanction_is_documented(settings) -> None:
+    strict = settings.model_copy(update={"lenient_self_rectified": False})
+    assert [strikes.sanction(n, self_rectified=True, settings=settings) for n in (1, 2, 3, 4)] == [
+        "advice", "rectification_notice", "lighter_penalty", "lighter_penalty"]
+    assert strikes.sanction(3, self_rectified=True, settings=strict) == "penalty"
+    assert strikes.sanction(3, self_rectified=False, settings=settings) == "penalty"
+
+
+# ---------------------------------------------------------------- 3: latest inspection by date
+
+
+def test_a_back_dated_inspection_does_not_override_a_newer_one(any_session, any_world, settings) -> None:
+    s = any_session
+    any_world.shop("A", zone="za")
+    by_score = settings.model_copy(update={"grade_rules": "inspection_score"})
+    today = T0 + timedelta(days=40)
+    inspections.record_inspection(s, "A", inspector="o1", waste=95, sanitation=95, advertising=95, at=today,
+                                  now=today, settings=by_score)
+    assert s.get(Shop, "A").grade == "green"
+    # last month's poor visit entered afterwards
+    inspections.record_inspection(s, "A", inspector="o2", waste=20, sanitation=30, advertising=30,
+                                  at=today - timedelta(days=30), now=today + timedelta(minutes=5), settings=by_score)
+    assert s.get(Shop, "A").grade == "green"
+    grades.recompute(s, now=today + timedelta(hours=1), settings=by_score)
+    assert s.get(Shop, "A").grade == "green"
+    assert [h.new_grade for h in grades.history(s, "A")] == ["green"]
+
+
+# ---------------------------------------------------------------- 4: local days
+
+
+def test_due_list_counts_local_days(any_session, any_world, settings) -> None:
+    """A red shop inspected at 07:00 Beijing time (23:00 UTC the day before) is not due again that day."""
+    s = any_session
+    any_world.shop("R", zone="zr")
+    s.get(Shop, "R").grade = "red"
+    at = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # 2026-03-02 07:00 in Asia/Shanghai
+    inspections.record_inspection(s, "R", inspector="o", waste=90, sanitation=90, advertising=90, at=at,
+                                  now=at, settings=settings)
+    assert settings.timezone == "Asia/Shanghai"
+    assert [d.shop_id for d in inspections.due_list(s, date(2026, 3, 2), settings=settings)] == []
+    assert [d.shop_id for d in inspections.due_list(s, date(2026, 3, 3), settings=settings)] == ["R"]
+
+
+def test_notice_deadline_is_local_time(any_session, any_world, settings) -> None:
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    at = datetime(2026, 3, 2, 0, 40, tzinfo=UTC)  # 08:40 Beijing; window of 30 minutes → 09:10
+    case = workflow.handle_event(s, w.event(zone="za", at=at), settings, now=at)
+    cases.confirm(s, case.id, actor="op", settings=settings, now=at)
+    text = case.notices[0].text
+    assert "03-02 09:10" in text and "01:10" not in text
+
+
+def test_statistics_bucket_by_local_day(any_session, any_world, settings) -> None:
+    s = any_session
+    any_world.shop("A", zone="za")
+    late = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # 01:00 on 3 March in Shanghai
+    s.add(Case(id=new_id(), shop_id="A", violation="piled_goods", opened_at=late, state="detected", is_open=True))
+    s.flush()
+    per_day = stats.violations_per_day(s, date(2026, 3, 2), date(2026, 3, 3), tz=settings.timezone)
+    assert [d["total"] for d in per_day] == [0, 1]
+
+
+# ---------------------------------------------------------------- 8: self-rectified rate
+
+
+def test_self_rectified_rate_counts_decided_cases_only(any_session, any_world, settings) -> None:
+    s = any_session
+    for sid in "ABCDE":
+        any_world.shop(sid, zone=f"z{sid}")
+
+    def case(shop: str, state: str, fixed: bool) -> None:
+        s.add(Case(id=new_id(), shop_id=shop, violation="piled_goods", opened_at=T0, confirmed_at=T0,
+                   notified_at=T0, state=state, is_open=state not in ("rectified", "resolved"),
+                   self_rectified=fixed))
+
+    case("A", "rectified", True)  # fixed by the shop
+    case("B", "rectified", True)
+    case("C", "escalated", False)  # still there after the window
+    case("D", "officer_recheck", False)  # waiting for an officer: not decided
+    case("E", "notified", False)  # window still open: not decided
+    s.flush()
+    rate = stats.self_rectification_rate(s, date(2026, 3, 1), date(2026, 3, 3), tz=settings.timezone)
+    assert (rate["notified"], rate["judged"], rate["pending"], rate["self_rectified"]) == (5, 3, 2, 2)
+    assert rate["rate"] == round(2 / 3, 4)
+
+
+# ---------------------------------------------------------------- 9: notice labels
+
+
+def test_every_notice_kind_has_a_label() -> None:
+    from central.web.render import templates
+
+    label = templates.env.filters["notice_kind"]
+    for strike in (1, 2, 3, 7):
+        kind = strikes.notice_kind(strike)
+        assert label(kind) != kind and label(kind) == strikes.NOTICE_LABELS[kind]
+
