@@ -137,7 +137,11 @@ def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
-        report = registry.import_file(session, args.file)
+        try:
+            report = registry.import_file(session, args.file, encoding=args.encoding, on_conflict=args.on_conflict)
+        except (OSError, ValueError) as exc:  # unreadable file, encoding or header: nothing was written
+            print(f"doorline-central import-shops: {exc}", file=sys.stderr)
+            return 2
         session.commit()
         from central.domain import grades
 
@@ -172,8 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for the edges")
     b.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("audit-verify", help="verify the hash chain of the case audit trail")
-    i = sub.add_parser("import-shops", help="import shops from CSV or GeoJSON")
+    i = sub.add_parser("import-shops", help="import shops from CSV, Excel (.xlsx) or GeoJSON")
     i.add_argument("file")
+    i.add_argument("--encoding", default=None, help="text encoding of the file (default: detected, UTF-8 or GB18030)")
+    i.add_argument("--on-conflict", choices=["update", "replace", "skip", "error"], default="update",
+                   help="an existing shop: update the columns the file has (default), replace the whole record, "
+                        "skip it, or report it")
     return p
 
 
