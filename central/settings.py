@@ -61,6 +61,14 @@ class CentralSettings(BaseSettings):
                                       "people are local; stored times stay UTC")
     language: Literal["zh-CN", "en"] = Field(default="zh-CN",
                                             description="default language of pages and notices")
+    business_types_file: Path | None = Field(default=None,
+                                             description="YAML table business type → initial grade (Chinese and "
+                                                         "English names, synonyms); default "
+                                                         "central/rules/business_types.yaml")
+    inspection_checklist_file: Path | None = Field(default=None,
+                                                   description="YAML inspection checklist (items per category, "
+                                                               "points, face thresholds); default "
+                                                               "central/rules/inspection_checklist.yaml")
 
     @field_validator("timezone")
     @classmethod

@@ -7,9 +7,9 @@ source, asks the selected rule set for new grade codes, and writes only the shop
 
 Rule sets (settings.grade_rules):
 - counts:           ≥5 violations or complaints in the window → red, 3–4 → yellow, ≤2 → green
-- business_type:    new shops start from their business type (fruit red; small restaurants, hardware
-                    yellow; others green) and never grade better than that during `probation_days`;
-                    after that the counts decide
+- business_type:    new shops start from their business type (a data file: 水果店 fruit red; 小餐饮 small
+                    restaurants, 五金店 hardware yellow; others green) and never grade better than that
+                    during `probation_days`; after that the counts decide
 - inspection_score: the latest checklist (waste, door-front sanitation, outdoor advertising) decides;
                     shops never inspected fall back to counts
 Register more with `register_rule_set`.
@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import ARRAY, String, any_, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from central.domain import strikes
+from central.domain import business_types, strikes
 from central.domain.bulk import bulk_insert
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case, Complaint
@@ -91,33 +91,26 @@ class CountsRule:
         return self.codes(n), explain
 
 
-DEFAULT_TYPE_GRADES: dict[str, int] = {
-    "fruit": RED,
-    "small restaurant": YELLOW,
-    "restaurant": YELLOW,
-    "snack": YELLOW,
-    "hardware": YELLOW,
-}
-
-
 @dataclass
 class BusinessTypeRule:
+    """Initial grade by business type from the table in settings.business_types_file (default
+    central/rules/business_types.yaml: 水果店 red, 小餐饮 and 五金店 yellow, others green)."""
+
     name: str = "business_type"
     needs: frozenset[str] = frozenset({"business_type", "created_at"})
-    type_grades: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TYPE_GRADES))
     probation_days: int = 90
     counts: CountsRule = field(default_factory=CountsRule)
 
-    def initial(self, business_type: np.ndarray) -> np.ndarray:
-        bt = np.char.lower(business_type.astype(str))
-        out = np.full(len(bt), GREEN, dtype=np.int8)
-        # keys match as substrings; longer keys are applied last so the more specific one wins
-        for key in sorted(self.type_grades, key=len):
-            out = np.where(np.char.find(bt, key) >= 0, np.int8(self.type_grades[key]), out)
-        return out
+    @staticmethod
+    def initial(business_type: np.ndarray, table: business_types.BusinessTypeTable) -> np.ndarray:
+        values = business_type.astype(str)
+        uniq, inverse = np.unique(values, return_inverse=True)  # a few hundred distinct types at most
+        codes = np.array([CODE[table.grade(str(u))] for u in uniq], dtype=np.int8)
+        return codes[inverse] if len(values) else np.zeros(0, dtype=np.int8)
 
     def grade(self, data: GradeInputs) -> tuple[np.ndarray, Explain]:
-        initial = self.initial(data.business_type)
+        table = business_types.load(data.settings.business_types_file)
+        initial = self.initial(data.business_type, table)
         by_counts, explain_counts = self.counts.grade(data)
         cutoff = np.datetime64(as_utc(data.now).replace(tzinfo=None) - timedelta(days=self.probation_days), "s")
         on_probation = data.created_at > cutoff
@@ -125,8 +118,10 @@ class BusinessTypeRule:
 
         def explain(i: int) -> str:
             if on_probation[i] and initial[i] >= by_counts[i]:
+                kind = table.match(str(data.business_type[i]))
+                as_type = f" ({kind.zh} {kind.en})" if kind else ""
                 return (
-                    f"business type {data.business_type[i]!r} starts {GRADES[initial[i]]} "
+                    f"business type {data.business_type[i]!r}{as_type} starts {GRADES[initial[i]]} "
                     f"(first {self.probation_days} days); " + explain_counts(i)
                 )
             return explain_counts(i)

@@ -74,7 +74,7 @@ def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeyp
         rule_sets = {r[0] for r in conn.execute(text("select rule_set from grade_changes"))}
     engine.dispose()
     assert grades == {"S1": "red", "S2": "yellow"}
-    assert rule_sets == {"business_type"} and "business type 'fruit' starts red" in reasons[0]
+    assert rule_sets == {"business_type"} and "business type 'fruit' (水果店 fruit shop) starts red" in reasons[0]
 
     monkeypatch.setenv("DOORLINE_CONFIG", str(cfg))
     s = CentralSettings()

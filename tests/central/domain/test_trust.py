@@ -203,3 +203,28 @@ def test_every_notice_kind_has_a_label() -> None:
         kind = strikes.notice_kind(strike)
         assert label(kind) != kind and label(kind) == strikes.NOTICE_LABELS[kind]
 
+
+
+# ---------------------------------------------------------------- 10: business types as data
+
+
+def test_chinese_business_types_follow_the_pudong_rule(any_session, any_world, settings, tmp_path) -> None:
+    s = any_session
+    types = {"F": "水果店", "F2": "社区鲜果铺", "R": "小餐饮", "R2": "兰州拉面馆", "H": "五金店", "C": "服装店",
+             "E": "Fruit Shop", "N": ""}
+    for sid, bt in types.items():
+        any_world.shop(sid, zone=f"z{sid}", business_type=bt)
+    s.execute(Shop.__table__.update().values(created_at=T0))
+    rules = settings.model_copy(update={"grade_rules": "business_type"})
+    grades.recompute(s, now=T0, settings=rules)
+    got = {sid: s.get(Shop, sid).grade for sid in types}
+    assert got == {"F": "red", "F2": "red", "R": "yellow", "R2": "yellow", "H": "yellow", "C": "green",
+                   "E": "red", "N": "green"}
+    assert "(水果店 fruit shop) starts red" in grades.history(s, "F")[0].reason
+
+    # the table is data: a city's own file changes the mapping without code
+    own = tmp_path / "types.yaml"
+    own.write_text("default: yellow\ntypes:\n  - {key: clothing, grade: red, zh: 服装店, en: clothing shop}\n",
+                   encoding="utf-8")
+    grades.recompute(s, now=T0, settings=rules.model_copy(update={"business_types_file": own}))
+    assert (s.get(Shop, "C").grade, s.get(Shop, "F").grade) == ("red", "yellow")
