@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import ARRAY, String, any_, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from central.domain import business_types, strikes
+from central.domain import business_types, checklist, strikes
 from central.domain.bulk import bulk_insert
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case, Complaint
@@ -52,6 +52,8 @@ class GradeInputs:
     inspection: np.ndarray  # float (n, 3): latest waste, sanitation, advertising scores; nan if none
     now: datetime
     settings: CentralSettings
+    # violations + valid complaints in the window after the shop's latest inspection (inspected shops only)
+    since_inspection: np.ndarray | None = None
 
 
 Explain = Callable[[int], str]
@@ -131,38 +133,39 @@ class BusinessTypeRule:
 
 @dataclass
 class InspectionScoreRule:
-    """Checklist scores 0–100 per category; the mean grades the face, a very poor category caps it."""
+    """The latest checklist decides the face (thresholds from the checklist file, settings.
+    inspection_checklist_file); violations and complaints since that inspection keep counting: the grade is
+    the worse of the face and their counts grade. Shops never inspected: the counts decide."""
 
     name: str = "inspection_score"
     needs: frozenset[str] = frozenset({"inspections"})
-    green_from: float = 85.0
-    yellow_from: float = 60.0
-    poor_category: float = 40.0
     counts: CountsRule = field(default_factory=CountsRule)
 
-    def from_scores(self, scores: np.ndarray) -> np.ndarray:
-        scores = np.atleast_2d(scores)
-        mean = scores.mean(axis=1)
-        worst = scores.min(axis=1)
-        codes = np.where(mean >= self.green_from, GREEN, np.where(mean >= self.yellow_from, YELLOW, RED))
-        codes = np.where(worst < self.poor_category, np.maximum(codes, YELLOW), codes)
-        return codes.astype(np.int8)
+    def from_scores(self, scores: np.ndarray, settings: CentralSettings | None = None) -> np.ndarray:
+        return checklist.load(settings.inspection_checklist_file if settings else None).faces(scores)
 
     def grade(self, data: GradeInputs) -> tuple[np.ndarray, Explain]:
+        menu = checklist.load(data.settings.inspection_checklist_file)
         has = ~np.isnan(data.inspection).any(axis=1)
         filled = np.where(has[:, None], data.inspection, 100.0)
         by_counts, explain_counts = self.counts.grade(data)
-        codes = np.where(has, self.from_scores(filled), by_counts).astype(np.int8)
+        since = data.since_inspection if data.since_inspection is not None else np.zeros(len(has), np.int32)
+        after = self.counts.codes(since)
+        face = menu.faces(filled)
+        codes = np.where(has, np.maximum(face, after), by_counts).astype(np.int8)
 
         def explain(i: int) -> str:
             if not has[i]:
                 return "never inspected; " + explain_counts(i)
             w, s, a = data.inspection[i]
-            return (
+            text = (
                 f"latest inspection: waste {w:.0f}, sanitation {s:.0f}, advertising {a:.0f} "
-                f"(mean {np.mean(data.inspection[i]):.0f}; green ≥{self.green_from:.0f}, "
-                f"yellow ≥{self.yellow_from:.0f}, any category <{self.poor_category:.0f} at best yellow)"
+                f"(mean {np.mean(data.inspection[i]):.0f}; green ≥{menu.green_from:.0f}, "
+                f"yellow ≥{menu.yellow_from:.0f}, any category <{menu.poor_category:.0f} at best yellow)"
             )
+            if after[i] > face[i]:
+                text += f"; {since[i]} violations and complaints since then → {GRADES[after[i]]}"
+            return text
 
         return codes, explain
 
@@ -259,6 +262,7 @@ def load_inputs(
     complaints = _scatter(ids, [r[0] for r in c], np.array([r[1] for r in c], dtype=np.int32), 0, np.int32)
 
     inspection = np.full((len(ids), 3), np.nan)
+    since_inspection = None
     if "inspections" in needs:
         latest = (
             select(Inspection.shop_id, func.max(Inspection.at).label("at"))
@@ -281,6 +285,26 @@ def load_inputs(
             vals = np.array([latest_row[k][1] for k in keys], dtype=float)
             for k in range(3):
                 inspection[:, k] = _scatter(ids, keys, vals[:, k], np.nan, float)
+        # what happened after each shop's latest inspection (complaints keep counting after a visit)
+        va_stmt = (
+            select(Case.shop_id, func.count())
+            .join(sub, sub.c.shop_id == Case.shop_id)
+            .where(Case.confirmed_at >= since, Case.confirmed_at <= now, Case.confirmed_at > sub.c.at)
+            .where(strikes.counting_filter(settings))
+            .group_by(Case.shop_id)
+        )
+        ca_stmt = (
+            select(Complaint.shop_id, func.count())
+            .join(sub, sub.c.shop_id == Complaint.shop_id)
+            .where(Complaint.valid.is_(True), Complaint.at >= since, Complaint.at <= now, Complaint.at > sub.c.at)
+            .group_by(Complaint.shop_id)
+        )
+        since_inspection = np.zeros(len(ids), dtype=np.int32)
+        for stmt in (va_stmt, ca_stmt):
+            rows_after = list(session.execute(stmt))
+            since_inspection += _scatter(
+                ids, [r[0] for r in rows_after], np.array([r[1] for r in rows_after], dtype=np.int32), 0, np.int32
+            )
     return GradeInputs(
         ids=ids,
         business_type=btype,
@@ -291,6 +315,7 @@ def load_inputs(
         inspection=inspection,
         now=now,
         settings=settings,
+        since_inspection=since_inspection,
     )
 
 

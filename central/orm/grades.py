@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.orm.base import Base, utcnow
@@ -38,6 +38,9 @@ class Inspection(Base):
     advertising: Mapped[float] = mapped_column(Float, doc="outdoor advertising")
     result: Mapped[str] = mapped_column(String(10), doc="red | yellow | green face from the checklist")
     notes: Mapped[str] = mapped_column(Text, default="")
+    items: Mapped[dict[str, float] | None] = mapped_column(
+        JSON, default=None, doc="checklist item → points earned (central/rules/inspection_checklist.yaml)")
+    photos: Mapped[list[str] | None] = mapped_column(JSON, default=list, doc="evidence sha256s taken on the visit")
 
 
 class HotSpot(Base):

@@ -1,4 +1,5 @@
-"""grades a city can trust: job leases (one central instance runs each periodic job)
+"""grades a city can trust: job leases (one central instance runs each periodic job); inspection checklist
+items and photos
 
 Revision ID: 0002_grades_trust
 Revises: 0001
@@ -22,7 +23,13 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    with op.batch_alter_table("inspections", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("items", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("photos", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("inspections", schema=None) as batch_op:
+        batch_op.drop_column("photos")
+        batch_op.drop_column("items")
     op.drop_table("job_leases")

@@ -75,11 +75,13 @@ def test_shop_registry_routes(api) -> None:
     assert api.client.delete("/api/zones/cam-2/zx", headers=api.headers["admin"]).status_code == 204
     assert api.put("/api/zones/cameras/cam-1", json={"trusted": True, "site_id": "site-1"}).json()["trusted"]
 
-    # complaints count towards the grade
-    r = api.post("/api/shops/s2/complaints", role="reviewer", json={"text": "boxes on the pavement"})
-    assert r.status_code == 201
+    # complaints count towards the grade: three valid complaints and no violation → yellow
+    for _ in range(3):
+        r = api.post("/api/shops/s2/complaints", role="reviewer", json={"text": "boxes on the pavement"})
+        assert r.status_code == 201
     hist = api.get("/api/shops/s2/grades").json()
-    assert hist and hist[0]["new_grade"] == "green"
+    assert hist[0]["new_grade"] == "yellow" and "0 violations + 3 complaints" in hist[0]["reason"]
+    assert api.get("/api/shops/s2").json()["grade"] == "yellow"
 
 
 def test_case_routes_walk_and_roles(api) -> None:

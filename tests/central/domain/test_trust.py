@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from central import workflow
 from central.domain import cases, grades, inspections, stats, strikes
-from central.orm.cases import Case
+from central.orm.cases import Case, Complaint
 from central.orm.shops import Shop
 from wire.ids import new_id
 
@@ -228,3 +230,69 @@ def test_chinese_business_types_follow_the_pudong_rule(any_session, any_world, s
                    encoding="utf-8")
     grades.recompute(s, now=T0, settings=rules.model_copy(update={"business_types_file": own}))
     assert (s.get(Shop, "C").grade, s.get(Shop, "F").grade) == ("red", "yellow")
+
+
+# ---------------------------------------------------------------- 11: the Dongjing checklist as data
+
+
+def _all_items(passed: bool = True) -> dict[str, bool | float]:
+    from central.domain import checklist
+
+    return dict.fromkeys(checklist.load().items(), passed)
+
+
+def test_checklist_items_give_the_category_scores_and_the_face(any_session, any_world, settings) -> None:
+    from central.domain.errors import DomainError
+
+    s = any_session
+    any_world.shop("A", zone="za")
+    by_score = settings.model_copy(update={"grade_rules": "inspection_score"})
+    items = _all_items() | {"sanitation.no_cross_door": False, "sanitation.no_piled_goods": False,
+                            "waste.sorted": 15}
+    ins = inspections.record_inspection(s, "A", inspector="o", items=items, now=T0, settings=by_score)
+    # waste 85/100, sanitation 45/100 (30 + 25 of 100 lost), advertising 100 → mean 76.7: yellow
+    assert (ins.waste, ins.sanitation, ins.advertising, ins.result) == (85.0, 45.0, 100.0, "yellow")
+    assert ins.items["waste.sorted"] == 15 and ins.items["sanitation.no_cross_door"] == 0
+    assert s.get(Shop, "A").grade == "yellow"
+    with pytest.raises(DomainError, match="not marked"):
+        inspections.record_inspection(s, "A", inspector="o", items={"waste.sorted": True}, settings=by_score)
+    with pytest.raises(DomainError, match="unknown checklist items"):
+        inspections.record_inspection(s, "A", inspector="o", items=_all_items() | {"waste.nope": True},
+                                      settings=by_score)
+    with pytest.raises(DomainError, match="outside"):
+        inspections.record_inspection(s, "A", inspector="o", items=_all_items() | {"waste.sorted": 31},
+                                      settings=by_score)
+
+
+def test_complaints_keep_counting_after_an_inspection(any_session, any_world, settings) -> None:
+    s = any_session
+    any_world.shop("A", zone="za")
+    by_score = settings.model_copy(update={"grade_rules": "inspection_score"})
+    for h in range(4):  # before the visit: the inspection is the newer judgement
+        s.add(Complaint(shop_id="A", at=T0 - timedelta(hours=h + 1), text="goods outside"))
+    s.flush()
+    inspections.record_inspection(s, "A", inspector="o", items=_all_items(), now=T0, settings=by_score)
+    assert s.get(Shop, "A").grade == "green"
+    for h in range(3):  # after it: they count
+        s.add(Complaint(shop_id="A", at=T0 + timedelta(hours=h + 1), text="goods outside again"))
+    s.flush()
+    grades.recompute(s, now=T0 + timedelta(hours=5), settings=by_score)
+    assert s.get(Shop, "A").grade == "yellow"
+    assert "3 violations and complaints since then" in grades.history(s, "A")[0].reason
+
+
+def test_a_city_checklist_file_sets_items_and_thresholds(any_session, any_world, settings, tmp_path) -> None:
+    own = tmp_path / "menu.yaml"
+    own.write_text(
+        "categories:\n"
+        "  - {key: waste, items: [{key: bins, points: 10}]}\n"
+        "  - {key: sanitation, items: [{key: clean, points: 10}, {key: no_goods, points: 10}]}\n"
+        "  - {key: advertising, items: [{key: sign, points: 10}]}\n"
+        "faces: {green_from: 95, yellow_from: 50, poor_category: 10}\n", encoding="utf-8")
+    s = any_session
+    any_world.shop("A", zone="za")
+    rules = settings.model_copy(update={"grade_rules": "inspection_score", "inspection_checklist_file": own})
+    ins = inspections.record_inspection(
+        s, "A", inspector="o", items={"waste.bins": True, "sanitation.clean": True, "sanitation.no_goods": 5,
+                                      "advertising.sign": True}, now=T0, settings=rules)
+    assert (ins.sanitation, ins.result) == (75.0, "yellow")  # mean 91.7 < 95
