@@ -11,13 +11,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
+from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, StoreDep, check_same_origin
 from central.api.routes.events import EventFilter, query_events
+from central.api.routes.evidence import MAX_PHOTO_BYTES, store_photo
 from central.api.throttle import get_throttle
 from central.auth import authenticate, create_access_token, shop_link_token
 from central.domain import cases
@@ -160,23 +161,36 @@ def record_penalty(case_id: str, request: Request, session: SessionDep,
     return _decide(request, session, f"/console/cases/{case_id}", act, "No penalty recorded")
 
 
+def _photo_evidence(store: Any, photo: UploadFile | None) -> list[str]:
+    """The officer's photo from a form, kept in the evidence store ([] when none was chosen)."""
+    if photo is None or not photo.filename:
+        return []
+    try:
+        return [store_photo(store, photo.file.read(MAX_PHOTO_BYTES + 1))]
+    except HTTPException as exc:
+        raise DomainError(str(exc.detail)) from None
+
+
 @router.post("/cases/{case_id}/close")
-def close_case(case_id: str, request: Request, session: SessionDep,
-               reason: Annotated[str, Form(min_length=1, max_length=1000)]) -> RedirectResponse:
+def close_case(case_id: str, request: Request, session: SessionDep, store: StoreDep,
+               reason: Annotated[str, Form(min_length=1, max_length=1000)],
+               photo: Annotated[UploadFile | None, File()] = None) -> RedirectResponse:
     def act(user: User) -> str:
-        cases.close_case(session, case_id, actor=user.username, reason=reason)
+        cases.close_case(session, case_id, actor=user.username, reason=reason,
+                         evidence=_photo_evidence(store, photo))
         return f"Case {case_id} closed."
 
     return _decide(request, session, f"/console/cases/{case_id}", act, "Not closed")
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
                   outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
-                  back: Annotated[str, Form()] = "/console/cases") -> RedirectResponse:
+                  back: Annotated[str, Form()] = "/console/cases",
+                  photo: Annotated[UploadFile | None, File()] = None) -> RedirectResponse:
     def act(user: User) -> str:
         task = cases.complete_task(session, task_id, actor=user.username, outcome=outcome, note=note,
-                                   settings=settings)
+                                   evidence=_photo_evidence(store, photo), settings=settings)
         return f"Officer task {task.id} done: {outcome}."
 
     return _decide(request, session, back, act, "Task not completed")

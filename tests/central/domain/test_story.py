@@ -122,6 +122,9 @@ def test_auto_confirm_only_for_trusted_cameras_above_score(session, world, setti
     assert (case.confirmed_by == "auto") == (expect == "notified")
 
 
+PHOTO = "ef" * 32  # an officer's photo in the evidence store
+
+
 @pytest.mark.parametrize("outcome,state", [("clear", "rectified"), ("present", "escalated")])
 def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> None:
     s, w = session, world
@@ -138,6 +141,7 @@ def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> N
         actor="officer",
         outcome=outcome,
         note="checked on site",
+        evidence=[PHOTO],
         settings=settings,
         now=T0 + timedelta(minutes=50),
     )
@@ -145,7 +149,7 @@ def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> N
     if outcome == "present":
         esc = case.tasks[-1]
         assert esc.kind == "escalation" and esc.status == "open"
-        complete_task(s, esc.id, actor="officer", outcome="resolved", settings=settings)
+        complete_task(s, esc.id, actor="officer", outcome="resolved", evidence=[PHOTO], settings=settings)
         assert case.state == "resolved" and not case.is_open
     with pytest.raises(InvalidTransition):
         complete_task(s, task.id, actor="officer", outcome=outcome, settings=settings)

@@ -47,6 +47,7 @@ def test_three_strikes_penalty_required_to_close(any_session, any_world, setting
         actor="officer",
         outcome="resolved",
         note="goods moved",
+        evidence=["ef" * 32],
         settings=strict,
         now=T0 + timedelta(days=3, hours=2),
     )
@@ -113,7 +114,8 @@ def test_strike_window_is_configurable(any_session, any_world, settings) -> None
             at = T0 + timedelta(days=days)
             case = workflow.handle_event(s, w.event(zone=zone, at=at), rules, now=at)
             cases.confirm(s, case.id, actor="op", settings=rules, now=at)
-            cases.close_case(s, case.id, actor="officer", reason="settled", now=at + timedelta(hours=1))
+            cases.close_case(s, case.id, actor="officer", reason="settled", evidence=["ef" * 32],
+                             now=at + timedelta(hours=1))
     s.commit()
     a, b = (sorted(s.scalars(select(Case).where(Case.shop_id == x)), key=lambda c: c.confirmed_at) for x in "AB")
     assert [c.strike for c in a] == [1, 2] and [c.notices[0].kind for c in a] == ["advice", "rectification_notice"]

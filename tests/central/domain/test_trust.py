@@ -296,3 +296,53 @@ def test_a_city_checklist_file_sets_items_and_thresholds(any_session, any_world,
         s, "A", inspector="o", items={"waste.bins": True, "sanitation.clean": True, "sanitation.no_goods": 5,
                                       "advertising.sign": True}, now=T0, settings=rules)
     assert (ins.sanitation, ins.result) == (75.0, "yellow")  # mean 91.7 < 95
+
+
+# ---------------------------------------------------------------- 12: closing needs evidence
+
+
+PHOTO = "ef" * 32
+
+
+def _at_officer(s, w, settings, *, ended: bool) -> Case:
+    """A fixed-camera case whose recheck got no answer: an officer task. `ended`: the camera's episode
+    ended inside the window (the shop cleared it)."""
+    case = workflow.handle_event(s, w.event(zone="za", at=T0, event_id="ep-1"), settings, now=T0)
+    cases.confirm(s, case.id, actor="op", settings=settings, now=T0)
+    if ended:
+        workflow.handle_event(s, w.event(zone="za", at=T0 + timedelta(minutes=10), event_id="ep-1", phase="end"),
+                              settings, now=T0 + timedelta(minutes=10))
+    workflow.tick(s, T0 + timedelta(minutes=31), settings)
+    workflow.tick(s, T0 + timedelta(minutes=45), settings)  # no recheck answer in 10 minutes
+    assert case.state == "officer_recheck"
+    return case
+
+
+def test_closing_and_officer_results_need_evidence(any_session, any_world, settings) -> None:
+    from central.domain.errors import EvidenceRequired
+
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    case = _at_officer(s, w, settings, ended=True)
+    with pytest.raises(EvidenceRequired):
+        cases.close_case(s, case.id, actor="officer", reason="settled", now=T0 + timedelta(hours=1))
+    task = case.tasks[-1]
+    with pytest.raises(EvidenceRequired):
+        cases.complete_task(s, task.id, actor="officer", outcome="clear", settings=settings,
+                            now=T0 + timedelta(hours=1))
+    cases.complete_task(s, task.id, actor="officer", outcome="clear", evidence=[PHOTO], settings=settings,
+                        now=T0 + timedelta(hours=1))
+    assert case.state == "rectified" and case.self_rectified and PHOTO in case.evidence
+
+
+def test_officer_clear_while_the_camera_still_sees_it_is_flagged(any_session, any_world, settings) -> None:
+    from central.orm.audit import AuditRecord
+
+    s, w = any_session, any_world
+    w.shop("A", zone="za")
+    case = _at_officer(s, w, settings, ended=False)
+    cases.complete_task(s, case.tasks[-1].id, actor="officer", outcome="clear", evidence=[PHOTO],
+                        settings=settings, now=T0 + timedelta(hours=1))
+    assert not case.self_rectified and "flagged" in case.closed_reason
+    actions = [r.action for r in s.query(AuditRecord).filter(AuditRecord.case_id == case.id)]
+    assert "case.flagged" in actions
