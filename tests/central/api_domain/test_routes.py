@@ -131,7 +131,7 @@ def test_case_routes_walk_and_roles(api) -> None:
     assert r.status_code == 200 and r.json()[0]["shop_id"] == "s1"
     assert api.get("/api/zones/cam-7/z-unknown").json()["source"] == "assigned"
     assert api.get("/api/cases/ownerless").json() == []
-    assert api.get("/api/cases/tasks").status_code == 200
+    assert api.get("/api/cases/tasks").json() == []  # the case was closed by hand: no officer task open
 
     # grades, inspections, hot spots, stats
     g = api.get("/api/grades").json()
