@@ -165,12 +165,13 @@ def _install_web(app: FastAPI) -> None:
     from fastapi.exception_handlers import http_exception_handler
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from central.web import console, shop_page
+    from central.web import console, officer, shop_page
     from central.web.render import LoginRequired, login_redirect_url, page
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(console.router)
     app.include_router(shop_page.router)
+    app.include_router(officer.router)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -180,7 +181,7 @@ def _install_web(app: FastAPI) -> None:
     async def html_errors(request: Request, exc: StarletteHTTPException) -> Response:
         """Pages get an HTML error page; the API keeps FastAPI's JSON."""
         path = request.url.path
-        wants_html = path.startswith(("/console", "/shop/")) and "evidence" not in path
+        wants_html = path.startswith(("/console", "/shop/", "/officer")) and "evidence" not in path
         if not wants_html:
             return await http_exception_handler(request, exc)
         titles = {401: "Please log in", 403: "Not allowed", 404: "Not found"}

@@ -104,7 +104,7 @@ def cmd_create_user(settings: CentralSettings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
-        ensure_user(session, args.name, args.password, args.role)
+        ensure_user(session, args.name, args.password, args.role, area=args.area, road=args.road)
         session.commit()
     print(f"user {args.name} ({args.role}) ready")
     return 0
@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("create-user", help="create or update an operator account")
     u.add_argument("name")
     u.add_argument("--password", required=True)
-    u.add_argument("--role", choices=["viewer", "reviewer", "admin"], default="viewer")
+    u.add_argument("--role", choices=["viewer", "officer", "reviewer", "admin"], default="viewer")
+    u.add_argument("--area", default=None, help="scope: the district (shop area) this account works in")
+    u.add_argument("--road", default=None, help="scope: the street (shop road) this account works in")
     b = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for the edges")
     b.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("audit-verify", help="verify the hash chain of the case audit trail")

@@ -1,5 +1,5 @@
 """grades a city can trust: job leases (one central instance runs each periodic job); inspection checklist
-items and photos
+items and photos; officer role scope (users.scope_area, users.scope_road)
 
 Revision ID: 0002_grades_trust
 Revises: 0001
@@ -26,9 +26,15 @@ def upgrade() -> None:
     with op.batch_alter_table("inspections", schema=None) as batch_op:
         batch_op.add_column(sa.Column("items", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("photos", sa.JSON(), nullable=True))
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scope_area", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("scope_road", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("scope_road")
+        batch_op.drop_column("scope_area")
     with op.batch_alter_table("inspections", schema=None) as batch_op:
         batch_op.drop_column("photos")
         batch_op.drop_column("items")
