@@ -303,9 +303,10 @@ def grades(request: Request, session: SessionDep, days: Annotated[int, Query(ge=
 def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: date | None = None,
                 road: str | None = None, order: str = "route") -> HTMLResponse:
     user = console_user(request, session)
+    from central.domain.clock import local_day, now_utc
     from central.domain.inspections import due_list
 
-    day = day or datetime.now(UTC).date()
+    day = day or local_day(now_utc(), settings.timezone)  # a local day
     items = due_list(session, day, settings=settings, road=road or None,
                      order="priority" if order == "priority" else "route", limit=500)
     return page(request, "inspections.html", _ctx(request, user, "inspections", items=items, day=day,

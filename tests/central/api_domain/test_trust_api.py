@@ -32,3 +32,17 @@ def test_datetime_params_are_utc_and_the_default_day_is_local(api) -> None:
     after = datetime.now(UTC)
     assert body["day"] in {local_day(now, tz).isoformat(), local_day(after, tz).isoformat()}  # a day may turn
     assert body["day"] not in {now.date().isoformat(), after.date().isoformat()}
+
+
+def test_console_due_list_defaults_to_the_local_day(api) -> None:
+    from central.api.deps import COOKIE_NAME
+
+    now = datetime.now(UTC)
+    api.settings.timezone = "Etc/GMT-14" if now.hour >= 10 else "Etc/GMT+11"
+    api.client.cookies.set(COOKIE_NAME, api.headers["viewer"]["Authorization"].split()[1])
+    page = api.client.get("/console/inspections")
+    after = datetime.now(UTC)
+    tz = api.settings.timezone
+    assert page.status_code == 200
+    assert any(local_day(t, tz).isoformat() in page.text for t in (now, after))
+    assert not any(t.date().isoformat() in page.text for t in (now, after))
