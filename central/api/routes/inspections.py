@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.params import UtcDateTime
 from central.domain import checklist, inspections
 from central.domain.clock import local_day, now_utc
 from central.orm.grades import Inspection
@@ -31,7 +32,7 @@ class InspectionIn(BaseModel):
     photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list, max_length=20, description="evidence sha256s of photos taken on the visit")
     notes: str = Field(default="", max_length=5000)
-    at: datetime | None = None
+    at: UtcDateTime | None = None
 
 
 class InspectionOut(BaseModel):

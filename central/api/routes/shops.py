@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.params import UtcDateTime
 from central.domain import grades, registry
 from central.domain.shop_schema import ShopIn, ShopPatch, ShopPublic
 from central.orm.cases import Complaint
@@ -50,7 +51,7 @@ class ComplaintIn(BaseModel):
 
     text: str = Field(min_length=1, max_length=5000)
     source: str = Field(default="citizen", max_length=30)
-    at: datetime | None = None
+    at: UtcDateTime | None = None
     evidence: dict[str, Any] | None = None
 
 
