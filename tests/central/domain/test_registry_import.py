@@ -58,8 +58,8 @@ def test_reimport_updates_what_the_file_gives(any_session) -> None:
     assert s2.owner == "Li" and _zones(s, "S2") == {("cam-1", "z2", "registry")}
 
 
-def test_chinese_excel_encodings_are_detected(any_session) -> None:
-    s = any_session
+def test_chinese_excel_encodings_are_detected(session) -> None:
+    s = session
     gb = FULL.encode("gb18030")
     with pytest.raises(UnicodeDecodeError):
         gb.decode("utf-8")
@@ -79,7 +79,7 @@ def test_an_unreadable_line_is_reported_by_number() -> None:
     assert "坏" in registry.decode_text(FULL.encode("gb18030") + "S5,坏,x\n".encode("gb18030"))
 
 
-def test_xlsx_imports_directly(any_session, tmp_path) -> None:
+def test_xlsx_imports_directly(session, tmp_path) -> None:
     from openpyxl import Workbook
 
     book = Workbook()
@@ -90,12 +90,12 @@ def test_xlsx_imports_directly(any_session, tmp_path) -> None:
     sheet.append(["", "无编号", "", "", "", ""])
     path = tmp_path / "shops.xlsx"
     book.save(path)
-    report = registry.import_file(any_session, path, progress=False)
+    report = registry.import_file(session, path, progress=False)
     assert report.inserted == 1 and [e.line for e in report.errors] == [4]
-    shop = any_session.get(Shop, "X1")
+    shop = session.get(Shop, "X1")
     assert (shop.name, shop.phone, shop.business_type) == ("五金店一号", "13800000000", "五金店")
-    assert _zones(any_session, "X1") == {("cam-9", "z1", "registry")}
+    assert _zones(session, "X1") == {("cam-9", "z1", "registry")}
     bad = tmp_path / "not.xlsx"
     bad.write_bytes(b"id,name\n")
     with pytest.raises(ValueError, match="not a readable .xlsx"):
-        registry.import_file(any_session, bad, progress=False)
+        registry.import_file(session, bad, progress=False)

@@ -137,37 +137,33 @@ def test_a_back_dated_inspection_does_not_override_a_newer_one(any_session, any_
 # ---------------------------------------------------------------- 4: local days
 
 
-def test_due_list_counts_local_days(any_session, any_world, settings) -> None:
-    """A red shop inspected at 07:00 Beijing time (23:00 UTC the day before) is not due again that day."""
-    s = any_session
-    any_world.shop("R", zone="zr")
+def test_days_are_local_days(any_session, any_world, settings) -> None:
+    """The due list, notice deadlines and the statistics count days and show times in settings.timezone."""
+    s, w = any_session, any_world
+    assert settings.timezone == "Asia/Shanghai"
+    # a red shop inspected at 07:00 Beijing time (23:00 UTC the day before) is not due again that day
+    w.shop("R", zone="zr")
     s.get(Shop, "R").grade = "red"
-    at = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # 2026-03-02 07:00 in Asia/Shanghai
+    at = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
     inspections.record_inspection(s, "R", inspector="o", waste=90, sanitation=90, advertising=90, at=at,
                                   now=at, settings=settings)
-    assert settings.timezone == "Asia/Shanghai"
     assert [d.shop_id for d in inspections.due_list(s, date(2026, 3, 2), settings=settings)] == []
     assert [d.shop_id for d in inspections.due_list(s, date(2026, 3, 3), settings=settings)] == ["R"]
 
-
-def test_notice_deadline_is_local_time(any_session, any_world, settings) -> None:
-    s, w = any_session, any_world
+    # the owner reads the deadline in local time: confirmed 08:40 Beijing, 30 minutes → 09:10
     w.shop("A", zone="za")
-    at = datetime(2026, 3, 2, 0, 40, tzinfo=UTC)  # 08:40 Beijing; window of 30 minutes → 09:10
+    at = datetime(2026, 3, 2, 0, 40, tzinfo=UTC)
     case = workflow.handle_event(s, w.event(zone="za", at=at), settings, now=at)
     cases.confirm(s, case.id, actor="op", settings=settings, now=at)
-    text = case.notices[0].text
-    assert "03-02 09:10" in text and "01:10" not in text
+    assert "03-02 09:10" in case.notices[0].text and "01:10" not in case.notices[0].text
 
-
-def test_statistics_bucket_by_local_day(any_session, any_world, settings) -> None:
-    s = any_session
-    any_world.shop("A", zone="za")
-    late = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # 01:00 on 3 March in Shanghai
-    s.add(Case(id=new_id(), shop_id="A", violation="piled_goods", opened_at=late, state="detected", is_open=True))
+    # a case opened at 01:00 on 3 March in Shanghai (17:00 UTC on the 2nd) counts on the 3rd
+    w.shop("B", zone="zb")
+    late = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+    s.add(Case(id=new_id(), shop_id="B", violation="piled_goods", opened_at=late, state="detected", is_open=True))
     s.flush()
     per_day = stats.violations_per_day(s, date(2026, 3, 2), date(2026, 3, 3), tz=settings.timezone)
-    assert [d["total"] for d in per_day] == [0, 1]
+    assert [d["total"] for d in per_day] == [1, 1]
 
 
 # ---------------------------------------------------------------- 8: self-rectified rate
@@ -281,7 +277,7 @@ def test_complaints_keep_counting_after_an_inspection(any_session, any_world, se
     assert "3 violations and complaints since then" in grades.history(s, "A")[0].reason
 
 
-def test_a_city_checklist_file_sets_items_and_thresholds(any_session, any_world, settings, tmp_path) -> None:
+def test_a_city_checklist_file_sets_items_and_thresholds(session, world, settings, tmp_path) -> None:
     own = tmp_path / "menu.yaml"
     own.write_text(
         "categories:\n"
@@ -289,8 +285,8 @@ def test_a_city_checklist_file_sets_items_and_thresholds(any_session, any_world,
         "  - {key: sanitation, items: [{key: clean, points: 10}, {key: no_goods, points: 10}]}\n"
         "  - {key: advertising, items: [{key: sign, points: 10}]}\n"
         "faces: {green_from: 95, yellow_from: 50, poor_category: 10}\n", encoding="utf-8")
-    s = any_session
-    any_world.shop("A", zone="za")
+    s = session
+    world.shop("A", zone="za")
     rules = settings.model_copy(update={"grade_rules": "inspection_score", "inspection_checklist_file": own})
     ins = inspections.record_inspection(
         s, "A", inspector="o", items={"waste.bins": True, "sanitation.clean": True, "sanitation.no_goods": 5,
@@ -304,45 +300,42 @@ def test_a_city_checklist_file_sets_items_and_thresholds(any_session, any_world,
 PHOTO = "ef" * 32
 
 
-def _at_officer(s, w, settings, *, ended: bool) -> Case:
+def _at_officer(s, w, settings, zone: str, *, ended: bool) -> Case:
     """A fixed-camera case whose recheck got no answer: an officer task. `ended`: the camera's episode
     ended inside the window (the shop cleared it)."""
-    case = workflow.handle_event(s, w.event(zone="za", at=T0, event_id="ep-1"), settings, now=T0)
+    case = workflow.handle_event(s, w.event(zone=zone, at=T0, event_id=f"ep-{zone}"), settings, now=T0)
     cases.confirm(s, case.id, actor="op", settings=settings, now=T0)
     if ended:
-        workflow.handle_event(s, w.event(zone="za", at=T0 + timedelta(minutes=10), event_id="ep-1", phase="end"),
-                              settings, now=T0 + timedelta(minutes=10))
+        end = w.event(zone=zone, at=T0 + timedelta(minutes=10), event_id=f"ep-{zone}", phase="end")
+        workflow.handle_event(s, end, settings, now=T0 + timedelta(minutes=10))
     workflow.tick(s, T0 + timedelta(minutes=31), settings)
     workflow.tick(s, T0 + timedelta(minutes=45), settings)  # no recheck answer in 10 minutes
     assert case.state == "officer_recheck"
     return case
 
 
-def test_closing_and_officer_results_need_evidence(any_session, any_world, settings) -> None:
+def test_closing_needs_evidence_and_a_doubtful_clear_is_flagged(any_session, any_world, settings) -> None:
     from central.domain.errors import EvidenceRequired
-
-    s, w = any_session, any_world
-    w.shop("A", zone="za")
-    case = _at_officer(s, w, settings, ended=True)
-    with pytest.raises(EvidenceRequired):
-        cases.close_case(s, case.id, actor="officer", reason="settled", now=T0 + timedelta(hours=1))
-    task = case.tasks[-1]
-    with pytest.raises(EvidenceRequired):
-        cases.complete_task(s, task.id, actor="officer", outcome="clear", settings=settings,
-                            now=T0 + timedelta(hours=1))
-    cases.complete_task(s, task.id, actor="officer", outcome="clear", evidence=[PHOTO], settings=settings,
-                        now=T0 + timedelta(hours=1))
-    assert case.state == "rectified" and case.self_rectified and PHOTO in case.evidence
-
-
-def test_officer_clear_while_the_camera_still_sees_it_is_flagged(any_session, any_world, settings) -> None:
     from central.orm.audit import AuditRecord
 
     s, w = any_session, any_world
     w.shop("A", zone="za")
-    case = _at_officer(s, w, settings, ended=False)
-    cases.complete_task(s, case.tasks[-1].id, actor="officer", outcome="clear", evidence=[PHOTO],
-                        settings=settings, now=T0 + timedelta(hours=1))
-    assert not case.self_rectified and "flagged" in case.closed_reason
-    actions = [r.action for r in s.query(AuditRecord).filter(AuditRecord.case_id == case.id)]
+    w.shop("B", zone="zb")
+    case = _at_officer(s, w, settings, "za", ended=True)
+    later = T0 + timedelta(hours=1)
+    with pytest.raises(EvidenceRequired):
+        cases.close_case(s, case.id, actor="officer", reason="settled", now=later)
+    task = case.tasks[-1]
+    with pytest.raises(EvidenceRequired):
+        cases.complete_task(s, task.id, actor="officer", outcome="clear", settings=settings, now=later)
+    cases.complete_task(s, task.id, actor="officer", outcome="clear", evidence=[PHOTO], settings=settings,
+                        now=later)
+    assert case.state == "rectified" and case.self_rectified and PHOTO in case.evidence
+
+    # the camera never saw B's episode end: the officer's "clear" closes it, flagged, not self-rectified
+    other = _at_officer(s, w, settings, "zb", ended=False)
+    cases.complete_task(s, other.tasks[-1].id, actor="officer", outcome="clear", evidence=[PHOTO],
+                        settings=settings, now=later)
+    assert not other.self_rectified and "flagged" in other.closed_reason
+    actions = [r.action for r in s.query(AuditRecord).filter(AuditRecord.case_id == other.id)]
     assert "case.flagged" in actions
