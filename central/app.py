@@ -142,17 +142,18 @@ def _install_web(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from central.i18n import N_
-    from central.web import console, language, shop_page
+    from central.web import console, language, officer, shop_page
     from central.web.render import LoginRequired, login_redirect_url, page, request_translator
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(console.router)
     app.include_router(shop_page.router)
     app.include_router(language.router)
+    app.include_router(officer.router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path
-        return path.startswith(("/console", "/shop/", "/lang/")) and "evidence" not in path
+        return path.startswith(("/console", "/shop/", "/lang/", "/officer")) and "evidence" not in path
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -106,7 +106,7 @@ def cmd_create_user(settings: CentralSettings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
-        ensure_user(session, args.name, args.password, args.role)
+        ensure_user(session, args.name, args.password, args.role, area=args.area, road=args.road)
         session.commit()
     print(f"user {args.name} ({args.role}) ready")
     return 0
@@ -139,7 +139,11 @@ def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
-        report = registry.import_file(session, args.file)
+        try:
+            report = registry.import_file(session, args.file, encoding=args.encoding, on_conflict=args.on_conflict)
+        except (OSError, ValueError) as exc:  # unreadable file, encoding or header: nothing was written
+            print(f"doorline-central import-shops: {exc}", file=sys.stderr)
+            return 2
         session.commit()
         from central.domain import grades
 
@@ -170,12 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("create-user", help="create or update an operator account")
     u.add_argument("name")
     u.add_argument("--password", required=True)
-    u.add_argument("--role", choices=["viewer", "reviewer", "admin"], default="viewer")
+    u.add_argument("--role", choices=["viewer", "officer", "reviewer", "admin"], default="viewer")
+    u.add_argument("--area", default=None, help="scope: the district (shop area) this account works in")
+    u.add_argument("--road", default=None, help="scope: the street (shop road) this account works in")
     b = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for the edges")
     b.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("audit-verify", help="verify the hash chain of the case audit trail")
-    i = sub.add_parser("import-shops", help="import shops from CSV or GeoJSON")
+    i = sub.add_parser("import-shops", help="import shops from CSV, Excel (.xlsx) or GeoJSON")
     i.add_argument("file")
+    i.add_argument("--encoding", default=None, help="text encoding of the file (default: detected, UTF-8 or GB18030)")
+    i.add_argument("--on-conflict", choices=["update", "replace", "skip", "error"], default="update",
+                   help="an existing shop: update the columns the file has (default), replace the whole record, "
+                        "skip it, or report it")
     return p
 
 

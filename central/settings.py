@@ -73,6 +73,14 @@ class CentralSettings(BaseSettings):
         default="wgs84", description="the datum the tiles are drawn in (gcj02 for most tiles of Chinese cities); "
                                      "stored WGS84 points are converted to it")
     map_tile_attribution: str = Field(default="", max_length=300, description="credit shown for the tiles")
+    business_types_file: Path | None = Field(default=None,
+                                             description="YAML table business type → initial grade (Chinese and "
+                                                         "English names, synonyms); default "
+                                                         "central/rules/business_types.yaml")
+    inspection_checklist_file: Path | None = Field(default=None,
+                                                   description="YAML inspection checklist (items per category, "
+                                                               "points, face thresholds); default "
+                                                               "central/rules/inspection_checklist.yaml")
 
     @field_validator("timezone")
     @classmethod

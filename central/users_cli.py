@@ -9,8 +9,10 @@ from central.auth import hash_password, role_rank
 from central.orm.users import User
 
 
-def ensure_user(session: Session, username: str, password: str, role: str = "viewer") -> User:
-    """Create the account, or reset its password and role and re-activate it. The caller commits."""
+def ensure_user(session: Session, username: str, password: str, role: str = "viewer", *,
+                area: str | None = None, road: str | None = None) -> User:
+    """Create the account, or reset its password, role and scope (district `area`, street `road`; None for
+    everywhere) and re-activate it. The caller commits."""
     role_rank(role)  # raises ValueError naming the valid roles
     if not username.strip():
         raise ValueError("empty username")
@@ -24,6 +26,7 @@ def ensure_user(session: Session, username: str, password: str, role: str = "vie
         user.role = role
         user.active = True
         user.token_version += 1
+    user.scope_area, user.scope_road = (area or None), (road or None)
     session.flush()
     return user
 

@@ -7,23 +7,18 @@ every `settings.tick_interval_s` by the central process and commits nothing itse
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.domain import cases, episodes, grades, hotspots, matching, ownerless
+from central.domain import cases, episodes, grades, hotspots, leases, matching, ownerless
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case
 from central.settings import CentralSettings
 from wire.schema import EventMessage, RecheckResult
 
 log = logging.getLogger("doorline.central.workflow")
-
-_last_run: dict[tuple[str, str], datetime] = {}
-_timer_lock = threading.Lock()
-
 
 def handle_event(
     session: Session, msg: EventMessage, settings: CentralSettings, *, now: datetime | None = None
@@ -89,14 +84,9 @@ HOTSPOT_INTERVAL_S = 60.0
 
 
 def _due(kind: str, session: Session, now: datetime, interval_s: float, force: bool = False) -> bool:
-    """True once per `interval_s` per database and kind (a clock that jumps back also triggers)."""
-    key = (kind, session.get_bind().url.render_as_string(hide_password=True))
-    with _timer_lock:
-        last = _last_run.get(key)
-        if not force and last is not None and timedelta(0) <= now - last < timedelta(seconds=interval_s):
-            return False
-        _last_run[key] = now
-    return True
+    """True once per `interval_s` per database and kind, whichever central instance asks first (a lease row
+    locked until this transaction ends; see central.domain.leases)."""
+    return leases.claim(session, kind, now, interval_s, force=force)
 
 
 def refresh_grades_if_due(

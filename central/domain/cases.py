@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from central.domain import audit, strikes
 from central.domain.clock import as_utc, from_unix, now_utc
-from central.domain.errors import InvalidTransition, NotFound, PenaltyRequired
+from central.domain.errors import EvidenceRequired, InvalidTransition, NotFound, PenaltyRequired
 from central.orm.cases import Case, CaseEvent, Notice, OfficerTask, Penalty
 from central.orm.shops import Camera, Shop
 from central.settings import CentralSettings
@@ -264,7 +264,9 @@ def confirm(
         strike=strike,
         created_at=now,
         recipient=f"{shop.owner} {shop.phone}".strip() if shop else "",
-        text=strikes.notice_text(kind, strike=strike, violation=case.violation, settings=settings),
+        text=strikes.notice_text(
+            kind, strike=strike, violation=case.violation, settings=settings, deadline=case.window_ends_at
+        ),
     )
     case.notices.append(notice)
     _set_state(
@@ -386,11 +388,16 @@ def _rectified(
     now: datetime,
     self_fixed: bool,
     details: dict[str, Any],
+    settings: CentralSettings,
     evidence: list[str] | None = None,
 ) -> None:
     case.self_rectified = self_fixed
     if _needs_penalty(case):
-        task = _officer_task(session, case, "penalty", f"strike {case.strike}: issue a penalty ticket", now)
+        sanction = strikes.sanction(case.strike or 0, self_rectified=self_fixed, settings=settings)
+        reason = f"strike {case.strike}: issue a penalty ticket"
+        if sanction == "lighter_penalty":
+            reason += " (从轻处罚 lighter penalty: the shop fixed it in its window)"
+        task = _officer_task(session, case, "penalty", reason, now)
         _set_state(
             session,
             case,
@@ -398,7 +405,7 @@ def _rectified(
             actor=actor,
             action=action,
             now=now,
-            details={**details, "task_id": task.id, "self_rectified": self_fixed},
+            details={**details, "task_id": task.id, "self_rectified": self_fixed, "sanction": sanction},
             evidence=evidence,
         )
     else:
@@ -452,6 +459,7 @@ def apply_recheck(
             now=now,
             self_fixed=True,
             details=info,
+            settings=settings,
             evidence=ev,
         )
     elif msg.result == "present":
@@ -491,11 +499,16 @@ def complete_task(
     actor: str,
     outcome: str,
     note: str = "",
+    evidence: list[str] | None = None,
     settings: CentralSettings,
     now: datetime | None = None,
 ) -> OfficerTask:
-    """An officer reports back. recheck: clear | present; escalation: resolved; penalty: done."""
+    """An officer reports back. recheck: clear | present; escalation: resolved; penalty: done (after the
+    penalty is recorded). A recheck or escalation result needs the officer's photo(s) (`evidence`, sha256s
+    in the evidence store). "clear" while the camera's episode has not ended is flagged: the case closes on
+    the officer's word and photo, but not as fixed by the shop."""
     now = as_utc(now) or now_utc()
+    evidence = [e.lower() for e in (evidence or [])]
     task = session.get(OfficerTask, task_id)
     if task is None:
         raise NotFound(f"no officer task {task_id}")
@@ -508,7 +521,11 @@ def complete_task(
     if task.kind == "penalty" or (task.kind == "escalation" and outcome == "resolved"):
         if _needs_penalty(case):
             raise PenaltyRequired(f"case {case.id} is strike {case.strike}: record a penalty before closing it")
+    if task.kind in ("recheck", "escalation") and not evidence:
+        raise EvidenceRequired(f"a {task.kind} result needs the officer's photo of the door strip")
     task.status, task.done_at, task.done_by, task.outcome, task.note = "done", now, actor, outcome, note
+    if evidence:
+        case.evidence = [*case.evidence, *evidence]
     session.flush()
     details = {"task_id": task.id, "kind": task.kind, "outcome": outcome, "note": note}
     if task.kind == "recheck" and case.state == "officer_recheck":
@@ -518,15 +535,27 @@ def complete_task(
                 and case.window_ends_at is not None
                 and as_utc(case.end_seen_at) <= as_utc(case.window_ends_at)
             )
+            # a fixed camera whose episode never ended still sees the goods: the officer's "clear" is
+            # recorded, and flagged for review, but it is no evidence that the shop fixed it in time
+            edge_sees = case.source_kind == "fixed" and bool(case.camera_id) and case.end_seen_at is None
+            if edge_sees:
+                details["flag"] = "the camera's episode had not ended when the officer reported clear"
             _rectified(
                 session,
                 case,
                 actor=actor,
                 action="case.officer_recheck_done",
                 now=now,
-                self_fixed=in_window or case.end_seen_at is None,
+                self_fixed=in_window or (case.end_seen_at is None and not edge_sees),
                 details=details,
+                settings=settings,
+                evidence=evidence,
             )
+            if edge_sees and case.state == "rectified":
+                case.closed_reason = "rectified (flagged: the camera still saw it when the officer reported clear)"
+            if edge_sees:
+                audit.record(session, actor="system", action="case.flagged", case_id=case.id, shop_id=case.shop_id,
+                             at=now, details={"task_id": task.id, "reason": details["flag"]})
         else:
             esc = _officer_task(session, case, "escalation", "officer found it still present", now)
             _set_state(
@@ -537,10 +566,12 @@ def complete_task(
                 action="case.officer_recheck_done",
                 now=now,
                 details={**details, "escalation_task_id": esc.id},
+                evidence=evidence,
             )
     elif task.kind in ("escalation", "penalty") and case.is_open:
         case.closed_reason = note or f"{task.kind} task done"
-        _set_state(session, case, "resolved", actor=actor, action=f"case.{task.kind}_done", now=now, details=details)
+        _set_state(session, case, "resolved", actor=actor, action=f"case.{task.kind}_done", now=now, details=details,
+                   evidence=evidence)
     else:
         audit.record(
             session,
@@ -550,6 +581,7 @@ def complete_task(
             shop_id=case.shop_id,
             at=now,
             details=details,
+            evidence=evidence,
         )
     return task
 
@@ -605,9 +637,19 @@ def record_penalty(
     return pen
 
 
-def close_case(session: Session, case_id: str, *, actor: str, reason: str, now: datetime | None = None) -> Case:
-    """Close an open case by hand (e.g. an officer settled it). Strike ≥3 needs a penalty first."""
+def close_case(
+    session: Session,
+    case_id: str,
+    *,
+    actor: str,
+    reason: str,
+    evidence: list[str] | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Close an open case by hand (e.g. an officer settled it). Strike ≥3 needs a penalty first; closing
+    needs evidence: the officer's photo(s) (`evidence`), or the camera's recheck frame showing it clear."""
     now = as_utc(now) or now_utc()
+    evidence = [e.lower() for e in (evidence or [])]
     case = get_case(session, case_id, lock=True)
     if not case.is_open:
         raise InvalidTransition(f"case {case_id} is already closed ({case.state})")
@@ -615,9 +657,14 @@ def close_case(session: Session, case_id: str, *, actor: str, reason: str, now: 
         raise InvalidTransition(f"case {case_id} is not confirmed yet: confirm or dismiss it")
     if _needs_penalty(case):
         raise PenaltyRequired(f"case {case_id} is strike {case.strike}: record a penalty before closing it")
+    if not evidence and case.recheck_result != "clear":
+        raise EvidenceRequired(f"case {case_id} closes only with evidence: a photo of the door strip")
     for t in case.tasks:
         if t.status == "open":
             t.status, t.done_at, t.done_by, t.outcome = "done", now, actor, "closed"
     case.closed_reason = reason
-    _set_state(session, case, "resolved", actor=actor, action="case.close", now=now, details={"reason": reason})
+    if evidence:
+        case.evidence = [*case.evidence, *evidence]
+    _set_state(session, case, "resolved", actor=actor, action="case.close", now=now, details={"reason": reason},
+               evidence=evidence or None)
     return case

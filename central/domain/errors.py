@@ -27,3 +27,9 @@ class InvalidTransition(Conflict):
 
 class PenaltyRequired(Conflict):
     """A case at strike 3 or later cannot be closed without a penalty record."""
+
+
+class EvidenceRequired(DomainError):
+    """A case closes, and an officer reports a result, only with evidence (a photo, or the camera's frame)."""
+
+    status = 422

@@ -7,9 +7,9 @@ source, asks the selected rule set for new grade codes, and writes only the shop
 
 Rule sets (settings.grade_rules):
 - counts:           ≥5 violations or complaints in the window → red, 3–4 → yellow, ≤2 → green
-- business_type:    new shops start from their business type (fruit red; small restaurants, hardware
-                    yellow; others green) and never grade better than that during `probation_days`;
-                    after that the counts decide
+- business_type:    new shops start from their business type (a data file: 水果店 fruit red; 小餐饮 small
+                    restaurants, 五金店 hardware yellow; others green) and never grade better than that
+                    during `probation_days`; after that the counts decide
 - inspection_score: the latest checklist (waste, door-front sanitation, outdoor advertising) decides;
                     shops never inspected fall back to counts
 Register more with `register_rule_set`.
@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import ARRAY, String, any_, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from central.domain import strikes
+from central.domain import business_types, checklist, strikes
 from central.domain.bulk import bulk_insert
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case, Complaint
@@ -52,6 +52,8 @@ class GradeInputs:
     inspection: np.ndarray  # float (n, 3): latest waste, sanitation, advertising scores; nan if none
     now: datetime
     settings: CentralSettings
+    # violations + valid complaints in the window after the shop's latest inspection (inspected shops only)
+    since_inspection: np.ndarray | None = None
 
 
 Explain = Callable[[int], str]
@@ -91,33 +93,26 @@ class CountsRule:
         return self.codes(n), explain
 
 
-DEFAULT_TYPE_GRADES: dict[str, int] = {
-    "fruit": RED,
-    "small restaurant": YELLOW,
-    "restaurant": YELLOW,
-    "snack": YELLOW,
-    "hardware": YELLOW,
-}
-
-
 @dataclass
 class BusinessTypeRule:
+    """Initial grade by business type from the table in settings.business_types_file (default
+    central/rules/business_types.yaml: 水果店 red, 小餐饮 and 五金店 yellow, others green)."""
+
     name: str = "business_type"
     needs: frozenset[str] = frozenset({"business_type", "created_at"})
-    type_grades: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TYPE_GRADES))
     probation_days: int = 90
     counts: CountsRule = field(default_factory=CountsRule)
 
-    def initial(self, business_type: np.ndarray) -> np.ndarray:
-        bt = np.char.lower(business_type.astype(str))
-        out = np.full(len(bt), GREEN, dtype=np.int8)
-        # keys match as substrings; longer keys are applied last so the more specific one wins
-        for key in sorted(self.type_grades, key=len):
-            out = np.where(np.char.find(bt, key) >= 0, np.int8(self.type_grades[key]), out)
-        return out
+    @staticmethod
+    def initial(business_type: np.ndarray, table: business_types.BusinessTypeTable) -> np.ndarray:
+        values = business_type.astype(str)
+        uniq, inverse = np.unique(values, return_inverse=True)  # a few hundred distinct types at most
+        codes = np.array([CODE[table.grade(str(u))] for u in uniq], dtype=np.int8)
+        return codes[inverse] if len(values) else np.zeros(0, dtype=np.int8)
 
     def grade(self, data: GradeInputs) -> tuple[np.ndarray, Explain]:
-        initial = self.initial(data.business_type)
+        table = business_types.load(data.settings.business_types_file)
+        initial = self.initial(data.business_type, table)
         by_counts, explain_counts = self.counts.grade(data)
         cutoff = np.datetime64(as_utc(data.now).replace(tzinfo=None) - timedelta(days=self.probation_days), "s")
         on_probation = data.created_at > cutoff
@@ -125,8 +120,10 @@ class BusinessTypeRule:
 
         def explain(i: int) -> str:
             if on_probation[i] and initial[i] >= by_counts[i]:
+                kind = table.match(str(data.business_type[i]))
+                as_type = f" ({kind.zh} {kind.en})" if kind else ""
                 return (
-                    f"business type {data.business_type[i]!r} starts {GRADES[initial[i]]} "
+                    f"business type {data.business_type[i]!r}{as_type} starts {GRADES[initial[i]]} "
                     f"(first {self.probation_days} days); " + explain_counts(i)
                 )
             return explain_counts(i)
@@ -136,38 +133,39 @@ class BusinessTypeRule:
 
 @dataclass
 class InspectionScoreRule:
-    """Checklist scores 0–100 per category; the mean grades the face, a very poor category caps it."""
+    """The latest checklist decides the face (thresholds from the checklist file, settings.
+    inspection_checklist_file); violations and complaints since that inspection keep counting: the grade is
+    the worse of the face and their counts grade. Shops never inspected: the counts decide."""
 
     name: str = "inspection_score"
     needs: frozenset[str] = frozenset({"inspections"})
-    green_from: float = 85.0
-    yellow_from: float = 60.0
-    poor_category: float = 40.0
     counts: CountsRule = field(default_factory=CountsRule)
 
-    def from_scores(self, scores: np.ndarray) -> np.ndarray:
-        scores = np.atleast_2d(scores)
-        mean = scores.mean(axis=1)
-        worst = scores.min(axis=1)
-        codes = np.where(mean >= self.green_from, GREEN, np.where(mean >= self.yellow_from, YELLOW, RED))
-        codes = np.where(worst < self.poor_category, np.maximum(codes, YELLOW), codes)
-        return codes.astype(np.int8)
+    def from_scores(self, scores: np.ndarray, settings: CentralSettings | None = None) -> np.ndarray:
+        return checklist.load(settings.inspection_checklist_file if settings else None).faces(scores)
 
     def grade(self, data: GradeInputs) -> tuple[np.ndarray, Explain]:
+        menu = checklist.load(data.settings.inspection_checklist_file)
         has = ~np.isnan(data.inspection).any(axis=1)
         filled = np.where(has[:, None], data.inspection, 100.0)
         by_counts, explain_counts = self.counts.grade(data)
-        codes = np.where(has, self.from_scores(filled), by_counts).astype(np.int8)
+        since = data.since_inspection if data.since_inspection is not None else np.zeros(len(has), np.int32)
+        after = self.counts.codes(since)
+        face = menu.faces(filled)
+        codes = np.where(has, np.maximum(face, after), by_counts).astype(np.int8)
 
         def explain(i: int) -> str:
             if not has[i]:
                 return "never inspected; " + explain_counts(i)
             w, s, a = data.inspection[i]
-            return (
+            text = (
                 f"latest inspection: waste {w:.0f}, sanitation {s:.0f}, advertising {a:.0f} "
-                f"(mean {np.mean(data.inspection[i]):.0f}; green ≥{self.green_from:.0f}, "
-                f"yellow ≥{self.yellow_from:.0f}, any category <{self.poor_category:.0f} at best yellow)"
+                f"(mean {np.mean(data.inspection[i]):.0f}; green ≥{menu.green_from:.0f}, "
+                f"yellow ≥{menu.yellow_from:.0f}, any category <{menu.poor_category:.0f} at best yellow)"
             )
+            if after[i] > face[i]:
+                text += f"; {since[i]} violations and complaints since then → {GRADES[after[i]]}"
+            return text
 
         return codes, explain
 
@@ -208,6 +206,7 @@ def _grouped(session: Session, stmt, shop_col, shop_ids: Sequence[str] | None) -
 
 
 def _scatter(ids: np.ndarray, keys: list[str], values: np.ndarray, fill, dtype) -> np.ndarray:
+    """Values per key put at their id's position; `ids` must be sorted in code point order."""
     out = np.full(len(ids), fill, dtype=dtype)
     if not keys:
         return out
@@ -230,9 +229,10 @@ def load_inputs(
     cols = [Shop.id, Shop.grade]
     cols += [Shop.business_type] if "business_type" in needs else []
     cols += [Shop.created_at] if "created_at" in needs else []
-    rows = _grouped(session, select(*cols).order_by(Shop.id), Shop.id, shop_ids)
-    if shop_ids is not None:
-        rows.sort(key=lambda r: r[0])
+    # sorted here, not by SQL: `_scatter` needs Python's (code point) order, and a database collated by a
+    # locale (en_US, zh_CN, ICU) orders ids differently
+    rows = _grouped(session, select(*cols), Shop.id, shop_ids)
+    rows.sort(key=lambda r: r[0])
     n = len(rows)
     ids = np.array([r[0] for r in rows], dtype=str) if rows else np.array([], dtype="<U1")
     current = np.array([CODE.get(r[1], UNGRADED) for r in rows], dtype=np.int8)
@@ -262,6 +262,7 @@ def load_inputs(
     complaints = _scatter(ids, [r[0] for r in c], np.array([r[1] for r in c], dtype=np.int32), 0, np.int32)
 
     inspection = np.full((len(ids), 3), np.nan)
+    since_inspection = None
     if "inspections" in needs:
         latest = (
             select(Inspection.shop_id, func.max(Inspection.at).label("at"))
@@ -271,15 +272,39 @@ def load_inputs(
         if shop_ids is not None:
             latest = latest.where(Inspection.shop_id.in_(list(shop_ids)))
         sub = latest.subquery()
-        i_stmt = select(Inspection.shop_id, Inspection.waste, Inspection.sanitation, Inspection.advertising).join(
-            sub, (sub.c.shop_id == Inspection.shop_id) & (sub.c.at == Inspection.at)
-        )
-        ins = list(session.execute(i_stmt))
-        if ins:
-            keys = [r[0] for r in ins]
-            vals = np.array([r[1:] for r in ins], dtype=float)
+        i_stmt = select(
+            Inspection.shop_id, Inspection.id, Inspection.waste, Inspection.sanitation, Inspection.advertising
+        ).join(sub, (sub.c.shop_id == Inspection.shop_id) & (sub.c.at == Inspection.at))
+        # the latest by date decides; two at the same instant: the one entered last
+        latest_row: dict[str, tuple] = {}
+        for shop_id, ins_id, *scores in session.execute(i_stmt):
+            if shop_id not in latest_row or ins_id > latest_row[shop_id][0]:
+                latest_row[shop_id] = (ins_id, scores)
+        if latest_row:
+            keys = list(latest_row)
+            vals = np.array([latest_row[k][1] for k in keys], dtype=float)
             for k in range(3):
                 inspection[:, k] = _scatter(ids, keys, vals[:, k], np.nan, float)
+        # what happened after each shop's latest inspection (complaints keep counting after a visit)
+        va_stmt = (
+            select(Case.shop_id, func.count())
+            .join(sub, sub.c.shop_id == Case.shop_id)
+            .where(Case.confirmed_at >= since, Case.confirmed_at <= now, Case.confirmed_at > sub.c.at)
+            .where(strikes.counting_filter(settings))
+            .group_by(Case.shop_id)
+        )
+        ca_stmt = (
+            select(Complaint.shop_id, func.count())
+            .join(sub, sub.c.shop_id == Complaint.shop_id)
+            .where(Complaint.valid.is_(True), Complaint.at >= since, Complaint.at <= now, Complaint.at > sub.c.at)
+            .group_by(Complaint.shop_id)
+        )
+        since_inspection = np.zeros(len(ids), dtype=np.int32)
+        for stmt in (va_stmt, ca_stmt):
+            rows_after = list(session.execute(stmt))
+            since_inspection += _scatter(
+                ids, [r[0] for r in rows_after], np.array([r[1] for r in rows_after], dtype=np.int32), 0, np.int32
+            )
     return GradeInputs(
         ids=ids,
         business_type=btype,
@@ -290,6 +315,7 @@ def load_inputs(
         inspection=inspection,
         now=now,
         settings=settings,
+        since_inspection=since_inspection,
     )
 
 
@@ -322,42 +348,54 @@ def recompute(
     data = load_inputs(session, now, settings, shop_ids, needs=getattr(rule, "needs", frozenset()))
     codes, explain = rule.grade(data)
     changed = np.flatnonzero(codes != data.current)
+    written = 0
     if len(changed):
         shops = Shop.__table__
         prefix = f"{reason_prefix}: " if reason_prefix else ""
-        history = []
-        for i in changed.tolist():
-            history.append(
-                {
-                    "shop_id": str(data.ids[i]),
-                    "at": now,
-                    "old_grade": GRADES[data.current[i]] if data.current[i] >= 0 else None,
-                    "new_grade": GRADES[codes[i]],
-                    "rule_set": rule.name,
-                    "reason": prefix + explain(i),
-                }
-            )
-        # one set-based UPDATE per (grade, chunk of ids); updated_at is kept: a grade is not a registry edit
+        # one set-based UPDATE per (old grade, new grade, chunk of ids), conditional on the old grade: a shop
+        # another writer (instance, ingest) regraded since it was loaded is left alone, so a grade change is
+        # written once however many instances grade at the same time. updated_at is kept: a grade is not a
+        # registry edit.
         pg = session.connection().dialect.name == "postgresql"
         chunk = 50_000 if pg else 5000
-        for code, grade in enumerate(GRADES):
-            ids = data.ids[changed[codes[changed] == code]].tolist()
-            for i in range(0, len(ids), chunk):
-                part = ids[i : i + chunk]
-                # PostgreSQL: one array parameter (= ANY) instead of thousands of IN parameters to parse
-                cond = shops.c.id == any_(cast(part, ARRAY(String))) if pg else shops.c.id.in_(part)
-                values = {"grade": grade, "grade_since": now, "updated_at": shops.c.updated_at}
-                session.execute(update(shops).where(cond).values(values))
+        updated: set[str] = set()
+        for new_code, grade in enumerate(GRADES):
+            for old_code in (UNGRADED, *range(len(GRADES))):
+                sel = changed[(codes[changed] == new_code) & (data.current[changed] == old_code)]
+                ids = data.ids[sel].tolist()
+                if old_code == UNGRADED:
+                    was = shops.c.grade.is_(None) | shops.c.grade.not_in(GRADES)
+                else:
+                    was = shops.c.grade == GRADES[old_code]
+                for i in range(0, len(ids), chunk):
+                    part = ids[i : i + chunk]
+                    # PostgreSQL: one array parameter (= ANY) instead of thousands of IN parameters to parse
+                    cond = shops.c.id == any_(cast(part, ARRAY(String))) if pg else shops.c.id.in_(part)
+                    values = {"grade": grade, "grade_since": now, "updated_at": shops.c.updated_at}
+                    stmt = update(shops).where(cond & was).values(values).returning(shops.c.id)
+                    updated.update(session.execute(stmt).scalars())
+        history = [
+            {
+                "shop_id": str(data.ids[i]),
+                "at": now,
+                "old_grade": GRADES[data.current[i]] if data.current[i] >= 0 else None,
+                "new_grade": GRADES[codes[i]],
+                "rule_set": rule.name,
+                "reason": prefix + explain(i),
+            }
+            for i in changed.tolist()
+            if str(data.ids[i]) in updated
+        ]
         bulk_insert(session, GradeChange.__table__, history)
-        changed_ids = {h["shop_id"] for h in history}
+        written = len(history)
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Shop) and obj.id in changed_ids:
+            if isinstance(obj, Shop) and obj.id in updated:
                 session.expire(obj, ["grade", "grade_since"])
     dist = {g: int(np.count_nonzero(codes == k)) for k, g in enumerate(GRADES)}
     return GradeRun(
         rule_set=rule.name,
         shops=len(codes),
-        changed=len(changed),
+        changed=written,
         seconds=perf_counter() - t0,
         distribution=dist,
     )

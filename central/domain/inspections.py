@@ -2,10 +2,12 @@
 
 Frequency per grade comes from settings.inspection_days (default red 1, yellow 7, green 30 days). A shop is
 due on `day` when it was never inspected or its last inspection is at least that many days before `day`.
+Days are local days (settings.timezone): a red shop inspected at 07:00 Beijing time is done for that day.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -14,22 +16,21 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from central.domain import audit, grades
-from central.domain.clock import as_utc, now_utc
+from central.domain import audit, checklist, grades
+from central.domain.clock import as_utc, local_day, now_utc
 from central.domain.errors import DomainError
 from central.domain.registry import get_shop
 from central.orm.grades import Inspection
 from central.orm.shops import Shop
 from central.settings import CentralSettings
 
-CHECKLIST = ("waste", "sanitation", "advertising")
+CHECKLIST = checklist.CATEGORIES
 
 
-def checklist_result(waste: float, sanitation: float, advertising: float) -> str:
-    rule = grades.RULE_SETS.get("inspection_score")
-    scorer = rule if isinstance(rule, grades.InspectionScoreRule) else grades.InspectionScoreRule()
-    code = int(scorer.from_scores(np.array([[waste, sanitation, advertising]], dtype=float))[0])
-    return grades.GRADES[code]
+def checklist_result(waste: float, sanitation: float, advertising: float, settings: CentralSettings | None = None
+                     ) -> str:
+    menu = checklist.load(settings.inspection_checklist_file if settings else None)
+    return grades.GRADES[int(menu.faces(np.array([[waste, sanitation, advertising]], dtype=float))[0])]
 
 
 def record_inspection(
@@ -37,18 +38,35 @@ def record_inspection(
     shop_id: str,
     *,
     inspector: str,
-    waste: float,
-    sanitation: float,
-    advertising: float,
+    waste: float | None = None,
+    sanitation: float | None = None,
+    advertising: float | None = None,
+    items: dict[str, bool | float] | None = None,
+    photos: list[str] | None = None,
     notes: str = "",
     at: datetime | None = None,
+    now: datetime | None = None,
     settings: CentralSettings,
 ) -> Inspection:
+    """Store a checklist visit made `at` (default now): either every checklist item marked (`items`, see
+    central/rules/inspection_checklist.yaml) or the three category scores. The shop is regraded as of now,
+    not as of `at`: a back-dated entry never overrides a later inspection (the latest by date decides)."""
+    if items is not None:
+        if (waste, sanitation, advertising) != (None, None, None):
+            raise DomainError("give either the checklist items or the three category scores, not both")
+        try:
+            waste, sanitation, advertising = checklist.load(settings.inspection_checklist_file).scores(items)
+        except ValueError as exc:
+            raise DomainError(str(exc)) from None
+    if waste is None or sanitation is None or advertising is None:
+        raise DomainError("an inspection needs the checklist items or all three category scores")
     for name, v in zip(CHECKLIST, (waste, sanitation, advertising), strict=True):
         if not 0 <= v <= 100:
             raise DomainError(f"{name} score {v} is outside 0–100")
     get_shop(session, shop_id)
-    at = as_utc(at) or now_utc()
+    now = as_utc(now) or now_utc()
+    at = as_utc(at) or now
+    menu_items = checklist.load(settings.inspection_checklist_file).items() if items is not None else {}
     ins = Inspection(
         shop_id=shop_id,
         at=at,
@@ -56,8 +74,11 @@ def record_inspection(
         waste=waste,
         sanitation=sanitation,
         advertising=advertising,
-        result=checklist_result(waste, sanitation, advertising),
+        result=checklist_result(waste, sanitation, advertising, settings),
         notes=notes,
+        items={k: float(menu_items[k].points if v is True else 0.0 if v is False else v) for k, v in items.items()}
+        if items is not None else None,
+        photos=list(photos or []),
     )
     session.add(ins)
     session.flush()
@@ -73,11 +94,19 @@ def record_inspection(
             "sanitation": sanitation,
             "advertising": advertising,
             "result": ins.result,
+            "items": ins.items,
         },
+        evidence=list(photos or []),
     )
     if settings.grade_rules == "inspection_score":
-        grades.regrade_shops(session, [shop_id], now=at, settings=settings, reason_prefix="inspection")
+        grades.regrade_shops(session, [shop_id], now=max(now, at), settings=settings, reason_prefix="inspection")
     return ins
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key with numbers compared as numbers: 2号 before 10号, "No. 9" before "No. 12"."""
+    return tuple((0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part.casefold())
+                 for part in re.split(r"([0-9]+)", text or "") if part)
 
 
 @dataclass(frozen=True)
@@ -119,7 +148,7 @@ def due_list(
         days = int(interval.get(g, 30))
         last_at = as_utc(last_at)
         if last_at is not None:
-            since = (day - last_at.date()).days
+            since = (day - local_day(last_at, settings.timezone)).days
             if since < days:
                 continue
             overdue: int | None = since - days
@@ -131,14 +160,14 @@ def due_list(
             key=lambda d: (
                 -grades.CODE[d.grade],
                 -(d.overdue_days if d.overdue_days is not None else 10**6),
-                d.area,
-                d.road,
-                d.address,
+                natural_key(d.area),
+                natural_key(d.road),
+                natural_key(d.address),
                 d.shop_id,
             )
         )
     else:
-        items.sort(key=lambda d: (d.area, d.road, d.address, d.shop_id))
+        items.sort(key=lambda d: (natural_key(d.area), natural_key(d.road), natural_key(d.address), d.shop_id))
     return items[:limit] if limit else items
 
 

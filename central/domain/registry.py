@@ -10,7 +10,15 @@ CSV columns (header required, order free; only `id` and `name` mandatory):
   footprint  — WKT `POLYGON ((lon lat, ...))` or JSON `[[lon, lat], ...]`, empty for none,
   zones      — JSON `[{"camera_id": .., "zone_id": .., "polygon": [[x, y], ..]}]` or `cam:zone;cam:zone`.
 GeoJSON: a FeatureCollection whose features carry a Polygon footprint (or null geometry) and the same
-properties (zones as a list).
+properties (zones as a list). Excel: an .xlsx workbook whose first sheet has the CSV columns.
+
+Files: UTF-8 with or without BOM, UTF-16 with BOM, or GB18030/GBK (what Chinese Excel writes for "CSV"),
+detected; or name the encoding. A byte the encoding cannot read is reported with its line.
+
+Re-import (a shop id already there): `update` (the default) changes only what the file gives — columns
+left out keep their values, a `zones` column replaces the registry's zones of that shop but never zones
+operators assigned; `replace` makes the row the whole record (columns left out blank, every zone
+replaced); `skip` keeps the shop; `error` reports it.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -68,7 +76,7 @@ SCALAR_FIELDS = [
     "agreement_signed",
     "sign_permit",
 ]
-OnConflict = Literal["update", "skip", "error"]
+OnConflict = Literal["update", "replace", "skip", "error"]
 CHUNK = 5000
 
 
@@ -289,25 +297,101 @@ def _validation_reason(exc: ValidationError) -> str:
 
 def _csv_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     reader = csv.DictReader(fp)
-    if not reader.fieldnames or "id" not in reader.fieldnames or "name" not in reader.fieldnames:
+    _check_header(reader.fieldnames)
+    for raw in reader:
+        yield _table_row(reader.line_num, raw)
+
+
+def _check_header(fieldnames: Sequence[str] | None) -> None:
+    if not fieldnames or "id" not in fieldnames or "name" not in fieldnames:
         raise ValueError("CSV header must name at least the columns id and name")
-    unknown = set(reader.fieldnames) - set(CSV_COLUMNS) - {"lon", "lat", "grade"}
+    unknown = set(fieldnames) - set(CSV_COLUMNS) - {"lon", "lat", "grade"}
     if unknown:
         raise ValueError(f"unknown CSV columns: {', '.join(sorted(unknown))}")
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            yield line, None, "more cells than header columns"
-            continue
+
+
+def _table_row(line: int, raw: dict[Any, Any]) -> tuple[int, dict[str, Any] | None, str | None]:
+    """One CSV or sheet row; only the columns the file has are in the result (a re-import updates those)."""
+    if None in raw:
+        return line, None, "more cells than header columns"
+    try:
+        row: dict[str, Any] = {k: (v or "") for k, v in raw.items() if k in CSV_COLUMNS}
+        if "footprint" in row:
+            row["footprint"] = parse_footprint(row["footprint"])
+        if "zones" in row:
+            row["zones"] = parse_zones(row["zones"])
+        if "agreement_signed" in row:
+            row["agreement_signed"] = _parse_bool(row["agreement_signed"])
+    except (ValueError, json.JSONDecodeError) as exc:
+        return line, None, str(exc)
+    return line, row, None
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """The first sheet of an .xlsx workbook: a header row, then one shop per row (line = sheet row)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001  (zipfile, XML and openpyxl errors all mean: not a workbook)
+        raise ValueError(f"not a readable .xlsx workbook ({exc})") from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+        while header and header[-1] == "":
+            header.pop()
+        _check_header(header)
+        for line, cells in enumerate(rows, start=2):
+            if all(c is None or str(c).strip() == "" for c in cells):
+                continue
+            extra = [c for c in cells[len(header):] if c is not None and str(c).strip() != ""]
+            raw: dict[Any, Any] = {h: _cell_text(c) for h, c in zip(header, cells, strict=False)}
+            if extra:
+                raw[None] = extra
+            yield _table_row(line, raw)
+    finally:
+        book.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone or licence number Excel stored as a number
+    return str(value).strip()
+
+
+ENCODINGS_TRIED = ("utf-8", "gb18030")
+
+
+def decode_text(data: bytes, encoding: str | None = None) -> str:
+    """Text of an uploaded file: the named encoding, else by BOM, else UTF-8, else GB18030 (GBK, GB2312)."""
+    if encoding:
         try:
-            row: dict[str, Any] = {k: (v or "") for k, v in raw.items() if k in CSV_COLUMNS}
-            row["footprint"] = parse_footprint(row.get("footprint", ""))
-            row["zones"] = parse_zones(row.get("zones", ""))
-            row["agreement_signed"] = _parse_bool(row.get("agreement_signed", ""))
-        except (ValueError, json.JSONDecodeError) as exc:
-            yield line, None, str(exc)
-            continue
-        yield line, row, None
+            return data.decode(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(_bad_bytes(data, exc, encoding)) from None
+    for bom, name in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(name)
+            except UnicodeDecodeError as exc:
+                raise ValueError(_bad_bytes(data, exc, name)) from None
+    first: UnicodeDecodeError | None = None
+    for name in ENCODINGS_TRIED:
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError as exc:
+            first = first or exc
+    assert first is not None
+    raise ValueError(_bad_bytes(data, first, " / ".join(ENCODINGS_TRIED)) + "; name the file's encoding")
+
+
+def _bad_bytes(data: bytes, exc: UnicodeDecodeError, encoding: str) -> str:
+    line = data[: exc.start].count(b"\n") + 1
+    return f"line {line} is not valid {encoding} (byte {data[exc.start:exc.start + 1].hex()} at offset {exc.start})"
 
 
 def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -321,7 +405,9 @@ def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str 
         row = dict(feat["properties"])
         geom = feat.get("geometry")
         try:
-            if geom is None:
+            if "geometry" not in feat:
+                pass  # no footprint given: a re-import keeps the stored one
+            elif geom is None:
                 row["footprint"] = None
             elif geom.get("type") == "Polygon" and geom.get("coordinates"):
                 row["footprint"] = geom["coordinates"][0]
@@ -329,7 +415,8 @@ def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str 
                 raise ValueError(f"geometry must be a Polygon, not {geom.get('type')!r}")
             if isinstance(row.get("zones"), str):
                 row["zones"] = parse_zones(row["zones"])
-            row["agreement_signed"] = _parse_bool(row.get("agreement_signed", False))
+            if "agreement_signed" in row:
+                row["agreement_signed"] = _parse_bool(row["agreement_signed"])
             for k in ("lon", "lat", "grade"):
                 row.pop(k, None)
             row = {k: ("" if v is None and k in SCALAR_FIELDS else v) for k, v in row.items()}
@@ -341,9 +428,9 @@ def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str 
 
 def import_shops(
     session: Session,
-    fp: TextIO,
+    fp: TextIO | bytes,
     *,
-    fmt: Literal["csv", "geojson"],
+    fmt: Literal["csv", "geojson", "xlsx"],
     source: str = "upload",
     on_conflict: OnConflict = "update",
     actor: str = "system",
@@ -353,7 +440,14 @@ def import_shops(
     """Import shops from an open text stream. Good rows are written (not committed); bad rows are reported."""
     t0 = perf_counter()
     report = ImportReport(source=source)
-    rows = _csv_rows(fp) if fmt == "csv" else _geojson_rows(fp)
+    if fmt == "xlsx":
+        if not isinstance(fp, bytes):
+            raise TypeError("an .xlsx import reads the file's bytes")
+        rows = _xlsx_rows(fp)
+    else:
+        if isinstance(fp, bytes):
+            fp = io.StringIO(decode_text(fp), newline="")
+        rows = _csv_rows(fp) if fmt == "csv" else _geojson_rows(fp)
     seen_ids: dict[str, int] = {}
     seen_zones: dict[tuple[str, str], tuple[int, str]] = {}
     chunk: list[tuple[int, ShopIn]] = []
@@ -409,16 +503,17 @@ def _write_chunk(
     existing = set(session.scalars(select(Shop.id).where(Shop.id.in_(ids))))
     pairs = {(z.camera_id, z.zone_id) for _, s in chunk for z in s.zones}
     cameras = sorted({c for c, _ in pairs})
-    owners: dict[tuple[str, str], str] = {}
+    owners: dict[tuple[str, str], tuple[str, str]] = {}  # (camera, zone) → (shop id, source)
     # by camera (the unique index's first column), then filtered here: row-value IN lists scan on SQLite
     for i in range(0, len(cameras), 500):
-        stmt = select(ShopZone.camera_id, ShopZone.zone_id, ShopZone.shop_id).where(
+        stmt = select(ShopZone.camera_id, ShopZone.zone_id, ShopZone.shop_id, ShopZone.source).where(
             ShopZone.camera_id.in_(cameras[i : i + 500])
         )
-        owners.update({(c, z): sid for c, z, sid in session.execute(stmt) if (c, z) in pairs})
-    new_rows, upd_rows, zone_rows, replace_zones_of = [], [], [], []
+        owners.update({(c, z): (sid, src) for c, z, sid, src in session.execute(stmt) if (c, z) in pairs})
+    new_rows, upd_rows, zone_rows = [], [], []
+    replace_all_zones, replace_registry_zones = [], []
     for line, shop in chunk:
-        if shop.id in existing and on_conflict != "update":
+        if shop.id in existing and on_conflict not in ("update", "replace"):
             if on_conflict == "skip":
                 report.skipped += 1
             else:
@@ -426,9 +521,9 @@ def _write_chunk(
             continue
         taken = next(
             (
-                (z, owners[(z.camera_id, z.zone_id)])
+                (z, owners[(z.camera_id, z.zone_id)][0])
                 for z in shop.zones
-                if owners.get((z.camera_id, z.zone_id), shop.id) != shop.id
+                if owners.get((z.camera_id, z.zone_id), (shop.id, ""))[0] != shop.id
             ),
             None,
         )
@@ -438,9 +533,22 @@ def _write_chunk(
             report.errors.append(RowError(line, shop.id, reason))
             continue
         row = _shop_row(shop)
-        if shop.id in existing:
+        given = shop.model_fields_set
+        zones = list(shop.zones)
+        if shop.id in existing and on_conflict == "update":
+            keep = {"id"} | (given & set(SCALAR_FIELDS))
+            keep |= {"footprint", "lon", "lat"} if "footprint" in given else set()
+            row = {k: v for k, v in row.items() if k in keep}
+            if "zones" in given:
+                replace_registry_zones.append(shop.id)
+                # a zone an operator assigned stays as it is, even when the file lists it too
+                zones = [z for z in zones if owners.get((z.camera_id, z.zone_id), ("", "registry"))[1] == "registry"]
+            else:
+                zones = []
             upd_rows.append(row)
-            replace_zones_of.append(shop.id)
+        elif shop.id in existing:
+            upd_rows.append(row)
+            replace_all_zones.append(shop.id)
         else:
             new_rows.append(row)
         zone_rows += [
@@ -451,7 +559,7 @@ def _write_chunk(
                 "polygon": z.polygon,
                 "source": "registry",
             }
-            for z in shop.zones
+            for z in zones
         ]
     # multi-row Core INSERTs (not ORM bulk, not executemany): several times faster for 250,000 rows
     now = now_utc()
@@ -460,8 +568,19 @@ def _write_chunk(
         bulk_insert(session, Shop.__table__, [r | fresh for r in new_rows])
         report.inserted += len(new_rows)
     if upd_rows:
-        session.execute(update(Shop), [r | {"updated_at": now} for r in upd_rows])
-        session.execute(delete(ShopZone).where(ShopZone.shop_id.in_(replace_zones_of)))
+        by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for r in upd_rows:
+            by_columns.setdefault(frozenset(r), []).append(r | {"updated_at": now})
+        for rows in by_columns.values():  # one executemany per set of columns the file gave
+            session.execute(update(Shop), rows)
+        for i in range(0, len(replace_all_zones), 500):
+            session.execute(delete(ShopZone).where(ShopZone.shop_id.in_(replace_all_zones[i : i + 500])))
+        for i in range(0, len(replace_registry_zones), 500):
+            session.execute(
+                delete(ShopZone).where(
+                    ShopZone.shop_id.in_(replace_registry_zones[i : i + 500]), ShopZone.source == "registry"
+                )
+            )
         report.updated += len(upd_rows)
     if zone_rows:
         extra = {"assigned_by": None, "created_at": now}
@@ -473,27 +592,28 @@ def import_file(
     path: str | Path,
     *,
     on_conflict: OnConflict = "update",
+    encoding: str | None = None,
     actor: str = "cli",
     progress: bool = True,
 ) -> ImportReport:
-    """Import a .csv or .geojson/.json file (the CLI's `import-shops`)."""
+    """Import a .csv, .xlsx or .geojson/.json file (the CLI's `import-shops`); the encoding of a text file is
+    detected unless given."""
     path = Path(path)
-    fmt: Literal["csv", "geojson"] = "csv" if path.suffix.lower() == ".csv" else "geojson"
-    total = None
-    if fmt == "csv" and progress:
-        with path.open("rb") as f:
-            total = max(sum(1 for _ in f) - 1, 0)
-    with path.open(encoding="utf-8-sig", newline="") as fp:
-        return import_shops(
-            session,
-            fp,
-            fmt=fmt,
-            source=path.name,
-            on_conflict=on_conflict,
-            actor=actor,
-            progress=progress,
-            total=total,
-        )
+    suffix = path.suffix.lower()
+    fmt: Literal["csv", "geojson", "xlsx"] = "csv" if suffix == ".csv" else "xlsx" if suffix == ".xlsx" else "geojson"
+    data = path.read_bytes()
+    total = max(data.count(b"\n") - 1, 0) if fmt == "csv" and progress else None
+    source: TextIO | bytes = data if fmt == "xlsx" else io.StringIO(decode_text(data, encoding), newline="")
+    return import_shops(
+        session,
+        source,
+        fmt=fmt,
+        source=path.name,
+        on_conflict=on_conflict,
+        actor=actor,
+        progress=progress,
+        total=total,
+    )
 
 
 # ---------------------------------------------------------------- export

@@ -1,24 +1,30 @@
 """Statistics for the dashboard: grade distribution over time, violations per day, self-rectification rate.
 
-Counted in Python over the rows of the period (bucketed by UTC day), so SQLite and PostgreSQL agree.
+Counted in Python over the rows of the period, bucketed by local day (`tz`, the deployment's
+settings.timezone), so SQLite and PostgreSQL agree.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from central.domain.clock import as_utc
+from central.domain.clock import local_day, local_day_bounds
 from central.domain.grades import GRADES
 from central.orm.cases import Case
 from central.orm.grades import GradeChange
 
+# a case is decided once the shop's window has been judged: fixed by the shop or not (closed, escalated,
+# waiting for its penalty); cases still waiting for the window, the camera or an officer are not
+DECIDED_STATES = ("rectified", "resolved", "escalated", "penalty_due")
 
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+
+def _start(day: date, tz: str) -> datetime:
+    """The UTC instant the local day starts."""
+    return local_day_bounds(day, tz)[0]
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -29,14 +35,14 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def grade_distribution_over_time(session: Session, start: date, end: date) -> list[dict]:
+def grade_distribution_over_time(session: Session, start: date, end: date, *, tz: str = "UTC") -> list[dict]:
     """Shops per grade at the end of each day, replayed from the grade history."""
     days = _days(start, end)
     counts = Counter()
     # everything before the period sets the starting point
     before = session.execute(
         select(GradeChange.old_grade, GradeChange.new_grade, func.count())
-        .where(GradeChange.at < _start(start))
+        .where(GradeChange.at < _start(start, tz))
         .group_by(GradeChange.old_grade, GradeChange.new_grade)
     )
     for old, new, n in before:
@@ -45,12 +51,12 @@ def grade_distribution_over_time(session: Session, start: date, end: date) -> li
             counts[old] -= n
     rows = session.execute(
         select(GradeChange.at, GradeChange.old_grade, GradeChange.new_grade)
-        .where(GradeChange.at >= _start(start), GradeChange.at < _start(end + timedelta(1)))
+        .where(GradeChange.at >= _start(start, tz), GradeChange.at < _start(end + timedelta(1), tz))
         .order_by(GradeChange.at)
     )
     per_day: dict[date, Counter] = {}
     for at, old, new in rows:
-        c = per_day.setdefault(as_utc(at).date(), Counter())
+        c = per_day.setdefault(local_day(at, tz), Counter())
         c[new] += 1
         if old:
             c[old] -= 1
@@ -61,17 +67,17 @@ def grade_distribution_over_time(session: Session, start: date, end: date) -> li
     return out
 
 
-def violations_per_day(session: Session, start: date, end: date) -> list[dict]:
+def violations_per_day(session: Session, start: date, end: date, *, tz: str = "UTC") -> list[dict]:
     """Cases opened per day by violation type, and how many of them were confirmed / dismissed."""
     days = _days(start, end)
     rows = session.execute(
         select(Case.opened_at, Case.violation, Case.confirmed_at, Case.state).where(
-            Case.opened_at >= _start(start), Case.opened_at < _start(end + timedelta(1))
+            Case.opened_at >= _start(start, tz), Case.opened_at < _start(end + timedelta(1), tz)
         )
     )
     per: dict[date, Counter] = {d: Counter() for d in days}
     for opened, violation, confirmed, state in rows:
-        c = per[as_utc(opened).date()]
+        c = per[local_day(opened, tz)]
         c["total"] += 1
         c[violation] += 1
         c["confirmed"] += confirmed is not None
@@ -89,25 +95,26 @@ def violations_per_day(session: Session, start: date, end: date) -> list[dict]:
     ]
 
 
-def self_rectification_rate(session: Session, start: date, end: date) -> dict:
-    """Of the cases notified in the period whose window has been judged (closed, escalated or at an
-    officer), the share the shop fixed itself."""
+def self_rectification_rate(session: Session, start: date, end: date, *, tz: str = "UTC") -> dict:
+    """Of the cases notified in the period that are decided (see DECIDED_STATES), the share the shop fixed
+    itself. Cases still waiting (window, camera recheck, officer) are counted apart, never as "not fixed"."""
     rows = session.execute(
         select(Case.state, Case.self_rectified).where(
-            Case.notified_at >= _start(start), Case.notified_at < _start(end + timedelta(1))
+            Case.notified_at >= _start(start, tz), Case.notified_at < _start(end + timedelta(1), tz)
         )
     )
-    notified = judged = fixed = 0
+    notified = decided = fixed = 0
     for state, self_fixed in rows:
         notified += 1
-        if state not in ("notified", "rechecking"):
-            judged += 1
+        if state in DECIDED_STATES:
+            decided += 1
             fixed += bool(self_fixed)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "notified": notified,
-        "judged": judged,
+        "judged": decided,
+        "pending": notified - decided,
         "self_rectified": fixed,
-        "rate": round(fixed / judged, 4) if judged else None,
+        "rate": round(fixed / decided, 4) if decided else None,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.domain.clock import now_utc
@@ -39,6 +39,9 @@ class Inspection(Base):
     advertising: Mapped[float] = mapped_column(Float, doc="outdoor advertising")
     result: Mapped[str] = mapped_column(String(10), doc="red | yellow | green face from the checklist")
     notes: Mapped[str] = mapped_column(Text, default="")
+    items: Mapped[dict[str, float] | None] = mapped_column(
+        JSON, default=None, doc="checklist item → points earned (central/rules/inspection_checklist.yaml)")
+    photos: Mapped[list[str] | None] = mapped_column(JSON, default=list, doc="evidence sha256s taken on the visit")
 
 
 class HotSpot(Base):
@@ -54,3 +57,14 @@ class HotSpot(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
     tickets: Mapped[int] = mapped_column(Integer, doc="tickets in the window when last refreshed")
     open_cases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobLease(Base):
+    """When a periodic job (hot spots, grade refresh) last ran, shared by every central instance: the one
+    that locks the row and finds the job due runs it, in the same transaction as the job's writes."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    holder: Mapped[str] = mapped_column(String(200), default="")

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from central.domain.clock import now_utc
 from central.orm.base import Base
 
-ROLES: tuple[str, ...] = ("viewer", "reviewer", "admin")  # each role can do everything the ones before it can
+# each role can do everything the ones before it can; an officer works in the field (today's tasks, inspections,
+# recheck results with photos) on the /officer pages
+ROLES: tuple[str, ...] = ("viewer", "officer", "reviewer", "admin")
 
 
 class User(Base):
@@ -25,6 +27,9 @@ class User(Base):
                                                doc="bumped on password change; older tokens stop working")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # the district / street this account works in (None: everywhere); an officer's pages show only its shops
+    scope_area: Mapped[str | None] = mapped_column(String(200), default=None)
+    scope_road: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class EdgeCredential(Base):

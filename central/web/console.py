@@ -11,18 +11,18 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import i18n
-from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
+from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, StoreDep, check_same_origin
 from central.api.throttle import get_throttle
 from central.auth import authenticate, create_access_token, shop_link_token
 from central.charts import grade_share_svg
@@ -31,6 +31,7 @@ from central.domain import ownerless as ownerless_domain
 from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
 from central.domain.events import EventFilter, query_events
+from central.domain.photos import MAX_PHOTO_BYTES, store_photo
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
@@ -351,7 +352,7 @@ def _close(request: Request, session: Session, settings: CentralSettings, user: 
     reason = (form.get("reason") or "").strip()[:1000]
     if not reason:
         raise DomainError(i18n.gettext("a reason is needed."))
-    cases.close_case(session, case_id, actor=user.username, reason=reason)
+    cases.close_case(session, case_id, actor=user.username, reason=reason, evidence=_sealed_photos(form))
     return i18n.gettext("Case %(case)s closed.", case=case_id)
 
 
@@ -360,7 +361,8 @@ def _task(request: Request, session: Session, settings: CentralSettings, user: U
           form: dict[str, str]) -> str:
     outcome = form.get("outcome") or ""
     task = cases.complete_task(session, int(task_id), actor=user.username, outcome=outcome,
-                               note=(form.get("note") or "")[:1000], settings=settings)
+                               note=(form.get("note") or "")[:1000], evidence=_sealed_photos(form),
+                               settings=settings)
     return i18n.gettext("Officer task %(task)s done: %(outcome)s.", task=task.id,
                         outcome=i18n.gettext(OUTCOME_LABEL.get(outcome, outcome)))
 
@@ -413,17 +415,48 @@ def record_penalty(case_id: str, request: Request, session: SessionDep, settings
                                                 "amount": str(amount), "note": note})
 
 
+def _sealed_photos(form: dict[str, str]) -> list[str]:
+    return [sha for sha in (form.get("evidence") or "").split(",") if sha]
+
+
+def _with_photo(request: Request, session: Session, settings: CentralSettings, store: Any,
+                photo: UploadFile | None, form: dict[str, str], failed: str) -> Response:
+    """A decision that carries an officer's photo: the photo is stored first (only for a signed-in user; a
+    decision carried across an expired login goes on without it, and the domain asks for it again when it
+    needs one) and travels in the form as its sha256."""
+    if photo is not None and photo.filename and _signed_in(request, session):
+        try:
+            form["evidence"] = store_photo(store, photo.file.read(MAX_PHOTO_BYTES + 1))
+        except DomainError as exc:
+            t = request_translator(request)
+            return _back(safe_next(form.get("back")), t.gettext(failed) + t.gettext(": ") + _why(t, exc))
+    return _decide(request, session, settings, form)
+
+
+def _signed_in(request: Request, session: Session) -> bool:
+    try:
+        console_user(request, session)
+    except LoginRequired:
+        return False
+    return True
+
+
 @router.post("/cases/{case_id}/close")
-def close_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-               reason: Annotated[str, Form(min_length=1, max_length=1000)]) -> Response:
-    return _decide(request, session, settings, {"back": f"/console/cases/{case_id}", "reason": reason})
+def close_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
+               reason: Annotated[str, Form(min_length=1, max_length=1000)],
+               photo: Annotated[UploadFile | None, File()] = None) -> Response:
+    back = f"/console/cases/{case_id}"
+    form = {"back": back, "reason": reason}
+    return _with_photo(request, session, settings, store, photo, form, N_("Not closed"))
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
                   outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
-                  back: Annotated[str, Form()] = "/console/cases") -> Response:
-    return _decide(request, session, settings, {"back": back, "outcome": outcome, "note": note})
+                  back: Annotated[str, Form()] = "/console/cases",
+                  photo: Annotated[UploadFile | None, File()] = None) -> Response:
+    form = {"back": back, "outcome": outcome, "note": note}
+    return _with_photo(request, session, settings, store, photo, form, N_("Task not completed"))
 
 
 # ---------------------------------------------------------------- cases
@@ -550,7 +583,7 @@ def inspections(request: Request, session: SessionDep, settings: SettingsDep, da
     from central.domain.clock import local_day
     from central.domain.inspections import due_list
 
-    day = day or local_day(datetime.now(UTC), settings.timezone)
+    day = day or local_day(now_utc(), settings.timezone)  # a local day
     items = due_list(session, day, settings=settings, road=road or None,
                      order="priority" if order == "priority" else "route", limit=500)
     return page(request, "inspections.html", _ctx(request, user, "inspections", items=items, day=day,

@@ -74,7 +74,7 @@ def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeyp
         rule_sets = {r[0] for r in conn.execute(text("select rule_set from grade_changes"))}
     engine.dispose()
     assert grades == {"S1": "red", "S2": "yellow"}
-    assert rule_sets == {"business_type"} and "business type 'fruit' starts red" in reasons[0]
+    assert rule_sets == {"business_type"} and "business type 'fruit' (水果店 fruit shop) starts red" in reasons[0]
 
     monkeypatch.setenv("DOORLINE_CONFIG", str(cfg))
     s = CentralSettings()
@@ -90,3 +90,20 @@ def test_serve_with_a_missing_accounts_file_stops_with_one_clear_line(tmp_path: 
     assert run.returncode == 2
     assert "cannot read accounts file" in run.stderr and "missing.yaml" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_import_of_a_chinese_excel_csv(tmp_path: Path) -> None:
+    """GB18030 (what Chinese Excel writes for CSV) imports without naming it; a wrong --encoding is one clear
+    line naming the bad line, not a traceback, and writes nothing."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    shops = tmp_path / "商户.csv"
+    shops.write_bytes("id,name,address,business_type\nS1,鲜果铺,人民路 1 号,水果店\n".encode("gb18030"))
+    wrong = central(["import-shops", str(shops), "--encoding", "utf-8"], db)
+    assert wrong.returncode == 2 and "line 2 is not valid utf-8" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    run = central(["import-shops", str(shops)], db)
+    assert run.returncode == 0, run.stderr + run.stdout
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(text("select name, address from shops")).all() == [("鲜果铺", "人民路 1 号")]
+    engine.dispose()

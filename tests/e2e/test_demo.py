@@ -40,7 +40,14 @@ def test_demo_end_to_end(backend: str, tmp_path: Path, broker, shared_dir: Path,
     with engine.connect() as conn:
         phases = conn.execute(text("select message_id, event_id, phase from event_phases")).all()
         evidence = conn.execute(text("select sha256 from evidence")).all()
+        cases = conn.execute(text("select id, shop_id, zone_id, state from cases")).all()
+        attached = {r.event_id for r in conn.execute(text("select event_id from case_events"))}
     engine.dispose()
+    # every alert was matched to its zone's shop and put on a case (the demo registers the clip's shops)
+    assert cases, "central opened no case for the edge's alerts"
+    assert {e["event_id"] for e in starts} <= attached
+    assert all(c.state == "detected" and c.shop_id for c in cases)
+    assert {c.zone_id for c in cases} == {e["zone_id"] for e in starts}
     # every phase the edge wrote arrived, and each was stored once
     assert len(phases) == len(lines)
     assert len({p.message_id for p in phases}) == len(phases)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, StoreDep, ViewerUser
 from central.domain import audit, cases, ownerless
+from central.domain.photos import require_photos
 from central.orm.cases import Case, CaseEvent, OfficerTask
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -135,11 +136,22 @@ class PenaltyIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+Photos = Annotated[
+    list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]],
+    Field(max_length=20, description="sha256s of photos uploaded with POST /api/evidence"),
+]
+
+
 class TaskDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["clear", "present", "resolved", "done"]
     note: str = Field(default="", max_length=2000)
+    evidence: Photos = Field(default_factory=list)
+
+
+class CloseIn(Reason):
+    evidence: Photos = Field(default_factory=list)
 
 
 class OwnerlessOut(BaseModel):
@@ -254,10 +266,13 @@ def officer_tasks(
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut, tags=["tasks"])
-def complete_task(task_id: int, body: TaskDone, session: SessionDep, settings: SettingsDep, user: ReviewerUser) -> Any:
-    """recheck → clear | present; escalation → resolved; penalty → done (after the penalty is recorded)."""
+def complete_task(task_id: int, body: TaskDone, session: SessionDep, settings: SettingsDep, store: StoreDep,
+                  user: ReviewerUser) -> Any:
+    """recheck → clear | present; escalation → resolved (both with the officer's photo in `evidence`);
+    penalty → done (after the penalty is recorded)."""
     task = cases.complete_task(
-        session, task_id, actor=user.username, outcome=body.outcome, note=body.note, settings=settings
+        session, task_id, actor=user.username, outcome=body.outcome, note=body.note,
+        evidence=require_photos(store, body.evidence), settings=settings,
     )
     session.commit()
     return task
@@ -335,9 +350,11 @@ def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: Rev
 @router.post(
     "/{case_id}/close",
     response_model=CaseDetail,
-    responses={409: {"description": "strike 3 or later without a penalty, or already closed"}},
+    responses={409: {"description": "strike 3 or later without a penalty, or already closed"},
+               422: {"description": "no evidence: a photo, or the camera's recheck frame"}},
 )
-def close_case(case_id: str, body: Reason, session: SessionDep, user: ReviewerUser) -> Any:
-    case = cases.close_case(session, case_id, actor=user.username, reason=body.reason)
+def close_case(case_id: str, body: CloseIn, session: SessionDep, store: StoreDep, user: ReviewerUser) -> Any:
+    case = cases.close_case(session, case_id, actor=user.username, reason=body.reason,
+                            evidence=require_photos(store, body.evidence))
     session.commit()
     return _detail(session, case)

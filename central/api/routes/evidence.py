@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Response, UploadFile, status
 
-from central.api.deps import StoreDep, ViewerUser
+from central.api.deps import ReviewerUser, StoreDep, ViewerUser
 from central.api.evidence_response import evidence_response
+from central.domain.photos import MAX_PHOTO_BYTES, store_photo
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])
 
@@ -23,3 +24,10 @@ Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$",
                        422: {"description": "not a SHA-256"}})
 def get_evidence(sha256: Sha256Path, store: StoreDep, _: ViewerUser) -> Response:
     return evidence_response(store, sha256)
+
+
+@router.post("", summary="upload an officer's photo", status_code=status.HTTP_201_CREATED,
+             responses={413: {"description": "larger than 10 MiB"}, 422: {"description": "not a JPEG or PNG"}})
+def upload_photo(file: UploadFile, store: StoreDep, _: ReviewerUser) -> dict[str, str]:
+    """Store a photo taken on a visit; its sha256 goes with the officer's result or a case's closing."""
+    return {"sha256": store_photo(store, file.file.read(MAX_PHOTO_BYTES + 1))}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from central.api.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
+from central.api.params import UtcDateTime
 from central.domain import audit, grades
 from central.orm.grades import GradeChange
 
@@ -51,7 +52,7 @@ def changes(
     session: SessionDep,
     _: ViewerUser,
     shop_id: str | None = None,
-    since: datetime | None = None,
+    since: UtcDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
-from central.domain import inspections
+from central.api.params import UtcDateTime
+from central.domain import checklist, inspections
+from central.domain.clock import local_day, now_utc
 from central.orm.grades import Inspection
 
 router = APIRouter(prefix="/api/inspections", tags=["inspections"])
@@ -20,11 +22,17 @@ class InspectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shop_id: str = Field(min_length=1, max_length=64)
-    waste: float = Field(ge=0, le=100)
-    sanitation: float = Field(ge=0, le=100, description="door-front sanitation")
-    advertising: float = Field(ge=0, le=100, description="outdoor advertising")
+    waste: float | None = Field(default=None, ge=0, le=100)
+    sanitation: float | None = Field(default=None, ge=0, le=100, description="door-front sanitation")
+    advertising: float | None = Field(default=None, ge=0, le=100, description="outdoor advertising")
+    items: dict[str, bool | float] | None = Field(
+        default=None, max_length=200,
+        description="every checklist item (GET /api/inspections/checklist) → passed, failed or points earned; "
+                    "instead of the three scores")
+    photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, max_length=20, description="evidence sha256s of photos taken on the visit")
     notes: str = Field(default="", max_length=5000)
-    at: datetime | None = None
+    at: UtcDateTime | None = None
 
 
 class InspectionOut(BaseModel):
@@ -39,6 +47,8 @@ class InspectionOut(BaseModel):
     advertising: float
     result: str
     notes: str
+    items: dict[str, float] | None = None
+    photos: list[str] | None = None
 
 
 class DueOut(BaseModel):
@@ -70,10 +80,26 @@ def due(
     order: Literal["route", "priority"] = "route",
     limit: Annotated[int, Query(ge=1, le=100000)] = 1000,
 ) -> Any:
-    """Shops to visit on `day` (default today, UTC): route order (area, road, address) or priority."""
-    day = day or datetime.now(UTC).date()
+    """Shops to visit on `day` (a local day; default today in settings.timezone): route order (area, road,
+    address) or priority."""
+    day = day or local_day(now_utc(), settings.timezone)
     items = inspections.due_list(session, day, settings=settings, road=road, area=area, order=order)
     return {"day": day, "total": len(items), "items": [i.__dict__ for i in items[:limit]]}
+
+
+@router.get("/checklist")
+def checklist_items(settings: SettingsDep, _: ViewerUser) -> dict[str, Any]:
+    """The inspection checklist in use: categories, items with points, face thresholds."""
+    menu = checklist.load(settings.inspection_checklist_file)
+    return {
+        "categories": [
+            {"key": c.key, "zh": c.zh, "en": c.en,
+             "items": [{"key": i.key, "zh": i.zh, "en": i.en, "points": i.points} for i in c.items]}
+            for c in menu.categories
+        ],
+        "faces": {"green_from": menu.green_from, "yellow_from": menu.yellow_from,
+                  "poor_category": menu.poor_category},
+    }
 
 
 @router.post("", response_model=InspectionOut, status_code=status.HTTP_201_CREATED)
@@ -85,6 +111,8 @@ def record(body: InspectionIn, session: SessionDep, settings: SettingsDep, user:
         waste=body.waste,
         sanitation=body.sanitation,
         advertising=body.advertising,
+        items=body.items,
+        photos=body.photos,
         notes=body.notes,
         at=body.at,
         settings=settings,

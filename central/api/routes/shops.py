@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.params import UtcDateTime
 from central.domain import grades, registry
 from central.domain.shop_schema import ShopIn, ShopPatch, ShopPublic
 from central.orm.cases import Complaint
@@ -50,7 +51,7 @@ class ComplaintIn(BaseModel):
 
     text: str = Field(min_length=1, max_length=5000)
     source: str = Field(default="citizen", max_length=30)
-    at: datetime | None = None
+    at: UtcDateTime | None = None
     evidence: dict[str, Any] | None = None
 
 
@@ -117,23 +118,31 @@ def import_shops(
     settings: SettingsDep,
     user: AdminUser,
     fmt: Annotated[
-        Literal["csv", "geojson"] | None,
-        Query(description="default: from the file name (.csv, else GeoJSON)"),
+        Literal["csv", "geojson", "xlsx"] | None,
+        Query(description="default: from the file name (.csv, .xlsx, else GeoJSON)"),
     ] = None,
-    on_conflict: Literal["update", "skip", "error"] = "update",
+    on_conflict: Annotated[
+        Literal["update", "replace", "skip", "error"],
+        Query(description="an existing shop: update what the file gives (default), replace the whole record, "
+                          "skip it, or report it"),
+    ] = "update",
+    encoding: Annotated[
+        str | None, Query(max_length=40, description="text encoding; default: detected (UTF-8, GB18030)")
+    ] = None,
 ) -> dict[str, Any]:
-    """Good rows are imported, bad rows are listed with their line (CSV) or feature number (GeoJSON); then
-    every shop is graded. Runs in a worker thread (a big file takes tens of seconds)."""
+    """Good rows are imported, bad rows are listed with their line (CSV, sheet row) or feature number
+    (GeoJSON); then every shop is graded. Runs in a worker thread (a big file takes tens of seconds)."""
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "import file larger than 512 MiB")
     name = file.filename or "upload"
-    kind = fmt or ("csv" if name.lower().endswith(".csv") else "geojson")
+    lower = name.lower()
+    kind = fmt or ("csv" if lower.endswith(".csv") else "xlsx" if lower.endswith(".xlsx") else "geojson")
     try:
-        text = data.decode("utf-8-sig")
+        source = data if kind == "xlsx" else io.StringIO(registry.decode_text(data, encoding), newline="")
         report = registry.import_shops(
             session,
-            io.StringIO(text, newline=""),
+            source,
             fmt=kind,
             source=name,
             on_conflict=on_conflict,

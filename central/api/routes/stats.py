@@ -3,22 +3,23 @@ self-rectification rate."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from central.api.deps import SessionDep, ViewerUser
+from central.api.deps import SessionDep, SettingsDep, ViewerUser
 from central.charts import grade_share_svg, share_series
 from central.domain import stats
+from central.domain.clock import local_day, now_utc
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
-Day = Annotated[date | None, Query(description="UTC day; default: the last 30 days up to today")]
+Day = Annotated[date | None, Query(description="local day (settings.timezone); default: the last 30 days to today")]
 
 
-def _period(start: date | None, end: date | None) -> tuple[date, date]:
-    end = end or datetime.now(UTC).date()
+def _period(start: date | None, end: date | None, tz: str) -> tuple[date, date]:
+    end = end or local_day(now_utc(), tz)
     start = start or end - timedelta(days=29)
     if end < start:
         raise HTTPException(422, "end is before start")
@@ -28,27 +29,32 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
 
 
 @router.get("/grades")
-def grade_distribution(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> list[dict[str, Any]]:
+def grade_distribution(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+                       end: Day = None) -> list[dict[str, Any]]:
     """Shops per grade at the end of each day, from the grade history."""
-    return stats.grade_distribution_over_time(session, *_period(start, end))
+    return stats.grade_distribution_over_time(session, *_period(start, end, tz := settings.timezone), tz=tz)
 
 
 @router.get("/grades/chart", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-def grade_chart(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> Response:
+def grade_chart(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+                end: Day = None) -> Response:
     """The grade distribution over time as a chart: each grade's share of graded shops per day, stacked
     (the same chart as the console's grade page)."""
-    series = share_series(stats.grade_distribution_over_time(session, *_period(start, end)))
+    tz = settings.timezone
+    series = share_series(stats.grade_distribution_over_time(session, *_period(start, end, tz), tz=tz))
     return Response(str(grade_share_svg(series)), media_type="image/svg+xml",
                     headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"})
 
 
 @router.get("/violations")
-def violations(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> list[dict[str, Any]]:
+def violations(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+               end: Day = None) -> list[dict[str, Any]]:
     """Cases opened per day, by violation type."""
-    return stats.violations_per_day(session, *_period(start, end))
+    return stats.violations_per_day(session, *_period(start, end, tz := settings.timezone), tz=tz)
 
 
 @router.get("/self-rectification")
-def self_rectification(session: SessionDep, _: ViewerUser, start: Day = None, end: Day = None) -> dict[str, Any]:
-    """Share of judged cases the shop fixed itself within its window."""
-    return stats.self_rectification_rate(session, *_period(start, end))
+def self_rectification(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+                       end: Day = None) -> dict[str, Any]:
+    """Share of decided cases the shop fixed itself within its window (cases still waiting are left out)."""
+    return stats.self_rectification_rate(session, *_period(start, end, tz := settings.timezone), tz=tz)

@@ -15,13 +15,19 @@ from central.orm.users import User
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
-Role = Literal["viewer", "reviewer", "admin"]
+Role = Literal["viewer", "officer", "reviewer", "admin"]
 Username = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@\-]+$")]
+
+
+Scope = Annotated[str | None, Field(default=None, max_length=200,
+                                    description="district (shop area) / street (shop road); none: everywhere")]
 
 
 class UserBase(BaseModel):
     username: Username
     role: Role = "viewer"
+    scope_area: Scope = None
+    scope_road: Scope = None
 
 
 class UserCreate(UserBase):
@@ -33,6 +39,8 @@ class UserUpdate(BaseModel):
 
     role: Role | None = None
     active: bool | None = None
+    scope_area: Scope = None
+    scope_road: Scope = None
     password: str | None = Field(default=None, min_length=8, max_length=200)
 
 
@@ -59,7 +67,7 @@ def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> User:
     if session.scalar(select(User.id).where(User.username == body.username)) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.username} exists")
     user = User(username=body.username, role=body.role, password_hash=hash_password(body.password),
-                active=True, token_version=0)
+                active=True, token_version=0, scope_area=body.scope_area or None, scope_road=body.scope_road or None)
     session.add(user)
     session.commit()
     return user
@@ -77,6 +85,9 @@ def update_user(body: UserUpdate, user: UserByName, me: AdminUser, session: Sess
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot demote or disable your own account")
     if body.role is not None:
         user.role = body.role
+    for field in ("scope_area", "scope_road"):
+        if field in body.model_fields_set:
+            setattr(user, field, getattr(body, field) or None)
     if body.active is not None:
         user.active = body.active
     if body.password is not None:

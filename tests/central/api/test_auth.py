@@ -154,7 +154,7 @@ def test_ensure_user_creates_then_resets(sqlite_env: Env) -> None:
     from central.users_cli import ensure_user
 
     with sqlite_env.session() as s:
-        with pytest.raises(ValueError, match="roles are viewer, reviewer, admin"):
+        with pytest.raises(ValueError, match="roles are viewer, officer, reviewer, admin"):
             ensure_user(s, "ops", "pw-123456", "boss")
         user = ensure_user(s, "ops", "pw-123456", "viewer")
         s.commit()

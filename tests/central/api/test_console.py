@@ -205,6 +205,9 @@ def test_cookie_authenticated_api_write_from_another_site_is_refused(sqlite_env:
     assert same.status_code == 200
 
 
+PHOTO = {"photo": ("door.jpg", b"\xff\xd8\xff\xe0 officer photo \xff\xd9", "image/jpeg")}
+
+
 def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
     env = sqlite_env
     console_login(env, "reviewer")
@@ -218,7 +221,7 @@ def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
             r = env.client.post(f"/console/cases/{case_id}/confirm",
                                 data={"back": f"/console/cases/{case_id}", "penalty_ok": "1"})
         assert f"strike {strike}" in r.text
-        closed = env.client.post(f"/console/cases/{case_id}/close", data={"reason": "settled"})
+        closed = env.client.post(f"/console/cases/{case_id}/close", data={"reason": "settled"}, files=PHOTO)
         if strike < 3:
             assert f"Case {case_id} closed." in closed.text
     assert "Not closed" in closed.text and "record a penalty" in closed.text
@@ -228,6 +231,8 @@ def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
     r = env.client.post(f"/console/cases/{case_id}/penalty", data={"ticket_no": "P-77", "amount": "200"})
     assert "Penalty P-77 recorded." in r.text
     r = env.client.post(f"/console/cases/{case_id}/close", data={"reason": "penalised and cleared"})
+    assert "Not closed" in r.text and "evidence" in r.text  # a case closes only with evidence
+    r = env.client.post(f"/console/cases/{case_id}/close", data={"reason": "penalised and cleared"}, files=PHOTO)
     assert f"Case {case_id} closed." in r.text
     with env.session() as s:
         case = s.get(Case, case_id)
@@ -257,7 +262,8 @@ def test_officer_task_reported_from_the_case_page(sqlite_env: Env) -> None:
                                                                       "back": f"/console/cases/{case_id}"})
     assert "Task not completed" in bad.text
     r = env.client.post(f"/console/tasks/{task_id}/complete",
-                        data={"outcome": "present", "note": "still", "back": f"/console/cases/{case_id}"})
+                        data={"outcome": "present", "note": "still", "back": f"/console/cases/{case_id}"},
+                        files=PHOTO)
     assert f"Officer task {task_id} done: still there." in r.text
     with env.session() as s:
         assert s.get(Case, case_id).state == "escalated"

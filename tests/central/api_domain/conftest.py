@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import central.orm  # noqa: F401  (registers every table)
 from central.app import create_app
 from central.db import make_engine, make_session_factory
+from central.evidence_store import LocalEvidenceStore
 from central.orm.base import Base
 from central.settings import CentralSettings
 from central.users_cli import ensure_user
@@ -61,7 +62,7 @@ def _open(tmp_path: Path, db_url: str) -> Iterator[Api]:
         for role, pw in PASSWORDS.items():
             ensure_user(s, role, pw, role)
         s.commit()
-    app = create_app(settings, factory, store=object())
+    app = create_app(settings, factory, store=LocalEvidenceStore(tmp_path / "evidence", fsync=False))
     with TestClient(app) as client:
         headers = {}
         for role, pw in PASSWORDS.items():
@@ -73,8 +74,9 @@ def _open(tmp_path: Path, db_url: str) -> Iterator[Api]:
 
 
 @pytest.fixture
-def api(tmp_path: Path, db_url: str) -> Iterator[Api]:
-    yield from _open(tmp_path, db_url)
+def api(tmp_path: Path, db_url_icu: str) -> Iterator[Api]:
+    """SQLite and PostgreSQL (collated by ICU en-US, not C)."""
+    yield from _open(tmp_path, db_url_icu)
 
 
 @pytest.fixture

@@ -38,6 +38,16 @@ def _event(zone: str, camera: str = "cam-1", score: float = 0.8) -> EventMessage
     )
 
 
+JPEG = b"\xff\xd8\xff\xe0" + b"officer photo" + b"\xff\xd9"
+
+
+def _photo(api, data: bytes = JPEG) -> str:
+    """Upload an officer's photo; its sha256."""
+    r = api.post("/api/evidence", role="reviewer", files={"file": ("door.jpg", data, "image/jpeg")})
+    assert r.status_code == 201, r.text
+    return r.json()["sha256"]
+
+
 def test_shop_registry_routes(api) -> None:
     r = api.post("/api/shops", json=SHOP)
     assert r.status_code == 201, r.text
@@ -75,11 +85,13 @@ def test_shop_registry_routes(api) -> None:
     assert api.client.delete("/api/zones/cam-2/zx", headers=api.headers["admin"]).status_code == 204
     assert api.put("/api/zones/cameras/cam-1", json={"trusted": True, "site_id": "site-1"}).json()["trusted"]
 
-    # complaints count towards the grade
-    r = api.post("/api/shops/s2/complaints", role="reviewer", json={"text": "boxes on the pavement"})
-    assert r.status_code == 201
+    # complaints count towards the grade: three valid complaints and no violation → yellow
+    for _ in range(3):
+        r = api.post("/api/shops/s2/complaints", role="reviewer", json={"text": "boxes on the pavement"})
+        assert r.status_code == 201
     hist = api.get("/api/shops/s2/grades").json()
-    assert hist and hist[0]["new_grade"] == "green"
+    assert hist[0]["new_grade"] == "yellow" and "0 violations + 3 complaints" in hist[0]["reason"]
+    assert api.get("/api/shops/s2").json()["grade"] == "yellow"
 
 
 def test_case_routes_walk_and_roles(api) -> None:
@@ -101,7 +113,11 @@ def test_case_routes_walk_and_roles(api) -> None:
     assert api.post(f"/api/cases/{case_id}/confirm", role="reviewer", json={}).status_code == 409
     assert api.post(f"/api/cases/{case_id}/dismiss", role="reviewer", json={"reason": "x"}).status_code == 409
     r = api.post(f"/api/cases/{case_id}/close", role="reviewer", json={"reason": "officer settled it"})
-    assert r.status_code == 200 and r.json()["state"] == "resolved"
+    assert r.status_code == 422 and "evidence" in r.json()["detail"]  # a case closes only with evidence
+    photo = _photo(api)
+    r = api.post(f"/api/cases/{case_id}/close", role="reviewer",
+                 json={"reason": "officer settled it", "evidence": [photo]})
+    assert r.status_code == 200 and r.json()["state"] == "resolved" and photo in r.json()["evidence"]
     trail = api.get(f"/api/cases/{case_id}/audit").json()
     assert [a["action"] for a in trail] == ["case.open", "case.confirm", "case.close"]
     assert trail[1]["details"]["strike"] == 1
@@ -115,7 +131,7 @@ def test_case_routes_walk_and_roles(api) -> None:
     assert r.status_code == 200 and r.json()[0]["shop_id"] == "s1"
     assert api.get("/api/zones/cam-7/z-unknown").json()["source"] == "assigned"
     assert api.get("/api/cases/ownerless").json() == []
-    assert api.get("/api/cases/tasks").status_code == 200
+    assert api.get("/api/cases/tasks").json() == []  # the case was closed by hand: no officer task open
 
     # grades, inspections, hot spots, stats
     g = api.get("/api/grades").json()
@@ -156,6 +172,7 @@ def test_task_and_penalty_routes(api) -> None:
     from wire.schema import RecheckResult
 
     assert api.post("/api/shops", json=SHOP).status_code == 201
+    photo = _photo(api)
     now = datetime.now(UTC)
     with api.factory() as s:
         case = workflow.handle_event(s, _event("z1"), api.settings, now=now)
@@ -169,7 +186,9 @@ def test_task_and_penalty_routes(api) -> None:
         r = api.post(f"/api/cases/{case_id}/confirm", role="reviewer", json={})
         assert r.json()["strike"] == strike
         if strike < 3:
-            assert api.post(f"/api/cases/{case_id}/close", role="reviewer", json={"reason": "ok"}).status_code == 200
+            closed = api.post(f"/api/cases/{case_id}/close", role="reviewer",
+                              json={"reason": "ok", "evidence": [photo]})
+            assert closed.status_code == 200
     with api.factory() as s:
         workflow.tick(s, now + timedelta(minutes=31), api.settings)
         c = s.get(Case, case_id)
@@ -192,6 +211,12 @@ def test_task_and_penalty_routes(api) -> None:
     pen = api.post(f"/api/cases/{case_id}/penalty", role="reviewer", json={"ticket_no": "P-1", "amount": 200})
     assert pen.status_code == 200 and pen.json()["penalties"][0]["ticket_no"] == "P-1"
     done = api.post(f"/api/cases/tasks/{tasks[0]['id']}/complete", role="reviewer", json={"outcome": "resolved"})
+    assert done.status_code == 422, "an officer's result needs a photo"
+    done = api.post(f"/api/cases/tasks/{tasks[0]['id']}/complete", role="reviewer",
+                    json={"outcome": "resolved", "evidence": ["0" * 64]})
+    assert done.status_code == 422 and "upload the photo first" in done.json()["detail"]
+    done = api.post(f"/api/cases/tasks/{tasks[0]['id']}/complete", role="reviewer",
+                    json={"outcome": "resolved", "evidence": [photo]})
     assert done.status_code == 200 and done.json()["status"] == "done"
     detail = api.get(f"/api/cases/{case_id}").json()
     assert detail["state"] == "resolved" and not detail["is_open"] and detail["notices"][0]["kind"] == "penalty_notice"

@@ -47,9 +47,9 @@ def session(tmp_path: Path) -> Iterator[Session]:
 
 
 @pytest.fixture
-def any_session(db_url: str) -> Iterator[Session]:
-    """SQLite and PostgreSQL."""
-    yield from _open(db_url)
+def any_session(db_url_icu: str) -> Iterator[Session]:
+    """SQLite and PostgreSQL (collated by ICU en-US, not C)."""
+    yield from _open(db_url_icu)
 
 
 @pytest.fixture

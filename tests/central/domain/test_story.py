@@ -122,6 +122,9 @@ def test_auto_confirm_only_for_trusted_cameras_above_score(session, world, setti
     assert (case.confirmed_by == "auto") == (expect == "notified")
 
 
+PHOTO = "ef" * 32  # an officer's photo in the evidence store
+
+
 @pytest.mark.parametrize("outcome,state", [("clear", "rectified"), ("present", "escalated")])
 def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> None:
     s, w = session, world
@@ -138,6 +141,7 @@ def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> N
         actor="officer",
         outcome=outcome,
         note="checked on site",
+        evidence=[PHOTO],
         settings=settings,
         now=T0 + timedelta(minutes=50),
     )
@@ -145,15 +149,63 @@ def test_officer_recheck_outcomes(session, world, settings, outcome, state) -> N
     if outcome == "present":
         esc = case.tasks[-1]
         assert esc.kind == "escalation" and esc.status == "open"
-        complete_task(s, esc.id, actor="officer", outcome="resolved", settings=settings)
+        complete_task(s, esc.id, actor="officer", outcome="resolved", evidence=[PHOTO], settings=settings)
         assert case.state == "resolved" and not case.is_open
     with pytest.raises(InvalidTransition):
         complete_task(s, task.id, actor="officer", outcome=outcome, settings=settings)
     assert verify_chain(s) == []
 
 
+def test_two_writers_race_for_one_open_case(pg_icu_url, settings) -> None:
+    """PostgreSQL, two real writers: the second opens its case while the first one's is not committed yet; it
+    waits on the database's unique index, then attaches its event to the winner's case."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from central.db import make_engine
+    from central.orm.base import Base
+    from central.orm.cases import Case
+
+    from .conftest import World
+
+    engine = make_engine(pg_icu_url)
+    Base.metadata.create_all(engine)
+    try:
+        with Session(engine) as a:
+            w = World(a)
+            w.shop("A", zone="za")
+            a.commit()
+            first = workflow.handle_event(a, w.event(zone="za"), settings, now=T0)  # not committed yet
+            late = w.event(zone="za", at=T0 + timedelta(seconds=5))
+            got: dict[str, object] = {}
+
+            def second_writer() -> None:
+                with Session(engine) as b:
+                    try:
+                        got["case"] = workflow.handle_event(b, late, settings, now=T0).id
+                        b.commit()
+                    except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+                        got["error"] = exc
+
+            writer = threading.Thread(target=second_writer)
+            writer.start()
+            writer.join(1.0)
+            assert writer.is_alive(), f"the second writer should wait for the first one's commit: {got}"
+            a.commit()
+            writer.join(10)
+            assert got.get("case") == first.id, got
+        with Session(engine) as c:
+            (case,) = c.scalars(select(Case)).all()
+            events = list(c.scalars(select(CaseEvent.event_id).where(CaseEvent.case_id == case.id)))
+            assert case.event_count == 2 and len(events) == 2 and late.event_id in events
+    finally:
+        engine.dispose()
+
+
 def test_one_open_case_per_shop_and_violation_even_in_a_race(any_session, any_world, settings) -> None:
-    """The database refuses a second open case; a writer that loses the race attaches to the winner's."""
+    """The database refuses a second open case; a writer that loses the race attaches to the winner's
+    (simulated in one session here; test_two_writers_race_for_one_open_case has a real second writer)."""
     from central.domain import cases as cases_mod
     from central.domain.clock import from_unix
 
