@@ -1,16 +1,16 @@
 """grades a city can trust: job leases (one central instance runs each periodic job); inspection checklist
 items and photos; officer role scope (users.scope_area, users.scope_road)
 
-Revision ID: 0002_grades_trust
-Revises: 0001
+Revision ID: 0003_grades_trust
+Revises: 0002_episode_end_reason
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_grades_trust"
-down_revision = "0001"
+revision = "0003_grades_trust"
+down_revision = "0002_episode_end_reason"
 branch_labels = None
 depends_on = None
 
