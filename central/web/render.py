@@ -18,7 +18,6 @@ from central import i18n
 from central.api.deps import COOKIE_NAME
 from central.auth import AuthError, has_role, user_for_token
 from central.i18n import N_
-from central.domain.clock import as_utc
 from central.orm.users import User
 
 TEMPLATES = Path(__file__).with_name("templates")
