@@ -99,15 +99,16 @@ def admin_url() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(admin: str, prefix: str = "doorline_t") -> Iterator[str]:
-    """A new, empty database on the server of `admin` (a SQLAlchemy URL), dropped on exit."""
+def fresh_database(admin: str, prefix: str = "doorline_t", options: str = "") -> Iterator[str]:
+    """A new, empty database on the server of `admin` (a SQLAlchemy URL), dropped on exit. `options` follow
+    CREATE DATABASE (e.g. a collation)."""
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(admin, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" {options}'.rstrip())
     except BaseException:
         engine.dispose()
         raise

@@ -34,7 +34,7 @@ def live(tmp_path: Path, broker, topic_prefix: str):
     from central.settings import CentralSettings
     from central.users_cli import ensure_user
     from edge.publisher import Publisher
-    from tests.conftest import free_port
+    from testkit.ports import free_port
     from wire.mqtt import MqttSettings
 
     port = free_port()

@@ -7,39 +7,22 @@ The test machine may have no such OS locale, so the database takes an ICU collat
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_ADMIN_URL
+from testkit.postgres import fresh_database
 
 ICU_LOCALE = "en-US"
 
 
 @pytest.fixture
-def pg_icu_url() -> Iterator[str]:
+def pg_icu_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database collated by ICU 'en-US' on the server `pg_url` uses, dropped after."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"doorline_icu_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{ICU_LOCALE}' "
-                "LOCALE 'C.UTF-8' ENCODING 'UTF8'"
-            )
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        pytest.skip(f"PostgreSQL (≥ 15, with ICU) not reachable at {PG_ADMIN_URL}: {exc}")
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    icu = f"TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{ICU_LOCALE}' LOCALE 'C.UTF-8' ENCODING 'UTF8'"
+    with fresh_database(pg_admin_url, "doorline_icu", icu) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql-icu"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from testkit.ports import free_port
 from zones.check import central_lookup, check_file, main
 
 SQUARE = [[10, 10], [110, 10], [110, 60], [10, 60]]
