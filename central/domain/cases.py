@@ -260,6 +260,11 @@ def confirm(
         text=strikes.notice_text(kind, strike=strike, violation=case.violation, settings=settings),
     )
     case.notices.append(notice)
+    if shop is not None:
+        from central.notices.outbox import enqueue_notice  # delivery rows commit with the notice, or neither
+
+        session.flush()
+        enqueue_notice(session, notice, case=case, shop=shop, settings=settings, now=now)
     _set_state(
         session,
         case,

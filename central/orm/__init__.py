@@ -5,6 +5,7 @@ from central.orm import (  # noqa: F401
     cases,
     events,  # C: events, evidence, dead letters, edge status, outbox
     grades,
+    notices,  # notice delivery, owner links, appeals
     shops,
     users,  # D2: operator accounts, edge credentials
 )
