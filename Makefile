@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test setup setup-test lint bench accuracy
+.PHONY: demo test setup setup-test lint bench accuracy i18n
 
 demo:
 	@bash scripts/setup.sh
@@ -28,3 +28,14 @@ accuracy:
 	else \
 	  .venv/bin/python scripts/synth_event_clips.py --out var/synth-2 --count 8 --seed 2 --score --with-dev; \
 	fi
+
+# translations: extract every marked string (babel.cfg: templates and Python) and update the catalogs in
+# central/i18n/locale; then fill in the empty msgstr in the .po files (the .po is compiled when loaded)
+i18n:
+	@bash scripts/setup.sh
+	@mkdir -p var/i18n
+	@.venv/bin/pybabel -q extract -F babel.cfg --sort-output --no-location --project Doorline \
+	  -o var/i18n/messages.pot .
+	@.venv/bin/pybabel update -i var/i18n/messages.pot -d central/i18n/locale -l zh_CN --no-fuzzy-matching \
+	  --ignore-obsolete --omit-header
+	@.venv/bin/python -m central.i18n.check

@@ -162,15 +162,22 @@ def _install_docs(app: FastAPI) -> None:
 
 
 def _install_web(app: FastAPI) -> None:
-    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from central.web import console, shop_page
-    from central.web.render import LoginRequired, login_redirect_url, page
+    from central.i18n import N_
+    from central.web import console, language, shop_page
+    from central.web.render import LoginRequired, login_redirect_url, page, request_translator
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(console.router)
     app.include_router(shop_page.router)
+    app.include_router(language.router)
+
+    def wants_html(request: Request) -> bool:
+        path = request.url.path
+        return path.startswith(("/console", "/shop/", "/lang/")) and "evidence" not in path
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -179,11 +186,27 @@ def _install_web(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def html_errors(request: Request, exc: StarletteHTTPException) -> Response:
         """Pages get an HTML error page; the API keeps FastAPI's JSON."""
-        path = request.url.path
-        wants_html = path.startswith(("/console", "/shop/")) and "evidence" not in path
-        if not wants_html:
+        if not wants_html(request):
             return await http_exception_handler(request, exc)
-        titles = {401: "Please log in", 403: "Not allowed", 404: "Not found"}
+        titles = {401: N_("Please log in"), 403: N_("Not allowed"), 404: N_("Not found"),
+                  405: N_("This address cannot be used that way")}
+        title = titles.get(exc.status_code) or N_("Something went wrong")
         return page(request, "error.html", {"user": None, "active": "", "status_code": exc.status_code,
-                                            "title": titles.get(exc.status_code, "Something went wrong"),
+                                            "title": request_translator(request).gettext(title),
                                             "detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def html_bad_request(request: Request, exc: RequestValidationError) -> Response:
+        """A console page asked with a bad query value gets a page that says which, not raw JSON."""
+        if not wants_html(request):
+            return await request_validation_exception_handler(request, exc)
+        t = request_translator(request)
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "?"
+            problems.append(t.gettext("%(field)s: %(value)s is not allowed (%(why)s)", field=where,
+                                      value=repr(err.get("input")), why=err.get("msg", "")))
+        return page(request, "error.html", {
+            "user": None, "active": "", "status_code": 400, "title": t.gettext("That address has a bad value"),
+            "detail": t.gettext("Check the filters and try again."), "problems": problems,
+            "back": request.url.path}, status_code=400)

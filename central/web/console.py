@@ -31,6 +31,7 @@ from central.web.charts import grade_share_svg
 from central.web.render import (
     console_user,
     page,
+    request_translator,
     require_console_role,
     safe_next,
 )
@@ -65,13 +66,16 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
         throttle.check(key)
     except HTTPException as exc:
         return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next),
-                                                error=f"{exc.detail[0].upper()}{exc.detail[1:]}."),
+                                                error=request_translator(request).gettext(
+                                                    "Too many failed logins: try again in %(s)s seconds.",
+                                                    s=(exc.headers or {}).get("Retry-After", "60"))),
                     status_code=exc.status_code)
     user = authenticate(session, username, password)
     if user is None:
         throttle.failed(key)
         return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next),
-                                                error="Wrong username or password."), status_code=401)
+                                                error=request_translator(request).gettext(
+                                                    "Wrong username or password.")), status_code=401)
     throttle.succeeded(key)
     user.last_login_at = datetime.now(UTC)
     session.commit()

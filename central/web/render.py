@@ -7,42 +7,90 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from central import i18n
 from central.api.deps import COOKIE_NAME
 from central.auth import AuthError, has_role, user_for_token
-from central.domain.clock import as_utc
+from central.i18n import N_
 from central.orm.users import User
 
 TEMPLATES = Path(__file__).with_name("templates")
-templates = Jinja2Templates(directory=str(TEMPLATES))
+templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                                   extensions=["jinja2.ext.i18n"]))
+LANG_COOKIE = "doorline_lang"
 
-GRADE_LABEL = {"red": "Red — high risk", "yellow": "Yellow — medium risk", "green": "Green — low risk"}
-NOTICE_LABEL = {"advice": "Advice", "rectification": "Written rectification notice",
-                "penalty": "Penalty notice"}
-VIOLATION_LABEL = {"cross_door_trading": "Cross-door trading", "piled_goods": "Piled goods"}
+# Labels of stored codes: marked for extraction here, translated when shown.
+GRADE_LABEL = {"red": N_("Red — high risk"), "yellow": N_("Yellow — medium risk"),
+               "green": N_("Green — low risk")}
+GRADE_NAME = {"red": N_("red"), "yellow": N_("yellow"), "green": N_("green")}
+NOTICE_LABEL = {"advice": N_("Advice"), "rectification": N_("Written rectification notice"),
+                "penalty": N_("Penalty notice"), "rectification_notice": N_("Written rectification notice"),
+                "penalty_notice": N_("Penalty notice")}
+VIOLATION_LABEL = {"cross_door_trading": N_("Cross-door trading"), "piled_goods": N_("Piled goods")}
+STATE_LABEL = {"detected": N_("detected"), "notified": N_("notified"), "rechecking": N_("rechecking"),
+               "officer_recheck": N_("officer recheck"), "escalated": N_("escalated"),
+               "penalty_due": N_("penalty due"), "rectified": N_("rectified"), "resolved": N_("resolved"),
+               "dismissed": N_("dismissed")}
+ROLE_LABEL = {"viewer": N_("viewer"), "reviewer": N_("reviewer"), "officer": N_("officer"), "admin": N_("admin")}
+
+
+def _label(table: dict[str, str], value: str | None) -> str:
+    if not value:
+        return "—"
+    label = table.get(value)
+    return i18n.gettext(label) if label else value.replace("_", " ")
 
 
 def fmt_dt(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return as_utc(value).strftime("%Y-%m-%d %H:%M UTC")  # type: ignore[union-attr]
+    """A stored time as local time (settings.timezone), formatted for the request's language."""
+    return i18n.current().datetime(value)
 
 
 def fmt_ts(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return fmt_dt(datetime.fromtimestamp(value).astimezone())
+    """Unix seconds (edge clocks) as local time."""
+    return i18n.current().timestamp(value)
 
 
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda message: i18n.current().translations.gettext(message),
+    lambda singular, plural, n: i18n.current().translations.ngettext(singular, plural, n),
+    newstyle=True,
+)
 templates.env.filters["dt"] = fmt_dt
 templates.env.filters["ts"] = fmt_ts
-templates.env.filters["violation"] = lambda v: VIOLATION_LABEL.get(v or "", v or "—")
-templates.env.filters["notice_kind"] = lambda v: NOTICE_LABEL.get(v, v)
+templates.env.filters["day"] = lambda v: i18n.current().date(v)
+templates.env.filters["ago"] = lambda v: i18n.current().ago(v)
+templates.env.filters["num"] = lambda v: i18n.current().number(v)
+templates.env.filters["dec"] = lambda v, fmt="0.00": i18n.current().decimal(v, fmt)
+templates.env.filters["pct"] = lambda v: i18n.current().percent(v)
+templates.env.filters["violation"] = lambda v: _label(VIOLATION_LABEL, v)
+templates.env.filters["notice_kind"] = lambda v: _label(NOTICE_LABEL, v)
+templates.env.filters["state_label"] = lambda v: _label(STATE_LABEL, v)
+templates.env.filters["grade_name"] = lambda v: _label(GRADE_NAME, v) if v else i18n.gettext("not graded")
+templates.env.filters["grade_label"] = lambda v: _label(GRADE_LABEL, v) if v else i18n.gettext("Not graded yet")
+templates.env.filters["role"] = lambda v: _label(ROLE_LABEL, v)
 templates.env.globals["GRADE_LABEL"] = GRADE_LABEL
+templates.env.globals["LANGUAGES"] = i18n.LANGUAGES
+templates.env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
+
+
+def request_language(request: Request) -> str:
+    """The language the user chose (cookie, set by the switch), else Accept-Language, else the deployment's."""
+    chosen = i18n.normalize(request.cookies.get(LANG_COOKIE))
+    if chosen:
+        return chosen
+    return i18n.negotiate(request.headers.get("accept-language")) or \
+        i18n.normalize(getattr(request.app.state.settings, "language", None)) or i18n.DEFAULT_LANGUAGE
+
+
+def request_translator(request: Request) -> i18n.Translator:
+    settings = request.app.state.settings
+    return i18n.translator(request_language(request), getattr(settings, "timezone", i18n.DEFAULT_TZ))
 
 
 class LoginRequired(Exception):
@@ -67,10 +115,15 @@ def require_console_role(user: User, role: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {role} (you are {user.role})")
 
 
-def safe_next(url: str | None) -> str:
+def safe_path(url: str | None, default: str = "/console") -> str:
+    """A path on this site (with its query), never another host."""
     if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
         return url
-    return "/console"
+    return default
+
+
+def safe_next(url: str | None) -> str:
+    return safe_path(url)
 
 
 def login_redirect_url(next_url: str) -> str:
@@ -78,4 +131,8 @@ def login_redirect_url(next_url: str) -> str:
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    """Render in the request's language and time zone (`<html lang>` from `lang`)."""
+    t = request_translator(request)
+    with i18n.use(t):
+        return templates.TemplateResponse(request, name, {"lang": t.language, **context},
+                                          status_code=status_code)

@@ -130,7 +130,17 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A browser page asking for English (Accept-Language); `page_zh` asks for Chinese."""
+    yield from _page(browser, "en-US")
+
+
+@pytest.fixture
+def page_zh(browser):
+    yield from _page(browser, "zh-CN")
+
+
+def _page(browser, locale: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     errors: list[str] = []

@@ -14,6 +14,14 @@ from central.workflow import handle_event
 from .conftest import PASSWORDS, Env, add_shop, detected_case, event_message, tiny_jpeg
 
 
+@pytest.fixture(autouse=True)
+def _english(request: pytest.FixtureRequest) -> None:
+    """These tests read the English texts; the Chinese pages have their own tests (test_console_i18n.py)."""
+    for name in ("env", "sqlite_env", "shared_env"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).client.headers["Accept-Language"] = "en"
+
+
 def console_login(env: Env, role: str, next_url: str = "/console"):
     return env.client.post("/console/login", data={"username": role, "password": PASSWORDS[role],
                                                    "next": next_url}, follow_redirects=False)
