@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from central.domain.clock import as_utc, now_utc, to_local
 from central.notices.channels import Envelope, Route
 from central.notices.links import owner_url
-from central.notices.text import t
+from central.notices.text import CATALOG, t
 from central.orm.cases import Case, Notice
 from central.orm.notices import NoticeDelivery, OfficerContact, ShopChannel
 from central.orm.shops import Shop
@@ -45,16 +45,13 @@ def officer_contacts(session: Session, shop: Shop) -> list[OfficerContact]:
 def _values(case: Case, notice: Notice, shop: Shop, settings: CentralSettings, lang: str) -> dict[str, object]:
     return {
         "kind": t(f"kind.{notice.kind}", lang),
-        "violation": t(f"violation.{case.violation}", lang) if f"violation.{case.violation}" in _VIOLATIONS
+        "violation": t(f"violation.{case.violation}", lang) if f"violation.{case.violation}" in CATALOG
         else case.violation.replace("_", " "),
         "shop": shop.name, "address": shop.address or shop.road or "—", "owner": shop.owner or shop.name,
         "when": _local(case.first_seen_at or case.opened_at, settings),
         "deadline": _local(case.window_ends_at, settings),
         "strike": notice.strike, "window_days": settings.strike_window_days,
     }
-
-
-_VIOLATIONS = {"violation.cross_door_trading", "violation.piled_goods"}
 
 
 def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, settings: CentralSettings,

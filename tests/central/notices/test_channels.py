@@ -75,10 +75,10 @@ def test_confirm_queues_owner_and_officer_notices_in_the_same_transaction(factor
     assert [r.audience for r in rows] == ["owner", "owner", "officer"]
     assert officer.route.startswith("officer_contact:") and "李警官" in officer.body  # the road's officer only
     # what, where, when and the deadline in local time (Asia/Shanghai: UTC+8), and the owner's link
-    assert "门前堆物" in zh.body and "人民路 s1 号" in zh.body and "2026-03-02 09:30" in zh.body
+    assert "占道堆物" in zh.body and "人民路 s1 号" in zh.body and "2026-03-02 09:30" in zh.body
     assert "2026-03-02 10:00" in zh.body and f"https://doorline.example/owner/{token}" in zh.body
-    assert "劝导提醒" in zh.subject and "第1次" in zh.body
-    assert "goods piled outside the door" in en.body and "before 2026-03-02 10:00" in en.body
+    assert "【劝导】" in zh.subject and "第1次" in zh.body
+    assert "Piled goods" in en.body and "before 2026-03-02 10:00" in en.body
     assert f"/console/cases/{case.id}" in officer.body and "/owner/" not in officer.body
     assert len({r.idempotency_key for r in rows}) == 3
 
@@ -94,7 +94,7 @@ def test_webhook_is_signed_and_verified_by_the_receiver(factory, settings) -> No
         counts = drain(sender, factory)
         assert counts == {"sent": 1, "dead": 1}
         got = good.wait_for(1)
-        assert got[0].payload["shop_id"] == "s1" and "门前堆物" in got[0].payload["body"]
+        assert got[0].payload["shop_id"] == "s1" and "占道堆物" in got[0].payload["body"]
         assert wrong.refused == 1 and wrong.received == []  # a bad signature is refused, not retried
         with factory() as s:
             dead = s.scalar(select(NoticeDelivery).where(NoticeDelivery.status == "dead"))
@@ -161,7 +161,7 @@ def test_email_through_a_real_smtp_server(factory) -> None:
         assert drain(sender, factory) == {"sent": 1, "dead": 1}
         (mail,) = smtp.wait_for(1)
         assert mail.payload["to"] == ["owner@shop.example"]
-        assert "劝导提醒" in mail.payload["subject"] and "2026-03-02 10:00" in mail.payload["body"]
+        assert "劝导" in mail.payload["subject"] and "2026-03-02 10:00" in mail.payload["body"]
         assert mail.key.startswith("notice-") and mail.payload["message_id"] == f"<{mail.key}@doorline>"
         sender.stop()
     finally:
@@ -197,7 +197,7 @@ def test_web_push_is_encrypted_and_vapid_signed(factory, tmp_path: Path) -> None
         sender = NoticeSender(settings, factory, owner="t")
         assert drain(sender, factory) == {"sent": 1}, push.errors
         (msg,) = push.wait_for(1)
-        assert "门前堆物" in msg.payload["body"] and "/owner/" in msg.payload["url"]
+        assert "占道堆物" in msg.payload["body"] and "/owner/" in msg.payload["url"]
         sender.stop()
     finally:
         push.stop()
