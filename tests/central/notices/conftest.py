@@ -3,7 +3,6 @@ of `notice_receivers` (webhook receiver, SMTP, Web Push endpoint, MQTT subscribe
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,15 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import central.orm  # noqa: E402,F401
-from central.db import make_engine, make_session_factory  # noqa: E402
-from central.orm.base import Base  # noqa: E402
-from central.orm.cases import Case  # noqa: E402
-from central.orm.shops import Shop  # noqa: E402
-from central.settings import CentralSettings, NoticeSettings  # noqa: E402
-from wire.ids import new_id  # noqa: E402
+import central.orm  # noqa: F401
+from central.db import make_engine, make_session_factory
+from central.orm.base import Base
+from central.orm.cases import Case
+from central.orm.shops import Shop
+from central.settings import CentralSettings, NoticeSettings
+from wire.ids import new_id
 
 T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
 

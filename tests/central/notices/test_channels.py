@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import T0, add_case, add_shop, make_settings
-from notice_receivers import MqttSubscriber, PushEndpoint, SmtpServer, WebhookReceiver, vapid_keypair
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +18,9 @@ from central.notices.sender import NoticeSender
 from central.orm.cases import Notice
 from central.orm.notices import NoticeDelivery, OfficerContact, ShopChannel
 from central.settings import CentralSettings
+
+from .conftest import T0, add_case, add_shop, make_settings
+from .notice_receivers import MqttSubscriber, PushEndpoint, SmtpServer, WebhookReceiver, vapid_keypair
 
 SECRET = "gateway-shared-secret"
 

@@ -14,14 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import T0, add_case, add_shop, make_settings
-from notice_receivers import WebhookReceiver
 from sqlalchemy import func, select
 
 from central.db import make_engine, make_session_factory
 from central.domain import cases
 from central.migrate import upgrade
 from central.orm.notices import NoticeDelivery, ShopChannel
+
+from .conftest import T0, add_case, add_shop, make_settings
+from .notice_receivers import WebhookReceiver
 
 SECRET = "gateway-shared-secret"
 N = 30
