@@ -112,7 +112,9 @@ def clean_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MA
                 if getattr(im, "n_frames", 1) > 1:
                     raise PhotoRejected("animated images are not accepted")
                 im.load()
-                photo = ImageOps.exif_transpose(im).convert("RGB")
+                upright = ImageOps.exif_transpose(im).convert("RGB")
+                # pixels only: a new image has no info dict, so no comment, ICC, XMP or EXIF is carried over
+                photo = Image.frombytes("RGB", upright.size, upright.tobytes())
     except PhotoRejected:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
