@@ -174,15 +174,18 @@ def _install_web(app: FastAPI) -> None:
     app.include_router(console.router)
     app.include_router(shop_page.router)
     app.include_router(language.router)
-    from central.web import notices_console, owner_page
+    from central.web import notices_console, owner_page, report_page
 
     app.include_router(owner_page.owner_router)
     app.include_router(owner_page.board_router)
+    app.include_router(report_page.router)
     app.include_router(notices_console.router)
+    app.include_router(notices_console.reports_router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path
-        return path.startswith(("/console", "/shop/", "/lang/", "/owner/", "/board/")) and "evidence" not in path \
+        return path.startswith(("/console", "/shop/", "/lang/", "/owner/", "/board/", "/report")) \
+            and "evidence" not in path \
             and not path.endswith((".png", ".pdf", "/status"))
 
     @app.exception_handler(LoginRequired)

@@ -65,6 +65,20 @@ CATALOG: dict[str, str] = {
     "board.title": N_("Street-front grade board"),
     "board.since": N_("Graded on"),
     "board.scan": N_("Scan to see this shop's grade"),
+    "board.report": N_("Report a problem here"),
+    # citizen reports
+    "report.title": N_("Report a problem on the street"),
+    "report.about": N_("About"),
+    "report.where": N_("Where (street and number, or a landmark)"),
+    "report.use_location": N_("Use my location"),
+    "report.text": N_("What did you see?"),
+    "report.photos": N_("Photos (up to %(n)s)"),
+    "report.contact": N_("Your phone or e-mail (optional)"),
+    "report.contact_help": N_("Only the city sees it; it counts your valid reports."),
+    "report.send": N_("Send report"),
+    "report.thanks": N_("Thank you! Report %(id)s was received and will be checked."),
+    "report.too_many": N_("Too many photos."),
+    "report.incomplete": N_("Please say where, and add a photo or a few words."),
 }
 
 

@@ -6,6 +6,7 @@ from central.orm import (  # noqa: F401
     events,  # C: events, evidence, dead letters, edge status, outbox
     grades,
     notices,  # notice delivery, owner links, appeals
+    reports,  # citizen reports
     shops,
     users,  # D2: operator accounts, edge credentials
 )

@@ -1,4 +1,4 @@
-"""notices: shop channels, officer contacts, the notice outbox, owner links, appeals
+"""notices: shop channels, officer contacts, the notice outbox, owner links, appeals, citizen reports
 
 Revision ID: 0002_notices
 Revises: 0001
@@ -112,7 +112,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_appeals_status"), ["status"], unique=False)
 
 
+    op.create_table(
+        "citizen_reports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("shop_id", sa.String(length=64), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("place", sa.String(length=300), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("photos", sa.JSON(), nullable=False),
+        sa.Column("contact", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.String(length=100), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("complaint_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("citizen_reports", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_citizen_reports_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_citizen_reports_shop_id"), ["shop_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_citizen_reports_status"), ["status"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table("citizen_reports")
     op.drop_table("appeals")
     op.drop_table("owner_links")
     op.drop_table("notice_outbox")
