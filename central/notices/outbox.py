@@ -92,20 +92,34 @@ def envelope(row: NoticeDelivery) -> Envelope:
                     case_id=row.case_id, language=row.language, subject=row.subject, body=row.body, link=row.link)
 
 
+_ROUTE_TABLES = {"shop_channel": ShopChannel, "officer_contact": OfficerContact}
+
+
+def resolve_routes(session: Session, rows: list[NoticeDelivery]) -> dict[int, Route | None]:
+    """Row id → its destination as configured now (a rotated webhook secret applies to queued notices);
+    None when the channel or contact is gone or disabled. One query per table for the whole batch."""
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        kind, _, ident = row.route.partition(":")
+        if kind in _ROUTE_TABLES and ident.isdigit():
+            wanted.setdefault(kind, set()).add(int(ident))
+    found = {(kind, t.id): t for kind, ids in wanted.items()
+             for t in session.scalars(select(_ROUTE_TABLES[kind]).where(_ROUTE_TABLES[kind].id.in_(ids)))}
+    out: dict[int, Route | None] = {}
+    for row in rows:
+        kind, _, ident = row.route.partition(":")
+        target = found.get((kind, int(ident))) if ident.isdigit() else None
+        if target is None or not target.enabled:
+            out[row.id] = None
+            continue
+        scope, topic_id = ("shop", row.shop_id or "") if kind == "shop_channel" else ("officer", ident)
+        out[row.id] = Route(kind=target.kind, target=target.target, secret=target.secret,
+                            config=target.config or {}, ref=row.route, topic_scope=scope, topic_id=topic_id)
+    return out
+
+
 def resolve_route(session: Session, row: NoticeDelivery) -> Route | None:
-    """The destination as it is configured now (a rotated webhook secret applies to queued notices)."""
-    kind, _, ident = row.route.partition(":")
-    target = None
-    if kind == "shop_channel":
-        target = session.get(ShopChannel, int(ident))
-        scope, topic_id = "shop", row.shop_id or ""
-    elif kind == "officer_contact":
-        target = session.get(OfficerContact, int(ident))
-        scope, topic_id = "officer", ident
-    if target is None or not target.enabled:
-        return None
-    return Route(kind=target.kind, target=target.target, secret=target.secret, config=target.config or {},
-                 ref=row.route, topic_scope=scope, topic_id=topic_id)
+    return resolve_routes(session, [row])[row.id]
 
 
 def claim(session: Session, owner: str, settings: CentralSettings, *, limit: int = 50,
@@ -118,13 +132,13 @@ def claim(session: Session, owner: str, settings: CentralSettings, *, limit: int
     ids = session.scalars(select(NoticeDelivery.id).where(due).order_by(NoticeDelivery.next_attempt_at,
                                                                          NoticeDelivery.id)
                           .limit(limit).with_for_update(skip_locked=True)).all()
-    won: list[int] = []
-    for row_id in ids:
-        res = session.execute(update(NoticeDelivery).where(NoticeDelivery.id == row_id, due)
-                              .values(claimed_by=owner, lease_until=lease_until,
-                                      attempts=NoticeDelivery.attempts + 1))
-        if res.rowcount == 1:
-            won.append(row_id)
+    if not ids:
+        session.commit()
+        return []
+    # one conditional UPDATE for the batch: a row another instance took meanwhile no longer matches `due`
+    won = session.scalars(update(NoticeDelivery).where(NoticeDelivery.id.in_(ids), due)
+                          .values(claimed_by=owner, lease_until=lease_until, attempts=NoticeDelivery.attempts + 1)
+                          .returning(NoticeDelivery.id).execution_options(synchronize_session=False)).all()
     session.commit()
     if not won:
         return []

@@ -9,11 +9,12 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from central.notices import outbox
-from central.notices.channels import Channel, Outcome, make_channels, permanent, retryable
+from central.notices.channels import Channel, Outcome, Route, make_channels, permanent, retryable
 from central.orm.notices import NoticeDelivery
 from central.settings import CentralSettings
 
@@ -36,10 +37,11 @@ class NoticeSender(threading.Thread):
         self._pool = ThreadPoolExecutor(settings.notices.workers, thread_name_prefix="doorline-notice")
         self.sent = self.failed = self.dead = 0
 
-    def send_one(self, row: NoticeDelivery) -> str:
+    def send_one(self, row: NoticeDelivery, route: Route | None | Literal["lookup"] = "lookup") -> str:
         """Send one claimed row and record the result; returns sent | pending | dead."""
         with self.session_factory() as session:
-            route = outbox.resolve_route(session, row)
+            if route == "lookup":
+                route = outbox.resolve_route(session, row)
             if route is None:
                 outcome: Outcome = permanent(f"{row.route} is gone or disabled")
             else:
@@ -68,9 +70,10 @@ class NoticeSender(threading.Thread):
         """Claim one batch and send it; returns how many rows were claimed."""
         with self.session_factory() as session:
             rows = outbox.claim(session, self.owner, self.settings, limit=self.settings.notices.batch)
+            routes = outbox.resolve_routes(session, rows) if rows else {}
             session.expunge_all()
         if rows:
-            list(self._pool.map(self.send_one, rows))
+            list(self._pool.map(lambda r: self.send_one(r, routes[r.id]), rows))
         return len(rows)
 
     def run(self) -> None:

@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench/notices.py --rate 50 --seconds 20 --db postgresql+psycopg://postgres@127.0.0.1:5432/bench_notices
 
 Every confirmed case goes to the shop's two channels: a signed webhook (a local HTTP receiver that
-verifies each signature, standing in for a city's SMS gateway) and e-mail (a local aiosmtpd server).
+verifies each signature, standing in for a city's SMS gateway) and e-mail (a local aiosmtpd server); both
+run in a child process of their own.
 The real notice sender (the one `doorline-central serve` runs) drains the outbox. Latency runs from the
 commit of the confirm to the moment the receiving server accepted the message. Prints a table and writes
 JSON (default var/bench/notices.json). A PostgreSQL database named must contain 'bench'; it is emptied.
@@ -103,6 +104,27 @@ def smtp_server(acc: Accepted):
     return ctl, port
 
 
+def serve_receivers() -> int:
+    """Child process: the webhook receiver and the SMTP server, away from the sender's interpreter (as the
+    city's gateway and mail server would be). Prints READY <webhook port> <smtp port>; on SIGTERM prints
+    what it accepted as JSON and exits."""
+    import signal
+
+    acc = Accepted()
+    httpd = webhook_server(acc)
+    smtp, smtp_port = smtp_server(acc)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"READY {httpd.server_address[1]} {smtp_port}", flush=True)
+    stop.wait()
+    smtp.stop()
+    httpd.shutdown()
+    with acc.lock:
+        print(json.dumps({"at": [[k, ch, at] for (k, ch), at in acc.at.items()], "repeats": acc.repeats,
+                          "bad": acc.bad}), flush=True)
+    return 0
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -121,7 +143,10 @@ def main() -> int:
                    help="confirm: the real cases.confirm (strike, grade, audit, notice, outbox); outbox: only "
                         "the notice and its outbox rows, to measure delivery alone")
     p.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "notices.json")
+    p.add_argument("--serve-receivers", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.serve_receivers:
+        return serve_receivers()
 
     tmp = Path(tempfile.mkdtemp(prefix="doorline-bench-notices-"))
     url = args.db or f"sqlite:///{tmp / 'bench.db'}"
@@ -132,9 +157,13 @@ def main() -> int:
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)
 
-    acc = Accepted()
-    httpd = webhook_server(acc)
-    smtp, smtp_port = smtp_server(acc)
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, __file__, "--serve-receivers"], stdout=subprocess.PIPE, text=True)
+    ready = child.stdout.readline().split()
+    if not ready or ready[0] != "READY":
+        p.error("the receivers did not start")
+    webhook_port, smtp_port = int(ready[1]), int(ready[2])
     settings = CentralSettings(database_url=url, public_base_url="https://doorline.example",
                                owner_link_secret="bench-owner-link-secret-0123456789abcdef",
                                notices=NoticeSettings(smtp_port=smtp_port, workers=args.workers, poll_s=0.05))
@@ -145,7 +174,7 @@ def main() -> int:
                        area="Bench", owner="Owner"))
         s.flush()
         for i in range(n):
-            s.add(ShopChannel(shop_id=f"b{i}", kind="webhook", target=f"http://127.0.0.1:{httpd.server_address[1]}/",
+            s.add(ShopChannel(shop_id=f"b{i}", kind="webhook", target=f"http://127.0.0.1:{webhook_port}/",
                               secret=SECRET))
             s.add(ShopChannel(shop_id=f"b{i}", kind="email", target=f"owner{i}@bench.example"))
             s.add(Case(id=f"case-{i:06d}", shop_id=f"b{i}", violation="piled_goods", state="detected",
@@ -198,8 +227,11 @@ def main() -> int:
         for key, case_id in s.execute(select(NoticeDelivery.idempotency_key, NoticeDelivery.case_id)):
             notice_case[key] = case_id
         status = dict(s.execute(select(NoticeDelivery.status, func.count()).group_by(NoticeDelivery.status)).all())
-    smtp.stop()
-    httpd.shutdown()
+    child.terminate()
+    got = json.loads(child.communicate(timeout=30)[0].strip().splitlines()[-1])
+    acc = Accepted()
+    acc.at = {(k, ch): at for k, ch, at in got["at"]}
+    acc.repeats, acc.bad = got["repeats"], got["bad"]
     engine.dispose()
 
     rows = []
