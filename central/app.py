@@ -85,6 +85,9 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     if settings.secret_key == CentralSettings.model_fields["secret_key"].default:
         log.warning("DOORLINE_SECRET_KEY is the development default: anyone can forge tokens; set your own "
                     "(32+ random characters)")
+    if settings.owner_link_secret == CentralSettings.model_fields["owner_link_secret"].default:
+        log.warning("DOORLINE_OWNER_LINK_SECRET is the development default: anyone can open any shop owner's "
+                    "page; set your own (32+ random characters)")
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.store = store if store is not None else make_store(settings)
