@@ -8,6 +8,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central.domain.clock import now_utc
@@ -24,9 +25,15 @@ def _sig(secret: str, shop_id: str, version: int) -> str:
 def _row(session: Session, shop_id: str) -> OwnerLink:
     row = session.get(OwnerLink, shop_id)
     if row is None:
-        row = OwnerLink(shop_id=shop_id, version=1, revoked=False)
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # two cases of one shop confirmed at once both make the first row
+                row = OwnerLink(shop_id=shop_id, version=1, revoked=False)
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            row = session.get(OwnerLink, shop_id, populate_existing=True)
+            if row is None:
+                raise
     return row
 
 
