@@ -159,6 +159,19 @@ def mark_sent(session: Session, row_id: int, owner: str, now: datetime | None = 
     return res.rowcount == 1
 
 
+def mark_sent_many(session: Session, row_ids: list[int], owner: str, now: datetime | None = None) -> int:
+    """Mark the rows `owner` still holds as sent; returns how many. Commits."""
+    if not row_ids:
+        return 0
+    res = session.execute(update(NoticeDelivery)
+                          .where(NoticeDelivery.id.in_(row_ids), NoticeDelivery.claimed_by == owner,
+                                 NoticeDelivery.status == "pending")
+                          .values(status="sent", sent_at=as_utc(now) or now_utc(), lease_until=None, last_error=None)
+                          .execution_options(synchronize_session=False))
+    session.commit()
+    return res.rowcount
+
+
 def backoff(settings: CentralSettings, attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before attempt `attempts + 1`: backoff_s · 2^(attempts-1), capped, ±20 % jitter."""
     base = min(settings.notices.backoff_max_s, settings.notices.backoff_s * 2 ** max(0, attempts - 1))

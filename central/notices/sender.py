@@ -9,7 +9,6 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,43 +36,42 @@ class NoticeSender(threading.Thread):
         self._pool = ThreadPoolExecutor(settings.notices.workers, thread_name_prefix="doorline-notice")
         self.sent = self.failed = self.dead = 0
 
-    def send_one(self, row: NoticeDelivery, route: Route | None | Literal["lookup"] = "lookup") -> str:
-        """Send one claimed row and record the result; returns sent | pending | dead."""
-        with self.session_factory() as session:
-            if route == "lookup":
-                route = outbox.resolve_route(session, row)
-            if route is None:
-                outcome: Outcome = permanent(f"{row.route} is gone or disabled")
-            else:
-                channel = self.channels.get(route.kind)
-                if channel is None:
-                    outcome = permanent(f"no channel {route.kind!r}")
-                else:
-                    try:
-                        outcome = channel.send(outbox.envelope(row), route)
-                    except Exception as exc:  # a channel bug must not kill the sender: retry, then dead letter
-                        log.exception("channel %s failed on %s", route.kind, row.idempotency_key)
-                        outcome = retryable(f"{type(exc).__name__}: {exc}")
-            if outcome.accepted:
-                if outbox.mark_sent(session, row.id, self.owner):
-                    self.sent += 1
-                return "sent"
-            status = outbox.mark_failed(session, row, self.owner, outcome.detail,
-                                        permanent=outcome.status == "permanent", settings=self.settings)
-            if status == "dead":
-                self.dead += 1
-            else:
-                self.failed += 1
-            return status
+    def attempt(self, row: NoticeDelivery, route: Route | None) -> Outcome:
+        """One delivery attempt through the row's channel; touches no database."""
+        if route is None:
+            return permanent(f"{row.route} is gone or disabled")
+        channel = self.channels.get(route.kind)
+        if channel is None:
+            return permanent(f"no channel {route.kind!r}")
+        try:
+            return channel.send(outbox.envelope(row), route)
+        except Exception as exc:  # a channel bug must not kill the sender: retry, then dead letter
+            log.exception("channel %s failed on %s", route.kind, row.idempotency_key)
+            return retryable(f"{type(exc).__name__}: {exc}")
 
     def drain_once(self) -> int:
-        """Claim one batch and send it; returns how many rows were claimed."""
+        """Claim one batch, send it on the worker threads, record the outcomes (the accepted ones in one
+        UPDATE: one short write per batch, not per notice, which matters on SQLite's single writer).
+        Returns how many rows were claimed."""
         with self.session_factory() as session:
             rows = outbox.claim(session, self.owner, self.settings, limit=self.settings.notices.batch)
-            routes = outbox.resolve_routes(session, rows) if rows else {}
+            if not rows:
+                return 0
+            routes = outbox.resolve_routes(session, rows)
             session.expunge_all()
-        if rows:
-            list(self._pool.map(lambda r: self.send_one(r, routes[r.id]), rows))
+        outcomes = list(self._pool.map(lambda r: self.attempt(r, routes[r.id]), rows))
+        with self.session_factory() as session:
+            accepted = [r.id for r, o in zip(rows, outcomes, strict=True) if o.accepted]
+            self.sent += outbox.mark_sent_many(session, accepted, self.owner)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome.accepted:
+                    continue
+                status = outbox.mark_failed(session, row, self.owner, outcome.detail,
+                                            permanent=outcome.status == "permanent", settings=self.settings)
+                if status == "dead":
+                    self.dead += 1
+                else:
+                    self.failed += 1
         return len(rows)
 
     def run(self) -> None:
