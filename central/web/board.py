@@ -78,11 +78,13 @@ def render_board(*, name: str, address: str, grade: str | None, grade_label: str
     y = _centered(draw, y + 10, grade_label, 40, fill=band)
     y = _centered(draw, y + 4, graded_on, 28, fill=(70, 70, 70))
     qr = segno.make(url, error="m")
+    modules = qr.symbol_size(border=4)[0]
+    scale = max(1, min(420, h - y - 110) // modules)  # whole pixels per module: crisp edges for scanners
     buf = io.BytesIO()
-    qr.save(buf, kind="png", scale=1, border=4)
+    qr.save(buf, kind="png", scale=scale, border=4)
     buf.seek(0)
-    side = min(420, h - y - 110)
-    code = Image.open(buf).convert("RGB").resize((side, side), Image.NEAREST)
+    code = Image.open(buf).convert("RGB")
+    side = code.width
     img.paste(code, ((w - side) // 2, y + 20))
     _centered(draw, y + 30 + side, scan_text, 28, fill=(70, 70, 70))
     return img
