@@ -94,6 +94,15 @@ class CentralSettings(BaseSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8000",
                                  description="the address people reach central at, used in links sent out")
     notices: NoticeSettings = Field(default_factory=lambda: NoticeSettings())
+    console_queue_order: Literal["newest", "oldest"] = Field(
+        default="newest", description="the review queue's order unless the operator picks the other")
+    map_tile_url: str | None = Field(
+        default=None, description="optional background tiles for the console map, e.g. "
+                                  "'https://tiles.example/{z}/{x}/{y}.png'; without it the map draws its layers only")
+    map_tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="the datum the tiles are drawn in (gcj02 for most tiles of Chinese cities); "
+                                     "stored WGS84 points are converted to it")
+    map_tile_attribution: str = Field(default="", max_length=300, description="credit shown for the tiles")
 
     @field_validator("timezone")
     @classmethod

@@ -6,42 +6,67 @@ assignment), so the console and the REST API write the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central import i18n
 from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
 from central.api.routes.events import EventFilter, query_events
 from central.api.throttle import get_throttle
 from central.auth import authenticate, create_access_token, shop_link_token
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
-from central.domain.errors import DomainError
-from central.orm.cases import Case, CaseEvent
+from central.domain.errors import DomainError, InvalidTransition, NotFound
+from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
+from central.i18n import N_
+from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
 from central.orm.shops import Shop
 from central.orm.users import User
+from central.settings import CentralSettings
+from central.web import pending as pending_decision
 from central.web import queries
 from central.web.charts import grade_share_svg
+from central.web.evidence import case_evidence
+from central.web.map_data import map_features
 from central.web.render import (
+    EDGE_STATE,
+    GRADE_LABEL,
+    NOTICE_LABEL,
+    OUTCOME_LABEL,
+    ROLE_LABEL,
+    STATE_LABEL,
+    VIOLATION_LABEL,
+    LoginRequired,
     console_user,
     page,
     request_translator,
-    require_console_role,
     safe_next,
 )
+from central.web.shop_file import grade_timeline_svg, registry_rows, shop_file
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
+QUEUE_PAGE = 20
+STATES = ("detected", *[s for s in OPEN_STATES if s != "detected"], *CLOSED_STATES)
+ANY_STATE = ("", *STATES)
 
-def _back(url: str, msg: str) -> RedirectResponse:
+
+def _back(url: str, msg: str, **extra: str) -> RedirectResponse:
+    query = urlencode({"msg": msg, **extra})
     sep = "&" if "?" in url else "?"
-    return RedirectResponse(f"{url}{sep}msg={quote(msg)}", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"{url}{sep}{query}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _ctx(request: Request, user: User | None, active: str, **extra: Any) -> dict[str, Any]:
@@ -58,29 +83,39 @@ def login_form(request: Request, next: str = "/console") -> HTMLResponse:  # noq
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, settings: SettingsDep,
           username: Annotated[str, Form()], password: Annotated[str, Form()],
-          next: Annotated[str, Form()] = "/console") -> Response:  # noqa: A002
+          next: Annotated[str, Form()] = "/console",  # noqa: A002
+          pending: Annotated[str, Form(max_length=8000)] = "") -> Response:
     check_same_origin(request)
+    t = request_translator(request)
     throttle = get_throttle(request)
     key = throttle.key(request, username)
+
+    def again(error: str, code: int) -> HTMLResponse:
+        return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next), error=error,
+                                                pending=pending, username=username), status_code=code)
+
     try:
         throttle.check(key)
     except HTTPException as exc:
-        return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next),
-                                                error=request_translator(request).gettext(
-                                                    "Too many failed logins: try again in %(s)s seconds.",
-                                                    s=(exc.headers or {}).get("Retry-After", "60"))),
-                    status_code=exc.status_code)
+        return again(t.gettext("Too many failed logins: try again in %(s)s seconds.",
+                               s=(exc.headers or {}).get("Retry-After", "60")), exc.status_code)
     user = authenticate(session, username, password)
     if user is None:
         throttle.failed(key)
-        return page(request, "login.html", _ctx(request, None, "login", next=safe_next(next),
-                                                error=request_translator(request).gettext(
-                                                    "Wrong username or password.")), status_code=401)
+        return again(t.gettext("Wrong username or password."), 401)
     throttle.succeeded(key)
     user.last_login_at = datetime.now(UTC)
     session.commit()
     token, _ = create_access_token(settings, user)
-    resp = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    decision = pending_decision.unseal(settings, pending) if pending else None
+    if decision is not None:
+        path, form = decision
+        resp = _apply(request, session, settings, user, path, form)
+    else:
+        resp = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+        if pending:
+            resp = _back(safe_next(next), t.gettext("Your earlier decision was too old to apply; "
+                                                    "please decide again."))
     resp.set_cookie(COOKIE_NAME, token, max_age=settings.token_ttl_s, httponly=True, samesite="lax",
                     secure=request.url.scheme == "https", path="/")
     return resp
@@ -96,16 +131,86 @@ def logout(request: Request) -> RedirectResponse:
 
 # ---------------------------------------------------------------- review queue
 
+def _score(value: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 1:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            i18n.gettext("The lowest score must be a number from 0 to 1, not %(v)s.", v=value))
+    return score
+
+
 @router.get("", response_class=HTMLResponse)
-def queue(request: Request, session: SessionDep) -> HTMLResponse:
+def queue(request: Request, session: SessionDep, settings: SettingsDep,
+          state: Annotated[Literal[STATES], Query()] = "detected",  # type: ignore[valid-type]
+          road: Annotated[str, Query(max_length=200)] = "",
+          camera: Annotated[str, Query(max_length=128)] = "",
+          violation: Annotated[Literal["", "cross_door_trading", "piled_goods"], Query()] = "",
+          min_score: Annotated[str, Query(max_length=20)] = "",
+          order: Annotated[Literal["", "newest", "oldest"], Query()] = "",
+          page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1,
+          undo: Annotated[str, Query(max_length=128)] = "") -> HTMLResponse:
     user = console_user(request, session)
-    rows, total = queries.review_queue(session)
-    shops = queries.shop_names(session, {c.shop_id for c in rows})
-    counts = queries.state_counts(session)
+    with i18n.use(request_translator(request)):
+        f = queries.QueueFilter(state=state, road=road or None, camera=camera or None,
+                                violation=violation or None, min_score=_score(min_score),
+                                order=order or settings.console_queue_order)
+    rows, total = queries.review_queue(session, f, limit=QUEUE_PAGE, offset=(page_no - 1) * QUEUE_PAGE)
+    shop_ids = {c.shop_id for c in rows}
+    shops = queries.shop_names(session, shop_ids)
+    roads, cameras = queries.queue_choices(session)
     _, ownerless = queries.ownerless_open(session, limit=0)
-    return page(request, "queue.html", _ctx(request, user, "queue", cases=rows, total=total, shops=shops,
-                                            counts=counts, ownerless=ownerless,
-                                            can_decide=_can(user, "reviewer")))
+    params = urlencode({k: v for k, v in (("state", state if state != "detected" else ""), ("road", road),
+                                          ("camera", camera), ("violation", violation),
+                                          ("min_score", min_score), ("order", order)) if v})
+    return page(request, "queue.html", _ctx(
+        request, user, "queue", cases=rows, total=total, shops=shops, f=f, roads=roads, cameras=cameras,
+        counts=queries.state_counts(session), ownerless=ownerless, can_decide=_can(user, "reviewer"),
+        outlook=queries.strike_outlook(session, shop_ids, settings), evidence=case_evidence(session, rows),
+        page_no=page_no, limit=QUEUE_PAGE, params=params, min_score=min_score, undo=undo,
+        snapshot=json.dumps(queries.queue_snapshot(session)),
+        undo_window_s=int(UNDO_WINDOW_S), strike_window_days=settings.strike_window_days))
+
+
+STREAM_POLL_S = 2.0
+STREAM_LIFE_S = 50.0  # the browser reconnects by itself; a bounded stream never pins a worker or a shutdown
+
+
+@router.get("/queue/stream")
+async def queue_stream(request: Request) -> Response:
+    """Server-Sent Events: `queue` with {detected, latest} whenever the waiting cases change."""
+    factory = request.app.state.session_factory
+
+    def check_login() -> None:
+        with factory() as s:
+            console_user(request, s)
+
+    def snapshot() -> dict[str, Any]:
+        with factory() as s:
+            return queries.queue_snapshot(s)
+
+    await run_in_threadpool(check_login)
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        last: dict[str, Any] | None = None
+        started = quiet = time.monotonic()
+        while time.monotonic() - started < STREAM_LIFE_S and not await request.is_disconnected():
+            snap = await run_in_threadpool(snapshot)
+            if snap != last:
+                last, quiet = snap, time.monotonic()
+                yield f"event: queue\ndata: {json.dumps(snap)}\n\n"
+            elif time.monotonic() - quiet > 15:
+                quiet = time.monotonic()
+                yield ": still here\n\n"
+            await asyncio.sleep(STREAM_POLL_S)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _can(user: User, role: str) -> bool:
@@ -114,82 +219,218 @@ def _can(user: User, role: str) -> bool:
     return has_role(user.role, role)
 
 
-def _decide(request: Request, session: Session, back: str, action: Callable[[User], str], failed: str
-            ) -> RedirectResponse:
-    """Run one reviewer decision through the domain: commit and report, or roll back and say why."""
+# ---------------------------------------------------------------- decisions
+# Every decision is a POST whose form is also what an expired login keeps (central.web.pending): the route
+# hands its path and form to _decide, which applies it now or after the password is given again.
+
+Decision = Callable[[Request, Session, CentralSettings, User, str, dict[str, str]], "str | Response"]
+_DECISIONS: list[tuple[re.Pattern[str], Decision, str]] = []
+
+
+def decision(pattern: str, failed: str) -> Callable[[Decision], Decision]:
+    def add(fn: Decision) -> Decision:
+        _DECISIONS.append((re.compile(pattern), fn, failed))
+        return fn
+    return add
+
+
+def _decide(request: Request, session: Session, settings: CentralSettings, form: dict[str, str]) -> Response:
     check_same_origin(request)
-    user = console_user(request, session)
-    require_console_role(user, "reviewer")
     try:
-        done = action(user)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _back(safe_next(back), f"{failed}: {exc.message}")
-    return _back(safe_next(back), done)
+        user = console_user(request, session)
+    except LoginRequired:
+        sealed = pending_decision.seal(settings, request.url.path, form)
+        return page(request, "login.html", _ctx(request, None, "login", next=safe_next(form.get("back")),
+                                                error=None, pending=sealed), status_code=401)
+    if not _can(user, "reviewer"):
+        t = request_translator(request)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, t.gettext(
+            "This needs the role %(need)s; you are %(role)s.", need=t.gettext(ROLE_LABEL["reviewer"]),
+            role=t.gettext(ROLE_LABEL.get(user.role, user.role))))
+    return _apply(request, session, settings, user, request.url.path, form)
+
+
+def _apply(request: Request, session: Session, settings: CentralSettings, user: User, path: str,
+           form: dict[str, str]) -> Response:
+    """Run one reviewer decision through the domain: commit and report, or roll back and say why."""
+    t = request_translator(request)
+    back = safe_next(form.get("back"))
+    if not _can(user, "reviewer"):
+        return _back(back, t.gettext("Your role (%(role)s) cannot decide: that needs a reviewer.",
+                                     role=t.gettext(ROLE_LABEL.get(user.role, user.role))))
+    for pattern, fn, failed in _DECISIONS:
+        m = pattern.fullmatch(path)
+        if m is None:
+            continue
+        try:
+            with i18n.use(t):
+                done = fn(request, session, settings, user, m.group(1), form)
+            if isinstance(done, Response):
+                session.rollback()
+                return done
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            return _back(back, t.gettext(failed) + t.gettext(": ") + _why(t, exc))
+        if isinstance(done, tuple):
+            return _back(back, done[0], **done[1])
+        return _back(back, done)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, t.gettext("No such decision."))
+
+
+def _why(t: i18n.Translator, exc: DomainError) -> str:
+    """The domain's reason in the operator's language where it is one we know."""
+    if isinstance(exc, NotFound):
+        return t.gettext("it does not exist (any more).")
+    if isinstance(exc, InvalidTransition):
+        state = re.search(r" is (\w+);", exc.message)
+        if state and "only a" in exc.message:
+            return t.gettext("the case is already %(state)s.", state=t.gettext(STATE_LABEL.get(state.group(1),
+                                                                                               state.group(1))))
+        if "more than" in exc.message:
+            return t.gettext("too late to undo.")
+        if "is open for the same shop" in exc.message:
+            return t.gettext("a newer case for this shop and violation is open.")
+    return exc.message
+
+
+@decision(r"/console/cases/([^/]+)/confirm", N_("Not confirmed"))
+def _confirm(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
+             form: dict[str, str]) -> str | Response:
+    t = i18n.current()
+    case = cases.get_case(session, case_id)
+    if case.state == "detected" and form.get("penalty_ok") != "1":
+        prior, kind = queries.strike_outlook(session, {case.shop_id}, settings)[case.shop_id]
+        if kind == "penalty_notice":  # a penalty is never one click away
+            return page(request, "confirm_penalty.html", _ctx(
+                request, user, "queue", case=case, shop=session.get(Shop, case.shop_id), strike=prior + 1,
+                form=form, days=settings.strike_window_days), status_code=200)
+    case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=form.get("note", ""))
+    kind = case.notices[-1].kind if case.notices else ""
+    return t.gettext("Case %(case)s confirmed: strike %(strike)s, %(notice)s sent to the shop.",
+                     case=case.id, strike=case.strike,
+                     notice=t.gettext(NOTICE_LABEL.get(kind, kind)))
+
+
+@decision(r"/console/cases/([^/]+)/dismiss", N_("Not dismissed"))
+def _dismiss(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
+             form: dict[str, str]) -> tuple[str, dict[str, str]]:
+    t = i18n.current()
+    reason = (form.get("reason") or "").strip()[:1000] or t.gettext("false alarm")
+    case = cases.dismiss(session, case_id, actor=user.username, reason=reason)
+    return t.gettext("Case %(case)s dismissed (%(reason)s).", case=case.id, reason=reason), \
+        {"undo": case.id}
+
+
+@decision(r"/console/cases/([^/]+)/undo-dismiss", N_("Not restored"))
+def _undo(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
+          form: dict[str, str]) -> str:
+    case = undo_dismiss(session, case_id, actor=user.username)
+    return i18n.gettext("Case %(case)s is back in the queue.", case=case.id)
+
+
+@decision(r"/console/cases/([^/]+)/penalty", N_("No penalty recorded"))
+def _penalty(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
+             form: dict[str, str]) -> str:
+    ticket_no = (form.get("ticket_no") or "").strip()[:100]
+    try:
+        amount = float(form.get("amount") or 0)
+    except ValueError:
+        amount = -1
+    if not ticket_no or amount < 0:
+        raise DomainError(i18n.gettext("a ticket number and an amount of 0 or more are needed."))
+    cases.record_penalty(session, case_id, actor=user.username, ticket_no=ticket_no, amount=amount,
+                         note=(form.get("note") or "")[:1000])
+    return i18n.gettext("Penalty %(ticket)s recorded.", ticket=ticket_no)
+
+
+@decision(r"/console/cases/([^/]+)/close", N_("Not closed"))
+def _close(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
+           form: dict[str, str]) -> str:
+    reason = (form.get("reason") or "").strip()[:1000]
+    if not reason:
+        raise DomainError(i18n.gettext("a reason is needed."))
+    cases.close_case(session, case_id, actor=user.username, reason=reason)
+    return i18n.gettext("Case %(case)s closed.", case=case_id)
+
+
+@decision(r"/console/tasks/(\d+)/complete", N_("Task not completed"))
+def _task(request: Request, session: Session, settings: CentralSettings, user: User, task_id: str,
+          form: dict[str, str]) -> str:
+    outcome = form.get("outcome") or ""
+    task = cases.complete_task(session, int(task_id), actor=user.username, outcome=outcome,
+                               note=(form.get("note") or "")[:1000], settings=settings)
+    return i18n.gettext("Officer task %(task)s done: %(outcome)s.", task=task.id,
+                        outcome=i18n.gettext(OUTCOME_LABEL.get(outcome, outcome)))
+
+
+@decision(r"/console/ownerless/([^/]+)/assign", N_("Not assigned"))
+def _assign(request: Request, session: Session, settings: CentralSettings, user: User, event_id: str,
+            form: dict[str, str]) -> str:
+    shop_id = (form.get("shop_id") or "").strip()
+    if session.get(Shop, shop_id) is None:
+        raise DomainError(i18n.gettext("no shop with id %(shop)s.", shop=repr(shop_id)))
+    ownerless_domain.assign(session, event_id, shop_id, actor=user.username, settings=settings)
+    return i18n.gettext("Event %(event)s assigned to shop %(shop)s; its zone now belongs to that shop.",
+                        event=event_id, shop=shop_id)
+
+
+@decision(r"/console/ownerless/([^/]+)/dismiss", N_("Not dismissed"))
+def _dismiss_ownerless(request: Request, session: Session, settings: CentralSettings, user: User, event_id: str,
+                       form: dict[str, str]) -> str:
+    reason = (form.get("reason") or "").strip()[:1000] or i18n.gettext("not a violation")
+    ownerless_domain.dismiss(session, event_id, actor=user.username, reason=reason)
+    return i18n.gettext("Event %(event)s dismissed.", event=event_id)
 
 
 @router.post("/cases/{case_id}/confirm")
 def confirm_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-                 back: Annotated[str, Form()] = "/console",
-                 note: Annotated[str, Form()] = "") -> RedirectResponse:
-    def act(user: User) -> str:
-        case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=note)
-        return f"Case {case.id} confirmed: strike {case.strike}, shop notified."
-
-    return _decide(request, session, back, act, "Not confirmed")
+                 back: Annotated[str, Form()] = "/console", note: Annotated[str, Form(max_length=1000)] = "",
+                 penalty_ok: Annotated[str, Form()] = "") -> Response:
+    return _decide(request, session, settings, {"back": back, "note": note, "penalty_ok": penalty_ok})
 
 
 @router.post("/cases/{case_id}/dismiss")
-def dismiss_case(case_id: str, request: Request, session: SessionDep,
+def dismiss_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
                  back: Annotated[str, Form()] = "/console",
-                 reason: Annotated[str, Form()] = "false alarm") -> RedirectResponse:
-    def act(user: User) -> str:
-        case = cases.dismiss(session, case_id, actor=user.username, reason=reason or "false alarm")
-        return f"Case {case.id} dismissed."
+                 reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    return _decide(request, session, settings, {"back": back, "reason": reason})
 
-    return _decide(request, session, back, act, "Not dismissed")
+
+@router.post("/cases/{case_id}/undo-dismiss")
+def undo_dismiss_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+                      back: Annotated[str, Form()] = "/console") -> Response:
+    return _decide(request, session, settings, {"back": back})
 
 
 @router.post("/cases/{case_id}/penalty")
-def record_penalty(case_id: str, request: Request, session: SessionDep,
+def record_penalty(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
                    ticket_no: Annotated[str, Form(min_length=1, max_length=100)],
                    amount: Annotated[float, Form(ge=0)] = 0.0,
-                   note: Annotated[str, Form(max_length=1000)] = "") -> RedirectResponse:
-    def act(user: User) -> str:
-        cases.record_penalty(session, case_id, actor=user.username, ticket_no=ticket_no.strip(),
-                             amount=amount, note=note)
-        return f"Penalty {ticket_no} recorded."
-
-    return _decide(request, session, f"/console/cases/{case_id}", act, "No penalty recorded")
+                   note: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    return _decide(request, session, settings, {"back": f"/console/cases/{case_id}", "ticket_no": ticket_no,
+                                                "amount": str(amount), "note": note})
 
 
 @router.post("/cases/{case_id}/close")
-def close_case(case_id: str, request: Request, session: SessionDep,
-               reason: Annotated[str, Form(min_length=1, max_length=1000)]) -> RedirectResponse:
-    def act(user: User) -> str:
-        cases.close_case(session, case_id, actor=user.username, reason=reason)
-        return f"Case {case_id} closed."
-
-    return _decide(request, session, f"/console/cases/{case_id}", act, "Not closed")
+def close_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+               reason: Annotated[str, Form(min_length=1, max_length=1000)]) -> Response:
+    return _decide(request, session, settings, {"back": f"/console/cases/{case_id}", "reason": reason})
 
 
 @router.post("/tasks/{task_id}/complete")
 def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep,
                   outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
-                  back: Annotated[str, Form()] = "/console/cases") -> RedirectResponse:
-    def act(user: User) -> str:
-        task = cases.complete_task(session, task_id, actor=user.username, outcome=outcome, note=note,
-                                   settings=settings)
-        return f"Officer task {task.id} done: {outcome}."
-
-    return _decide(request, session, back, act, "Task not completed")
+                  back: Annotated[str, Form()] = "/console/cases") -> Response:
+    return _decide(request, session, settings, {"back": back, "outcome": outcome, "note": note})
 
 
 # ---------------------------------------------------------------- cases
 
 @router.get("/cases", response_class=HTMLResponse)
-def case_list(request: Request, session: SessionDep, state: str | None = None, shop: str | None = None,
+def case_list(request: Request, session: SessionDep,
+              state: Annotated[Literal[ANY_STATE], Query()] = "",  # type: ignore[valid-type]
+              shop: Annotated[str | None, Query(max_length=64)] = None,
               page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
@@ -206,12 +447,16 @@ def case_detail(case_id: str, request: Request, session: SessionDep, settings: S
     user = console_user(request, session)
     case = session.get(Case, case_id)
     if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            request_translator(request).gettext("There is no case %(case)s.", case=case_id))
     shop = session.get(Shop, case.shop_id)
     return page(request, "case.html", _ctx(
         request, user, "cases", case=case, shop=shop, timeline=queries.case_timeline(session, case.id),
         events=queries.case_events(session, case.id), can_decide=_can(user, "reviewer"),
-        shop_link=f"/shop/{shop_link_token(settings, case.shop_id)}"))
+        evidence=case_evidence(session, [case])[case.id],
+        outlook=queries.strike_outlook(session, {case.shop_id}, settings)[case.shop_id],
+        undo=request.query_params.get("undo", ""), undo_window_s=int(UNDO_WINDOW_S),
+        strike_window_days=settings.strike_window_days, shop_link=f"/shop/{shop_link_token(settings, case.shop_id)}"))
 
 
 @router.get("/events", response_class=HTMLResponse)
@@ -240,33 +485,23 @@ def ownerless(request: Request, session: SessionDep) -> HTMLResponse:
 
 @router.post("/ownerless/{event_id}/assign")
 def assign(event_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-           shop_id: Annotated[str, Form()]) -> RedirectResponse:
-    shop_id = shop_id.strip()
-
-    def act(user: User) -> str:
-        if session.get(Shop, shop_id) is None:
-            raise DomainError(f"no shop with id {shop_id!r}")
-        ownerless_domain.assign(session, event_id, shop_id, actor=user.username, settings=settings)
-        return f"Event {event_id} assigned to shop {shop_id}; its zone now belongs to that shop."
-
-    return _decide(request, session, "/console/ownerless", act, "Not assigned")
+           shop_id: Annotated[str, Form(max_length=64)]) -> Response:
+    return _decide(request, session, settings, {"back": "/console/ownerless", "shop_id": shop_id})
 
 
 @router.post("/ownerless/{event_id}/dismiss")
-def dismiss_ownerless(event_id: str, request: Request, session: SessionDep,
-                      reason: Annotated[str, Form(max_length=1000)] = "not a violation") -> RedirectResponse:
-    def act(user: User) -> str:
-        ownerless_domain.dismiss(session, event_id, actor=user.username, reason=reason or "not a violation")
-        return f"Event {event_id} dismissed."
-
-    return _decide(request, session, "/console/ownerless", act, "Not dismissed")
+def dismiss_ownerless(event_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+                      reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    return _decide(request, session, settings, {"back": "/console/ownerless", "reason": reason})
 
 
 # ---------------------------------------------------------------- shops, grades, inspections, edges
 
 @router.get("/shops", response_class=HTMLResponse)
-def shops(request: Request, session: SessionDep, settings: SettingsDep, q: str | None = None,
-          grade: str | None = None, page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+def shops(request: Request, session: SessionDep, settings: SettingsDep,
+          q: Annotated[str | None, Query(max_length=200)] = None,
+          grade: Annotated[Literal["", "red", "yellow", "green"], Query()] = "",
+          page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = queries.shops_page(session, q=q or None, grade=grade or None, offset=(page_no - 1) * limit,
@@ -274,6 +509,23 @@ def shops(request: Request, session: SessionDep, settings: SettingsDep, q: str |
     links = {s.id: f"/shop/{shop_link_token(settings, s.id)}" for s in rows}
     return page(request, "shops.html", _ctx(request, user, "shops", rows=rows, total=total, q=q or "",
                                             grade=grade or "", page_no=page_no, limit=limit, links=links))
+
+
+@router.get("/shops/{shop_id}", response_class=HTMLResponse)
+def shop_file_page(shop_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    user = console_user(request, session)
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            request_translator(request).gettext("There is no shop %(shop)s.", shop=shop_id))
+    f = shop_file(session, shop, settings)
+    t = request_translator(request)
+    with i18n.use(t):
+        timeline = grade_timeline_svg(f.changes)
+    return page(request, "shop_file.html", _ctx(
+        request, user, "shops", f=f, shop=shop, timeline=timeline, rows=registry_rows(shop),
+        evidence=case_evidence(session, f.cases), outlook=queries.strike_outlook(session, {shop.id}, settings)[shop.id],
+        strike_window_days=settings.strike_window_days, board=f"/shop/{shop_link_token(settings, shop.id)}"))
 
 
 @router.get("/grades", response_class=HTMLResponse)
@@ -291,11 +543,13 @@ def grades(request: Request, session: SessionDep, days: Annotated[int, Query(ge=
 
 @router.get("/inspections", response_class=HTMLResponse)
 def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: date | None = None,
-                road: str | None = None, order: str = "route") -> HTMLResponse:
+                road: Annotated[str | None, Query(max_length=200)] = None,
+                order: Annotated[Literal["route", "priority"], Query()] = "route") -> HTMLResponse:
     user = console_user(request, session)
+    from central.domain.clock import local_day
     from central.domain.inspections import due_list
 
-    day = day or datetime.now(UTC).date()
+    day = day or local_day(datetime.now(UTC), settings.timezone)
     items = due_list(session, day, settings=settings, road=road or None,
                      order="priority" if order == "priority" else "route", limit=500)
     return page(request, "inspections.html", _ctx(request, user, "inspections", items=items, day=day,
@@ -305,9 +559,43 @@ def inspections(request: Request, session: SessionDep, settings: SettingsDep, da
 @router.get("/edges", response_class=HTMLResponse)
 def edges(request: Request, session: SessionDep) -> HTMLResponse:
     user = console_user(request, session)
-    from central.api.routes.edges import edge_statuses
     from central.orm.users import EdgeCredential
 
     creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id)))
-    return page(request, "edges.html", _ctx(request, user, "edges", statuses=edge_statuses(session),
-                                            creds=creds))
+    try:
+        from central.orm.events import EdgeStatus
+    except ImportError:
+        cameras: list[Any] = []
+    else:
+        cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
+    return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds))
+
+
+# ---------------------------------------------------------------- map
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    user = console_user(request, session)
+    t = request_translator(request)
+    with i18n.use(t):
+        labels = {
+            "grade": {g: t.gettext(GRADE_LABEL[g]) for g in GRADE_LABEL} | {"none": t.gettext("not graded yet")},
+            "state": {k: t.gettext(v) for k, v in STATE_LABEL.items()},
+            "violation": {k: t.gettext(v) for k, v in VIOLATION_LABEL.items()},
+            "edge": {k: t.gettext(v) for k, v in EDGE_STATE.items()} | {"unknown": t.gettext("no status yet")},
+            "shop": t.gettext("Shop"), "camera": t.gettext("Camera"), "drone": t.gettext("Drone"),
+            "hotspot": t.gettext("Hot spot"), "case": t.gettext("Case"), "tickets": t.gettext("tickets"),
+            "open": t.gettext("Open the case"),
+        }
+    return page(request, "map.html", _ctx(
+        request, user, "map", labels=json.dumps(labels, ensure_ascii=False), tile_url=settings.map_tile_url or "",
+        tile_crs=settings.map_tile_crs, tile_attribution=settings.map_tile_attribution,
+        features=map_features(session, settings.map_tile_crs)))
+
+
+@router.get("/map/data.json")
+def map_data(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    console_user(request, session)
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(map_features(session, settings.map_tile_crs))

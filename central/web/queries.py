@@ -23,12 +23,66 @@ def shop_names(session: Session, shop_ids: set[str]) -> dict[str, Shop]:
     return {s.id: s for s in session.scalars(select(Shop).where(Shop.id.in_(shop_ids)))}
 
 
-def review_queue(session: Session, limit: int = 50) -> tuple[list[Case], int]:
-    """Alerts waiting for an operator: cases in `detected`, oldest first."""
-    cond = Case.state == "detected"
-    total = session.scalar(select(func.count()).select_from(Case).where(cond)) or 0
-    rows = list(session.scalars(select(Case).where(cond).order_by(Case.opened_at, Case.id).limit(limit)))
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the review queue shows: one state (detected: waiting for an operator), narrowed by road, camera,
+    violation and lowest score; newest or oldest first."""
+
+    state: str = "detected"
+    road: str | None = None
+    camera: str | None = None
+    violation: str | None = None
+    min_score: float | None = None
+    order: str = "newest"
+
+
+def review_queue(session: Session, f: QueueFilter | None = None, *, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[Case], int]:
+    """One page of the queue and how many cases match in all."""
+    f = f or QueueFilter()
+    conds = [Case.state == f.state]
+    if f.camera:
+        conds.append(Case.camera_id == f.camera)
+    if f.violation:
+        conds.append(Case.violation == f.violation)
+    if f.min_score is not None:
+        conds.append(Case.score >= f.min_score)
+    if f.road:
+        conds.append(Case.shop_id.in_(select(Shop.id).where(Shop.road == f.road)))
+    total = session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0
+    when = func.coalesce(Case.first_seen_at, Case.opened_at)
+    order = (when.desc(), Case.id.desc()) if f.order == "newest" else (when, Case.id)
+    rows = list(session.scalars(select(Case).where(*conds).order_by(*order).offset(offset).limit(limit)))
     return rows, int(total)
+
+
+def queue_snapshot(session: Session) -> dict[str, Any]:
+    """What the live queue watches: how many cases wait and the newest one; a change means fetch again."""
+    detected = session.scalar(select(func.count()).select_from(Case).where(Case.state == "detected")) or 0
+    latest = session.scalar(select(Case.id).where(Case.state == "detected")
+                            .order_by(Case.opened_at.desc(), Case.id.desc()).limit(1))
+    return {"detected": int(detected), "latest": latest or ""}
+
+
+def queue_choices(session: Session) -> tuple[list[str], list[str]]:
+    """(roads, cameras) the queue's filters offer: those of shops and cases that exist."""
+    roads = [r for r in session.scalars(select(Shop.road).distinct().order_by(Shop.road)) if r]
+    cameras = [c for c in session.scalars(select(Case.camera_id).distinct().order_by(Case.camera_id)) if c]
+    return roads, cameras
+
+
+def strike_outlook(session: Session, shop_ids: set[str], settings: Any, now: datetime | None = None
+                   ) -> dict[str, tuple[int, str]]:
+    """Shop id → (strikes counting now, the notice a confirmation would send: advice, rectification_notice
+    or penalty_notice), the domain's own rules."""
+    from central.domain import strikes
+
+    now = now or datetime.now(UTC)
+    out: dict[str, tuple[int, str]] = {}
+    for shop_id in shop_ids:
+        prior = strikes.prior_strikes(session, shop_id, now, settings)
+        out[shop_id] = (prior, strikes.notice_kind(prior + 1))
+    return out
 
 
 def state_counts(session: Session) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,20 @@ STATE_LABEL = {"detected": N_("detected"), "notified": N_("notified"), "rechecki
                "officer_recheck": N_("officer recheck"), "escalated": N_("escalated"),
                "penalty_due": N_("penalty due"), "rectified": N_("rectified"), "resolved": N_("resolved"),
                "dismissed": N_("dismissed")}
+OUTCOME_LABEL = {"clear": N_("clear"), "present": N_("still there"), "resolved": N_("resolved"), "done": N_("done")}
+TASK_LABEL = {"recheck": N_("recheck on site"), "escalation": N_("escalation"), "penalty": N_("penalty")}
+PHASE_NAME = {"start": N_("start"), "update": N_("update"), "end": N_("end")}
+AUDIT_LABEL = {
+    "case.open": N_("alert opened"), "case.attach": N_("detection attached"), "case.evidence": N_("new evidence"),
+    "case.seen": N_("seen again"), "case.episode_end": N_("episode ended"), "case.confirm": N_("confirmed"),
+    "case.dismiss": N_("dismissed"), "case.undo_dismiss": N_("dismissal undone"),
+    "case.recheck": N_("recheck"), "case.recheck_sent": N_("recheck sent to the camera"),
+    "case.recheck_ignored": N_("recheck answer ignored"), "case.recheck_timeout": N_("recheck timed out"),
+    "case.officer_recheck": N_("officer recheck requested"), "case.officer_recheck_done": N_("officer rechecked"),
+    "case.penalty": N_("penalty recorded"), "case.close": N_("closed"), "task.done": N_("officer task done"),
+    "ownerless.assign": N_("assigned to a shop"), "ownerless.dismiss": N_("dismissed"),
+}
+EDGE_STATE = {"online": N_("online"), "degraded": N_("degraded"), "offline": N_("offline")}
 ROLE_LABEL = {"viewer": N_("viewer"), "reviewer": N_("reviewer"), "officer": N_("officer"), "admin": N_("admin")}
 
 
@@ -61,19 +76,51 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda singular, plural, n: i18n.current().translations.ngettext(singular, plural, n),
     newstyle=True,
 )
-templates.env.filters["dt"] = fmt_dt
-templates.env.filters["ts"] = fmt_ts
-templates.env.filters["day"] = lambda v: i18n.current().date(v)
-templates.env.filters["ago"] = lambda v: i18n.current().ago(v)
-templates.env.filters["num"] = lambda v: i18n.current().number(v)
-templates.env.filters["dec"] = lambda v, fmt="0.00": i18n.current().decimal(v, fmt)
-templates.env.filters["pct"] = lambda v: i18n.current().percent(v)
-templates.env.filters["violation"] = lambda v: _label(VIOLATION_LABEL, v)
-templates.env.filters["notice_kind"] = lambda v: _label(NOTICE_LABEL, v)
-templates.env.filters["state_label"] = lambda v: _label(STATE_LABEL, v)
-templates.env.filters["grade_name"] = lambda v: _label(GRADE_NAME, v) if v else i18n.gettext("not graded")
-templates.env.filters["grade_label"] = lambda v: _label(GRADE_LABEL, v) if v else i18n.gettext("Not graded yet")
-templates.env.filters["role"] = lambda v: _label(ROLE_LABEL, v)
+def _per_request(fn: Callable[..., str]) -> Callable[..., str]:
+    """A filter whose output depends on the request's language: marked as needing the context, so that
+    Jinja2 never folds it into a constant when it compiles a template (`{{ "green" | grade_name }}` would
+    otherwise keep the language of the first request that compiled the page)."""
+
+    @jinja2.pass_context
+    def run(_ctx: Any, *args: Any, **kwargs: Any) -> str:
+        return fn(*args, **kwargs)
+
+    return run
+
+
+templates.env.filters["dt"] = _per_request(fmt_dt)
+templates.env.filters["ts"] = _per_request(fmt_ts)
+templates.env.filters["day"] = _per_request(lambda v: i18n.current().date(v))
+templates.env.filters["ago"] = _per_request(lambda v: i18n.current().ago(v))
+templates.env.filters["num"] = _per_request(lambda v: i18n.current().number(v))
+templates.env.filters["dec"] = _per_request(lambda v, fmt="0.00": i18n.current().decimal(v, fmt))
+templates.env.filters["pct"] = _per_request(lambda v: i18n.current().percent(v))
+templates.env.filters["violation"] = _per_request(lambda v: _label(VIOLATION_LABEL, v))
+templates.env.filters["notice_kind"] = _per_request(lambda v: _label(NOTICE_LABEL, v))
+templates.env.filters["state_label"] = _per_request(lambda v: _label(STATE_LABEL, v))
+templates.env.filters["grade_name"] = _per_request(
+    lambda v: _label(GRADE_NAME, v) if v else i18n.gettext("not graded"))
+templates.env.filters["grade_label"] = _per_request(
+    lambda v: _label(GRADE_LABEL, v) if v else i18n.gettext("Not graded yet"))
+templates.env.filters["role"] = _per_request(lambda v: _label(ROLE_LABEL, v))
+templates.env.filters["edge_state"] = _per_request(lambda v: _label(EDGE_STATE, v))
+templates.env.filters["phase"] = _per_request(lambda v: _label(PHASE_NAME, v))
+templates.env.filters["audit_action"] = _per_request(lambda v: _label(AUDIT_LABEL, v))
+templates.env.filters["outcome"] = _per_request(lambda v: _label(OUTCOME_LABEL, v))
+templates.env.filters["task_kind"] = _per_request(lambda v: _label(TASK_LABEL, v))
+
+
+def pic_label(picture: Any) -> str:
+    """'Start · annotated', 'End · clean', 'Update · crop': what a picture of a case shows."""
+    from central.web.evidence import KIND_LABEL, PHASE_LABEL
+
+    t = i18n.current()
+    phase = t.gettext(PHASE_LABEL.get(picture.phase, picture.phase))
+    kind = t.gettext(KIND_LABEL[picture.kind]) if picture.kind in KIND_LABEL else picture.kind.replace("_", " ")
+    return t.gettext("%(phase)s · %(kind)s", phase=phase, kind=kind)
+
+
+templates.env.filters["pic_label"] = _per_request(pic_label)
 templates.env.globals["GRADE_LABEL"] = GRADE_LABEL
 templates.env.globals["LANGUAGES"] = i18n.LANGUAGES
 templates.env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES

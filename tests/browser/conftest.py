@@ -112,7 +112,8 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
     store = evidence_store.LocalEvidenceStore(tmp_path / "evidence")
     case_id, sha = _seed(factory, settings, store, photos[0].read_bytes())
     app = create_app(settings, factory, store=store)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                        timeout_graceful_shutdown=2))
     thread = threading.Thread(target=uv.run, name="uvicorn-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -129,17 +130,20 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser):
-    """A browser page asking for English (Accept-Language); `page_zh` asks for Chinese."""
-    yield from _page(browser, "en-US")
+def page(browser, request: pytest.FixtureRequest):
+    """A browser page asking for English (Accept-Language); `page_zh` asks for Chinese. A failed test
+    leaves a screenshot of it in var/screenshots/FAILED-<test>.png."""
+    yield from _page(browser, "en-US", request)
 
 
 @pytest.fixture
-def page_zh(browser):
-    yield from _page(browser, "zh-CN")
+def page_zh(browser, request: pytest.FixtureRequest):
+    yield from _page(browser, "zh-CN", request)
 
 
-def _page(browser, locale: str):
+def _page(browser, locale: str, request: pytest.FixtureRequest):
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server")  # up before the page, down after it: no stream cut by a shutdown
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     pg = context.new_page()
     pg.set_default_timeout(10_000)
@@ -150,6 +154,18 @@ def _page(browser, locale: str):
           if msg.type == "error" and "status of 401" not in msg.text else None)
     try:
         yield pg
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            pg.screenshot(path=str(SHOTS / f"FAILED-{request.node.name}.png"), full_page=True)
     finally:
         context.close()
     assert not errors, f"the page logged errors: {errors}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+

@@ -176,7 +176,8 @@ def test_password_guessing_is_throttled(sqlite_env: Env) -> None:
                                ).status_code == 401
     blocked = env.client.post("/api/auth/token", data={"username": "viewer", "password": PASSWORDS["viewer"]})
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
-    form = env.client.post("/console/login", data={"username": "Viewer", "password": PASSWORDS["viewer"]})
+    form = env.client.post("/console/login", data={"username": "Viewer", "password": PASSWORDS["viewer"]},
+                           headers={"Accept-Language": "en"})
     assert form.status_code == 429 and "Too many failed logins" in form.text
     # another account from the same address is not locked out
     assert env.client.post("/api/auth/token", data={"username": "admin", "password": PASSWORDS["admin"]}

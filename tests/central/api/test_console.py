@@ -86,7 +86,7 @@ def test_viewer_cannot_confirm_or_dismiss(sqlite_env: Env) -> None:
     assert f'data-case="{case_id}"' in page.text and f"/console/cases/{case_id}/confirm" not in page.text
     for action in ("confirm", "dismiss"):
         r = env.client.post(f"/console/cases/{case_id}/{action}", data={"back": "/console"})
-        assert r.status_code == 403 and "needs role reviewer" in r.text
+        assert r.status_code == 403 and "This needs the role reviewer; you are viewer." in r.text
     with env.session() as s:
         assert s.get(Case, case_id).state == "detected"
 
@@ -211,6 +211,12 @@ def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
     for strike in (1, 2, 3):
         case_id, _ = detected_case(env, "s1", seed=strike)
         r = env.client.post(f"/console/cases/{case_id}/confirm", data={"back": f"/console/cases/{case_id}"})
+        if strike == 3:  # a penalty is never one click away: a confirmation step first
+            assert "This confirmation issues a penalty" in r.text and "strike 3" in r.text
+            with env.session() as s:
+                assert s.get(Case, case_id).state == "detected"
+            r = env.client.post(f"/console/cases/{case_id}/confirm",
+                                data={"back": f"/console/cases/{case_id}", "penalty_ok": "1"})
         assert f"strike {strike}" in r.text
         closed = env.client.post(f"/console/cases/{case_id}/close", data={"reason": "settled"})
         if strike < 3:
@@ -252,7 +258,7 @@ def test_officer_task_reported_from_the_case_page(sqlite_env: Env) -> None:
     assert "Task not completed" in bad.text
     r = env.client.post(f"/console/tasks/{task_id}/complete",
                         data={"outcome": "present", "note": "still", "back": f"/console/cases/{case_id}"})
-    assert f"Officer task {task_id} done: present." in r.text
+    assert f"Officer task {task_id} done: still there." in r.text
     with env.session() as s:
         assert s.get(Case, case_id).state == "escalated"
 

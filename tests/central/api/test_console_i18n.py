@@ -51,3 +51,67 @@ def test_bad_query_value_gets_a_page_not_json(sqlite_env: Env) -> None:
     assert "地址中有无效的参数" in r.text and "page" in r.text
     api = sqlite_env.client.get("/api/cases", params={"limit": "many"}, headers=sqlite_env.login("viewer"))
     assert api.status_code == 422 and api.headers["content-type"] == "application/json"
+
+
+def test_zh_pages_show_no_english_from_the_catalog(sqlite_env: Env) -> None:
+    """Every console page, rendered in zh-CN, contains none of the catalog's English source sentences or
+    labels: what was extracted is also what the page shows translated."""
+    import html as html_lib
+    import re
+
+    from central.i18n import check
+
+    from .conftest import detected_case
+
+    env = sqlite_env
+    case_id, _ = detected_case(env, "s1")
+    _login(env, "reviewer")
+    english = {m for m, zh in check.catalog("zh_CN").items()
+               if zh != m and len(m) > 3 and re.search(r"[A-Za-z]{3}", m) and "%(" not in m} - set(PASSWORDS)
+    # (the test accounts are named after their roles: "reviewer" next to "Log out" is a user name)
+    pages = ["/console", f"/console/cases/{case_id}", "/console/cases", "/console/events", "/console/ownerless",
+             "/console/shops", "/console/grades", "/console/inspections", "/console/edges",
+             "/console/map", "/console/shops/s1"]
+    for path in pages:
+        r = sqlite_env.client.get(path)
+        assert r.status_code == 200, path
+        body = r.text[r.text.index("<body"):]
+        body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body, flags=re.S)
+        body = re.sub(r"<svg.*?</svg>", " ", body, flags=re.S)  # grade faces: their titles are checked below
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "\n", body))
+        lines = {line.strip() for line in text.splitlines() if line.strip()}
+        leaked = sorted(m for m in english if m in lines)
+        assert not leaked, f"{path} shows untranslated strings: {leaked}"
+        assert "UTC" not in text, f"{path} shows a UTC time"
+
+
+def test_edge_status_times_are_local_and_readable(sqlite_env: Env) -> None:
+    from datetime import UTC, datetime
+
+    from central.orm.events import EdgeStatus
+
+    env = sqlite_env
+    sent = datetime(2026, 12, 6, 17, 5, 9, tzinfo=UTC)
+    with env.session() as s:
+        s.add(EdgeStatus(site_id="site-1", camera_id="cam-1", edge_id="edge-1", state="degraded",
+                         source_state="reading", fps=9.5, spool_depth=3, spool_bytes=4096, detail="view changed",
+                         sent_at=sent.timestamp(), updated_at=sent))
+        s.commit()
+    _login(env)
+    page = env.client.get("/console/edges").text
+    assert "2026/12/7 01:05:09" in page  # the edge clock, in Shanghai time, to the second
+    assert "2026/12/7 01:05" in page and "异常" in page and "3 条消息，4 KB" in page
+    assert str(int(sent.timestamp())) not in page
+
+
+def test_a_page_compiled_in_one_language_renders_in_the_other(sqlite_env: Env) -> None:
+    """Labels of constants ({{ "green" | grade_name }}) follow each request, not the first one that
+    compiled the template."""
+    from central.web.render import templates
+
+    templates.env.cache.clear()  # compile afresh, in English first
+    _login(sqlite_env)
+    en = sqlite_env.client.get("/console/grades", headers={"Accept-Language": "en"}).text
+    zh = sqlite_env.client.get("/console/grades", headers={"Accept-Language": "zh-CN"}).text
+    assert '<span class="key green"></span> green' in en
+    assert '<span class="key green"></span> 绿色' in zh
