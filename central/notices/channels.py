@@ -5,7 +5,9 @@
 `accepted` means the channel's server took the message (HTTP 2xx, SMTP 250, MQTT PUBACK, push service 201).
 Every attempt carries the notice's idempotency key, so a receiver drops a repeat after a crash or a retry.
 
-Signed webhook (how a city plugs in its SMS or WeChat gateway): `POST <target>` with a JSON body and
+Signed webhook (how a city plugs in its SMS or WeChat gateway): `POST <target>` with a JSON body
+(`idempotency_key`, `audience`, `recipient` — the shop's phone for an owner —, `shop_id`, `case_id`,
+`language`, `subject`, `body`, `link`) and
 
     X-Doorline-Timestamp: <unix seconds>
     X-Doorline-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
@@ -52,6 +54,7 @@ class Envelope:
     subject: str
     body: str
     link: str
+    recipient: str = ""  # who the gateway should reach: the shop's phone, the officer's name
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)

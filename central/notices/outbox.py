@@ -71,7 +71,8 @@ def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, 
             idempotency_key=f"notice-{notice.id}-shop_channel-{ch.id}", notice_id=notice.id, case_id=case.id,
             shop_id=shop.id, audience="owner", route=f"shop_channel:{ch.id}", channel=ch.kind,
             language=ch.language, subject=t("owner.subject", ch.language, **values),
-            body=t("owner.body", ch.language, **values, link=link), link=link, next_attempt_at=now,
+            body=t("owner.body", ch.language, **values, link=link), link=link, recipient=shop.phone or "",
+            next_attempt_at=now,
             created_at=now))
     case_link = f"{settings.public_base_url.rstrip('/')}/console/cases/{case.id}"
     for oc in officer_contacts(session, shop):
@@ -81,7 +82,7 @@ def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, 
             shop_id=shop.id, audience="officer", route=f"officer_contact:{oc.id}", channel=oc.kind,
             language=oc.language, subject=t("officer.subject", oc.language, **values),
             body=t("officer.body", oc.language, **values, officer=oc.name or "", link=case_link),
-            link=case_link, next_attempt_at=now, created_at=now))
+            link=case_link, recipient=oc.name or "", next_attempt_at=now, created_at=now))
     session.add_all(rows)
     session.flush()
     return rows
@@ -89,7 +90,8 @@ def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, 
 
 def envelope(row: NoticeDelivery) -> Envelope:
     return Envelope(idempotency_key=row.idempotency_key, audience=row.audience, shop_id=row.shop_id,
-                    case_id=row.case_id, language=row.language, subject=row.subject, body=row.body, link=row.link)
+                    case_id=row.case_id, language=row.language, subject=row.subject, body=row.body, link=row.link,
+                    recipient=row.recipient or "")
 
 
 _ROUTE_TABLES = {"shop_channel": ShopChannel, "officer_contact": OfficerContact}

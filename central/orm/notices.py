@@ -66,6 +66,7 @@ class NoticeDelivery(Base):
     audience: Mapped[str] = mapped_column(String(10), doc="owner | officer")
     route: Mapped[str] = mapped_column(String(40), doc="shop_channel:<id> | officer_contact:<id>")
     channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(200), default="", doc="the shop's phone, the officer's name")
     language: Mapped[str] = mapped_column(String(10), default="zh-CN")
     subject: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")

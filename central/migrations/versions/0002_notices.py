@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("audience", sa.String(length=10), nullable=False),
         sa.Column("route", sa.String(length=40), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("recipient", sa.String(length=200), nullable=False),
         sa.Column("language", sa.String(length=10), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),

@@ -96,6 +96,7 @@ def test_webhook_is_signed_and_verified_by_the_receiver(factory, settings) -> No
         assert counts == {"sent": 1, "dead": 1}
         got = good.wait_for(1)
         assert got[0].payload["shop_id"] == "s1" and "占道堆物" in got[0].payload["body"]
+        assert got[0].payload["recipient"] == "13800000000"  # the SMS gateway learns whom to text
         assert wrong.refused == 1 and wrong.received == []  # a bad signature is refused, not retried
         with factory() as s:
             dead = s.scalar(select(NoticeDelivery).where(NoticeDelivery.status == "dead"))
