@@ -23,7 +23,7 @@ from central.api.deps import SessionDep, SettingsDep, StoreDep
 from central.api.routes.evidence import SHA256_RE, evidence_response
 from central.domain.clock import as_utc, to_local
 from central.domain.errors import DomainError
-from central.notices import links, owner
+from central.notices import links, otp, owner
 from central.notices.text import CATALOG, t
 from central.orm.cases import Case, Notice
 from central.orm.notices import NoticeDelivery, ShopChannel
@@ -97,6 +97,64 @@ def _case_view(session: Session, case: Case, settings: CentralSettings, lang: st
         "recheck": _recheck_key(case), "can_fix": case.state == "notified",
         "appeal": owner.open_appeal(session, case.id),
     }
+
+
+def _login_page(request: Request, session: Session, settings: CentralSettings, *, phone: str = "",
+                note: str | None = None, error: str | None = None, shops: list[Shop] | None = None,
+                status_code: int = 200) -> HTMLResponse:
+    lang = request_language(request)
+    choices = [(s, links.owner_token(session, settings, s.id)) for s in shops or []]
+    session.commit()  # owner_token may have made the shop's first link row
+    return page(request, "owner_login.html", {"T": lambda key, **v: t(key, lang, **v), "phone": phone,
+                                              "note": note, "error": error, "choices": choices},
+                status_code=status_code)
+
+
+def _login_throttle(request: Request):
+    from central.api.throttle import LoginThrottle
+
+    state = request.app.state
+    if getattr(state, "owner_code_throttle", None) is None:
+        state.owner_code_throttle = LoginThrottle(max_failures=10, window_s=900)
+    return state.owner_code_throttle
+
+
+@owner_router.get("/login", response_class=HTMLResponse)
+def owner_login_form(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _login_page(request, session, settings)
+
+
+@owner_router.post("/login", response_class=HTMLResponse)
+def owner_login_request(request: Request, session: SessionDep, settings: SettingsDep,
+                        phone: Annotated[str, Form(max_length=50)]) -> HTMLResponse:
+    try:
+        otp.request_code(session, settings, phone, language=request_language(request))
+    except otp.TooManyCodes:
+        session.rollback()
+        return _login_page(request, session, settings, phone=phone, error="login.too_many", status_code=429)
+    session.commit()
+    return _login_page(request, session, settings, phone=phone, note="login.sent")
+
+
+@owner_router.post("/login/verify", response_class=HTMLResponse)
+def owner_login_verify(request: Request, session: SessionDep, settings: SettingsDep,
+                       phone: Annotated[str, Form(max_length=50)],
+                       code: Annotated[str, Form(max_length=12)]) -> Response:
+    throttle = _login_throttle(request)
+    key = f"owner-code|{request.client.host if request.client else '?'}"
+    throttle.check(key)
+    shops = otp.verify(session, settings, phone, code)
+    session.commit()
+    if not shops:
+        throttle.failed(key)
+        return _login_page(request, session, settings, phone=phone, note="login.sent", error="login.wrong",
+                           status_code=400)
+    if len(shops) == 1:
+        token = links.owner_token(session, settings, shops[0].id)
+        session.commit()
+        if token is not None:
+            return RedirectResponse(f"/owner/{token}", status_code=status.HTTP_303_SEE_OTHER)
+    return _login_page(request, session, settings, phone=phone, shops=shops)
 
 
 @owner_router.get("/sw.js")

@@ -135,8 +135,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_citizen_reports_shop_id"), ["shop_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_citizen_reports_status"), ["status"], unique=False)
 
+    op.create_table(
+        "owner_login_codes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("phone", sa.String(length=50), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("owner_login_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_owner_login_codes_phone"), ["phone"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("owner_login_codes")
     op.drop_table("citizen_reports")
     op.drop_table("appeals")
     op.drop_table("owner_links")
