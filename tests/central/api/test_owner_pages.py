@@ -185,13 +185,14 @@ def test_dead_letters_are_listed_and_resent_from_the_console_and_api(sqlite_env:
     assert r.status_code == 409  # not dead any more
 
 
-PRIVATE = ("555", "Owner s1", "Advice", "劝导", "/owner/", "evidence")
+PRIVATE = ("555", "Owner s1", "Advice", "劝导", "/owner/s1", "evidence")
 
 
 def test_the_public_board_shows_the_grade_and_nothing_private(sqlite_env: Env) -> None:
     env = sqlite_env
-    case_id, sha, _ = confirmed(env, "s1")
+    case_id, sha, token = confirmed(env, "s1")
     page = env.client.get("/board/s1", headers=ZH)
+    assert token not in page.text
     assert page.status_code == 200
     assert "Shop s1" in page.text and "s1 Main Road" in page.text and "评级日期" in page.text
     assert re.search(r"grade-(red|yellow|green)", page.text)
