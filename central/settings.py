@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, PositiveInt, field_validator
+from pydantic import BaseModel, Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from wire.mqtt import MqttSettings
@@ -20,7 +20,7 @@ class NoticeSettings(BaseModel):
 
     sender_enabled: bool = Field(default=True, description="run the notice sender inside `serve`")
     poll_s: float = Field(default=0.5, gt=0, description="how often the sender looks for due notices")
-    batch: int = Field(default=50, ge=1, le=1000)
+    batch: int = Field(default=16, ge=1, le=1000, description="notices one instance claims at a time")
     workers: int = Field(default=8, ge=1, le=64, description="notices sent in parallel by one instance")
     max_attempts: int = Field(default=8, ge=1, description="then the notice is a dead letter")
     backoff_s: float = Field(default=5.0, gt=0, description="first retry delay; doubles each attempt")
@@ -38,6 +38,15 @@ class NoticeSettings(BaseModel):
     vapid_subject: str = "mailto:doorline@localhost"
     mqtt_topic: str = Field(default="notices", description="topics are <mqtt.prefix>/<this>/shop/<shop id> and "
                                                            "<mqtt.prefix>/<this>/officer/<contact id>")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_batch(self) -> NoticeSettings:
+        """A claimed batch must be sent before its lease ends, or another instance may send it too."""
+        worst = self.timeout_s * -(-self.batch // self.workers)
+        if self.lease_s <= worst:
+            raise ValueError(f"notices.lease_s ({self.lease_s:g} s) must exceed timeout_s × ⌈batch / workers⌉ "
+                             f"({worst:g} s): raise lease_s or workers, or lower batch or timeout_s")
+        return self
 
 
 class CentralSettings(BaseSettings):

@@ -39,7 +39,7 @@ def pg_factory(pg_url: str) -> Iterator[sessionmaker[Session]]:
 
 def make_settings(**notices) -> CentralSettings:
     base = {"backoff_s": 0.05, "backoff_max_s": 0.2, "max_attempts": 3, "poll_s": 0.05, "lease_s": 5,
-            "timeout_s": 3}
+            "timeout_s": 2}
     return CentralSettings(database_url="sqlite://", public_base_url="https://doorline.example",
                            owner_link_secret="owner-link-secret-for-tests-0123456789",
                            notices=NoticeSettings(**(base | notices)))

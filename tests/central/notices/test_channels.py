@@ -257,3 +257,13 @@ def test_two_senders_never_send_one_notice_twice(backend, request, settings) -> 
             snd.stop()
     finally:
         rx.stop()
+
+
+def test_a_lease_shorter_than_a_batch_can_take_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from central.settings import NoticeSettings
+
+    with pytest.raises(ValidationError, match="lease_s"):
+        NoticeSettings(batch=100, workers=2, timeout_s=10, lease_s=60)  # 50 rounds of 10 s > 60 s
+    assert NoticeSettings(batch=16, workers=8, timeout_s=10, lease_s=60).lease_s == 60
