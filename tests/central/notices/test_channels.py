@@ -232,7 +232,7 @@ def test_channel_outcomes_from_http_statuses() -> None:
         rx.stop()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def test_two_senders_never_send_one_notice_twice(backend, request, settings) -> None:
     factory = request.getfixturevalue("factory" if backend == "sqlite" else "pg_factory")
     rx = WebhookReceiver(SECRET).start()

@@ -65,9 +65,15 @@ def test_sigkill_mid_delivery_loses_nothing_and_repeats_only_in_flight_notices(t
             s.commit()
         procs.append(_serve(url, tmp_path, tmp_path / "central.log"))
         deadline = time.monotonic() + 30
-        while len(rx.keys()) < 8:
+
+        def claimed_now() -> int:
+            with factory() as s:
+                return s.scalar(select(func.count()).where(NoticeDelivery.status == "pending",
+                                                           NoticeDelivery.claimed_by.is_not(None)))
+
+        while len(rx.keys()) < 8 or not claimed_now():  # some delivered, a batch in the sender's hands
             assert time.monotonic() < deadline, (tmp_path / "central.log").read_text()[-2000:]
-            time.sleep(0.02)
+            time.sleep(0.01)
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait(10)
         with factory() as s:
