@@ -269,7 +269,7 @@ async def owner_push_subscription(token: str, request: Request, session: Session
         clean = {"endpoint": endpoint, "keys": {"p256dh": str(keys["p256dh"]), "auth": str(keys["auth"])}}
     except (ValueError, KeyError, TypeError):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "not a push subscription") from None
-    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
+    if not endpoint.startswith("https://"):  # never let a page make central call a plain-http (internal) host
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "push endpoints must be https")
     existing = session.scalars(select(ShopChannel).where(ShopChannel.shop_id == shop.id,
                                                          ShopChannel.kind == "webpush"))

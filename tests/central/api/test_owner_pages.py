@@ -230,6 +230,8 @@ def test_the_owner_page_is_installable(sqlite_env: Env) -> None:
     assert manifest["start_url"] == f"/owner/{token}" and manifest["display"] == "standalone"
     sw = env.client.get("/owner/sw.js")
     assert sw.headers["content-type"].startswith("text/javascript") and "showNotification" in sw.text
+    plain = {"endpoint": "http://127.0.0.1:5432/", "keys": {"p256dh": "BPk", "auth": "xyz"}}
+    assert env.client.post(f"/owner/{token}/push-subscription", json=plain).status_code == 400
     sub = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "BPk", "auth": "xyz"}}
     assert env.client.post(f"/owner/{token}/push-subscription", json=sub).status_code == 201
     channels = env.client.get("/api/shops/s1/channels", headers=env.login("reviewer")).json()
