@@ -221,4 +221,14 @@ def _install_web(app: FastAPI) -> None:
         return page(request, "error.html", {
             "user": None, "active": "", "status_code": 400, "title": t.gettext("That address has a bad value"),
             "detail": t.gettext("Check the filters and try again."), "problems": problems,
-            "back": request.url.path}, status_code=400)
+            "back": request.url.path if request.method == "GET" else _came_from(request)}, status_code=400)
+
+    def _came_from(request: Request) -> str:
+        """The page a bad form was posted from (same site only), for the error page's way back."""
+        from urllib.parse import urlsplit
+
+        from central.web.render import safe_path
+
+        ref = urlsplit(request.headers.get("referer", ""))
+        same = ref.netloc == request.url.netloc
+        return safe_path(ref.path + (f"?{ref.query}" if ref.query else "")) if same else "/console"

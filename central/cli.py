@@ -68,7 +68,9 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         notice_sender = NoticeSender(settings, factory)
         notice_sender.start()
     app = create_app(settings, factory)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    # open console streams (Server-Sent Events, up to 50 s each) must not hold a shutdown
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     log.info("doorline-central on http://%s:%d (database %s)", settings.host, settings.port,
              engine.url.render_as_string(hide_password=True))

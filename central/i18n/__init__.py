@@ -104,6 +104,11 @@ def _load(language: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
+@lru_cache(maxsize=8)
+def _babel_locale(language: str) -> Locale:
+    return Locale.parse(_BABEL_LOCALE[language])
+
+
 @dataclass(frozen=True)
 class Translator:
     """Messages, dates and numbers in one language and one time zone."""
@@ -114,7 +119,7 @@ class Translator:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(_BABEL_LOCALE[self.language])
+        return _babel_locale(self.language)
 
     def gettext(self, message: str, **variables: object) -> str:
         text = self.translations.gettext(message)

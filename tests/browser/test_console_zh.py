@@ -5,6 +5,7 @@ Screenshots of the queue and a case go to docs/img/ (the README shows them)."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +24,14 @@ ZH_TIME = re.compile(r"\d{4}/\d{1,2}/\d{1,2} \d{2}:\d{2}")
 
 
 def _doc_shot(page: Page, name: str) -> None:
-    """A screenshot for the README, kept small: 960 px wide, 192 colours."""
+    """A screenshot for the README, kept small (960 px wide, 192 colours): into docs/img/ when
+    DOORLINE_DOC_SHOTS=1, else beside the other screenshots (var/screenshots), so a test run leaves the
+    committed pictures alone."""
     from PIL import Image
 
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    path = DOCS_IMG / name
+    folder = DOCS_IMG if os.environ.get("DOORLINE_DOC_SHOTS") == "1" else SHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     page.screenshot(path=str(path))
     with Image.open(path) as im:
         rgb = im.convert("RGB")
@@ -155,7 +159,6 @@ def test_queue_and_case_in_chinese_with_real_evidence(server: Server, page_zh: P
     assert ZH_TIME.fullmatch(local)
     expect(card).to_contain_text(local)
     assert "UTC" not in page.locator("main").inner_text()
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 820})
     _doc_shot(page, "console-queue.png")
 
@@ -324,7 +327,6 @@ def test_map_offline_with_shops_coloured_by_grade(server: Server, page_zh: Page)
     page.locator("path.shop-marker.grade-red").click()
     expect(page.locator(".leaflet-popup-content")).to_contain_text("地图商户 0")
     page.wait_for_timeout(400)  # the popup fades in
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     _doc_shot(page, "console-map.png")
     page.goto(f"{server.url}/console/shops/m-0")
     expect(page.locator("h1")).to_contain_text("地图商户 0")

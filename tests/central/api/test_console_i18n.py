@@ -115,3 +115,17 @@ def test_a_page_compiled_in_one_language_renders_in_the_other(sqlite_env: Env) -
     zh = sqlite_env.client.get("/console/grades", headers={"Accept-Language": "zh-CN"}).text
     assert '<span class="key green"></span> green' in en
     assert '<span class="key green"></span> 绿色' in zh
+
+
+def test_a_bad_form_leads_back_to_its_page(sqlite_env: Env) -> None:
+    from .conftest import detected_case
+
+    case_id, _ = detected_case(sqlite_env, "s1")
+    _login(sqlite_env, "reviewer")
+    page = f"http://testserver/console/cases/{case_id}"
+    r = sqlite_env.client.post(f"/console/cases/{case_id}/penalty", data={"amount": "-3"},
+                               headers={"referer": page, "origin": "http://testserver"})
+    assert r.status_code == 400 and f'href="/console/cases/{case_id}"' in r.text and "ticket_no" in r.text
+    off = sqlite_env.client.post(f"/console/cases/{case_id}/penalty", data={"amount": "-3"},
+                                 headers={"referer": "https://evil.example/x"})
+    assert off.status_code == 400 and 'href="/console"' in off.text
