@@ -68,6 +68,9 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     if settings.secret_key == CentralSettings.model_fields["secret_key"].default:
         log.warning("DOORLINE_SECRET_KEY is the development default: anyone can forge tokens; set your own "
                     "(32+ random characters)")
+    if settings.owner_link_secret == CentralSettings.model_fields["owner_link_secret"].default:
+        log.warning("DOORLINE_OWNER_LINK_SECRET is the development default: anyone can open any shop owner's "
+                    "page; set your own (32+ random characters)")
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.store = store if store is not None else make_store(settings)
@@ -150,10 +153,19 @@ def _install_web(app: FastAPI) -> None:
     app.include_router(shop_page.router)
     app.include_router(language.router)
     app.include_router(officer.router)
+    from central.web import notices_console, owner_page, report_page
+
+    app.include_router(owner_page.owner_router)
+    app.include_router(owner_page.board_router)
+    app.include_router(report_page.router)
+    app.include_router(notices_console.router)
+    app.include_router(notices_console.reports_router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path
-        return path.startswith(("/console", "/shop/", "/lang/", "/officer")) and "evidence" not in path
+        return path.startswith(("/console", "/shop/", "/lang/", "/officer", "/owner/", "/board/", "/report")) \
+            and "evidence" not in path \
+            and not path.endswith((".png", ".pdf", "/status"))
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -61,6 +61,12 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         monitor = metrics.watch_broker(settings.mqtt, f"{ingest.client_id}-sys")
     ticker = Ticker(settings, factory)
     ticker.start()
+    notice_sender = None
+    if settings.notices.sender_enabled:
+        from central.notices.sender import NoticeSender
+
+        notice_sender = NoticeSender(settings, factory)
+        notice_sender.start()
     app = create_app(settings, factory)
     # open console streams (Server-Sent Events, up to 50 s each) must not hold a shutdown
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
@@ -72,6 +78,8 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         server.run()
     finally:
         ticker.stop()
+        if notice_sender is not None:
+            notice_sender.stop()
         if monitor is not None:
             monitor.stop()
         if ingest is not None:

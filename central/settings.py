@@ -9,10 +9,44 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import BaseModel, Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from wire.mqtt import MqttSettings
+
+
+class NoticeSettings(BaseModel):
+    """How notices leave: the sender's retry policy and each channel's server."""
+
+    sender_enabled: bool = Field(default=True, description="run the notice sender inside `serve`")
+    poll_s: float = Field(default=0.5, gt=0, description="how often the sender looks for due notices")
+    batch: int = Field(default=16, ge=1, le=1000, description="notices one instance claims at a time")
+    workers: int = Field(default=8, ge=1, le=64, description="notices sent in parallel by one instance")
+    max_attempts: int = Field(default=8, ge=1, description="then the notice is a dead letter")
+    backoff_s: float = Field(default=5.0, gt=0, description="first retry delay; doubles each attempt")
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    lease_s: float = Field(default=60.0, gt=0, description="a claimed notice is another instance's after this")
+    timeout_s: float = Field(default=10.0, gt=0, description="per attempt; keep it well under lease_s")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "doorline@localhost"
+    vapid_private_key: str | None = Field(default=None, description="Web Push: VAPID private key (PEM file "
+                                                                     "path or base64url raw key)")
+    vapid_subject: str = "mailto:doorline@localhost"
+    mqtt_topic: str = Field(default="notices", description="topics are <mqtt.prefix>/<this>/shop/<shop id> and "
+                                                           "<mqtt.prefix>/<this>/officer/<contact id>")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_batch(self) -> NoticeSettings:
+        """A claimed batch must be sent before its lease ends, or another instance may send it too."""
+        worst = self.timeout_s * -(-self.batch // self.workers)
+        if self.lease_s <= worst:
+            raise ValueError(f"notices.lease_s ({self.lease_s:g} s) must exceed timeout_s × ⌈batch / workers⌉ "
+                             f"({worst:g} s): raise lease_s or workers, or lower batch or timeout_s")
+        return self
 
 
 class CentralSettings(BaseSettings):
@@ -64,6 +98,14 @@ class CentralSettings(BaseSettings):
                                       "people are local; stored times stay UTC")
     language: Literal["zh-CN", "en"] = Field(default="zh-CN",
                                             description="default language of pages and notices")
+    owner_link_secret: str = Field(default="change-me-doorline-owner-link-secret-key", min_length=32,
+                                   description="signs shop-owner links (separate from secret_key); rotate it "
+                                               "and keep the old one in owner_link_old_secrets for a while")
+    owner_link_old_secrets: list[str] = Field(default_factory=list,
+                                              description="earlier owner_link_secret values still accepted")
+    public_base_url: str = Field(default="http://127.0.0.1:8000",
+                                 description="the address people reach central at, used in links sent out")
+    notices: NoticeSettings = Field(default_factory=lambda: NoticeSettings())
     console_queue_order: Literal["newest", "oldest"] = Field(
         default="newest", description="the review queue's order unless the operator picks the other")
     map_tile_url: str | None = Field(
