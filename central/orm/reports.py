@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.orm.base import Base, utcnow
+from central.domain.clock import now_utc
+from central.orm.base import Base
 
 
 class CitizenReport(Base):
@@ -25,7 +26,7 @@ class CitizenReport(Base):
     photos: Mapped[list[str]] = mapped_column(JSON, default=list, doc="evidence sha256s (cleaned JPEGs)")
     contact: Mapped[str] = mapped_column(String(200), default="", doc="optional; the tally counts by it")
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open | confirmed | rejected
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, index=True)
     decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     complaint_id: Mapped[int | None] = mapped_column(Integer, default=None)
