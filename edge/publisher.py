@@ -117,6 +117,9 @@ def mqtt_client(settings: MqttSettings, client_id: str, **kwargs: Any) -> mqtt.C
         )
         client.tls_insecure_set(settings.tls_insecure)
     client.reconnect_delay_set(min_delay=1, max_delay=16)
+    # an exception in one of our callbacks is logged by paho and the network thread goes on; without this it
+    # would end the thread (no more traffic, while the client still looks connected)
+    client.suppress_exceptions = True
     return client
 
 
@@ -417,6 +420,8 @@ class Publisher:
             "receipted": self._counters["receipted"],
             "resent_for_receipt": self._counters["resent_for_receipt"],
             "unauthenticated": self._counters["unauthenticated"],
+            "bad_receipts": self._counters["bad_receipts"],
+            "downstream_errors": self._counters["downstream_errors"],
             "held": self.held,
             "held_bytes": self._held_bytes,
             "spooled_late": self._counters["spooled_late"],
@@ -505,6 +510,16 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        """Commands and receipts from central, on paho's network thread: whatever a payload holds, it is
+        refused and counted here, and the thread goes on (it also carries the spool's PUBACKs)."""
+        try:
+            self._handle_downstream(message)
+        except Exception as exc:  # noqa: BLE001 -- a bug or a poisoned payload must not stop the network thread
+            self._counters["downstream_errors"] += 1
+            self._last_error = f"message on {getattr(message, 'topic', '?')} not handled: {type(exc).__name__}: {exc}"
+            log.exception("edge %s: %s", self.edge_id, self._last_error)
+
+    def _handle_downstream(self, message: mqtt.MQTTMessage) -> None:
         if self.verify_central and self._signer is not None:
             why = self._signer.check(message.topic, bytes(message.payload), signing.signature_of(message))
             if why is not None:
@@ -542,9 +557,9 @@ class Publisher:
             msg = decode(message.payload)
             if not isinstance(msg, ReceiptMessage):
                 raise SchemaError(f"{msg.type} message on a receipt topic")
-        except SchemaError as exc:
+        except (SchemaError, ValueError) as exc:
             self._counters["bad_receipts"] += 1
-            log.error("ignored malformed receipt on %s: %s", message.topic, exc.reason)
+            log.error("ignored malformed receipt on %s: %s", message.topic, getattr(exc, "reason", exc))
             return
         try:
             self._counters["receipted"] += self.spool.ack_messages(msg.message_ids)
