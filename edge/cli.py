@@ -161,8 +161,16 @@ def _publisher(settings, camera_ids: list[str]):
         return None
     try:
         from edge.publisher import Publisher
+        from edge.spool import SpoolError
     except ImportError as exc:
         raise InputError(f"MQTT publishing is not available ({exc}); run with --no-mqtt") from exc
+    try:
+        return _make_publisher(Publisher, settings, camera_ids)
+    except SpoolError as exc:  # e.g. a spool directory that cannot be written: one line, no traceback
+        raise InputError(f"{exc} (set spool_path to a writable place)") from exc
+
+
+def _make_publisher(Publisher, settings, camera_ids: list[str]):  # noqa: N803 -- the class, imported late
     return Publisher(
         settings.mqtt,
         edge_id=settings.edge_id,

@@ -276,9 +276,11 @@ class Publisher:
         self._client = None
 
     def publish(self, msg: EventMessage | EvidenceMessage | RecheckResult) -> int:
-        """Spool `msg` for delivery and return its spool seq. Never waits for the broker. Raises ValueError
-        for a message this edge may not send, SpoolFullError / SpoolError when it cannot be stored."""
-        return self.publish_many([msg])[0]
+        """Spool `msg` for delivery and return its spool seq (0 when the spool cannot take it now and it is held
+        in memory). Never waits for the broker. Raises ValueError for a message this edge may not send,
+        SpoolFullError / SpoolError when it cannot be stored nor held."""
+        seqs = self.publish_many([msg])
+        return seqs[0] if seqs else 0
 
     def publish_many(self, msgs: Sequence[EventMessage | EvidenceMessage | RecheckResult]) -> list[int]:
         """`publish` for several messages in one spool transaction, sent in this order: all are spooled or
