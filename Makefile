@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test setup setup-test lint bench accuracy
+.PHONY: demo test setup setup-test lint bench accuracy reliability
 
 demo:
 	@bash scripts/setup.sh
@@ -28,3 +28,19 @@ accuracy:
 	else \
 	  .venv/bin/python scripts/synth_event_clips.py --out var/synth-2 --count 8 --seed 2 --score --with-dev; \
 	fi
+
+# faults and attacks (issue 15): poison payloads, dead threads, spool on small disks, broker/central/edge kills,
+# hypothesis fuzzing with many more examples, the long runs; RELIABILITY.md is rendered from what they measured
+RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py tests/transport/test_spool_disk.py \
+	tests/transport/test_reliability_long.py tests/transport/test_resilience.py tests/transport/test_resilience_more.py \
+	tests/transport/test_receipts.py tests/transport/test_spool_unwritable.py tests/transport/test_backpressure.py \
+	tests/transport/test_ingest.py::test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not \
+	tests/edge/test_cli.py::test_a_full_disk_for_local_files_does_not_stop_the_run_or_the_messages \
+	tests/edge/test_sources.py::test_mjpeg_stream_that_stalls_is_reported_and_reconnected
+reliability:
+	@bash scripts/setup.sh --test
+	@rm -rf var/reliability && mkdir -p var/reliability
+	@DOORLINE_RELIABILITY_DIR=$(CURDIR)/var/reliability .venv/bin/python -m pytest -q -p no:cacheprovider \
+	  --junitxml=var/reliability/junit.xml $(RELIABILITY_TESTS); echo $$? > var/reliability/exit-code
+	@.venv/bin/python scripts/reliability_report.py var/reliability RELIABILITY.md
+	@exit $$(cat var/reliability/exit-code)

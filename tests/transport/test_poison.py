@@ -13,6 +13,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from reliability_support import record
 from sqlalchemy import select
 from test_ingest import raw_client, send
 from transport_support import (
@@ -74,6 +75,8 @@ def test_poisoned_payloads_are_dead_lettered_acked_and_ingest_goes_on(broker, to
         time.sleep(0.3)
         assert count(f, DeadLetter) == len(POISON), "a poison payload was delivered again: it was never acked"
         c.loop_stop()
+        record("poison-central", payloads=len(POISON), dead_letters=len(POISON), valid_stored=2,
+               redelivered_after_restart=0)
     finally:
         stop_process(central)
 
@@ -131,11 +134,13 @@ def test_a_worker_thread_that_dies_turns_healthz_red_and_is_restarted(
     first = make_event(4)
     send(c, t, encode(first))
     assert killed.wait(5)
+    died = time.monotonic()
     wait_for(lambda: client.get("/healthz").status_code == 503, 2, "healthz to turn red")
     red = client.get("/healthz")
     assert red.status_code == 503 and f"thread {role} died" in " ".join(red.json()["ingest"]), red.json()
     assert "ThreadKill" in " ".join(red.json()["ingest"])
     wait_for(lambda: client.get("/healthz").status_code == 200, 10, "healthz green again after the restart")
+    red_s = time.monotonic() - died
     second = make_event(5)
     send(c, t, encode(second))
     f = central.session_factory
@@ -148,6 +153,7 @@ def test_a_worker_thread_that_dies_turns_healthz_red_and_is_restarted(
     text = metrics.render()[0].decode()
     assert f'doorline_ingest_thread_deaths_total{{instance="{central.client_id}"}} 1.0' in text
     assert f'doorline_ingest_thread_restarts_total{{instance="{central.client_id}"}} 1.0' in text
+    record(f"thread-death-{role}", healthz_red_s=round(red_s, 2), deaths=1, restarts=1, stored=2, lost=0)
 
 
 def test_a_message_that_kills_the_prepare_thread_twice_is_dead_lettered(broker, topic_prefix, make_central) -> None:
@@ -178,6 +184,7 @@ def test_a_message_that_kills_the_prepare_thread_twice_is_dead_lettered(broker, 
     st = central.stats()
     assert st["thread_deaths"] == 2 and st["thread_restarts"] == 2, st
     assert central.health_problems() == []
+    record("thread-death-twice", deaths=2, restarts=2, dead_letters=1, other_stored=1)
 
 
 def test_a_reused_message_id_with_different_content_is_a_dead_letter(broker, topic_prefix, make_central) -> None:
@@ -207,6 +214,7 @@ def test_a_reused_message_id_with_different_content_is_a_dead_letter(broker, top
         row = s.get(EventPhaseRecord, first.message_id)
         assert json.loads(row.payload)["score"] == first.score
         assert s.scalars(select(Evidence)).one().sha256 == pic.sha256
+    record("reused-message-id", identical_redeliveries=3, duplicates=3, different_content=2, dead_letters=2)
 
 
 def test_poison_on_an_edges_cmd_and_receipt_topics_never_stops_it(
@@ -244,3 +252,5 @@ def test_poison_on_an_edges_cmd_and_receipt_topics_never_stops_it(
     c.loop_stop()
     assert count(central.session_factory, EventPhaseRecord) == 20
     assert edge.connected and edge.stats()["receipted"] >= 20
+    record("poison-edge", poison_commands=len(POISON), poison_receipts=len(POISON), failing_receipt_handler=1,
+           published_after=20, stored=20, valid_command_after=1)
