@@ -306,7 +306,8 @@ class IngestService:
         self._prepare_kills = 0  # deaths of the prepare thread on the batch in hand
         self._write_in_hand: _Prepared | None = None
         self._write_kills = 0
-        self._acked: set[int] = set()  # id() of the items of the writer's batch already acknowledged
+        # id() of the items of the writer's current batch already acknowledged (None outside the writer)
+        self._acked: set[int] | None = None
         self._pub_codes: dict[int, int] = {}
         self._counts: collections.Counter[str] = collections.Counter()
         self._unacked = 0
@@ -661,7 +662,7 @@ class IngestService:
                 if prepared is None:
                     return
                 self._write_in_hand, self._write_kills = prepared, 0
-                self._acked = set()
+                self._acked = set()  # its items live as long as the batch: their id()s stay unique
             if self._write_kills >= 2:
                 self._commit_isolated(prepared, last_resort=True)
             else:
@@ -671,14 +672,14 @@ class IngestService:
                     log.exception("ingest %s: a batch failed outside its messages; redoing them one at a time",
                                   self.client_id)
                     self._commit_isolated(prepared)
-            self._write_in_hand = None
+            self._write_in_hand, self._acked = None, None
 
     def _commit_isolated(self, prepared: _Prepared, *, last_resort: bool = False) -> None:
         """Each message of `prepared` in a transaction of its own; one that still raises becomes a dead letter.
         `last_resort` (the batch killed the writer twice) catches even what is not an Exception."""
         catch = BaseException if last_resort else Exception
         for item, parsed in zip(prepared.batch, prepared.parsed, strict=True):
-            if id(item) in self._acked:
+            if self._acked is not None and id(item) in self._acked:
                 continue
             try:
                 self._commit_batch([item], [parsed], prepared.written)
@@ -829,9 +830,10 @@ class IngestService:
             flush()  # make the batch's evidence files durable before the rows that name them commit
 
     def _ack(self, item: Inbound) -> None:
-        if id(item) in self._acked:
-            return  # a batch redone after a failure: never ack a packet id twice (it may be reused by now)
-        self._acked.add(id(item))
+        if self._acked is not None:
+            if id(item) in self._acked:
+                return  # a batch redone after a failure: never ack a packet id twice (it may be reused by now)
+            self._acked.add(id(item))
         with self._lock:
             current = item.generation == self._generation
             if current:
