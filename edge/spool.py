@@ -21,6 +21,12 @@ truncates it back to it afterwards (`journal_size_limit`), and the messages get 
 pages (`secure_delete=FAST`; many builds default to ON, which writes every deleted picture to the WAL once more
 as zeros). A single transaction larger than the WAL's share grows it for a moment: it is checkpointed and
 truncated right after its commit.
+
+A disk that fills up must still let the spool drain: deleting a sent row writes to the WAL, and a checkpoint
+grows the database file. So a write is refused (`SpoolError`, the publisher holds the message in memory)
+when the file system would be left with less free space than the write itself twice (WAL, then database),
+the WAL not yet checkpointed and `DISK_MARGIN` for the deletes (free pages inside the file take their share of
+the database's growth).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 PAGE_SIZE = 4096
 WAL_SHARE = 8  # 1/8 of max_bytes is kept for the write-ahead log ...
 WAL_MAX_BYTES = 1024 * 1024  # ... but no more than this
+DISK_MARGIN = 192 * 1024  # free space kept on the file system for acknowledging (deleting) spooled rows
 DROPPABLE_KINDS: tuple[str, ...] = ("evidence",)
 STRIPPABLE_KINDS: tuple[str, ...] = ("bundle",)
 
@@ -192,6 +199,7 @@ class Spool:
         self.check_fits(total, len(messages))
         now = time.time()
         with self._lock:
+            self._check_disk(total)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -269,13 +277,46 @@ class Spool:
             dropped,
         )
 
+    def _check_disk(self, total: int) -> None:
+        """Raise SpoolError when writing `total` bytes would leave the file system too full for the spool to
+        checkpoint its WAL and delete what it sends (see the module doc); the caller holds the lock."""
+        try:
+            fs = os.statvfs(self.path.parent)
+            free = fs.f_bavail * fs.f_frsize
+            if free >= 2 * total + 4 * self._wal_limit + DISK_MARGIN:
+                return  # the common case, decided without asking SQLite anything
+            page = self._page_size()
+            in_file = int(self._db.execute("PRAGMA freelist_count").fetchone()[0]) * page
+            # near full: checkpoint now, and count what is still not in the database file (its growth to come)
+            _busy, frames, done = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            pending = max(0, frames - done) * (page + 24)
+            wal_size = os.path.getsize(self._wal_path) if self._wal_path.exists() else 0
+        except (OSError, AttributeError, sqlite3.Error):
+            return  # no statvfs here, or it failed: SQLite reports a full disk itself
+        # the write goes to the WAL first (after a complete checkpoint SQLite rewrites the WAL file from its
+        # start, so its present size is room), with DISK_MARGIN kept for the deletes that follow; then into the
+        # database file at the checkpoint, where the file's free pages take what they can
+        wal_room = wal_size if frames == done else max(0, wal_size - frames * (page + 24))
+        need = max(0, total + 2 * page + DISK_MARGIN - wal_room) + max(0, total + pending - in_file)
+        if free < need:
+            raise SpoolError(
+                f"spool write refused ({self.path}): disk nearly full, {free} bytes free and {need} needed for "
+                f"{total} bytes of messages plus room to checkpoint and acknowledge"
+            )
+
     def _after_commit(self) -> None:
-        """A transaction larger than the WAL's share left a WAL beyond it: checkpoint and truncate it now (the
-        caller holds the lock). Failing that (a full disk) is harmless: SQLite checkpoints later."""
+        """A transaction larger than the WAL's share left a WAL beyond it: checkpoint and truncate it now. On a
+        nearly full disk, checkpoint after every commit, so that the next transaction rewrites the WAL file
+        from its start instead of growing it into the last free bytes (which would leave the spool unable to
+        delete what it sent). The caller holds the lock. Failing (a full disk) is harmless: SQLite retries."""
         try:
             if os.path.getsize(self._wal_path) > self._wal_limit:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except (OSError, sqlite3.Error) as exc:
+                return
+            fs = os.statvfs(self.path.parent)
+            if fs.f_bavail * fs.f_frsize < 2 * self._wal_limit + DISK_MARGIN:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except (OSError, AttributeError, sqlite3.Error) as exc:
             log.debug("spool %s: WAL checkpoint after a large transaction failed: %s", self.path, exc)
 
     def _rollback(self) -> None:

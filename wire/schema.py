@@ -76,6 +76,8 @@ class SchemaError(ValueError):
     """A payload that is not a valid Doorline message. `reason` says why, in one line."""
 
     def __init__(self, reason: str):
+        if len(reason) > 500:  # a reason may quote the payload (an unknown type, a version): never at length
+            reason = reason[:499] + "…"
         super().__init__(reason)
         self.reason = reason
 
