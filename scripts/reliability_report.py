@@ -93,6 +93,12 @@ SCENARIOS: tuple[Scenario, ...] = (
              "broker back",
              "all 300 spooled (none held in memory, none refused), all 300 stored",
              (T + "test_spool_disk.py::test_a_2mib_file_system",), ("spool-2mib-filesystem",)),
+    Scenario("Edge spool filling a 2 MiB file system",
+             "spool_max_bytes left at its default (512 MiB) on a 2 MiB tmpfs; 450 events of ~5 KB while the broker "
+             "is down; then the broker back",
+             "what the disk cannot take waits in memory in order (logged, status degraded); the spool still drains "
+             "on the full disk (deletes and checkpoints keep their room); all 450 stored",
+             (T + "test_spool_disk.py::test_a_full_2mib_file_system",), ("spool-2mib-filesystem-full",)),
     Scenario("Edge spool unwritable at start",
              "`doorline-edge run` with a spool path whose directory cannot be made",
              "exit 2 with one line on stderr, no traceback",

@@ -197,4 +197,4 @@ def test_an_unopenable_spool_stops_the_edge_cli_with_one_line(tmp_path, models_d
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert lines[0].startswith("doorline-edge: error: cannot open spool") and str(blocker) in lines[0]
-    record("spool-unopenable", exit_code=r.returncode, stderr=lines[0][:200])
+    record("spool-unopenable", exit_code=r.returncode, stderr_lines=len(lines), traceback="Traceback" in r.stderr)
