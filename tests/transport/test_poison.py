@@ -47,6 +47,7 @@ POISON: list[tuple[str, bytes, str]] = [
 ]
 
 
+@pytest.mark.slow  # real processes, or a real small file system: ~10 s
 def test_poisoned_payloads_are_dead_lettered_acked_and_ingest_goes_on(broker, topic_prefix, tmp_path) -> None:
     """Every poison payload becomes a dead letter with its reason; an event sent after them is stored; and
     they were acknowledged: a restarted central (same MQTT session) gets none of them again."""

@@ -105,6 +105,7 @@ def tiny_fs(tmp_path) -> Path:
         subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
+@pytest.mark.slow  # real processes, or a real small file system: ~10 s
 def test_a_2mib_file_system_keeps_300_messages_across_a_stop(broker, topic_prefix, tiny_fs, make_central) -> None:
     """The broker is down; the edge spools 300 events of ~5 KB on a 2 MiB file system (spool_max_bytes set to
     it, as an operator would), is stopped, started again and the broker comes back: all 300 are stored."""
@@ -144,6 +145,7 @@ def test_a_2mib_file_system_keeps_300_messages_across_a_stop(broker, topic_prefi
     record("spool-2mib-filesystem", sent=300, spooled=300, stored=300, lost=0, on_disk_bytes=on_disk)
 
 
+@pytest.mark.slow  # real processes, or a real small file system: ~10 s
 def test_a_full_2mib_file_system_holds_the_rest_in_memory_and_sends_it_later(
     broker, topic_prefix, tiny_fs, make_central, caplog
 ) -> None:
@@ -174,6 +176,7 @@ def test_a_full_2mib_file_system_holds_the_rest_in_memory_and_sends_it_later(
     record("spool-2mib-filesystem-full", sent=450, held_in_memory=held, stored=450, lost=0)
 
 
+@pytest.mark.slow  # real processes, or a real small file system: ~10 s
 def test_an_unopenable_spool_stops_the_edge_cli_with_one_line(tmp_path, models_dir: Path, data_dir: Path) -> None:
     """Its parent is a regular file (as root, permission bits would not stop anything): exit 2, one line on
     stderr, no traceback."""
