@@ -92,6 +92,7 @@ _BLOB_WRITERS = 4  # evidence files written at once by the prepare stage
 _READY_BATCHES = 2  # prepared batches waiting for the writer: enough to overlap, few enough to stay fresh
 _SUPERVISE_S = 0.25  # how often the supervisor looks at the worker threads
 _STABLE_S = 60.0  # a worker alive this long before it dies starts its restart back-off afresh
+_CLOCK_TOLERANCE_S = 60.0  # an edge status stamped further ahead of central's clock is from a clock that is off
 SHARED_KINDS: tuple[str, ...] = ("event", "evidence", "recheck")
 _EXPECTED: dict[str, type] = {
     "event": EventMessage,
@@ -1165,14 +1166,19 @@ class IngestService:
                 .values(state="offline", detail=msg.detail, updated_at=now)
             )
         row = session.get(EdgeStatus, (msg.site_id, msg.camera_id))
+        credible = True
         if row is None:
             row = EdgeStatus(site_id=msg.site_id, camera_id=msg.camera_id)
             session.add(row)
-        elif msg.state != "offline" and msg.sent_at < row.sent_at:
-            return "status"  # an older status overtaken by a newer one
+        else:
+            # a stored time in central's future came from an edge clock that was ahead: it orders nothing (else
+            # every status after the clock is put right would count as older until real time caught up)
+            credible = (row.sent_at or 0.0) <= time.time() + _CLOCK_TOLERANCE_S
+            if credible and msg.state != "offline" and msg.sent_at < row.sent_at:
+                return "status"  # an older status overtaken by a newer one
         row.edge_id, row.state, row.source_state, row.fps = msg.edge_id, msg.state, msg.source_state, msg.fps
         row.spool_depth, row.spool_bytes, row.detail = msg.spool_depth, msg.spool_bytes, msg.detail
-        row.sent_at = max(msg.sent_at, row.sent_at or 0.0)
+        row.sent_at = max(msg.sent_at, row.sent_at or 0.0) if credible else msg.sent_at
         row.updated_at = now
         session.flush()
         return "status"

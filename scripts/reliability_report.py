@@ -153,8 +153,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("PostgreSQL restart", "", "",
              not_yet="the tests share one PostgreSQL server; restarting it would break the other runs. Needs a "
                      "private PostgreSQL instance per test (initdb/pg_ctl), not done"),
-    Scenario("Edge clock 10 min off", "", "",
-             not_yet="no fault test yet (edge clock handling is another helper's work in this round)"),
+    Scenario("Edge clock 10 min off",
+             "events and statuses from an edge clock 10 min ahead and 10 min behind, each event sent twice; then "
+             "the clock put right",
+             "3 events stored once each; the status after the correction is applied at once (it used to be "
+             "ignored as older for 10 min); a genuinely older status is still ignored",
+             (T + "test_clock_skew.py::",), ("edge-clock-10min",)),
     Scenario("RTSP source stopped and restarted", "", "",
              not_yet="no RTSP server on loopback in the tests; the MJPEG-over-HTTP row above is the nearest"),
     Scenario("Evidence disk full on a small tmpfs at central", "", "",
