@@ -32,7 +32,7 @@ accuracy:
 # faults and attacks (issue 15): poison payloads, dead threads, spool on small disks, broker/central/edge kills,
 # hypothesis fuzzing with many more examples, the long runs; RELIABILITY.md is rendered from what they measured
 RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py tests/transport/test_spool_disk.py \
-	tests/transport/test_clock_skew.py \
+	tests/transport/test_clock_skew.py tests/transport/test_evidence_disk_full.py \
 	tests/transport/test_reliability_long.py tests/transport/test_resilience.py tests/transport/test_resilience_more.py \
 	tests/transport/test_receipts.py tests/transport/test_spool_unwritable.py tests/transport/test_backpressure.py \
 	tests/transport/test_ingest.py::test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not \
