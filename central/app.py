@@ -90,6 +90,11 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
                 session.execute(text("SELECT 1"))
         except Exception as exc:  # the probe reports the failure instead of raising
             return JSONResponse({"status": "error", "database": str(exc).splitlines()[0]}, status_code=503)
+        from central import metrics
+
+        ingest = metrics.problems()  # a dead ingest worker thread: the service takes no messages
+        if ingest:
+            return JSONResponse({"status": "error", "database": "ok", "ingest": ingest}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics (from central.metrics)")
