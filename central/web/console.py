@@ -31,7 +31,7 @@ from central.domain import ownerless as ownerless_domain
 from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
 from central.domain.events import EventFilter, query_events
-from central.domain.photos import MAX_PHOTO_BYTES, store_photo
+from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
@@ -426,7 +426,7 @@ def _with_photo(request: Request, session: Session, settings: CentralSettings, s
     needs one) and travels in the form as its sha256."""
     if photo is not None and photo.filename and _signed_in(request, session):
         try:
-            form["evidence"] = store_photo(store, photo.file.read(MAX_PHOTO_BYTES + 1))
+            form["evidence"] = store_photo(store, photo.file.read(OFFICER_MAX_BYTES + 1))
         except DomainError as exc:
             t = request_translator(request)
             return _back(safe_next(form.get("back")), t.gettext(failed) + t.gettext(": ") + _why(t, exc))

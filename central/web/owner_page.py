@@ -23,6 +23,7 @@ from central.api.deps import SessionDep, SettingsDep, StoreDep
 from central.api.evidence_response import SHA256_RE, evidence_response
 from central.domain.clock import as_utc, to_local
 from central.domain.errors import DomainError
+from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.notices import links, otp, owner
 from central.notices.text import CATALOG, t
 from central.orm.cases import Case, Notice
@@ -30,7 +31,6 @@ from central.orm.notices import NoticeDelivery, ShopChannel
 from central.orm.shops import Shop
 from central.settings import CentralSettings
 from central.web.board import board_pdf, board_png, render_board
-from central.web.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.web.render import page, request_language
 
 owner_router = APIRouter(prefix="/owner", include_in_schema=False)

@@ -1,6 +1,6 @@
 """The public report page: `/report` (general: the place typed or the phone's location) and
 `/report?shop=<id>` (from a shop's public board). Photos are checked by decoding and cleaned
-(`central.web.photos`); each client may send `REPORTS_PER_HOUR` reports an hour."""
+(`central.domain.photos`); each client may send `REPORTS_PER_HOUR` reports an hour."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from starlette.datastructures import UploadFile
 from central.api.deps import SessionDep, StoreDep
 from central.api.throttle import LoginThrottle
 from central.domain import citizen_reports
+from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.notices.text import t
 from central.orm.shops import Shop
-from central.web.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.web.render import page, request_language
 
 router = APIRouter(prefix="/report", include_in_schema=False)

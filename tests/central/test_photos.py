@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from central.web.photos import MAX_BYTES, PhotoRejected, clean_photo
+from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 
 
 def jpeg(w: int = 320, h: int = 240, **save) -> bytes:

@@ -205,7 +205,7 @@ def test_cookie_authenticated_api_write_from_another_site_is_refused(sqlite_env:
     assert same.status_code == 200
 
 
-PHOTO = {"photo": ("door.jpg", b"\xff\xd8\xff\xe0 officer photo \xff\xd9", "image/jpeg")}
+PHOTO = {"photo": ("door.jpg", tiny_jpeg(), "image/jpeg")}
 
 
 def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
