@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from central import json_limits
 from central.domain import audit
 from central.domain.bulk import bulk_insert
 from central.domain.clock import now_utc
@@ -232,6 +233,10 @@ class ImportReport:
         }
 
 
+# a footprint is [[lon, lat], ...]; a feature collection nests 6 deep (properties may hold zone lists)
+FOOTPRINT_MAX_DEPTH = 4
+ROW_MAX_DEPTH = 8
+IMPORT_MAX_DEPTH = 16
 _WKT = re.compile(r"^\s*POLYGON\s*\(\(\s*(.*?)\s*\)", re.IGNORECASE | re.DOTALL)
 _TRUE = {"1", "true", "yes", "y", "t", "signed"}
 _FALSE = {"0", "false", "no", "n", "f", "", "unsigned"}
@@ -242,7 +247,7 @@ def parse_footprint(text: str) -> list[list[float]] | None:
     if not text:
         return None
     if text.startswith("["):
-        return json.loads(text)
+        return json_limits.loads(text, FOOTPRINT_MAX_DEPTH)
     m = _WKT.match(text)
     if not m:
         raise ValueError("footprint is neither WKT POLYGON nor a JSON list of [lon, lat]")
@@ -257,7 +262,7 @@ def parse_zones(text: str) -> list[dict[str, Any]]:
     if not text:
         return []
     if text.startswith("["):
-        zones = json.loads(text)
+        zones = json_limits.loads(text, ROW_MAX_DEPTH)
         if not isinstance(zones, list):
             raise ValueError("zones must be a JSON list")
         return zones
@@ -311,7 +316,7 @@ def _csv_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | No
 
 
 def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    doc = json.load(fp)
+    doc = json_limits.loads(fp.read(), IMPORT_MAX_DEPTH)  # a 100,000-deep document is a ValueError
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ValueError("GeoJSON import needs a FeatureCollection")
     for i, feat in enumerate(doc.get("features") or [], start=1):

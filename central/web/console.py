@@ -7,7 +7,7 @@ assignment), so the console and the REST API write the same way."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -16,10 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.api.bounds import BoundedDay, IntId, PageNo
 from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, check_same_origin
 from central.api.routes.events import EventFilter, query_events
+from central.api.security import request_is_https
 from central.api.throttle import get_throttle
-from central.auth import authenticate, create_access_token, shop_link_token
+from central.auth import AuthError, authenticate, create_access_token, revoke_tokens, shop_link_token, user_for_token
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
 from central.domain.errors import DomainError
@@ -78,15 +80,25 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
     token, _ = create_access_token(settings, user)
     resp = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
     resp.set_cookie(COOKIE_NAME, token, max_age=settings.token_ttl_s, httponly=True, samesite="lax",
-                    secure=request.url.scheme == "https", path="/")
+                    secure=request_is_https(request, settings.trusted_proxies), path="/")
     return resp
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    """Ends the session for good: the token is revoked server-side (with every other token of the account),
+    so a copy of the cookie no longer works either."""
     check_same_origin(request)
+    token = request.cookies.get(COOKIE_NAME)
+    if token:
+        try:
+            revoke_tokens(user_for_token(session, settings, token))
+            session.commit()
+        except AuthError:
+            pass  # already invalid: nothing to revoke
     resp = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
-    resp.delete_cookie(COOKIE_NAME, path="/")
+    resp.delete_cookie(COOKIE_NAME, path="/",
+                       secure=request_is_https(request, settings.trusted_proxies), httponly=True, samesite="lax")
     return resp
 
 
@@ -171,7 +183,7 @@ def close_case(case_id: str, request: Request, session: SessionDep,
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def complete_task(task_id: IntId, request: Request, session: SessionDep, settings: SettingsDep,
                   outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
                   back: Annotated[str, Form()] = "/console/cases") -> RedirectResponse:
     def act(user: User) -> str:
@@ -186,7 +198,7 @@ def complete_task(task_id: int, request: Request, session: SessionDep, settings:
 
 @router.get("/cases", response_class=HTMLResponse)
 def case_list(request: Request, session: SessionDep, state: str | None = None, shop: str | None = None,
-              page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+              page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = queries.recent_cases(session, state=state or None, shop_id=shop or None, limit=limit,
@@ -212,7 +224,7 @@ def case_detail(case_id: str, request: Request, session: SessionDep, settings: S
 
 @router.get("/events", response_class=HTMLResponse)
 def events(request: Request, session: SessionDep, f: Annotated[EventFilter, Query()],
-           page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+           page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = query_events(session, f, limit=limit, offset=(page_no - 1) * limit)
@@ -262,7 +274,7 @@ def dismiss_ownerless(event_id: str, request: Request, session: SessionDep,
 
 @router.get("/shops", response_class=HTMLResponse)
 def shops(request: Request, session: SessionDep, settings: SettingsDep, q: str | None = None,
-          grade: str | None = None, page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+          grade: str | None = None, page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = queries.shops_page(session, q=q or None, grade=grade or None, offset=(page_no - 1) * limit,
@@ -286,7 +298,7 @@ def grades(request: Request, session: SessionDep, days: Annotated[int, Query(ge=
 
 
 @router.get("/inspections", response_class=HTMLResponse)
-def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: date | None = None,
+def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: BoundedDay | None = None,
                 road: str | None = None, order: str = "route") -> HTMLResponse:
     user = console_user(request, session)
     from central.domain.inspections import due_list
@@ -304,6 +316,8 @@ def edges(request: Request, session: SessionDep) -> HTMLResponse:
     from central.api.routes.edges import edge_statuses
     from central.orm.users import EdgeCredential
 
-    creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id)))
+    # credentials are for admins, as in the API (GET /api/edges/credentials)
+    creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id))) \
+        if _can(user, "admin") else None
     return page(request, "edges.html", _ctx(request, user, "edges", statuses=edge_statuses(session),
                                             creds=creds))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeyp
 
 def test_serve_with_a_missing_accounts_file_stops_with_one_clear_line(tmp_path: Path) -> None:
     env = dict(os.environ, DOORLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
-               DOORLINE_EDGE_ACCOUNTS=str(tmp_path / "missing.yaml"), DOORLINE_PORT="18999")
+               DOORLINE_EDGE_ACCOUNTS=str(tmp_path / "missing.yaml"), DOORLINE_PORT="18999",
+               DOORLINE_SECRET_KEY=secrets.token_urlsafe(48))
     run = subprocess.run([sys.executable, "-m", "central.cli", "serve"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 2

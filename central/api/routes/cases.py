@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from central.api.bounds import IntId, Offset
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
 from central.domain import audit, cases, ownerless
 from central.orm.cases import Case, CaseEvent, OfficerTask
@@ -190,7 +191,7 @@ def list_cases(
     open: bool | None = None,
     violation: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     stmt = select(Case)
     if state:
@@ -215,7 +216,7 @@ def ownerless_queue(
     _: ViewerUser,
     status: Literal["open", "assigned", "dismissed"] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     return ownerless.queue(session, status=status, limit=limit, offset=offset)
 
@@ -245,7 +246,7 @@ def officer_tasks(
     status: Literal["open", "done"] = "open",
     kind: Literal["recheck", "escalation", "penalty"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(OfficerTask).where(OfficerTask.status == status)
     if kind:
@@ -254,7 +255,8 @@ def officer_tasks(
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut, tags=["tasks"])
-def complete_task(task_id: int, body: TaskDone, session: SessionDep, settings: SettingsDep, user: ReviewerUser) -> Any:
+def complete_task(task_id: IntId, body: TaskDone, session: SessionDep, settings: SettingsDep,
+                  user: ReviewerUser) -> Any:
     """recheck → clear | present; escalation → resolved; penalty → done (after the penalty is recorded)."""
     task = cases.complete_task(
         session, task_id, actor=user.username, outcome=body.outcome, note=body.note, settings=settings

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central.api.bounds import BoundedDay, Offset
 from central.api.deps import SessionDep, ViewerUser, lookup
 from central.orm.cases import CaseEvent
 from central.orm.events import Event, EventPhaseRecord, Evidence
@@ -102,8 +103,8 @@ class EventFilter(BaseModel):
     shop_id: str | None = Field(default=None, description="shop id the edge reported")
     violation: Violation | None = None
     phase: Phase | None = None
-    since: date | None = Field(default=None, description="first day (UTC), inclusive")
-    until: date | None = Field(default=None, description="last day (UTC), inclusive")
+    since: BoundedDay | None = Field(default=None, description="first day (UTC), inclusive")
+    until: BoundedDay | None = Field(default=None, description="last day (UTC), inclusive")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -129,7 +130,7 @@ def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: i
 @router.get("", response_model=EventPage, summary="list events, newest first, with filters")
 def list_events(session: SessionDep, _: ViewerUser, f: Annotated[EventFilter, Query()],
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> EventPage:
+                offset: Offset = 0) -> EventPage:
     rows, total = query_events(session, f, limit=limit, offset=offset)
     return EventPage(items=[EventPublic.model_validate(r) for r in rows], total=total, limit=limit,
                      offset=offset)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from central.api.bounds import BoundedDatetime, BoundedDay, Offset
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
 from central.domain import inspections
 from central.orm.grades import Inspection
@@ -24,7 +25,7 @@ class InspectionIn(BaseModel):
     sanitation: float = Field(ge=0, le=100, description="door-front sanitation")
     advertising: float = Field(ge=0, le=100, description="outdoor advertising")
     notes: str = Field(default="", max_length=5000)
-    at: datetime | None = None
+    at: BoundedDatetime | None = None
 
 
 class InspectionOut(BaseModel):
@@ -64,7 +65,7 @@ def due(
     session: SessionDep,
     settings: SettingsDep,
     _: ViewerUser,
-    day: date | None = None,
+    day: BoundedDay | None = None,
     road: str | None = None,
     area: str | None = None,
     order: Literal["route", "priority"] = "route",
@@ -99,7 +100,7 @@ def list_inspections(
     _: ViewerUser,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(Inspection)
     if shop_id:

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from central.api.bounds import BoundedDay
 from central.api.deps import SessionDep, ViewerUser
 from central.domain import stats
 from central.web.charts import grade_share_svg, share_series
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
-Day = Annotated[date | None, Query(description="UTC day; default: the last 30 days up to today")]
+Day = Annotated[BoundedDay | None, Query(description="UTC day; default: the last 30 days up to today")]
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:

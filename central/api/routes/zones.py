@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from central.api.bounds import Offset
 from central.api.deps import AdminUser, SessionDep, ViewerUser
 from central.domain import audit, registry
 from central.domain.errors import Conflict, NotFound
@@ -47,7 +48,7 @@ def list_zones(
     camera_id: str | None = None,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(ShopZone).order_by(ShopZone.camera_id, ShopZone.zone_id).limit(limit).offset(offset)
     if camera_id:
