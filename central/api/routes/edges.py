@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
@@ -141,7 +141,9 @@ class MosquittoFiles(BaseModel):
 @router.get("/credentials/mosquitto", response_model=MosquittoFiles,
             summary="broker password file and ACL for the active edge credentials")
 def mosquitto_files(session: SessionDep, settings: SettingsDep, _: AdminUser,
-                    central_username: str = "central") -> MosquittoFiles:
+                    central_username: Annotated[str, Query(min_length=1, max_length=128,
+                                                           pattern=r"^[A-Za-z0-9_.:\-]+$")] = "central"
+                    ) -> MosquittoFiles:
     from central.broker_config import Accounts, CentralAccount, EdgeAccount, acl_text
 
     creds = list(session.scalars(select(EdgeCredential).where(EdgeCredential.active.is_(True))
