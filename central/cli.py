@@ -173,14 +173,14 @@ COMMANDS: dict[str, Callable[[CentralSettings, argparse.Namespace], int]] = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doorline-central", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="HTTP API + MQTT ingest + workflow timers")
+    s = sub.add_parser("serve", help="HTTP API + MQTT ingest + workflow timers", allow_abbrev=False)
     s.add_argument("--admin-user", default="admin",
                    help=f"create or reset this admin at start-up when {ADMIN_PASSWORD_ENV} or "
                         "--admin-password-file gives a password")
     s.add_argument("--admin-password-file", type=Path, default=None, help="file whose first line is the password")
     m = sub.add_parser("migrate", help="upgrade the database schema")
     m.add_argument("--revision", default="head")
-    u = sub.add_parser("create-user", help="create or update an operator account")
+    u = sub.add_parser("create-user", help="create or update an operator account", allow_abbrev=False)
     u.add_argument("name")
     u.add_argument("--password-file", type=Path, default=None,
                    help=f"file whose first line is the password (else {USER_PASSWORD_ENV}, else typed at a "
