@@ -133,3 +133,12 @@ def test_validation_errors_never_echo_unserialisable_input() -> None:
     assert "input" not in out[0] and "input" not in out[2]
     assert out[1]["input"] == "x?y" and out[1]["loc"] == ["body", "?"] and out[1]["ctx"] == {"le": 5}
     assert len(out[3]["input"]) <= 40
+
+
+def test_a_malformed_zone_polygon_is_422_not_500(sqlite_env: Env) -> None:
+    """Found by the schemathesis run: the polygon is validated inside the route, after the body."""
+    detected_case(sqlite_env, "s1")
+    r = sqlite_env.client.put("/api/zones/cam-1/z9", headers=sqlite_env.login("admin"),
+                              json={"shop_id": "s1", "polygon": [[1.0], [2.0, 3.0, 4.0], [], [5e-324, 1]]})
+    assert_refused(r, status=422)
+    assert r.json()["detail"][0]["loc"][:2] == ["body", "polygon"]
