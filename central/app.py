@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import central.api.routes as routes_pkg
 from central.api.security import SecurityHeaders
 from central.api.throttle import LoginThrottle
-from central.api.validation import StrictJsonBody, validation_error_reply
+from central.api.validation import RefuseHostileInput, validation_error_reply
 from central.auth import set_hash_concurrency
 from central.evidence_store import EvidenceStore, make_store
 from central.settings import CentralSettings, check_secret_key, secret_key_weakness
@@ -96,7 +96,7 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     app.state.store = store if store is not None else make_store(settings)
     app.state.login_throttle = LoginThrottle()
     set_hash_concurrency(settings.password_hash_concurrency)
-    app.add_middleware(StrictJsonBody)
+    app.add_middleware(RefuseHostileInput)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so even refusals carry the headers
     app.add_exception_handler(RequestValidationError, validation_error_reply)
 

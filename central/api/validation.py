@@ -1,9 +1,10 @@
 """Hostile request bodies get a 4xx that can always be written, never a 500.
 
-- `StrictJsonBody` (ASGI middleware) refuses a JSON body holding NaN, ±Infinity or a number that overflows
-  to it (Python's parser takes them, JSON does not: a stored NaN cannot be sent back), a lone UTF-16
-  surrogate (cannot be stored or encoded as UTF-8), or nesting deeper than `MAX_JSON_DEPTH`, before any
-  route sees it.
+- `RefuseHostileInput` (ASGI middleware) refuses, before any route sees it, a JSON body holding NaN,
+  ±Infinity or a number that overflows to it (Python's parser takes them, JSON does not: a stored NaN cannot
+  be sent back), nesting deeper than `MAX_JSON_DEPTH`, or a string with a lone UTF-16 surrogate (cannot be
+  encoded as UTF-8) or a NUL (PostgreSQL text cannot hold it); and a NUL in the path, the query string or
+  a URL-encoded form.
 - `validation_error_reply` replaces FastAPI's 422 handler: the same `{"detail": [{type, loc, msg}]}` shape,
   but the offending input is echoed only when it is a short scalar that serialises (strings cleaned of
   surrogates and cut), never objects, NaN or bytes.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -83,6 +86,33 @@ def _finite(text: str) -> float:
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a decoded string cannot be stored: a NUL (PostgreSQL text refuses it) or a lone surrogate."""
+    if "\x00" in text:
+        return "text holds a NUL character (\\u0000), which cannot be stored"
+    if _SURROGATE.search(text):
+        return "text holds a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode"
+    return None
+
+
+def _strings(doc: Any) -> Iterator[str]:
+    """Every key and string value in a parsed JSON document, without recursion."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                yield key
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def json_body_problem(body: bytes) -> str | None:
     """Why this JSON body must be refused, or None. Invalid JSON is left to FastAPI's own 422."""
     try:
@@ -96,29 +126,61 @@ def json_body_problem(body: bytes) -> str | None:
         return str(exc)
     except RecursionError:  # defence in depth; check_depth stops it first
         return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-    try:
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return "the JSON body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode text"
+    for text in _strings(doc):
+        problem = text_problem(text)
+        if problem is not None:
+            return f"the JSON body's {problem}"
     return None
 
 
-def _is_json(scope: Scope) -> bool:
+def url_problem(scope: Scope) -> tuple[str, str] | None:
+    """(where, why) for a NUL in the path or the query string (PostgreSQL cannot store or compare it)."""
+    if "\x00" in scope.get("path", ""):
+        return "path", "the path holds a NUL character"
+    query = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        return "query", "the query string holds a NUL character (%00)"
+    return None
+
+
+def _media_type(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            media = value.split(b";")[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return False
+            return value.split(b";")[0].strip().lower()
+    return b""
 
 
-class StrictJsonBody:
-    """Reads JSON request bodies once, refuses hostile ones with 422, and replays the rest unchanged."""
+def body_problem(media: bytes, body: bytes) -> str | None:
+    if media == b"application/json" or media.endswith(b"+json"):
+        return json_body_problem(body)
+    if media == b"application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
+        return "a form field holds a NUL character (%00)"
+    return None
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, where: str, problem: str) -> None:
+    reply = JSONResponse({"detail": [{"type": "value_error", "loc": [where], "msg": problem}]}, status_code=422)
+    await reply(scope, receive, send)
+
+
+class RefuseHostileInput:
+    """Refuses, with 422, a path or query string holding a NUL, and a JSON or URL-encoded body that
+    `body_problem` finds hostile; reads such bodies once and replays the rest unchanged."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS or not _is_json(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        in_url = url_problem(scope)
+        if in_url is not None:
+            await _refuse(scope, receive, send, *in_url)
+            return
+        media = _media_type(scope)
+        checked = media in (b"application/json", b"application/x-www-form-urlencoded") or media.endswith(b"+json")
+        if scope.get("method") not in BODY_METHODS or not checked:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -130,11 +192,9 @@ class StrictJsonBody:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        problem = json_body_problem(body) if body else None
+        problem = body_problem(media, body) if body else None
         if problem is not None:
-            reply = JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body"], "msg": problem}]},
-                                 status_code=422)
-            await reply(scope, receive, send)
+            await _refuse(scope, receive, send, "body", problem)
             return
         sent = False
 

@@ -286,6 +286,21 @@ def _parse_bool(text: Any) -> bool:
     raise ValueError(f"agreement_signed {text!r} is not yes/no")
 
 
+def _holds_nul(row: Any) -> bool:
+    stack = [row]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _validation_reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
@@ -370,6 +385,9 @@ def import_shops(
             report.errors.append(RowError(line, None, err))
             continue
         assert row is not None
+        if _holds_nul(row):  # PostgreSQL text cannot store it: the row is bad, the file is not
+            report.errors.append(RowError(line, None, "a field holds a NUL character"))
+            continue
         try:
             shop = ShopIn.model_validate(row)
         except ValidationError as exc:

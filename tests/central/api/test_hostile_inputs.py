@@ -142,3 +142,18 @@ def test_a_malformed_zone_polygon_is_422_not_500(sqlite_env: Env) -> None:
                               json={"shop_id": "s1", "polygon": [[1.0], [2.0, 3.0, 4.0], [], [5e-324, 1]]})
     assert_refused(r, status=422)
     assert r.json()["detail"][0]["loc"][:2] == ["body", "polygon"]
+
+
+def test_nul_characters_are_refused_or_reported_on_both_backends(env: Env) -> None:
+    """PostgreSQL text cannot hold NUL: each way one can arrive is a 4xx or a reported row, never a 500."""
+    admin = env.login("admin")
+    detected_case(env, "s1")
+    c = env.client
+    assert_refused(c.post("/api/shops/s1/complaints", headers=admin, json={"text": "a\x00b"}), status=422)
+    assert_refused(c.get("/api/shops?q=a%00b", headers=admin), status=422)
+    assert_refused(c.get("/api/cases/a%00b", headers=admin), status=422)
+    assert_refused(c.post("/api/auth/token", data={"username": "a\x00b", "password": "x"}), status=422)
+    r = c.post("/api/shops/import", headers=admin,
+               files={"file": ("s.csv", b"id,name\nnul1,a\x00b\nfine1,Fine\n", "text/csv")})
+    assert r.status_code == 200, r.text
+    assert r.json()["inserted"] == 1 and r.json()["errors"][0]["reason"] == "a field holds a NUL character"
