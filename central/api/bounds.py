@@ -1,6 +1,7 @@
 """Bounded parameter types for the API schema. Unbounded numbers and dates reach the database or date
-arithmetic and fail there (an offset of 2^63 overflows SQLite's integer, year 9999 + 1 day overflows
-`datetime`), which is a 500; bounded here they are a 422 naming the limit, and the OpenAPI schema says so.
+arithmetic and fail there (an offset of 2^63 overflows SQLite's integer, an id of 2^31 PostgreSQL's, year
+9999 + 1 day overflows `datetime`), which is a 500; bounded here they are a 422 naming the limit, and the
+OpenAPI schema says so.
 
 Dates and times are accepted from the year 2000 to 2100: Doorline keeps no record from before, and anything
 later is a typo or an attack."""
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, Field
 MIN_DAY = date(2000, 1, 1)
 MAX_DAY = date(2100, 12, 31)
 MAX_OFFSET = 10_000_000  # rows skipped in a listing; far past any real table, far below 2^63
-MAX_INT_ID = 2**63 - 1  # a BIGINT primary key
+MAX_INT_ID = 2**31 - 1  # the integer primary keys (officer tasks) are 32-bit on PostgreSQL
 MAX_PAGE = MAX_OFFSET // 50  # console pages of 50 rows
 
 

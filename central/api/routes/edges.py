@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -149,9 +149,13 @@ def mosquitto_files(session: SessionDep, settings: SettingsDep, _: AdminUser,
     creds = list(session.scalars(select(EdgeCredential).where(EdgeCredential.active.is_(True))
                                  .order_by(EdgeCredential.edge_id)))
     usable = [c for c in creds if c.camera_ids and c.mqtt_password_line]
-    edges = [EdgeAccount(edge_id=c.edge_id, site_id=c.site_id, camera_ids=list(c.camera_ids)) for c in usable]
-    accounts = Accounts(prefix=settings.mqtt.prefix, central=CentralAccount(username=central_username),
-                        edges=edges)
+    try:
+        edges = [EdgeAccount(edge_id=c.edge_id, site_id=c.site_id, camera_ids=list(c.camera_ids)) for c in usable]
+        accounts = Accounts(prefix=settings.mqtt.prefix, central=CentralAccount(username=central_username),
+                            edges=edges)
+    except ValueError as exc:  # e.g. two credentials claim one camera: the files would be wrong, say why
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise HTTPException(status.HTTP_409_CONFLICT, f"cannot write broker files: {reason}") from None
     return MosquittoFiles(passwd="".join(f"{c.mqtt_password_line}\n" for c in usable),
                           acl=acl_text(accounts), edges=[c.edge_id for c in usable],
                           skipped=[c.edge_id for c in creds if c not in usable])

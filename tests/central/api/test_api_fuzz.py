@@ -95,7 +95,7 @@ def strictly_serialisable(ctx, response, case) -> bool | None:
     """A JSON reply parses as strict JSON from valid UTF-8: no NaN/Infinity, no lone surrogates."""
     media = response.headers.get("content-type", [""])
     media = (media[0] if isinstance(media, list) else media).split(";")[0].strip()
-    if media == "application/json" or media.endswith("+json"):
+    if response.content and (media == "application/json" or media.endswith("+json")):  # 204s have no body
         text = response.content.decode("utf-8")  # raises on invalid UTF-8
 
         def refuse(name: str) -> None:

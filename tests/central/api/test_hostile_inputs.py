@@ -157,3 +157,25 @@ def test_nul_characters_are_refused_or_reported_on_both_backends(env: Env) -> No
                files={"file": ("s.csv", b"id,name\nnul1,a\x00b\nfine1,Fine\n", "text/csv")})
     assert r.status_code == 200, r.text
     assert r.json()["inserted"] == 1 and r.json()["errors"][0]["reason"] == "a field holds a NUL character"
+
+
+def test_found_by_the_long_fuzzing_run(env: Env) -> None:
+    """Each gave 500 in the long schemathesis run (`-m reliability`) before its fix."""
+    admin = env.login("admin")
+    c = env.client
+    detected_case(env, "s1")
+    # a task id past PostgreSQL's 32-bit integer
+    r = c.post(f"/api/cases/tasks/{2**60 + 1}/complete", headers=admin, json={"outcome": "clear"})
+    assert_refused(r, status=422)
+    # an explicit null for a text field clears it; for the name it is refused
+    r = c.patch("/api/shops/s1", headers=admin, json={"area": None, "phone": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["area"] == "" and r.json()["phone"] == ""
+    assert_refused(c.patch("/api/shops/s1", headers=admin, json={"name": None}), status=422)
+    # two credentials claiming one camera: the broker files cannot be written, and the reply says why
+    for edge_id in ("edge-a", "edge-b"):
+        r = c.post("/api/edges/credentials", headers=admin,
+                   json={"edge_id": edge_id, "site_id": "site-1", "camera_ids": ["cam-9"]})
+        assert r.status_code == 201, r.text
+    r = c.get("/api/edges/credentials/mosquitto", headers=admin)
+    assert r.status_code == 409 and "claimed by both edge-a and edge-b" in r.json()["detail"]
