@@ -57,7 +57,8 @@ RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py 
 	tests/transport/test_receipts.py tests/transport/test_spool_unwritable.py tests/transport/test_backpressure.py \
 	tests/transport/test_ingest.py::test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not \
 	tests/edge/test_cli.py::test_a_full_disk_for_local_files_does_not_stop_the_run_or_the_messages \
-	tests/edge/test_sources.py::test_mjpeg_stream_that_stalls_is_reported_and_reconnected
+	tests/edge/test_sources.py::test_mjpeg_stream_that_stalls_is_reported_and_reconnected \
+	tests/central/api/test_api_fuzz.py
 reliability:
 	@bash scripts/setup.sh --test
 	@rm -rf var/reliability && mkdir -p var/reliability

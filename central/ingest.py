@@ -894,9 +894,10 @@ class IngestService:
         expected = _EXPECTED.get(t.kind)
         if expected is None:
             raise Rejected(f"central does not consume {t.kind!r} topics")
+        signer = None
         if self.edge_keys is not None:
             try:
-                self.edge_keys.check(item.topic, t.site_id, t.camera_id, item.payload, item.signature)
+                signer = self.edge_keys.check(item.topic, t.site_id, t.camera_id, item.payload, item.signature)
             except Unauthenticated as exc:
                 raise Rejected(f"unauthenticated: {exc}") from None
         try:
@@ -905,6 +906,9 @@ class IngestService:
             raise Rejected(exc.reason) from None
         if not isinstance(msg.head if isinstance(msg, Bundle) else msg, expected):
             raise Rejected(f"{msg.type} message on a {t.kind} topic", msg)
+        if signer is not None and isinstance(msg, StatusMessage) and msg.edge_id != signer:
+            # an `offline` status marks every camera of the edge it names: only that edge may say so
+            raise Rejected(f"unauthenticated: status names edge {msg.edge_id!r} but edge {signer!r} signed it", msg)
         if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
             raise Rejected(
                 f"payload names {msg.site_id}/{msg.camera_id} but arrived on the topic of {t.site_id}/{t.camera_id}",

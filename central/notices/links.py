@@ -42,7 +42,7 @@ def owner_token(session: Session, settings: CentralSettings, shop_id: str) -> st
     row = _row(session, shop_id)
     if row.revoked:
         return None
-    return f"{shop_id}.{row.version}.{_sig(settings.owner_link_secret, shop_id, row.version)}"
+    return f"{shop_id}.{row.version}.{_sig(settings.owner_link_key, shop_id, row.version)}"
 
 
 def owner_url(session: Session, settings: CentralSettings, shop_id: str) -> str | None:
@@ -59,7 +59,7 @@ def shop_for_token(session: Session, settings: CentralSettings, token: str) -> s
         return None
     version = int(version_s)
     ok = any(hmac.compare_digest(sig, _sig(secret, shop_id, version))
-             for secret in [settings.owner_link_secret, *settings.owner_link_old_secrets])
+             for secret in [settings.owner_link_key, *settings.owner_link_old_secrets])
     if not ok:
         return None
     row = session.get(OwnerLink, shop_id)

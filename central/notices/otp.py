@@ -38,7 +38,7 @@ def normalize_phone(phone: str) -> str:
 
 
 def _hash(settings: CentralSettings, phone: str, code: str) -> str:
-    return hmac.new(settings.owner_link_secret.encode(), f"owner-code:{phone}:{code}".encode(),
+    return hmac.new(settings.owner_link_key.encode(), f"owner-code:{phone}:{code}".encode(),
                     hashlib.sha256).hexdigest()
 
 

@@ -173,7 +173,7 @@ def test_pages_render(sqlite_env: Env) -> None:
 
 def test_healthz_metrics_and_openapi(sqlite_env: Env) -> None:
     assert sqlite_env.client.get("/healthz").json() == {"status": "ok", "database": "ok"}
-    metrics = sqlite_env.client.get("/metrics")
+    metrics = sqlite_env.client.get("/metrics", headers=sqlite_env.login("viewer"))
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE doorline_" in metrics.text
     paths = sqlite_env.client.get("/openapi.json").json()["paths"]
