@@ -26,7 +26,8 @@ from central.orm.users import User
 from central.settings import CentralSettings
 
 TEST_SECRET = secrets.token_urlsafe(48)  # a real random key: central refuses weak ones
-PASSWORDS = {"admin": "admin-pass-1", "reviewer": "reviewer-pass-1", "viewer": "viewer-pass-1"}
+PASSWORDS = {"admin": "admin-pass-1", "reviewer": "reviewer-pass-1", "officer": "officer-pass-1",
+             "viewer": "viewer-pass-1"}
 
 
 def _import_optional_tables() -> None:

@@ -20,10 +20,11 @@ from central.settings import CentralSettings
 
 from .conftest import PASSWORDS, Env, open_env
 
-ROLES = ("anonymous", "edge", "viewer", "reviewer", "admin")
-OPERATORS = ("viewer", "reviewer", "admin")
+ROLES = ("anonymous", "edge", "viewer", "officer", "reviewer", "admin")
+OPERATORS = ("viewer", "officer", "reviewer", "admin")
 
 # who gets past the access check: "public" (everyone), "edge" (edge tokens only), or the lowest operator role
+# (viewer < officer < reviewer < admin)
 EXPECTED: dict[str, str] = {
     "GET /": "public",
     "GET /openapi.json": "public",
@@ -128,6 +129,62 @@ EXPECTED: dict[str, str] = {
     # shop-owner pages: protected by the signed link itself, not by a login
     "GET /shop/{key}": "public",
     "GET /shop/{key}/evidence/{sha256}": "public",
+    "GET /owner/login": "public",
+    "POST /owner/login": "public",
+    "POST /owner/login/verify": "public",
+    "GET /owner/sw.js": "public",
+    "GET /owner/{token}": "public",
+    "GET /owner/{token}/evidence/{sha256}": "public",
+    "GET /owner/{token}/manifest.webmanifest": "public",
+    "GET /owner/{token}/status": "public",
+    "POST /owner/{token}/cases/{case_id}/appeal": "public",
+    "POST /owner/{token}/cases/{case_id}/fixed": "public",
+    "POST /owner/{token}/push-subscription": "public",
+    # the public grade board and citizen reports: for everyone by design (nothing private on them)
+    "GET /board/{shop_id}": "public",
+    "GET /board/{shop_id}.png": "public",
+    "GET /board/{shop_id}.pdf": "public",
+    "GET /report": "public",
+    "POST /report": "public",
+    "GET /lang/{language}": "public",
+    # officers' phone pages
+    "GET /officer": "officer",
+    "GET /officer/shops/{shop_id}": "officer",
+    "GET /officer/shops/{shop_id}/inspect": "officer",
+    "POST /officer/shops/{shop_id}/inspect": "officer",
+    "GET /officer/tasks/{task_id}": "officer",
+    "POST /officer/tasks/{task_id}": "officer",
+    # notices, owner links, channels, officer contacts, appeals, citizen reports
+    "GET /api/notices/deliveries": "reviewer",
+    "POST /api/notices/deliveries/{delivery_id}/resend": "reviewer",
+    "GET /api/shops/{shop_id}/channels": "reviewer",
+    "POST /api/shops/{shop_id}/channels": "admin",
+    "DELETE /api/shops/{shop_id}/channels/{channel_id}": "admin",
+    "GET /api/shops/{shop_id}/owner-link": "reviewer",
+    "POST /api/shops/{shop_id}/owner-link": "admin",
+    "DELETE /api/shops/{shop_id}/owner-link": "admin",
+    "GET /api/officer-contacts": "reviewer",
+    "POST /api/officer-contacts": "admin",
+    "DELETE /api/officer-contacts/{contact_id}": "admin",
+    "GET /api/appeals": "reviewer",
+    "POST /api/appeals/{appeal_id}/decide": "reviewer",
+    "GET /api/citizen-reports": "reviewer",
+    "GET /api/citizen-reports/tally.csv": "reviewer",
+    "POST /api/citizen-reports/{report_id}/confirm": "reviewer",
+    "POST /api/citizen-reports/{report_id}/reject": "reviewer",
+    "POST /api/evidence": "reviewer",
+    "GET /api/inspections/checklist": "viewer",
+    # console pages added with the map, live queue, shop files, notices and reports
+    "GET /console/map": "viewer",
+    "GET /console/map/data.json": "viewer",
+    "GET /console/queue/stream": "viewer",
+    "GET /console/shops/{shop_id}": "viewer",
+    "POST /console/cases/{case_id}/undo-dismiss": "reviewer",
+    "GET /console/notices": "reviewer",
+    "POST /console/notices/{delivery_id}/resend": "reviewer",
+    "POST /console/notices/appeals/{appeal_id}": "reviewer",
+    "GET /console/reports": "reviewer",
+    "POST /console/reports/{report_id}": "reviewer",
 }
 
 MOUNT_PROBES = {"/static": "/static/console.css", "/static-docs": "/static-docs/swagger-ui.css"}
@@ -204,7 +261,8 @@ def _token(env: Env, role: str) -> str | None:
 
 def _placeholder_path(path: str) -> str:
     out = path
-    for name, value in (("{task_id}", "1"), ("{sha256}", "a" * 64)):
+    for name, value in (("{task_id}", "1"), ("{delivery_id}", "1"), ("{appeal_id}", "1"), ("{report_id}", "1"),
+                        ("{contact_id}", "1"), ("{channel_id}", "1"), ("{sha256}", "a" * 64)):
         out = out.replace(name, value)
     while "{" in out:
         start = out.index("{")
@@ -221,16 +279,19 @@ def request_as(env: Env, edge_secret: str, key: str, role: str):
         return client.get(MOUNT_PROBES[path], headers={"Authorization": f"Bearer {token}"} if token else {})
     url = _placeholder_path(path)
     headers: dict[str, str] = {}
-    if token and path.startswith(("/console", "/shop")):
+    if token and path.startswith(("/console", "/shop", "/officer")):
         client.cookies.set("doorline_token", token)  # how a browser sends it
     elif token:
         headers["Authorization"] = f"Bearer {token}"
     kwargs: dict = {"headers": headers, "follow_redirects": False}
     if method in ("POST", "PUT", "PATCH"):
-        if path.startswith("/console") or path.startswith("/api/auth/token") or path.endswith("edge-token"):
+        if path.startswith(("/console", "/officer")) or path.startswith("/api/auth/token") \
+                or path.endswith("edge-token"):
             # every form field any of these routes requires, with values that pass
             kwargs["data"] = {"username": "viewer", "password": PASSWORDS["viewer"], "edge_id": EDGE_ID,
-                              "secret": edge_secret, "reason": "r", "outcome": "clear", "shop_id": "x1",
+                              "secret": edge_secret, "reason": "r", "shop_id": "x1",
+                              "outcome": "upheld" if "/appeals/" in path else "confirm" if "/reports/" in path
+                              else "clear",
                               "ticket_no": "t1", "note": "n", "back": "/console"}
         else:
             kwargs["json"] = {}
