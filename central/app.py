@@ -142,7 +142,7 @@ def _install_web(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from central.i18n import N_
-    from central.web import console, language, officer, shop_page
+    from central.web import console, language, officer, shop_page, zone_editor
     from central.web.render import LoginRequired, login_redirect_url, page, request_translator
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -150,6 +150,7 @@ def _install_web(app: FastAPI) -> None:
     app.include_router(shop_page.router)
     app.include_router(language.router)
     app.include_router(officer.router)
+    app.include_router(zone_editor.router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path
