@@ -77,7 +77,8 @@ def editor(request: Request, session: SessionDep, camera: str | None = Query(Non
 @router.post("/{camera_id}")
 def save(request: Request, camera_id: str, session: SessionDep,
          payload: Annotated[dict[str, Any], Body()]) -> JSONResponse:
-    """Body: {"document": <zones document>}. 200 {"command_id"}; 422 {"errors": [{zone_id, point, reason}]}."""
+    """Body: {"document": <zones document>}. 200 {"command_id"} when saved, else 200 {"errors": [{zone_id, point,
+    reason}]}; 403 for a viewer."""
     check_same_origin(request)
     user = console_user(request, session)
     t = request_translator(request)
@@ -95,4 +96,5 @@ def save(request: Request, camera_id: str, session: SessionDep,
             session.commit()
             return JSONResponse({"command_id": cmd.command_id})
     session.rollback()
-    return JSONResponse({"errors": [p.as_dict() for p in found]}, 422)
+    # 200: refusing a drawing is the editor's ordinary answer (the page marks the zones), not a failed request
+    return JSONResponse({"errors": [p.as_dict() for p in found]})

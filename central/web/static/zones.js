@@ -62,7 +62,13 @@
     return [x / poly.length, y / poly.length];
   }
 
+  function fit() {  // the whole picture on screen: as wide as the column, at most 70 % of the window's height
+    var width = Math.min(stage.clientWidth || W, 0.7 * window.innerHeight * W / H);
+    svg.style.width = Math.max(120, Math.floor(width)) + "px";
+  }
+
   function draw() {
+    fit();
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     if (pic) el("image", {href: pic.url, x: 0, y: 0, width: W, height: H}, svg);
     else el("rect", {x: 0, y: 0, width: W, height: H, fill: "#555"}, svg);
@@ -244,7 +250,7 @@
       return resp.json().catch(function () { return {errors: [{reason: resp.status + " " + resp.statusText}]}; })
         .then(function (body) { return {ok: resp.ok, body: body}; });
     }).then(function (r) {
-      if (r.ok) {
+      if (r.ok && !r.body.errors) {
         problems = [];
         if (document_ === (proposal && proposal.zones)) { window.location.reload(); return; }
         result.className = "ok"; result.textContent = L.saved.replace("%(id)s", r.body.command_id);
