@@ -675,6 +675,10 @@ class Pipeline:
                 continue
             if cmd.cmd == "recheck":
                 self.stats.rechecks += 1
+                if camera.held:  # its zones are off the shop fronts: it cannot judge one
+                    self._answer_recheck(camera, RecheckVerdict(cmd, "unknown", 0.0, np.zeros((0, 4), np.float32),
+                                                                None, None, f"camera {cmd.camera_id}: {camera.held}"))
+                    continue
                 for verdict in self.rechecks.add(cmd):
                     self._answer_recheck(camera, verdict)
             elif cmd.cmd == "set_fps":
@@ -869,7 +873,7 @@ class Pipeline:
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
                     log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
         if self.rechecks.timeout_s and any(self.rechecks.pending(cid) for cid in self.cameras):
-            why = {cid: c.failed or c.source.describe() for cid, c in self.cameras.items()}
+            why = {cid: c.failed or c.held or c.source.describe() for cid, c in self.cameras.items()}
             for verdict in self.rechecks.expire(why.__getitem__):
                 self._answer_recheck(self.cameras[verdict.command.camera_id], verdict)
         now = time.perf_counter()

@@ -26,7 +26,16 @@ from models.registry import load_detector
 from testkit.footage import BAG_POLYGON, FPS, FRAME_SIZE, bag_photo, bag_zones, make_bag_clip
 from wire import topics
 from wire.mqtt import MqttSettings
-from wire.schema import Bundle, CommandMessage, EventMessage, StatusMessage, ZoneProposal, decode, encode
+from wire.schema import (
+    Bundle,
+    CommandMessage,
+    EventMessage,
+    RecheckResult,
+    StatusMessage,
+    ZoneProposal,
+    decode,
+    encode,
+)
 from zones.io import load_zones, parse_zones
 
 SHIFT = (60, 30)  # the bumped camera's view moves this far right and down (px)
@@ -189,7 +198,8 @@ def test_a_light_change_that_fires_the_view_check_withdraws_the_warning(clip: Pa
     zones_file = tmp_path / "cam-1.yaml"
     zones_file.write_text(yaml.safe_dump(bag_zones(camera_id="cam-1")))
     settings = settings_for(clip, zones_file, tmp_path)
-    pipeline = Pipeline(settings, detectors={settings.model: detector}).start()
+    sink = Recorder()
+    pipeline = Pipeline(settings, detectors={settings.model: detector}, publisher=sink).start()
     try:
         camera = pipeline.cameras["cam-1"]
         frame = _street(data_dir)
@@ -202,6 +212,11 @@ def test_a_light_change_that_fires_the_view_check_withdraws_the_warning(clip: Pa
         shifted = np.roll(frame, SHIFT[::-1], axis=(0, 1))
         pipeline._realign(camera, Frame("cam-1", 1, 11.0, shifted), [])
         assert camera.held and isinstance(camera.proposal, ZoneProposal)
+        # a held camera cannot judge a zone: a recheck is answered `unknown` at once, saying why
+        pipeline.submit_command(CommandMessage(site_id="site-t", camera_id="cam-1", cmd="recheck", zone_id="z-bag"))
+        pipeline._apply_commands()
+        (answer,) = [m for m in sink.messages if isinstance(m, RecheckResult)]
+        assert answer.result == "unknown" and "no events until its zones are accepted" in answer.detail
     finally:
         pipeline.close()
 
