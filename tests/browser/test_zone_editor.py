@@ -91,8 +91,18 @@ def test_reviewer_draws_a_zone_links_it_to_a_shop_and_saves(page: Page, server: 
         rows = {(z.zone_id, z.shop_id) for z in s.scalars(select(ShopZone).where(ShopZone.camera_id == "cam-1"))}
         assert rows == {("z-42", "shop-42"), ("z-2", "shop-42")}
         assert s.get(Camera, "cam-1").extra["zones"] == cmd.zones
-    page.reload()  # the saved zones come back
-    expect(page.locator("#zone-list fieldset[data-zone='z-2']")).to_be_visible()
+    page.reload()  # the saved zones come back, and a corner is dragged to a new place
+    page.locator("#zone-list fieldset[data-zone='z-2']").click()
+    box = page.locator("#zone-stage svg").bounding_box()
+    k = box["width"] / w
+    page.mouse.move(box["x"] + quad[2][0] * k, box["y"] + quad[2][1] * k)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * w * k, box["y"] + 0.95 * h * k, steps=5)
+    page.mouse.up()
+    page.get_by_role("button", name="Save and send to the camera").click()
+    expect(page.locator("#zone-result")).to_contain_text("Saved: the camera reloads its zones")
+    moved = {z["zone_id"]: z for z in _commands(server)[-1].zones["zones"]}["z-2"]["polygon"]
+    assert np.abs(np.array(moved[2]) - (0.8 * w, 0.95 * h)).max() < 2.0 and moved[0] == zone["polygon"][0]
 
 
 def test_a_proposed_realignment_is_drawn_and_accepted(page: Page, server: Server) -> None:
