@@ -12,17 +12,18 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from central.domain import zone_editor
 from central.orm.events import EdgeStatus, Evidence, Outbox
 from central.orm.shops import Camera, ShopZone
-from wire.schema import CommandMessage, decode
+from wire.schema import CommandMessage, StatusMessage, ZoneProposal, decode
 
-from .conftest import Server
+from .conftest import PASSWORDS, Server
 from .test_console_browser import log_in
 
 pytestmark = pytest.mark.browser
 
 
-def _camera_with_picture(server: Server, proposal: dict | None = None) -> tuple[int, int]:
+def _camera_with_picture(server: Server) -> tuple[int, int]:
     """cam-1 has reported (a status) and sent a clean full frame (the seeded evidence photo)."""
     image = cv2.imdecode(np.frombuffer(server.store.get(server.sha), np.uint8), cv2.IMREAD_COLOR)
     h, w = image.shape[:2]
@@ -31,8 +32,6 @@ def _camera_with_picture(server: Server, proposal: dict | None = None) -> tuple[
         s.add(Evidence(evidence_id="ev-frame-1", sha256=server.sha, event_id="e-1", kind="clean", size=1,
                        width=w, height=h, stored=True, site_id="site-1", camera_id="cam-1",
                        created_at=datetime.now(UTC)))
-        if proposal is not None:
-            s.add(Camera(camera_id="cam-1", site_id="site-1", extra={"proposal": proposal}))
         s.commit()
     return w, h
 
@@ -56,7 +55,8 @@ def _commands(server: Server) -> list[CommandMessage]:
         return [decode(r.payload.encode()) for r in s.scalars(select(Outbox).order_by(Outbox.id))]
 
 
-def test_reviewer_draws_a_zone_links_it_to_a_shop_and_saves(page: Page, server: Server) -> None:
+def test_reviewer_draws_a_zone_links_it_to_a_shop_saves_and_accepts_a_realignment(page: Page, server: Server
+                                                                                 ) -> None:
     w, h = _camera_with_picture(server)
     log_in(page, server, "reviewer")
     page.goto(f"{server.url}/console/zones?camera=cam-1")
@@ -103,47 +103,39 @@ def test_reviewer_draws_a_zone_links_it_to_a_shop_and_saves(page: Page, server: 
     expect(page.locator("#zone-result")).to_contain_text("Saved: the camera reloads its zones")
     moved = {z["zone_id"]: z for z in _commands(server)[-1].zones["zones"]}["z-2"]["polygon"]
     assert np.abs(np.array(moved[2]) - (0.8 * w, 0.95 * h)).max() < 2.0 and moved[0] == zone["polygon"][0]
-
-
-def test_a_proposed_realignment_is_drawn_and_accepted(page: Page, server: Server) -> None:
-    w, h = 640, 480  # the edge's frames; the picture is scaled to them
-    doc = {"camera_id": "cam-1", "frame_size": [w, h], "zones": [
-        {"zone_id": "z-42", "shop_id": "shop-42", "polygon": [[40, 30], [140, 30], [140, 110]]}]}
-    _camera_with_picture(server, {"zones": doc, "shift_px": 42.0, "inliers": 321, "at": 1.0})
-    log_in(page, server, "reviewer")
-    page.goto(f"{server.url}/console/zones?camera=cam-1")
+    # the camera is bumped: its edge proposes realigned zones (in its status), drawn dashed, accepted
+    proposed = {"camera_id": "cam-1", "frame_size": [640, 480], "zones": [  # the edge's frames, not the picture's
+        {"zone_id": "z-2", "shop_id": "shop-42", "polygon": [[40, 30], [140, 30], [140, 110]]}]}
+    with server.factory() as s:
+        zone_editor.note_status(s, StatusMessage(site_id="site-1", camera_id="cam-1", edge_id="edge-1",
+                                                 state="degraded", proposal=ZoneProposal(
+                                                     zones=proposed, shift_px=42.0, inliers=321, at=1.0)))
+        s.commit()
+    page.reload()
     expect(page.locator("#zone-proposal-note")).to_contain_text("42.0 px")
     expect(page.locator("#zone-stage g.proposal polygon")).to_have_count(1)
     page.get_by_role("button", name="Accept the realigned zones").click()
     expect(page.locator("#zone-proposal-note")).to_have_count(0)  # reloaded: nothing left to accept
-    (cmd,) = _commands(server)
-    assert cmd.zones == doc
+    assert _commands(server)[-1].zones == proposed
     with server.factory() as s:
-        assert s.get(Camera, "cam-1").extra == {"zones": doc}
+        assert s.get(Camera, "cam-1").extra == {"zones": proposed}
 
 
-def test_a_viewer_only_looks_and_the_editor_fits_a_phone(page: Page, server: Server) -> None:
+def test_a_viewer_only_looks_in_chinese_on_a_phone(page_zh: Page, server: Server) -> None:
     _camera_with_picture(server)
-    log_in(page, server, "viewer")
+    page = page_zh
     page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/console")
+    page.get_by_label("用户名").fill("viewer")
+    page.get_by_label("密码").fill(PASSWORDS["viewer"])
+    page.locator("form button[type=submit]").first.click()
     page.goto(f"{server.url}/console/zones?camera=cam-1")
-    expect(page.locator("#zone-hint")).to_have_text("Read only: reviewers and admins edit zones.")
-    expect(page.get_by_role("button", name="Save and send to the camera")).to_have_count(0)
+    expect(page.get_by_role("heading", name="区域编辑器")).to_be_visible()
+    expect(page.locator("#zone-hint")).to_have_text("只读：审核员和管理员才能编辑区域。")
+    expect(page.locator("#zone-actions button")).to_have_count(0)  # no new zone, no save
     expect(page.locator("#zone-list select[name=shop_id]").first).to_be_disabled()
     box = page.locator("#zone-stage svg").bounding_box()
     assert 300 < box["width"] <= 390  # the picture fills the phone's width, no sideways scrolling
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     answer = page.request.post(f"{server.url}/console/zones/cam-1", data={"document": {"camera_id": "cam-1"}})
     assert answer.status == 403 and _commands(server) == []  # with the viewer's own login cookie
-
-
-def test_the_editor_speaks_chinese(page_zh: Page, server: Server) -> None:
-    _camera_with_picture(server)
-    page_zh.goto(f"{server.url}/console")
-    page_zh.get_by_label("用户名").fill("admin")
-    page_zh.get_by_label("密码").fill("admin-pass-1")
-    page_zh.locator("button[type=submit]").first.click()
-    page_zh.goto(f"{server.url}/console/zones?camera=cam-1")
-    expect(page_zh.get_by_role("heading", name="区域编辑器")).to_be_visible()
-    expect(page_zh.get_by_role("button", name="保存并发送到摄像头")).to_be_visible()
-    expect(page_zh.get_by_role("button", name="新建区域")).to_be_visible()
