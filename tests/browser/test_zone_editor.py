@@ -55,8 +55,9 @@ def _commands(server: Server) -> list[CommandMessage]:
         return [decode(r.payload.encode()) for r in s.scalars(select(Outbox).order_by(Outbox.id))]
 
 
-def test_reviewer_draws_a_zone_links_it_to_a_shop_saves_and_accepts_a_realignment(page: Page, server: Server
-                                                                                 ) -> None:
+def test_reviewer_draws_a_zone_links_it_to_a_shop_saves_and_accepts_a_realignment(
+    page: Page, server: Server
+) -> None:
     w, h = _camera_with_picture(server)
     log_in(page, server, "reviewer")
     page.goto(f"{server.url}/console/zones?camera=cam-1")
