@@ -109,6 +109,8 @@ def note_status(session: Session, msg: StatusMessage) -> None:
     if cam is None:
         cam = Camera(camera_id=msg.camera_id, site_id=msg.site_id, extra={})
         session.add(cam)
+    if (cam.extra or {}).get("settled_at") == msg.proposal.at:
+        return  # a status sent before the edge applied the zones saved for this very view change
     cam.extra = {**(cam.extra or {}), "proposal": {**msg.proposal.model_dump(mode="json"), "sent_at": msg.sent_at}}
 
 
@@ -174,7 +176,11 @@ def save(session: Session, camera_id: str, document: dict[str, Any], *, actor: s
     if cam is None:
         cam = Camera(camera_id=camera_id, site_id=site_id, extra={})
         session.add(cam)
-    cam.extra = {**{k: v for k, v in (cam.extra or {}).items() if k != "proposal"}, "zones": document}
+    extra = dict(cam.extra or {})
+    settled = extra.pop("proposal", None)
+    if settled is not None:  # the view change it answered is settled: later statuses still carrying it are old
+        extra["settled_at"] = settled.get("at")
+    cam.extra = {**extra, "zones": document}
     wanted = {z.zone_id: z for z in zones.zones}
     for row in session.scalars(select(ShopZone).where(ShopZone.camera_id == camera_id)).all():
         zone = wanted.get(row.zone_id)

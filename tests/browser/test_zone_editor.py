@@ -119,7 +119,7 @@ def test_reviewer_draws_a_zone_links_it_to_a_shop_saves_and_accepts_a_realignmen
     expect(page.locator("#zone-proposal-note")).to_have_count(0)  # reloaded: nothing left to accept
     assert _commands(server)[-1].zones == proposed
     with server.factory() as s:
-        assert s.get(Camera, "cam-1").extra == {"zones": proposed}
+        assert s.get(Camera, "cam-1").extra == {"zones": proposed, "settled_at": 1.0}
 
 
 def test_a_viewer_only_looks_in_chinese_on_a_phone(page_zh: Page, server: Server) -> None:

@@ -86,7 +86,7 @@ def test_saving_stores_the_zones_with_their_shops_and_queues_the_reload(factory)
         assert zones == {"z-bag": ("shop-1", "editor"), "z-road": ("shop-2", "editor"),
                          "z-assigned": ("shop-9", "assigned")}
         cam = s.get(Camera, "cam-1")
-        assert cam.extra == {"zones": doc, "lat": 31.2}  # the proposal is settled
+        assert cam.extra == {"zones": doc, "lat": 31.2, "settled_at": None}  # the proposal is settled
         assert zone_editor.stored_document(s, "cam-1") == doc
         (row,) = s.scalars(select(Outbox)).all()
         sent = decode(row.payload.encode())
@@ -106,6 +106,17 @@ def test_a_status_proposal_is_kept_until_a_status_without_one(factory) -> None:
         zone_editor.note_status(s, StatusMessage(site_id="site-1", camera_id="cam-1", edge_id="e", state="online"))
         s.commit()
         assert zone_editor.proposal(s, "cam-1") is None
+        # accepted: a status the edge sent before it applied the zones does not bring the proposal back
+        zone_editor.note_status(s, StatusMessage(site_id="site-1", camera_id="cam-1", edge_id="e", state="degraded",
+                                                 proposal=proposal))
+        zone_editor.save(s, "cam-1", proposal.zones, actor="rev")
+        zone_editor.note_status(s, StatusMessage(site_id="site-1", camera_id="cam-1", edge_id="e", state="degraded",
+                                                 proposal=proposal))
+        assert zone_editor.proposal(s, "cam-1") is None
+        later = proposal.model_copy(update={"at": 2.0})  # bumped again
+        zone_editor.note_status(s, StatusMessage(site_id="site-1", camera_id="cam-1", edge_id="e", state="degraded",
+                                                 proposal=later))
+        assert zone_editor.proposal(s, "cam-1")["at"] == 2.0
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
