@@ -179,7 +179,7 @@ def _install_web(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from central.i18n import N_
-    from central.web import console, language, officer, shop_page
+    from central.web import console, language, officer, shop_page, zone_editor
     from central.web.render import LoginRequired, login_redirect_url, page, request_translator
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -194,6 +194,7 @@ def _install_web(app: FastAPI) -> None:
     app.include_router(report_page.router)
     app.include_router(notices_console.router)
     app.include_router(notices_console.reports_router)
+    app.include_router(zone_editor.router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path

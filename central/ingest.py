@@ -63,6 +63,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from central import outbox, workflow
+from central.domain import zone_editor
 from central.domain.clock import now_utc
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.evidence_store import EvidenceStore, EvidenceStoreError
@@ -1178,6 +1179,7 @@ class IngestService:
         row.spool_depth, row.spool_bytes, row.detail = msg.spool_depth, msg.spool_bytes, msg.detail
         row.sent_at = max(msg.sent_at, row.sent_at or 0.0) if credible else msg.sent_at
         row.updated_at = now
+        zone_editor.note_status(session, msg)  # realigned zones a bumped camera proposes (or their withdrawal)
         session.flush()
         return "status"
 

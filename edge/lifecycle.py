@@ -24,6 +24,7 @@ ZONE_REMOVED = "zone_removed"  # a zones reload dropped the zone (or the violati
 ZONE_CHANGED = "zone_changed"  # a zones reload redrew the zone or changed its rules
 STOPPED = "stopped"  # the worker was stopped (signal, command, time limit)
 END_OF_STREAM = "end_of_stream"  # a file source was read to its end
+VIEW_MOVED = "view_moved"  # the camera's view moved: its zones no longer fit until they are realigned or redrawn
 CAMERA_FAILED = "camera_failed"  # the camera was given up (its zones do not fit its frames, or its source failed)
 
 

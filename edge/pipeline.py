@@ -53,13 +53,15 @@ from edge.drone import DroneAnalyzer, DroneEvent, ShopFootprints
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
-from edge.lifecycle import CAMERA_FAILED, END_OF_STREAM, STOPPED
+from edge.lifecycle import CAMERA_FAILED, END_OF_STREAM, STOPPED, VIEW_MOVED
+from edge.proposals import propose
 from edge.recheck import Rechecks, RecheckVerdict
 from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
 from edge.settings import CameraSettings, EdgeSettings
 from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
+from edge.zones_update import ZonesRefused, check_document, write_zones
 from models.base import Detector
 from models.detections import Detections
 from wire.schema import (
@@ -70,6 +72,7 @@ from wire.schema import (
     EvidenceMessage,
     GeoPoint,
     RecheckResult,
+    ZoneProposal,
     recheck_evidence_owner,
 )
 from zones.fit import ZoneFitError
@@ -90,7 +93,7 @@ class MessageSink(Protocol):
     def on_command(self, callback: Callable[[CommandMessage], None]) -> None: ...
 
     def set_status(self, state: str, *, fps: float | None = None, source_state: str | None = None,
-                   detail: str | None = None) -> None: ...
+                   detail: str | None = None, proposals: dict[str, ZoneProposal] | None = None) -> None: ...
 
     @property
     def depth(self) -> int: ...
@@ -113,6 +116,10 @@ class Camera:
     view_changes_seen: int = 0
     drone: DroneAnalyzer | None = None  # a drone with shop footprints: sightings go to shops, not zones
     failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
+    reference: np.ndarray | None = None  # the trusted view its zones were loaded for (realignment)
+    proposal: ZoneProposal | None = None  # realigned zones sent to central after a view change
+    held: str = ""  # why it raises no events (its view moved), until its zones are reloaded; "" while it runs
+    zones_refused: str = ""  # why the last zones sent by central were refused; "" after a good reload
     episodes_ended: bool = False  # its source ended (or it failed) and its open episodes were ended
 
     @property
@@ -460,6 +467,11 @@ class Pipeline:
         if camera.drone is not None:
             self._analyse_flight(camera, frame, tracked)
             return []
+        if camera.held:  # its zones are off the shop fronts: nothing is raised until they are reloaded
+            camera.analysed += 1
+            camera.last_frame = frame
+            self.stats.frames_analysed += 1
+            return []
         try:
             events = camera.analyzer.update(frame.image, frame.ts, tracked)
         except ZoneFitError as exc:
@@ -472,6 +484,9 @@ class Pipeline:
             log.warning("camera %s: its view changed (moved, turned or zoomed?): check that its zones still fit "
                         "the shop fronts, then reload them", camera.settings.id)
             self._status_due = True  # say so now
+            events = self._realign(camera, frame, events)
+        elif camera.reference is None and camera.view_changed_at is None:
+            camera.reference = frame.image.copy()
         camera.analysed += 1
         camera.last_frame = frame
         self.stats.frames_analysed += 1
@@ -485,6 +500,34 @@ class Pipeline:
             ):
                 self._answer_recheck(camera, verdict)
         return events
+
+    def _realign(self, camera: Camera, frame: Frame, events: list[ZoneEvent]) -> list[ZoneEvent]:
+        """The view check fired: how did the view move? Not at all (light, scene): the zones still fit, the
+        warning is withdrawn. Moved: realigned zones are proposed to central and the camera holds its events
+        (its open episodes end) until its zones are reloaded. Returns the events it may still raise."""
+        cid = camera.settings.id
+        if camera.reference is None:
+            result, proposal, why = None, None, "no reference view to realign from: redraw the zones"
+        else:
+            result, proposal = propose(camera.zones, camera.reference, frame.image, camera.view_changed_at or 0.0)
+            why = result.reason
+        if result is not None and result.usable and not result.moved:
+            log.info("camera %s: %s; its zones still fit", cid, why)
+            camera.view_changed_at = None
+            return events
+        camera.proposal = proposal
+        camera.held = f"{why}; no events until its zones are accepted or redrawn"
+        if proposal is not None:
+            log.warning("camera %s: %s (%d features agree): realigned zones proposed to central; no events until "
+                        "they are accepted or the zones redrawn", cid, why, proposal.inliers)
+        else:
+            log.warning("camera %s: %s; no events until its zones are redrawn", cid, why)
+        for event in events:  # what this frame raised still goes out, then its open episodes end
+            self._emit(camera, frame, event)
+        ended = [e for t in camera.analyzer.trackers.values() if (e := t.close(frame.ts, VIEW_MOVED)) is not None]
+        for event in ended:
+            self._emit(camera, frame, event)
+        return []
 
     def _analyse_flight(self, camera: Camera, frame: Frame, tracked: Detections) -> None:
         """A drone frame: its goods-like detections placed on the ground and grouped per shop."""
@@ -632,23 +675,51 @@ class Pipeline:
                 continue
             if cmd.cmd == "recheck":
                 self.stats.rechecks += 1
+                if camera.held:  # its zones are off the shop fronts: it cannot judge one
+                    self._answer_recheck(camera, RecheckVerdict(cmd, "unknown", 0.0, np.zeros((0, 4), np.float32),
+                                                                None, None, f"camera {cmd.camera_id}: {camera.held}"))
+                    continue
                 for verdict in self.rechecks.add(cmd):
                     self._answer_recheck(camera, verdict)
             elif cmd.cmd == "set_fps":
                 camera.sampler.set_fps(cmd.fps)
                 log.info("camera %s: analysis rate set to %s fps", cmd.camera_id, cmd.fps)
             elif cmd.cmd == "reload_zones":
-                self._reload_zones(camera)
+                if cmd.zones is not None:
+                    self._zones_from_central(camera, cmd)
+                else:
+                    self._reload_zones(camera)
 
-    def _reload_zones(self, camera: Camera) -> None:
+    def _zones_from_central(self, camera: Camera, cmd: CommandMessage) -> None:
+        """A reload carrying the camera's zones: checked, written over its zones file (the old one kept as
+        .bak), then reloaded. Refused (bad zones, not fitting the frames, no zones file): logged and said in
+        the status; the old zones go on."""
+        cid = camera.settings.id
+        frame = camera.last_frame
+        try:
+            if camera.settings.zones is None or camera.drone is not None:
+                raise ZonesRefused("this camera has no zones file (a drone placed by footprints)")
+            zones = check_document(cmd.zones or {}, cid, frame.size if frame is not None else None)
+            backup = write_zones(camera.settings.zones, cmd.zones or {})
+        except (ZonesRefused, OSError) as exc:
+            camera.zones_refused = f"zones from central refused (command {cmd.command_id}): {exc}"[:500]
+            log.error("camera %s: %s; keeping the old zones", cid, camera.zones_refused)
+            self._status_due = True
+            return
+        log.info("camera %s: zones from central (command %s) written to %s%s", cid, cmd.command_id,
+                 camera.settings.zones, f", the old ones kept in {backup}" if backup else "")
+        self._reload_zones(camera, zones)
+
+    def _reload_zones(self, camera: Camera, zones: CameraZones | None = None) -> None:
         if camera.settings.zones is None:  # a drone placed by footprints has no zones to reload
             log.info("camera %s: no zones file to reload", camera.settings.id)
             return
-        try:
-            zones = load_zones(camera.settings.zones)
-        except ValueError as exc:  # ZoneFileError: keep the zones we have
-            log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
-            return
+        if zones is None:
+            try:
+                zones = load_zones(camera.settings.zones)
+            except ValueError as exc:  # ZoneFileError: keep the zones we have
+                log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
+                return
         old, new = camera.analyzer, self._analyzer(zones)
         frame = camera.last_frame
         try:
@@ -659,6 +730,9 @@ class Pipeline:
         camera.zones = zones
         camera.analyzer = new
         camera.view_changed_at, camera.view_changes_seen = None, new.view_changes  # zones redrawn (or confirmed)
+        camera.held, camera.proposal, camera.zones_refused = "", None, ""
+        camera.reference = frame.image.copy() if frame is not None else None  # the view they are drawn for
+        self._status_due = True
         kept = sum(1 for k, t in new.trackers.items() if old.trackers.get(k) is t)
         log.info(
             "camera %s: %d zones reloaded from %s (%d zone timers kept, %d open episodes ended)",
@@ -799,7 +873,7 @@ class Pipeline:
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
                     log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
         if self.rechecks.timeout_s and any(self.rechecks.pending(cid) for cid in self.cameras):
-            why = {cid: c.failed or c.source.describe() for cid, c in self.cameras.items()}
+            why = {cid: c.failed or c.held or c.source.describe() for cid, c in self.cameras.items()}
             for verdict in self.rechecks.expire(why.__getitem__):
                 self._answer_recheck(self.cameras[verdict.command.camera_id], verdict)
         now = time.perf_counter()
@@ -812,19 +886,26 @@ class Pipeline:
             states = status["source_states"]
             bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
             moved = {cid: c.view_changed_at for cid, c in self.cameras.items() if c.view_changed_at is not None}
-            state = "offline" if force and self._stop.is_set() else ("degraded" if bad or moved else "online")
+            refused = {cid: c.zones_refused for cid, c in self.cameras.items() if c.zones_refused}
+            state = ("offline" if force and self._stop.is_set()
+                     else ("degraded" if bad or moved or refused else "online"))
             summary = ", ".join(f"{cid}={st}" for cid, st in states.items())[:200]
             detail = "; ".join(
                 [f"{cid}: {text}" for cid, text in status["cameras"].items()]
                 + [f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check "
-                   "that its zones still fit, then reload them" for cid, at in moved.items()]
+                   "that its zones still fit, then reload them"
+                   + (f" ({self.cameras[cid].held})" if self.cameras[cid].held else "")
+                   for cid, at in moved.items()]
+                + [f"{cid}: {text}" for cid, text in refused.items()]
                 + ([f"detector failed on {status['detector_errors']} batches (skipped)"]
                    if status["detector_errors"] else [])
             )
             failed = "; ".join(f"{cid}: {c.failed}" for cid, c in self.cameras.items() if c.failed)
             detail = "; ".join(d for d in (failed, detail) if d)[:1000]
             try:
-                self.publisher.set_status(state, fps=status["fps"], source_state=summary, detail=detail)
+                proposals = {cid: c.proposal for cid, c in self.cameras.items() if c.proposal is not None}
+                self.publisher.set_status(state, fps=status["fps"], source_state=summary, detail=detail,
+                                          proposals=proposals)
             except Exception as exc:  # noqa: BLE001 -- a status failure must not stop the analysis
                 log.warning("status not published: %s", exc)
 

@@ -58,6 +58,7 @@ from wire.schema import (
     RecheckResult,
     SchemaError,
     StatusMessage,
+    ZoneProposal,
     bundle_overhead,
     decode,
     encode,
@@ -171,6 +172,7 @@ class Publisher:
         self._callbacks: list[CommandCallback] = []
         self._seen_commands: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._status: dict[str, Any] = {"state": "online", "fps": 0.0, "source_state": "", "detail": ""}
+        self._proposals: dict[str, ZoneProposal] = {}  # camera id -> realigned zones waiting for an operator
         self._status_due = threading.Event()
         self._counters = collections.Counter()
         self._last_error = ""
@@ -364,8 +366,10 @@ class Publisher:
         fps: float | None = None,
         source_state: str | None = None,
         detail: str | None = None,
+        proposals: dict[str, ZoneProposal] | None = None,
     ) -> None:
-        """Update the retained status of every camera (sent now if connected, and periodically)."""
+        """Update the retained status of every camera (sent now if connected, and periodically). `proposals`:
+        the cameras' pending realigned zones (each goes in its own camera's status; None keeps them)."""
         if state not in ("online", "degraded", "offline"):
             raise ValueError(f"status state must be online, degraded or offline, not {state!r}")
         self._status["state"] = state
@@ -375,6 +379,8 @@ class Publisher:
             self._status["source_state"] = source_state
         if detail is not None:
             self._status["detail"] = detail
+        if proposals is not None:
+            self._proposals = dict(proposals)
         self._status_due.set()
         self._wake.set()
 
@@ -452,6 +458,7 @@ class Publisher:
             spool_depth=st["depth"] + held,
             spool_bytes=st["bytes"] + held_bytes,
             detail=((detail if detail is not None else self._status["detail"]) + extra)[:1000],
+            proposal=None if own == "offline" else self._proposals.get(camera_id),
         )
 
     # ------------------------------------------------------------------ paho callbacks (network thread)

@@ -61,6 +61,7 @@ BINARY_MAGIC = b"\x00DLB"
 BUNDLE_MAGIC = b"\x00DLE"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DEPTH = 32  # JSON nesting a valid message never comes near (an event's boxes are 3 deep)
+MAX_ZONES_BYTES = 32 * 1024  # a zones document (zones/README.md layout) carried by a command or a proposal
 _FRAME = struct.Struct(">4sI")
 _DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
 
@@ -207,6 +208,30 @@ class EvidenceMessage(_Message):
         return EvidenceRef(evidence_id=self.evidence_id, sha256=self.sha256, kind=self.kind, size=len(self.data()))
 
 
+def _bounded_zones(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A zones document travels as JSON of at most MAX_ZONES_BYTES; its content is checked by zones.io."""
+    if doc is not None and len(json.dumps(doc, separators=(",", ":"))) > MAX_ZONES_BYTES:
+        raise ValueError(f"zones document over {MAX_ZONES_BYTES} bytes")
+    return doc
+
+
+class ZoneProposal(BaseModel):
+    """Realigned zones the edge proposes for a camera whose view moved (edge/realign.py), until an operator
+    accepts them or redraws the zones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zones: dict[str, Any]
+    shift_px: float = Field(ge=0)
+    inliers: int = Field(ge=0)
+    at: float = Field(description="unix seconds of the view change")
+
+    @model_validator(mode="after")
+    def _size(self) -> ZoneProposal:
+        _bounded_zones(self.zones)
+        return self
+
+
 class StatusMessage(_Message):
     """Edge heartbeat, retained per camera; the broker publishes the `offline` last will."""
 
@@ -218,6 +243,7 @@ class StatusMessage(_Message):
     spool_depth: int = Field(default=0, ge=0)
     spool_bytes: int = Field(default=0, ge=0)
     detail: str = Field(default="", max_length=1000)
+    proposal: ZoneProposal | None = None  # this camera's realigned zones, while they wait for an operator
 
 
 class CommandMessage(_Message):
@@ -229,11 +255,16 @@ class CommandMessage(_Message):
     zone_id: Id | None = None
     case_id: Id | None = None
     fps: float | None = Field(default=None, gt=0, le=60)
+    zones: dict[str, Any] | None = None  # reload_zones: the camera's new zones document (else its file is re-read)
 
     @model_validator(mode="after")
     def _args(self) -> CommandMessage:
         if self.cmd == "recheck" and not self.zone_id:
             raise ValueError("recheck needs a zone_id")
+        if self.zones is not None:
+            if self.cmd != "reload_zones":
+                raise ValueError("only reload_zones carries zones")
+            _bounded_zones(self.zones)
         if self.cmd == "set_fps" and self.fps is None:
             raise ValueError("set_fps needs fps")
         return self

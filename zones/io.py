@@ -210,3 +210,32 @@ def load_zones(path: str | Path) -> CameraZones:
     """Read and validate a zone file (own layout or dev-events clip layout); raises ZoneFileError."""
     path = Path(path)
     return parse_zones(_read(path), path)
+
+
+def zones_document(zones: CameraZones, *, digits: int = 1) -> dict[str, Any]:
+    """The camera-file layout of `zones` (what `parse_zones` reads back), points rounded to `digits`."""
+
+    def pts(arr: np.ndarray) -> list[list[float]]:
+        return [[round(float(x), digits), round(float(y), digits)] for x, y in arr]
+
+    doc: dict[str, Any] = {"camera_id": zones.camera_id}
+    if zones.site_id is not None:
+        doc["site_id"] = zones.site_id
+    if zones.frame_size is not None:
+        doc["frame_size"] = [int(zones.frame_size[0]), int(zones.frame_size[1])]
+    rules = zones.rules.model_dump(mode="json", exclude_defaults=True)
+    if rules:
+        doc["rules"] = rules
+    doc["zones"] = []
+    for z in zones.zones:
+        item: dict[str, Any] = {"zone_id": z.zone_id}
+        if z.shop_id is not None:
+            item["shop_id"] = z.shop_id
+        item["polygon"] = pts(z.polygon)
+        if z.door_line is not None:
+            item["door_line"] = pts(z.door_line)
+        item["violations"] = list(z.violations)
+        if z.rules:
+            item["rules"] = dict(z.rules)
+        doc["zones"].append(item)
+    return doc

@@ -37,8 +37,9 @@ CATALOG: dict[str, str] = {
     "page.remaining": N_("Time left"),
     "page.overdue": N_("Deadline passed; waiting for the recheck"),
     "page.strike": N_("Violation %(strike)s in %(window_days)s days (%(kind)s)"),
-    "page.strike_meaning": N_("1st: advice; 2nd: written rectification notice; 3rd and later: penalty. Problems "
-                              "you fix in time do not count towards later strikes."),
+    "page.strike_meaning": N_("1st: advice; 2nd: written rectification notice; 3rd and later: penalty. Every "
+                              "confirmed violation counts; fixing it in time lightens the penalty, it does not "
+                              "erase the violation."),
     "page.grade": N_("Current grade"),
     "page.improve": N_("To improve your grade: keep the door strip free of goods and trading, and fix problems "
                        "before the deadline; after a clean period the grade goes back to green by itself."),

@@ -44,7 +44,7 @@ class EventBase(BaseModel):
     phase: str = Field(description="latest phase received")
     end_reason: str | None = Field(
         default=None, description="why it ended: 'cleared' (goods taken away) or why nobody watches it any more "
-        "(stopped, end_of_stream, zone_removed, zone_changed, camera_failed, edge_offline, superseded)")
+        "(stopped, end_of_stream, zone_removed, zone_changed, view_moved, camera_failed, edge_offline, superseded)")
     score: float | None = None
     source_kind: str | None = None
 
