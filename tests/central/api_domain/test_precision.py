@@ -64,3 +64,28 @@ def test_precision_route_and_console(sqlite_api) -> None:
     assert "各摄像头与模型的检测准确率" in text  # zh-CN by default
     section = text[text.index("各摄像头与模型的检测准确率"):text.index("各摄像头与模型的检测准确率") + 3000]
     assert "yolox_nano.onnx</td>\n    <td>3</td><td>1</td><td>75.0%" in section and "未知" in section, section
+
+
+def test_model_rollout_queues_a_reload_naming_the_model(sqlite_api) -> None:
+    from sqlalchemy import select
+
+    from central.orm.audit import AuditRecord
+    from central.orm.events import Outbox
+    from wire.schema import CommandMessage, decode
+
+    api = sqlite_api
+    path = "/api/cameras/site-1/cam-1/model"
+    assert api.post(path, role="reviewer", json={"model": "piles-v2.onnx"}).status_code == 403
+    assert api.post(path, json={"model": "../piles.onnx"}).status_code == 422
+    r = api.post(path, json={"model": "piles-v2.onnx"})
+    assert r.status_code == 202, r.text
+    back = api.post(path, json={"model": "yolox_nano.onnx"})  # the rollback: the previous model named again
+    with api.factory() as s:
+        rows = list(s.scalars(select(Outbox).order_by(Outbox.id)))
+        cmds = [decode(row.payload.encode()) for row in rows]
+        assert all(isinstance(c, CommandMessage) and c.cmd == "reload_zones" for c in cmds)
+        assert [(c.site_id, c.camera_id, c.model) for c in cmds] == [("site-1", "cam-1", "piles-v2.onnx"),
+                                                                     ("site-1", "cam-1", "yolox_nano.onnx")]
+        assert [c.command_id for c in cmds] == [r.json()["command_id"], back.json()["command_id"]]
+        actions = list(s.scalars(select(AuditRecord.action).where(AuditRecord.action == "camera.model_rollout")))
+        assert len(actions) == 2
