@@ -62,7 +62,7 @@ from edge.settings import CameraSettings, EdgeSettings
 from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
 from edge.zones_update import ZonesRefused, check_document, write_zones
-from models.base import Detector
+from models.base import Detector, ModelError
 from models.detections import Detections
 from wire.schema import (
     MAX_BOXES,
@@ -73,6 +73,7 @@ from wire.schema import (
     GeoPoint,
     RecheckResult,
     ZoneProposal,
+    model_name,
     recheck_evidence_owner,
 )
 from zones.fit import ZoneFitError
@@ -115,6 +116,7 @@ class Camera:
     view_changed_at: float | None = None  # unix time the view last changed, until the zones are reloaded
     view_changes_seen: int = 0
     drone: DroneAnalyzer | None = None  # a drone with shop footprints: sightings go to shops, not zones
+    previous_detector_key: str | None = None  # the model before central's last switch (kept loaded: rollback)
     failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
     reference: np.ndarray | None = None  # the trusted view its zones were loaded for (realignment)
     proposal: ZoneProposal | None = None  # realigned zones sent to central after a view change
@@ -211,21 +213,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> Pipeline:
-        from models.registry import load_detector
-
         s = self.settings
         for cam in s.cameras:
             key = cam.model or s.model
             if key not in self.detectors:
-                self.detectors[key] = load_detector(
-                    key,
-                    models_dir=s.models_dir,
-                    backend=s.backend,
-                    conf=s.conf,
-                    device=s.device,
-                    threads=s.inference_threads,
-                    max_batch=s.batch_size,
-                )
+                self.detectors[key] = self._load_detector(key)
         for cam in s.cameras:
             zones = load_zones(cam.zones) if cam.zones is not None else CameraZones(cam.id, s.site_id, None, [])
             sampler = Sampler(cam.fps or s.analysis_fps)
@@ -621,6 +613,7 @@ class Pipeline:
             source_kind="drone" if source.kind == "drone" else "fixed",
             geo=geo or frame.geo,
             end_reason=event.reason if event.phase == "end" else None,
+            model=model_name(camera.detector_key),
         )
         self._publish_all([*evidence, msg])  # evidence first: the event that references it must find it stored
         camera.events += 1
@@ -653,6 +646,7 @@ class Pipeline:
                 "evidence": str(paths[0]) if paths else None,
                 "evidence_files": [str(p) for p in paths],
                 "geo": None if msg.geo is None else msg.geo.model_dump(),
+                "model": msg.model,
             }
             try:
                 self._events_out.write(json.dumps(line) + "\n")
@@ -685,10 +679,36 @@ class Pipeline:
                 camera.sampler.set_fps(cmd.fps)
                 log.info("camera %s: analysis rate set to %s fps", cmd.camera_id, cmd.fps)
             elif cmd.cmd == "reload_zones":
+                if cmd.model is not None:
+                    self._switch_model(camera, cmd.model)
                 if cmd.zones is not None:
                     self._zones_from_central(camera, cmd)
                 else:
                     self._reload_zones(camera)
+
+    def _load_detector(self, key: str) -> Detector:
+        from models.registry import load_detector
+
+        s = self.settings
+        return load_detector(key, models_dir=s.models_dir, backend=s.backend, conf=s.conf, device=s.device,
+                             threads=s.inference_threads, max_batch=s.batch_size)
+
+    def _switch_model(self, camera: Camera, key: str) -> bool:
+        """Central's reload named a model: the camera runs it from its next batch on. The previous detector stays
+        loaded (rollback = a reload naming it again, instant); a model that does not load changes nothing."""
+        if key == camera.detector_key:
+            return True
+        if key not in self.detectors:
+            try:
+                self.detectors[key] = self._load_detector(key)
+            except ModelError as exc:
+                log.error("camera %s: model %s not loaded, keeping %s: %s", camera.settings.id, key,
+                          camera.detector_key, exc)
+                return False
+        camera.previous_detector_key, camera.detector_key = camera.detector_key, key
+        log.info("camera %s: now runs model %s (previous %s kept for rollback)", camera.settings.id, key,
+                 camera.previous_detector_key)
+        return True
 
     def _zones_from_central(self, camera: Camera, cmd: CommandMessage) -> None:
         """A reload carrying the camera's zones: checked, written over its zones file (the old one kept as

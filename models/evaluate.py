@@ -1,10 +1,12 @@
-"""mAP@0.5, precision and recall of a detector on a YOLO-txt labelled folder.
+"""mAP@0.5, mAP@0.5:0.95, precision and recall of a detector on a YOLO-txt labelled folder.
 
-    python -m models.evaluate --model yolox_nano.onnx --data ../shared/data/sidewalk-bags/valid
+    doorline-models eval --model yolox_nano.onnx --data ../shared/data/sidewalk-bags/valid
+    python -m models.evaluate ...   (the same command, kept for old scripts)
 
 Dataset classes are mapped to detector classes: by equal name, by `--map "dataset=coco1,coco2"`, or
 (unmapped names) to the detector's "goods" group. Dataset classes mapped to the same detector classes
-are scored together as one group, so one detection never counts against several dataset classes."""
+are scored together as one group, so one detection never counts against several dataset classes.
+`agnostic=True` scores every dataset class as one "object" group against the union of their targets."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from models.detections import Detections
 
 log = logging.getLogger(__name__)
 LABEL_DIRS = ("labels", "labels_yolo")
+IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # COCO's 0.50:0.05:0.95
+PR_CURVE_POINTS = 101
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
@@ -58,6 +62,11 @@ class GroupResult:
     recall: float
     n_labels: int
     n_predictions: int
+    ap50_95: float = 0.0
+    dataset_classes: list[str] = field(default_factory=list)
+    detector_classes: list[str] = field(default_factory=list)
+    # precision at recall 0, 0.01, ... 1 (interpolated, IoU 0.5): the PR curve, small enough for JSON
+    pr_curve: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -69,19 +78,22 @@ class EvalResult:
     n_labels: int
     groups: list[GroupResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    map50_95: float = 0.0
+    pr_conf: float = 0.25
+    agnostic: bool = False
 
 
-def find_dataset(data: Path) -> Dataset:
-    """`data` holds images/ and labels/ (or labels_yolo/), YOLO layout; names come from data.yaml here or
-    one level up."""
+def find_dataset(data: Path, names: Sequence[str] | None = None) -> Dataset:
+    """`data` holds images/ and labels/ (or labels_yolo/), YOLO layout; names come from `names`, else from
+    data.yaml here or one level up."""
     data = Path(data)
     images_dir = data / "images"
     labels_dir = next((data / n for n in LABEL_DIRS if (data / n).is_dir()), None)
     if not images_dir.is_dir() or labels_dir is None:
         raise EvalError(f"{data}: expected images/ and labels/ (or labels_yolo/) folders (YOLO layout)")
-    names: list[str] | None = None
+    names = list(names) if names else None
     for yaml_path in (data / "data.yaml", data.parent / "data.yaml"):
-        if yaml_path.is_file():
+        if names is None and yaml_path.is_file():
             try:
                 raw = yaml.safe_load(yaml_path.read_text())["names"]
             except (yaml.YAMLError, KeyError, TypeError) as exc:
@@ -89,7 +101,7 @@ def find_dataset(data: Path) -> Dataset:
             names = [str(raw[i]) for i in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw]
             break
     if names is None:
-        raise EvalError(f"{data}: no data.yaml with class names here or in {data.parent}")
+        raise EvalError(f"{data}: no data.yaml with class names here or in {data.parent} (or give --names)")
     images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         raise EvalError(f"{images_dir}: no images")
@@ -122,9 +134,11 @@ def make_groups(
     detector_names: Sequence[str],
     mapping: Mapping[str, Sequence[str]] | None = None,
     fallback: Sequence[str] = tuple(sorted(GOODS)),
+    agnostic: bool = False,
 ) -> list[Group]:
     """Map each dataset class to detector classes (explicit > same name > `fallback`), then merge
-    dataset classes that share the same targets into one group."""
+    dataset classes that share the same targets into one group (`agnostic`: all into one group, "object",
+    scored against the union of the targets)."""
     mapping = dict(mapping or {})
     unknown = set(mapping) - set(dataset_names)
     if unknown:
@@ -142,6 +156,9 @@ def make_groups(
         else:
             tgt = tuple(sorted(n for n in fallback if n in known))
         targets.setdefault(tgt, []).append(i)
+    if agnostic:
+        union = tuple(sorted({t for tgt in targets for t in tgt}))
+        return [Group(name="object", dataset_ids=tuple(range(len(dataset_names))), detector_names=union)]
     return [
         Group(name="+".join(dataset_names[i] for i in ids), dataset_ids=tuple(ids), detector_names=tgt)
         for tgt, ids in targets.items()
@@ -173,19 +190,36 @@ def match(pred_xyxy: np.ndarray, pred_conf: np.ndarray, gt_xyxy: np.ndarray, iou
     return tp
 
 
-def average_precision(tp: np.ndarray, conf: np.ndarray, n_labels: int) -> float:
-    """Area under the interpolated precision/recall curve (all points)."""
-    if n_labels == 0 or len(tp) == 0:
-        return 0.0
+def _envelope(tp: np.ndarray, conf: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, interpolated precision) with the sentinels (0, 1) and (1, 0)."""
     order = np.argsort(-conf, kind="stable")
     ctp = np.cumsum(tp[order])
     recall = ctp / n_labels
     precision = ctp / np.arange(1, len(tp) + 1)
     r = np.concatenate([[0.0], recall, [1.0]])
     p = np.concatenate([[1.0], precision, [0.0]])
-    p = np.maximum.accumulate(p[::-1])[::-1]
+    return r, np.maximum.accumulate(p[::-1])[::-1]
+
+
+def average_precision(tp: np.ndarray, conf: np.ndarray, n_labels: int) -> float:
+    """Area under the interpolated precision/recall curve (all points)."""
+    if n_labels == 0 or len(tp) == 0:
+        return 0.0
+    r, p = _envelope(tp, conf, n_labels)
     steps = np.flatnonzero(r[1:] != r[:-1])
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def pr_curve(tp: np.ndarray, conf: np.ndarray, n_labels: int, points: int = PR_CURVE_POINTS) -> list[float]:
+    """Interpolated precision at `points` evenly spaced recalls 0..1 (0 beyond the highest recall reached)."""
+    if n_labels == 0 or len(tp) == 0:
+        return [0.0] * points
+    r, p = _envelope(tp, conf, n_labels)
+    grid = np.linspace(0.0, 1.0, points)
+    # the precision envelope is non-increasing in recall: take the first point at or beyond each grid recall
+    idx = np.searchsorted(r[1:-1], grid, side="left") + 1
+    reached = grid <= r[-2] + 1e-12
+    return [round(float(p[i]), 4) if ok else 0.0 for i, ok in zip(idx, reached, strict=True)]
 
 
 def evaluate(
@@ -197,16 +231,25 @@ def evaluate(
     pr_conf: float = 0.25,
     limit: int | None = None,
     progress: bool = True,
+    agnostic: bool = False,
+    images: Sequence[Path] | None = None,
+    names: Sequence[str] | None = None,
 ) -> EvalResult:
-    """Run `detector` over the folder; AP per group at IoU `iou`, precision/recall at score `pr_conf`.
+    """Run `detector` over the folder (or the given `images` of it, e.g. one side of a split); AP per group
+    at IoU `iou` and averaged over IoU 0.5:0.95, precision/recall at score `pr_conf`.
     Load the detector with a low conf (e.g. 0.01) so the precision/recall curve is complete."""
-    ds = find_dataset(data)
-    groups = make_groups(ds.names, detector.class_names, mapping)
+    ds = find_dataset(data, names)
+    groups = make_groups(ds.names, detector.class_names, mapping, agnostic=agnostic)
     cmap = ClassMap(detector.class_names)
-    per_group: dict[str, dict[str, list]] = {g.name: {"tp": [], "conf": [], "n": [0]} for g in groups}
-    images = ds.images[:limit] if limit else ds.images
+    thresholds = tuple(sorted({iou, *IOU_THRESHOLDS}))
+    per_group: dict[str, dict[str, list]] = {
+        g.name: {"tp": {t: [] for t in thresholds}, "conf": [], "n": [0]} for g in groups
+    }
+    chosen = list(images) if images is not None else ds.images
+    chosen = chosen[:limit] if limit else chosen
     skipped: list[str] = []
-    for img_path in tqdm(images, desc="evaluate", unit="img", disable=not progress):
+    bar = tqdm(chosen, desc="evaluate", unit="img", disable=not progress, dynamic_ncols=True)
+    for img_path in bar:
         frame = cv2.imread(str(img_path))
         if frame is None:
             skipped.append(f"{img_path}: unreadable image")
@@ -218,14 +261,16 @@ def evaluate(
             gt = gt_xyxy[np.isin(gt_cls, g.dataset_ids)]
             pred = det[cmap.mask(det, g.detector_names)]
             acc = per_group[g.name]
-            acc["tp"].append(match(pred.xyxy, pred.confidence, gt, iou))
+            for t in thresholds:
+                acc["tp"][t].append(match(pred.xyxy, pred.confidence, gt, t))
             acc["conf"].append(pred.confidence)
             acc["n"][0] += len(gt)
     results = []
     for g in groups:
         acc = per_group[g.name]
-        tp = np.concatenate(acc["tp"]) if acc["tp"] else np.zeros(0, bool)
         conf = np.concatenate(acc["conf"]) if acc["conf"] else np.zeros(0, np.float32)
+        tps = {t: np.concatenate(v) if v else np.zeros(0, bool) for t, v in acc["tp"].items()}
+        tp = tps[iou]
         n = acc["n"][0]
         sel = conf >= pr_conf
         n_sel = int(sel.sum())
@@ -237,6 +282,10 @@ def evaluate(
                 recall=float(tp[sel].sum() / n) if n else 0.0,
                 n_labels=n,
                 n_predictions=len(tp),
+                ap50_95=float(np.mean([average_precision(tps[t], conf, n) for t in IOU_THRESHOLDS])),
+                dataset_classes=[ds.names[i] for i in g.dataset_ids],
+                detector_classes=list(g.detector_names),
+                pr_curve=pr_curve(tp, conf, n),
             )
         )
     scored = [r for r in results if r.n_labels]
@@ -245,10 +294,13 @@ def evaluate(
         map50=mean([r.ap50 for r in scored]),
         precision=mean([r.precision for r in scored]),
         recall=mean([r.recall for r in scored]),
-        n_images=len(images) - len(skipped),
+        n_images=len(chosen) - len(skipped),
         n_labels=sum(r.n_labels for r in results),
         groups=results,
         skipped=skipped,
+        map50_95=mean([r.ap50_95 for r in scored]),
+        pr_conf=pr_conf,
+        agnostic=agnostic,
     )
 
 
@@ -262,10 +314,7 @@ def _parse_map(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from models.registry import load_detector
-
-    ap = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--model", required=True, help="model file or name in the models folder")
     ap.add_argument("--data", required=True, type=Path, help="folder with images/ and labels/")
     ap.add_argument("--models-dir", type=Path, default=None)
@@ -275,44 +324,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="DATASET=COCO[,COCO]",
-        help="map a dataset class to detector classes (repeatable)",
+        help="map a dataset class to detector classes (repeatable), e.g. vendedor_ambulante=umbrella",
     )
+    ap.add_argument("--names", default=None, help="class names, comma-separated, when there is no data.yaml")
+    ap.add_argument("--agnostic", action="store_true", help="score all dataset classes as one 'object' class")
+    ap.add_argument(
+        "--split",
+        choices=("all", "train", "val"),
+        default="all",
+        help="only one side of the by-tile split (models.splits): copies of a tile never cross it",
+    )
+    ap.add_argument("--val-fraction", type=float, default=0.2, help="share of tiles in the validation split")
+    ap.add_argument("--split-seed", type=int, default=0, help="seed of the by-tile split")
     ap.add_argument("--conf", type=float, default=0.01, help="detector score threshold for the PR curve")
-    ap.add_argument("--pr-conf", type=float, default=0.25, help="score at which precision/recall are given")
+    ap.add_argument("--pr-conf", type=float, default=0.25, help="operating score: precision/recall given there")
     ap.add_argument("--iou", type=float, default=0.5, help="IoU for a true positive")
     ap.add_argument("--limit", type=int, default=None, help="first N images only")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
-    args = ap.parse_args(argv)
+    ap.add_argument("--chart", type=Path, default=None, help="PR curve PNG (needs the [charts] extra)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.registry import load_detector
+    from models.splits import select_split
+
     try:
+        mapping = _parse_map(args.map)
         detector = load_detector(args.model, models_dir=args.models_dir, backend=args.backend, conf=args.conf)
+        names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
+        ds = find_dataset(args.data, names)
+        images = select_split(ds.images, args.split, args.val_fraction, args.split_seed)
+        if not images:
+            raise EvalError(f"{args.data}: the {args.split} split holds no images")
         result = evaluate(
             detector,
             args.data,
-            mapping=_parse_map(args.map),
+            mapping=mapping,
             iou=args.iou,
             pr_conf=args.pr_conf,
             limit=args.limit,
+            agnostic=args.agnostic,
+            images=images,
+            names=names,
+            progress=not args.no_progress,
         )
-    except (ModelError, EvalError) as exc:
+        if args.chart:
+            from models.pr_chart import write_pr_chart
+
+            title = f"{Path(str(args.model)).name} on {args.data} ({args.split})"
+            write_pr_chart(result, args.chart, title=title)
+    except (ModelError, EvalError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     width = max([5] + [len(g.name) for g in result.groups])
-    print(f"{'group':<{width}} {'labels':>6} {'preds':>6} {'AP50':>6} {'P':>6} {'R':>6}")
+    print(f"{'group':<{width}} {'labels':>6} {'preds':>6} {'AP50':>6} {'AP50-95':>7} {'P':>6} {'R':>6}")
     for g in result.groups:
         print(
-            f"{g.name:<{width}} {g.n_labels:>6} {g.n_predictions:>6} {g.ap50:>6.3f} "
+            f"{g.name:<{width}} {g.n_labels:>6} {g.n_predictions:>6} {g.ap50:>6.3f} {g.ap50_95:>7.3f} "
             f"{g.precision:>6.3f} {g.recall:>6.3f}"
         )
     print(
         f"images {result.n_images}, labels {result.n_labels}: mAP@0.5 {result.map50:.3f}, "
-        f"precision {result.precision:.3f}, recall {result.recall:.3f} (at score {args.pr_conf})"
+        f"mAP@0.5:0.95 {result.map50_95:.3f}, precision {result.precision:.3f}, recall {result.recall:.3f} "
+        f"(at score {args.pr_conf})"
     )
     for s in result.skipped:
         print(f"skipped: {s}", file=sys.stderr)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(asdict(result), indent=2))
+        out = {"model": str(args.model), "data": str(args.data), "split": args.split, **asdict(result)}
+        args.json.write_text(json.dumps(out, indent=2))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ Policy when a card names a file (matched by file name):
 - sha256 differs → the card is ignored with a warning and the file is decoded from its own metadata and
   output shape (a re-exported model may reuse a name); for pickled checkpoints (`pickle: true`) a
   mismatch is a ModelError, because unpickling an unknown file can run arbitrary code.
+
+Cards live in models/cards/ (the known third-party files) or beside the model as `<stem>.card.yaml` (models
+trained or registered with `doorline-models train` / `register`, kept in the models folder, never in git);
+the same policy applies to both.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 Family = Literal["yolox", "ultralytics", "yolov5"]
+Role = Literal["person", "vehicle", "goods"]
+CARD_SUFFIX = ".card.yaml"
 
 
 class InputSpec(BaseModel):
@@ -57,6 +63,11 @@ class ModelCard(BaseModel):
     licence: str
     source: str
     pickle: bool = False
+    # class → the group the rules treat it as (models.classes groups); empty for COCO models (the defaults)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    training: dict[str, Any] | None = Field(None, description="data, base checkpoint and settings it was trained with")
+    evaluation: dict[str, Any] | None = Field(None, description="eval figures measured when it was registered")
+    registered_at: str | None = None
 
     def class_names(self) -> list[str]:
         from models.classes import COCO80
@@ -86,9 +97,22 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def sidecar_path(model: Path) -> Path:
+    """Where the card of a registered model lives: beside it, `<stem>.card.yaml`."""
+    return model.with_name(model.stem + CARD_SUFFIX)
+
+
 def card_for(path: Path, cards_dir: Path = CARDS_DIR) -> ModelCard | None:
-    """The card for `path` if one names its file and the sha256 matches (see the module policy)."""
-    card = load_cards(cards_dir).get(path.name)
+    """The card for `path` if one names its file and the sha256 matches (see the module policy): its
+    sidecar card first, then the cards in `cards_dir`."""
+    sidecar = sidecar_path(path)
+    card = None
+    if sidecar.is_file():
+        card = load_card(sidecar)
+        if card.file != path.name:
+            raise ModelError(f"{sidecar} describes {card.file!r}, not {path.name!r}")
+    if card is None:
+        card = load_cards(cards_dir).get(path.name)
     if card is None:
         return None
     digest = sha256_of(path)

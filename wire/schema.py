@@ -79,6 +79,15 @@ EndReason = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z_]+
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Box = Annotated[list[float], Field(min_length=4, max_length=4)]
+# A detector's name: its model file name (e.g. "yolox_nano.onnx"), as the edge's settings and central's
+# commands name it; never a path.
+ModelName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.+\-]+$")]
+
+
+def model_name(key: str) -> str:
+    """The `ModelName` of a detector key (a file name or a path): the file name, other characters as _."""
+    name = re.sub(r"[^A-Za-z0-9_.+\-]", "_", str(key).replace("\\", "/").rsplit("/", 1)[-1])
+    return name[:128] or "unknown"
 
 
 class SchemaError(ValueError):
@@ -148,6 +157,9 @@ class EventMessage(_Message):
         default=None,
         description="an end's reason: 'cleared' (the zone was clear; also when absent) or why the edge stopped "
         "watching: zone_removed, zone_changed, stopped, end_of_stream, camera_failed (edge.lifecycle)",
+    )
+    model: ModelName | None = Field(
+        default=None, description="the detector that saw it (model file name); None from older edges"
     )
 
     @model_validator(mode="after")
@@ -256,6 +268,11 @@ class CommandMessage(_Message):
     case_id: Id | None = None
     fps: float | None = Field(default=None, gt=0, le=60)
     zones: dict[str, Any] | None = None  # reload_zones: the camera's new zones document (else its file is re-read)
+    model: ModelName | None = Field(
+        default=None,
+        description="reload_zones only: the detector this camera runs from now on (a model file name the edge "
+        "finds in its models folder); the edge keeps the previous one loaded, so naming it again rolls back",
+    )
 
     @model_validator(mode="after")
     def _args(self) -> CommandMessage:
@@ -267,6 +284,8 @@ class CommandMessage(_Message):
             _bounded_zones(self.zones)
         if self.cmd == "set_fps" and self.fps is None:
             raise ValueError("set_fps needs fps")
+        if self.model is not None and self.cmd != "reload_zones":
+            raise ValueError("only reload_zones names a model")
         return self
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -63,6 +64,7 @@ from central.web.shop_file import grade_timeline_svg, registry_rows, shop_file
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 QUEUE_PAGE = 20
+PRECISION_DAYS = 30  # the edges page: precision of each camera and model over verdicts of the last 30 days
 STATES = ("detected", *[s for s in OPEN_STATES if s != "detected"], *CLOSED_STATES)
 ANY_STATE = ("", *STATES)
 
@@ -611,7 +613,12 @@ def edges(request: Request, session: SessionDep) -> HTMLResponse:
     creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id))) \
         if _can(user, "admin") else None
     cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
-    return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds))
+    from central.domain.verdicts import precision_by_camera_and_model
+
+    since = now_utc() - timedelta(days=PRECISION_DAYS)
+    precision = precision_by_camera_and_model(session, since=since)
+    return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds, precision=precision,
+                                            precision_days=PRECISION_DAYS))
 
 
 # ---------------------------------------------------------------- map

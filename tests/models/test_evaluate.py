@@ -185,3 +185,46 @@ def test_cli_reports_bad_input(tmp_path: Path, models_dir: Path, capsys) -> None
         ]
     )
     assert code == 2 and "expected 'dataset_class=" in capsys.readouterr().err
+
+
+def test_map50_95_and_pr_curve_from_a_known_answer(tmp_path: Path) -> None:
+    """Boxes 1 px off on 10-40 px objects: IoU 0.68-0.86, so AP is 1 up to IoU 0.65 and drops above; the PR
+    curve is flat at precision 1 up to recall 1."""
+    data = _tiny_dataset(tmp_path / "ds")
+    result = evaluate(_LabelReader(data, 1.0), data, progress=False)
+    assert result.map50 == pytest.approx(1.0)
+    assert 0.2 < result.map50_95 < 0.9
+    person = next(g for g in result.groups if g.name == "person")
+    assert len(person.pr_curve) == 101 and person.pr_curve[0] == person.pr_curve[-1] == 1.0
+    exact = evaluate(_LabelReader(data, 0.0), data, progress=False)
+    assert exact.map50_95 == pytest.approx(1.0)
+
+
+def test_agnostic_scores_every_class_as_one(tmp_path: Path) -> None:
+    data = _tiny_dataset(tmp_path / "ds")
+    result = evaluate(_LabelReader(data, 0.0), data, progress=False, agnostic=True)
+    assert [g.name for g in result.groups] == ["object"] and result.groups[0].n_labels == 3
+    assert result.groups[0].detector_classes == ["chair", "person"] and result.agnostic
+    groups = make_groups(["bag", "box"], ["person", "umbrella", "chair"], {"bag": ["umbrella"]}, agnostic=True)
+    assert len(groups) == 1 and groups[0].detector_names == ("chair", "umbrella")
+
+
+def test_doorline_models_eval_split_chart_json(data_dir: Path, models_dir: Path, tmp_path: Path, capsys) -> None:
+    """The installed command on held-out drone tiles (no data.yaml there: --names), umbrella mapped to vendor."""
+    from central.models_cli import main as doorline_models
+
+    out, chart = tmp_path / "e.json", tmp_path / "pr.png"
+    args = ["eval", "--model", "yolox_nano.onnx", "--models-dir", str(models_dir), "--data",
+            str(data_dir / "drone-vendors" / "train"), "--names", "vendedor_ambulante", "--split", "val",
+            "--map", "vendedor_ambulante=umbrella", "--limit", "6", "--json", str(out), "--chart", str(chart),
+            "--no-progress"]
+    assert doorline_models(args) == 0
+    result = json.loads(out.read_text())
+    assert result["split"] == "val" and result["n_images"] == 6
+    assert result["groups"][0]["detector_classes"] == ["umbrella"]
+    assert 0 <= result["map50_95"] <= result["map50"] <= 1
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and cv2.imread(str(chart)).shape[1] > 300
+    assert "mAP@0.5:0.95" in capsys.readouterr().out
+    no_names = [a for a in args if a not in ("--names", "vendedor_ambulante", "--map", "vendedor_ambulante=umbrella")]
+    assert doorline_models(no_names) == 2  # no names and no data.yaml: a clear error
+    assert "no data.yaml" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from central.api.bounds import BoundedDay
 from central.api.deps import SessionDep, SettingsDep, ViewerUser
 from central.charts import grade_share_svg, share_series
 from central.domain import stats
-from central.domain.clock import local_day, now_utc
+from central.domain.clock import local_day, local_day_bounds, now_utc
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
@@ -60,3 +60,18 @@ def self_rectification(session: SessionDep, settings: SettingsDep, _: ViewerUser
                        end: Day = None) -> dict[str, Any]:
     """Share of decided cases the shop fixed itself within its window (cases still waiting are left out)."""
     return stats.self_rectification_rate(session, *_period(start, end, tz := settings.timezone), tz=tz)
+
+
+@router.get("/precision")
+def detection_precision(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+                        end: Day = None) -> list[dict[str, Any]]:
+    """Per site, camera and detector model: cases operators confirmed and dismissed (verdicts given in the
+    period, local days) and the precision confirmed / (confirmed + dismissed). The model is the one the
+    edge named on the episode ("unknown" from edges that do not name it)."""
+    from central.domain.verdicts import precision_by_camera_and_model
+
+    tz = settings.timezone
+    first, last = _period(start, end, tz)
+    rows = precision_by_camera_and_model(session, since=local_day_bounds(first, tz)[0],
+                                         until=local_day_bounds(last, tz)[1])
+    return [r.to_dict() for r in rows]
