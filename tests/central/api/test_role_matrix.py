@@ -184,6 +184,11 @@ EXPECTED: dict[str, str] = {
     "POST /console/notices/{delivery_id}/resend": "reviewer",
     "POST /console/notices/appeals/{appeal_id}": "reviewer",
     "GET /console/reports": "reviewer",
+    # zone editor, detector precision, model rollout
+    "GET /console/zones": "viewer",
+    "POST /console/zones/{camera_id}": "reviewer",
+    "GET /api/stats/precision": "viewer",
+    "POST /api/cameras/{site_id}/{camera_id}/model": "admin",
     "POST /console/reports/{report_id}": "reviewer",
 }
 
@@ -285,7 +290,9 @@ def request_as(env: Env, edge_secret: str, key: str, role: str):
         headers["Authorization"] = f"Bearer {token}"
     kwargs: dict = {"headers": headers, "follow_redirects": False}
     if method in ("POST", "PUT", "PATCH"):
-        if path.startswith(("/console", "/officer")) or path.startswith("/api/auth/token") \
+        if path.startswith("/console/zones/"):  # the zone editor posts JSON
+            kwargs["json"] = {"document": {}}
+        elif path.startswith(("/console", "/officer")) or path.startswith("/api/auth/token") \
                 or path.endswith("edge-token"):
             # every form field any of these routes requires, with values that pass
             kwargs["data"] = {"username": "viewer", "password": PASSWORDS["viewer"], "edge_id": EDGE_ID,
