@@ -52,6 +52,13 @@ _INGEST: dict[str, tuple[str, str, str]] = {
     "connected": ("doorline_ingest_connected", "gauge", "1 when connected to the broker"),
     "received": ("doorline_ingest_received_total", "counter", "messages received from the broker"),
     "stored": ("doorline_ingest_stored_total", "counter", "messages stored"),
+    "latency_s_sum": (
+        "doorline_ingest_latency_seconds_sum",
+        "counter",
+        "seconds from the edge making each stored message to its commit (includes time spooled at the edge "
+        "and the edge's clock offset)",
+    ),
+    "latency_count": ("doorline_ingest_latency_seconds_count", "counter", "stored messages in that sum"),
     "duplicates": ("doorline_ingest_duplicates_total", "counter", "redelivered messages stored before"),
     "dead_letters": ("doorline_ingest_dead_letters_total", "counter", "messages refused into dead letters"),
     "statuses": ("doorline_ingest_statuses_total", "counter", "edge status messages applied"),
