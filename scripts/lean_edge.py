@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/lean_edge.py [--venv DIR] [--keep] [--seconds N]
 
-1. creates a fresh venv (default: a temporary directory) and runs `pip install '<repo>[edge]'` in it (pip's
-   own cache makes a second run quick; no index other than the one pip is configured with);
+1. builds the wheel (`python -m build --wheel`, as a deployment does), checks it carries the package data
+   central and the models need (templates, migrations, catalogs, model cards), creates a fresh venv
+   (default: a temporary directory) and runs `pip install '<wheel>[edge]'` in it (pip's own cache makes a
+   second run quicker; no index other than the one pip is configured with);
 2. checks that FastAPI, SQLAlchemy, Alembic, psycopg, argon2, uvicorn and Jinja2 are NOT installed and that
    `central` cannot be imported;
 3. runs that venv's `doorline-edge run --no-mqtt` on the dev clip (../shared/data/dev-events/clip_00.mp4;
@@ -57,6 +59,29 @@ def cut_clip(src: Path, dst: Path, seconds: float) -> int:
     return n
 
 
+def build_wheel(out: Path) -> Path:
+    """`python -m build --wheel` of the repository (the `build` package is in the dev extra)."""
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+                          capture_output=True, text=True)
+    wheels = sorted(out.glob("doorline-*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise SystemExit(f"lean_edge: python -m build failed: {(done.stdout + done.stderr)[-2000:]}")
+    return wheels[0]
+
+
+# files a deployment needs that are not Python modules (pyproject's package-data)
+PACKAGE_DATA = ["central/web/templates/", "central/migrations/versions/0001", "central/migrations/env.py",
+                "central/i18n/locale/zh_CN/LC_MESSAGES/messages.po", "central/rules/", "central/web/static/",
+                "models/cards/yolox_nano.yaml"]
+
+
+def missing_package_data(wheel: Path) -> list[str]:
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    return [p for p in PACKAGE_DATA if not any(n.startswith(p) for n in names)]
+
+
 def installed(python: Path) -> set[str]:
     out = subprocess.run([str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
                          capture_output=True, text=True, check=True).stdout
@@ -81,10 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {}
     try:
         t = time.monotonic()
+        wheel = build_wheel(work / "dist")
+        report["wheel"], report["wheel_kb"] = wheel.name, round(wheel.stat().st_size / 1e3)
+        report["wheel_missing"] = missing_package_data(wheel)
+        if report["wheel_missing"]:
+            failures.append(f"the wheel lacks {report['wheel_missing']}")
+        report["build_s"] = round(time.monotonic() - t, 1)
+        t = time.monotonic()
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         py = target / "bin" / "python"
         pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                              f"{REPO}[edge]"], capture_output=True, text=True)
+                              f"{wheel}[edge]"], capture_output=True, text=True)
         report["install_s"] = round(time.monotonic() - t, 1)
         if pip.returncode != 0:
             print(pip.stdout[-2000:] + pip.stderr[-2000:], file=sys.stderr)

@@ -1,6 +1,6 @@
-"""The lean edge install (docs/DEPLOY.md): a fresh venv with `pip install '.[edge]'` holds nothing of
-central and runs `doorline-edge run --no-mqtt` on the dev clip, raising its ground truth's alerts. Minutes
-(pip), so opt-in: `-m deploy`."""
+"""The lean edge install (docs/DEPLOY.md): the wheel `python -m build` makes carries the package data, and a
+fresh venv with `pip install '<wheel>[edge]'` holds nothing of central and runs `doorline-edge run --no-mqtt`
+on the dev clip, raising its ground truth's alerts. Minutes (pip), so opt-in: `-m deploy`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def test_edge_extra_installs_and_runs_without_central(shared_dir: Path) -> None:
                          timeout=1150)
     assert run.stdout.strip(), run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
+    print(report)  # the figures docs/DEPLOY.md quotes (pytest -s)
     assert run.returncode == 0, report
+    assert report["wheel_missing"] == [] and report["wheel"].endswith("-py3-none-any.whl")
     assert report["central_only_installed"] == []
     assert "frames decoded" in report["edge_summary"] and "ended" in report["edge_summary"]
     assert set(report["zones_started"]) == {t["zone_id"] for t in truth}
