@@ -9,7 +9,8 @@ Brings up, in a temporary directory (SITE_WORKDIR to choose one; it is emptied f
 - PostgreSQL: DOORLINE_DATABASE_URL if set, else the tests' throwaway cluster (testkit.postgres);
 - `doorline-central migrate`, then two `doorline-central serve` instances (separate processes and ports,
   one MQTT v5 shared subscription, one database), each with the central account over TLS;
-- the clip's shops registered through the API; one `doorline-edge run` with its own account over TLS on
+- the clip's shops registered through the API; an edge settings file (edge.yaml) checked with
+  `doorline-edge check`, then one `doorline-edge run --config edge.yaml` with its own account over TLS on
   ../shared/data/dev-events/clip_00.mp4.
 Then checks: central opened a case for every zone of the clip's ground truth; every event phase the edge
 wrote is stored once; the broker refuses an anonymous client and a wrong password. Prints one line per
@@ -200,18 +201,27 @@ def _run(work: Path, db_url: str, clip: Path, zones: Path, model: Path, truth: d
     client.headers["Authorization"] = f"Bearer {token}"
     _register_shops(client, truth)
 
-    # 4. the edge: its own account over TLS
+    # 4. the edge: a settings file as on a box (docs/DEPLOY.md), its password in the environment; the
+    #    deployer's `doorline-edge check` first, then the worker with its own account over TLS
     events_out = work / "events.jsonl"
-    edge_env = dict(base_env, DOORLINE_EDGE_MQTT__USERNAME=EDGE_ID, DOORLINE_EDGE_MQTT__PASSWORD=edge_pw,
-                    DOORLINE_EDGE_MQTT__TLS_CA=str(ca))
+    edge_yaml = work / "edge.yaml"
+    edge_yaml.write_text(yaml.safe_dump({
+        "site_id": SITE_ID, "edge_id": EDGE_ID, "model": str(model), "spool_path": str(work / "spool"),
+        "reference_dir": str(work / "reference"), "evidence_dir": str(work / "evidence"),
+        "events_out": str(events_out),
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "prefix": prefix, "username": EDGE_ID, "tls_ca": str(ca)},
+        "cameras": [{"id": CAMERA_ID, "source": str(clip), "zones": str(zones)}],
+    }))
+    edge_env = dict(base_env, DOORLINE_EDGE_MQTT__PASSWORD=edge_pw)
+    check = subprocess.run([str(VENV_BIN / "doorline-edge"), "check", "--config", str(edge_yaml)], env=edge_env,
+                           capture_output=True, text=True)
+    (work / "edge-check.log").write_text(check.stdout + check.stderr)
+    checks.append((check.returncode == 0, f"doorline-edge check passed on the edge's settings "
+                                          f"({len(check.stdout.splitlines())} checks, exit {check.returncode})"))
     say(f"doorline-edge {EDGE_ID} over TLS on {clip.name}")
     t = time.monotonic()
-    edge = subprocess.run([str(VENV_BIN / "doorline-edge"), "run", "--source", str(clip), "--zones", str(zones),
-                           "--model", str(model), "--camera-id", CAMERA_ID, "--site-id", SITE_ID, "--edge-id",
-                           EDGE_ID, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(mqtt_port), "--mqtt-prefix",
-                           prefix, "--events-out", str(events_out), "--evidence-dir", str(work / "evidence"),
-                           "--spool", str(work / "spool"), "--no-progress"], env=edge_env, capture_output=True,
-                          text=True)
+    edge = subprocess.run([str(VENV_BIN / "doorline-edge"), "run", "--config", str(edge_yaml), "--no-progress"],
+                          env=edge_env, capture_output=True, text=True)
     (work / "edge.log").write_text(edge.stdout + edge.stderr)
     checks.append((edge.returncode == 0, f"the edge ran the clip ({time.monotonic() - t:.0f} s, exit "
                                          f"{edge.returncode})"))
