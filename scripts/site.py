@@ -12,10 +12,11 @@ Brings up, in a temporary directory (SITE_WORKDIR to choose one; it is emptied f
 - the clip's shops registered through the API; an edge settings file (edge.yaml) checked with
   `doorline-edge check`, then one `doorline-edge run --config edge.yaml` with its own account over TLS on
   ../shared/data/dev-events/clip_00.mp4.
-Then checks: central opened a case for every zone of the clip's ground truth; every event phase the edge
-wrote is stored once; the broker refuses an anonymous client and a wrong password. Prints one line per
-check and exits 1 if any failed. Secrets (secret key, broker and admin passwords) are random per run and
-travel in environment variables, never on a command line.
+Central logs JSON lines (DOORLINE_LOG_FORMAT=json). Then checks: the edge's `doorline-edge check` passed;
+central opened a case for every zone of the clip's ground truth; every event phase the edge wrote is stored
+once; both instances stored some of them; the broker refuses an anonymous client and a wrong password.
+Prints one line per check and exits 1 if any failed. Secrets (secret key, broker and admin passwords) are
+random per run and travel in environment variables, never on a command line.
 
 Environment: DOORLINE_SHARED (default ../shared), DOORLINE_DATABASE_URL, SITE_WORKDIR, SITE_CLIP (clip_00).
 """
@@ -180,6 +181,7 @@ def _run(work: Path, db_url: str, clip: Path, zones: Path, model: Path, truth: d
         DOORLINE_MQTT__HOST="127.0.0.1", DOORLINE_MQTT__PORT=str(mqtt_port), DOORLINE_MQTT__PREFIX=prefix,
         DOORLINE_MQTT__USERNAME="central", DOORLINE_MQTT__PASSWORD=central_pw, DOORLINE_MQTT__TLS_CA=str(ca),
         DOORLINE_EDGE_ACCOUNTS=str(accounts), DOORLINE_INGEST_GROUP="central",
+        DOORLINE_LOG_FORMAT="json",  # structured logs, as a collector would read them (docs/OBSERVABILITY.md)
     )
     mig = subprocess.run([str(VENV_BIN / "doorline-central"), "migrate"], env=central_env, capture_output=True,
                          text=True)

@@ -26,8 +26,8 @@ def test_site_end_to_end(tmp_path: Path, shared_dir: Path, pg_url: str) -> None:
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "site.py")], env=env, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
-    for check in ("refuses an anonymous client", "refuses a wrong password", "opened cases for the ground truth",
-                  "the two central instances shared the work"):
+    for check in ("doorline-edge check passed", "refuses an anonymous client", "refuses a wrong password",
+                  "opened cases for the ground truth", "the two central instances shared the work"):
         assert any(check in ln and ln.strip().startswith("ok") for ln in run.stdout.splitlines()), check
 
     conf = (work / "broker" / "mosquitto.conf").read_text()
@@ -43,7 +43,12 @@ def test_site_end_to_end(tmp_path: Path, shared_dir: Path, pg_url: str) -> None:
     assert len(phases) == len({p.message_id for p in phases}) == len(lines)
     assert {t["zone_id"] for t in truth["truth"]} <= zones
     assert dead == 0, "central refused some of the edge's signed messages"
-    # each instance connected with its own client id and put events on cases (the shared subscription split)
+    # each instance connected with its own client id; their JSON-lines logs name the case of each event put on
+    # one, with its camera and zone
+    on_cases = []
     for i in (1, 2):
         log = (work / f"central-{i}.log").read_text()
         assert f"ingest doorline-central-site-{i} connected" in log
+        on_cases += [r for r in (json.loads(x) for x in log.splitlines() if x.startswith("{")) if "case_id" in r]
+    assert {r["zone_id"] for r in on_cases} == zones
+    assert all(r["camera_id"] == "dev-cam-00" and r["shop_id"] and r["event_id"] for r in on_cases)
