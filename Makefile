@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test check setup setup-test lint bench accuracy i18n site
+.PHONY: demo test check setup setup-test lint bench accuracy i18n reliability site
 
 demo:
 	@bash scripts/setup.sh
@@ -54,3 +54,21 @@ i18n:
 	@.venv/bin/pybabel update -i var/i18n/messages.pot -d central/i18n/locale -l zh_CN --no-fuzzy-matching \
 	  --ignore-obsolete --omit-header
 	@.venv/bin/python -m central.i18n.check
+
+# faults and attacks (issue 15): poison payloads, dead threads, spool on small disks, broker/central/edge kills,
+# hypothesis fuzzing with many more examples, the long runs; RELIABILITY.md is rendered from what they measured
+RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py tests/transport/test_spool_disk.py \
+	tests/transport/test_clock_skew.py tests/transport/test_evidence_disk_full.py \
+	tests/transport/test_reliability_long.py tests/transport/test_resilience.py tests/transport/test_resilience_more.py \
+	tests/transport/test_receipts.py tests/transport/test_spool_unwritable.py tests/transport/test_backpressure.py \
+	tests/transport/test_ingest.py::test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not \
+	tests/edge/test_cli.py::test_a_full_disk_for_local_files_does_not_stop_the_run_or_the_messages \
+	tests/edge/test_sources.py::test_mjpeg_stream_that_stalls_is_reported_and_reconnected \
+	tests/central/api/test_api_fuzz.py
+reliability:
+	@bash scripts/setup.sh --test
+	@rm -rf var/reliability && mkdir -p var/reliability
+	@DOORLINE_RELIABILITY_DIR=$(CURDIR)/var/reliability .venv/bin/python -m pytest -q -p no:cacheprovider \
+	  --junitxml=var/reliability/junit.xml $(RELIABILITY_TESTS); echo $$? > var/reliability/exit-code
+	@.venv/bin/python scripts/reliability_report.py var/reliability RELIABILITY.md
+	@exit $$(cat var/reliability/exit-code)

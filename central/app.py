@@ -3,6 +3,7 @@ page, `/healthz` and `/metrics`."""
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import logging
 import pkgutil
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -18,10 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import central.api.routes as routes_pkg
 from central import metrics as central_metrics
+from central.api.security import SecurityHeaders
 from central.api.throttle import LoginThrottle
+from central.api.validation import RefuseHostileInput, validation_error_reply
+from central.auth import set_hash_concurrency
 from central.domain.errors import DomainError
 from central.evidence_store import EvidenceStore, make_store
-from central.settings import CentralSettings
+from central.settings import CentralSettings, check_secret_key, secret_key_weakness
 
 log = logging.getLogger("doorline.central.app")
 
@@ -65,13 +70,18 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     app = FastAPI(title="Doorline central", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Shops, zones, events, cases, grades, inspections, hot spots, statistics and "
                               "evidence for the Doorline street-front supervision system.")
-    if settings.secret_key == CentralSettings.model_fields["secret_key"].default:
-        log.warning("DOORLINE_SECRET_KEY is the development default: anyone can forge tokens; set your own "
-                    "(32+ random characters)")
+    check_secret_key(settings)  # raises InsecureSecretKey unless the key is strong or the dev flag is set
+    if settings.allow_insecure_key and secret_key_weakness(settings.secret_key):
+        log.warning("DOORLINE_ALLOW_INSECURE_KEY is set and the secret key %s: anyone can forge tokens "
+                    "(development only)", secret_key_weakness(settings.secret_key))
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.store = store if store is not None else make_store(settings)
     app.state.login_throttle = LoginThrottle()
+    set_hash_concurrency(settings.password_hash_concurrency)
+    app.add_middleware(RefuseHostileInput)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so even refusals carry the headers
+    app.add_exception_handler(RequestValidationError, validation_error_reply)
 
     for _name, router in discover_routers():
         app.include_router(router)
@@ -87,10 +97,17 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
                 session.execute(text("SELECT 1"))
         except Exception as exc:  # the probe reports the failure instead of raising
             return JSONResponse({"status": "error", "database": str(exc).splitlines()[0]}, status_code=503)
+        from central import metrics
+
+        ingest = metrics.problems()  # a dead ingest worker thread: the service takes no messages
+        if ingest:
+            return JSONResponse({"status": "error", "database": "ok", "ingest": ingest}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    @app.get("/metrics", tags=["service"], summary="Prometheus metrics (from central.metrics)")
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics (from central.metrics)",
+             responses={401: {"description": "no scrape token (settings.metrics_token) or operator token"}})
     def metrics(request: Request) -> Response:
+        _check_scraper(request)
         with request.app.state.session_factory() as session:
             body, content_type = central_metrics.render(session)
         return Response(body, media_type=content_type)
@@ -100,6 +117,26 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
         return RedirectResponse("/console", status_code=303)
 
     return app
+
+
+def _check_scraper(request: Request) -> None:
+    """/metrics names sites, cameras and edges: only for the configured scrape token or an operator."""
+    from central.api.deps import request_token, unauthorized
+    from central.auth import AuthError, user_for_token
+
+    settings: CentralSettings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
+    if bearer and settings.metrics_token and hmac.compare_digest(bearer.encode(), settings.metrics_token.encode()):
+        return
+    token = request_token(request, bearer)
+    if not token:
+        raise unauthorized("metrics need the scrape token (DOORLINE_METRICS_TOKEN) or an operator token")
+    with request.app.state.session_factory() as session:
+        try:
+            user_for_token(session, settings, token)
+        except AuthError as exc:
+            raise unauthorized(exc.reason) from None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -150,10 +187,19 @@ def _install_web(app: FastAPI) -> None:
     app.include_router(shop_page.router)
     app.include_router(language.router)
     app.include_router(officer.router)
+    from central.web import notices_console, owner_page, report_page
+
+    app.include_router(owner_page.owner_router)
+    app.include_router(owner_page.board_router)
+    app.include_router(report_page.router)
+    app.include_router(notices_console.router)
+    app.include_router(notices_console.reports_router)
 
     def wants_html(request: Request) -> bool:
         path = request.url.path
-        return path.startswith(("/console", "/shop/", "/lang/", "/officer")) and "evidence" not in path
+        return path.startswith(("/console", "/shop/", "/lang/", "/officer", "/owner/", "/board/", "/report")) \
+            and "evidence" not in path \
+            and not path.endswith((".png", ".pdf", "/status"))
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

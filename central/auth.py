@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -54,15 +57,52 @@ def has_role(user_role: str, needed: str) -> bool:
 
 # ---- passwords -------------------------------------------------------------------------------------------
 
+class HashSlots:
+    """Bounds how many argon2 computations run at once: each takes `_hasher.memory_cost` KiB (64 MiB), so
+    40 concurrent logins with made-up names would otherwise take 2.5 GiB. Callers over the bound wait.
+    Counts the most ever in flight (`peak`), which the tests read."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._sem = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._sem:
+            with self._lock:
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+
+hash_slots = HashSlots(4)
+
+
+def set_hash_concurrency(limit: int) -> None:
+    """Set the bound (settings.password_hash_concurrency); calls already waiting finish under the old one."""
+    global hash_slots
+    if limit != hash_slots.limit:
+        hash_slots = HashSlots(limit)
+
+
 def hash_password(password: str) -> str:
     if not password:
         raise ValueError("empty password")
-    return _hasher.hash(password)
+    with hash_slots.slot():
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with hash_slots.slot():
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -148,6 +188,11 @@ def user_for_token(session: Session, settings: CentralSettings, token: str) -> U
     if user.token_version != claims.version:
         raise AuthError("token revoked")
     return user
+
+
+def revoke_tokens(user: User) -> None:
+    """Every token issued to `user` so far stops working (logout); the caller commits."""
+    user.token_version += 1
 
 
 def edge_for_token(session: Session, settings: CentralSettings, token: str) -> EdgeCredential:

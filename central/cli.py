@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from central.broker_config import BrokerConfigError
 from central.domain.clock import now_utc
-from central.settings import CentralSettings
+from central.password_input import PasswordUnavailable, read_password
+from central.settings import CentralSettings, InsecureSecretKey, check_secret_key
 
 log = logging.getLogger("doorline.central")
 
@@ -49,6 +52,7 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
     from central.ingest import IngestService
     from central.migrate import init_db
 
+    check_secret_key(settings)  # before anything opens: one line telling how to set a key
     engine = make_engine(settings.database_url)
     init_db(engine)
     factory = make_session_factory(engine)
@@ -61,6 +65,12 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         monitor = metrics.watch_broker(settings.mqtt, f"{ingest.client_id}-sys")
     ticker = Ticker(settings, factory)
     ticker.start()
+    notice_sender = None
+    if settings.notices.sender_enabled:
+        from central.notices.sender import NoticeSender
+
+        notice_sender = NoticeSender(settings, factory)
+        notice_sender.start()
     app = create_app(settings, factory)
     # open console streams (Server-Sent Events, up to 50 s each) must not hold a shutdown
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
@@ -72,6 +82,8 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
         server.run()
     finally:
         ticker.stop()
+        if notice_sender is not None:
+            notice_sender.stop()
         if monitor is not None:
             monitor.stop()
         if ingest is not None:
@@ -80,13 +92,21 @@ def cmd_serve(settings: CentralSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+ADMIN_PASSWORD_ENV = "DOORLINE_ADMIN_PASSWORD"
+USER_PASSWORD_ENV = "DOORLINE_USER_PASSWORD"
+
+
 def _ensure_admin(factory, args: argparse.Namespace) -> None:
-    if not args.admin_password:
-        return
+    """Create or reset the admin when a password is given by file or environment (never on the command
+    line); a server does not stop to prompt."""
     from central.users_cli import ensure_user
 
+    if args.admin_password_file is None and not os.environ.get(ADMIN_PASSWORD_ENV):
+        return
+    password = read_password(f"admin {args.admin_user}", file=args.admin_password_file,
+                             env_var=ADMIN_PASSWORD_ENV, prompt=False)
     with factory() as session:
-        ensure_user(session, args.admin_user, args.admin_password, "admin")
+        ensure_user(session, args.admin_user, password, "admin")
         session.commit()
 
 
@@ -103,10 +123,11 @@ def cmd_create_user(settings: CentralSettings, args: argparse.Namespace) -> int:
     from central.migrate import init_db
     from central.users_cli import ensure_user
 
+    password = read_password(f"user {args.name}", file=args.password_file, env_var=USER_PASSWORD_ENV)
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
-        ensure_user(session, args.name, args.password, args.role, area=args.area, road=args.road)
+        ensure_user(session, args.name, password, args.role, area=args.area, road=args.road)
         session.commit()
     print(f"user {args.name} ({args.role}) ready")
     return 0
@@ -166,14 +187,18 @@ COMMANDS: dict[str, Callable[[CentralSettings, argparse.Namespace], int]] = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doorline-central", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="HTTP API + MQTT ingest + workflow timers")
-    s.add_argument("--admin-user", default="admin")
-    s.add_argument("--admin-password", default=None, help="create or reset this admin at start-up")
+    s = sub.add_parser("serve", help="HTTP API + MQTT ingest + workflow timers", allow_abbrev=False)
+    s.add_argument("--admin-user", default="admin",
+                   help=f"create or reset this admin at start-up when {ADMIN_PASSWORD_ENV} or "
+                        "--admin-password-file gives a password")
+    s.add_argument("--admin-password-file", type=Path, default=None, help="file whose first line is the password")
     m = sub.add_parser("migrate", help="upgrade the database schema")
     m.add_argument("--revision", default="head")
-    u = sub.add_parser("create-user", help="create or update an operator account")
+    u = sub.add_parser("create-user", help="create or update an operator account", allow_abbrev=False)
     u.add_argument("name")
-    u.add_argument("--password", required=True)
+    u.add_argument("--password-file", type=Path, default=None,
+                   help=f"file whose first line is the password (else {USER_PASSWORD_ENV}, else typed at a "
+                        "terminal; never on the command line)")
     u.add_argument("--role", choices=["viewer", "officer", "reviewer", "admin"], default="viewer")
     u.add_argument("--area", default=None, help="scope: the district (shop area) this account works in")
     u.add_argument("--road", default=None, help="scope: the street (shop road) this account works in")
@@ -207,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled; the shutdown already ran
         return 0
-    except BrokerConfigError as exc:  # e.g. DOORLINE_EDGE_ACCOUNTS names a missing or invalid file
+    except (BrokerConfigError, InsecureSecretKey, PasswordUnavailable) as exc:  # a bad accounts file, weak key, …
         print(f"doorline-central: {exc}", file=sys.stderr)
         return 2
 

@@ -28,9 +28,18 @@ Authentication: with `settings.edge_accounts` set, every upstream message must c
 edge that owns its camera (`wire.signing`); one without is dead-lettered as unauthenticated, before its
 payload is parsed.
 
-Refused messages (not JSON, wrong version, invalid, oversized, hash mismatch, topic/payload disagreeing
-on site or camera, wrong message type for the topic) become `DeadLetter` rows with the reason, and are
-acknowledged: the consumer keeps running.
+Refused messages (not JSON, nested too deep, wrong version, invalid, oversized, hash mismatch, topic/payload
+disagreeing on site or camera, wrong message type for the topic, a reused `message_id` with different
+content) become `DeadLetter` rows with the reason, and are acknowledged: the consumer keeps running. So does
+any exception while validating or storing one message: the batch is redone message by message and the one
+that still fails becomes a dead letter ("internal error: ...").
+
+Supervision: the prepare, writer and outbox threads run under a supervisor thread. A worker that dies anyway
+(an exception outside the per-message handling, or a BaseException) is reported by `health_problems()` (so
+`/healthz` answers 503 and names it) and restarted after `restart_delay_s` (longer if it keeps dying); the
+batch it had in hand is taken up again by its successor, and if that batch kills it a second time, its
+messages are handled one at a time, each of those that still fails becoming a dead letter. Deaths and
+restarts are counted in `/metrics`.
 """
 
 from __future__ import annotations
@@ -81,6 +90,9 @@ log = logging.getLogger("doorline.central.ingest")
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
 _BLOB_WRITERS = 4  # evidence files written at once by the prepare stage
 _READY_BATCHES = 2  # prepared batches waiting for the writer: enough to overlap, few enough to stay fresh
+_SUPERVISE_S = 0.25  # how often the supervisor looks at the worker threads
+_STABLE_S = 60.0  # a worker alive this long before it dies starts its restart back-off afresh
+_CLOCK_TOLERANCE_S = 60.0  # an edge status stamped further ahead of central's clock is from a clock that is off
 SHARED_KINDS: tuple[str, ...] = ("event", "evidence", "recheck")
 _EXPECTED: dict[str, type] = {
     "event": EventMessage,
@@ -88,6 +100,9 @@ _EXPECTED: dict[str, type] = {
     "recheck": RecheckResult,
     "status": StatusMessage,
 }
+
+
+_ROLES: tuple[str, ...] = ("prepare", "writer", "outbox")  # the supervised worker threads, in stop order
 
 
 class Rejected(Exception):
@@ -141,6 +156,7 @@ class _Rows:
         self.evidence_rows: dict[str, Evidence] = {}
         self.evidence_messages: set[str] = set()
         self.rechecks: set[str] = set()
+        self.added: dict[str, Any] = {}  # message_id → the event or recheck message stored in this batch
         if batch is not None:
             self._prefetch(batch)
 
@@ -205,6 +221,46 @@ class _Rows:
             return True
         return not self.prefetched and self.session.get(RecheckRecord, message_id) is not None
 
+    def stored_as(self, msg: EventMessage | RecheckResult) -> EventMessage | RecheckResult | None:
+        """The message stored earlier under `msg.message_id` (None when its stored text cannot be read back)."""
+        if msg.message_id in self.added:
+            return self.added[msg.message_id]
+        record = EventPhaseRecord if isinstance(msg, EventMessage) else RecheckRecord
+        text = self.session.scalar(select(record.payload).where(record.message_id == msg.message_id))
+        try:
+            return type(msg).model_validate_json(text) if text is not None else None
+        except ValueError:
+            return None
+
+    def check_same(self, msg: EventMessage | RecheckResult) -> None:
+        """`msg` has a message_id already stored: a redelivery must carry the same message. Raises Rejected
+        when the id was reused for different content (which would otherwise pass for a duplicate)."""
+        before = self.stored_as(msg)
+        if before is not None and before.model_dump() != msg.model_dump():
+            fields = sorted(k for k, v in msg.model_dump().items() if before.model_dump().get(k) != v)
+            raise Rejected(
+                f"message_id {msg.message_id} reused with different content (differs in {', '.join(fields)[:200]}); "
+                "the message stored first under it is kept",
+                msg,
+            )
+
+    def check_same_evidence(self, msg: EvidenceMessage, owner: Any) -> None:
+        """The same for an evidence message whose message_id is stored: same picture, same event. `owner` is
+        what is refused (the bundle that carries it, or the message itself)."""
+        row = next((r for r in self.evidence_rows.values() if r.message_id == msg.message_id), None)
+        if row is None:
+            row = self.session.scalar(select(Evidence).where(Evidence.message_id == msg.message_id))
+        if row is not None and (row.evidence_id, row.sha256, row.event_id) != (
+            msg.evidence_id,
+            msg.sha256,
+            msg.event_id,
+        ):
+            raise Rejected(
+                f"message_id {msg.message_id} reused with different content (stored: evidence {row.evidence_id} "
+                f"of {row.event_id}, sha256 {row.sha256[:16]}…); the message stored first under it is kept",
+                owner,
+            )
+
 
 class IngestService:
     def __init__(
@@ -218,6 +274,7 @@ class IngestService:
         batch_size: int = 64,
         outbox_interval_s: float = 0.5,
         use_workflow: bool = True,
+        restart_delay_s: float = 2.0,
     ):
         self.settings = settings
         self.mqtt = settings.mqtt
@@ -239,6 +296,19 @@ class IngestService:
         self._stopping = threading.Event()
         self._outbox_wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        # supervision: the worker threads by role, why each one that is down died, what each had in hand
+        self.restart_delay_s = restart_delay_s
+        self._workers: dict[str, tuple[threading.Thread, float]] = {}  # role → (thread, started at)
+        self._deaths: dict[str, str] = {}  # role → why its thread ended (set by the thread itself)
+        self._down: dict[str, tuple[float, str]] = {}  # role → (restart due at, why) while it is down
+        self._death_streak: collections.Counter[str] = collections.Counter()
+        self._supervisor: threading.Thread | None = None
+        self._prepare_in_hand: list[Inbound] | None = None
+        self._prepare_kills = 0  # deaths of the prepare thread on the batch in hand
+        self._write_in_hand: _Prepared | None = None
+        self._write_kills = 0
+        # id() of the items of the writer's current batch already acknowledged (None outside the writer)
+        self._acked: set[int] | None = None
         self._pub_codes: dict[int, int] = {}
         self._counts: collections.Counter[str] = collections.Counter()
         self._latency = [0.0, 0]  # seconds from the edge making a stored message (sent_at) to its commit; count
@@ -273,14 +343,16 @@ class IngestService:
             properties=session_properties(receive_maximum=self.receive_maximum),
         )
         client.loop_start()
-        for name, target in (
-            ("ingest-prepare", self._prepare_loop),
-            ("ingest-writer", self._write_loop),
-            ("ingest-outbox", self._outbox_loop),
-        ):
-            t = threading.Thread(target=target, name=f"{name}-{self.client_id}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._deaths.clear()
+        self._down.clear()
+        # what a previous run had in hand is not acked; the broker sends it again on this connection
+        self._prepare_in_hand = self._write_in_hand = None
+        for role in _ROLES:
+            self._spawn(role)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"ingest-supervisor-{self.client_id}", daemon=True
+        )
+        self._supervisor.start()
         from central import metrics
 
         metrics.register(self)
@@ -302,8 +374,13 @@ class IngestService:
         metrics.unregister(self)
         self._stopping.set()
         self._outbox_wake.set()
-        for t in self._threads:
-            t.join(max(0.1, deadline - time.monotonic()))
+        if self._supervisor is not None:
+            self._supervisor.join(max(0.1, deadline - time.monotonic()))
+            self._supervisor = None
+        for role in _ROLES:  # in this order: what the prepare stage still has goes to the writer
+            entry = self._workers.get(role)
+            if entry is not None:
+                entry[0].join(max(0.1, deadline - time.monotonic()))
         if retire:
             props = Properties(PacketTypes.DISCONNECT)
             props.SessionExpiryInterval = 0
@@ -313,6 +390,7 @@ class IngestService:
         self._client.loop_stop()
         self._client = None
         self._threads.clear()
+        self._workers.clear()
         if self._blob_pool is not None:
             self._blob_pool.shutdown(wait=True)
             self._blob_pool = None
@@ -357,8 +435,86 @@ class IngestService:
             "statuses": self._counts["status"],
             "db_errors": self._counts["db_error"],
             "commands_sent": self._counts["command_sent"],
+            "internal_errors": self._counts["internal_error"],
+            "thread_deaths": self._counts["thread_death"],
+            "thread_restarts": self._counts["thread_restart"],
             "last_error": self._last_error,
         }
+
+    def health_problems(self) -> list[str]:
+        """Why this ingest cannot do its work right now (a worker thread down, waiting for its restart), in
+        one line each; empty when all is well. `/healthz` answers 503 with these."""
+        if self._client is None or self._stopping.is_set():
+            return []
+        problems = []
+        for role in _ROLES:
+            entry = self._workers.get(role)
+            if role in self._down:
+                problems.append(f"ingest {self.client_id}: thread {role} died ({self._down[role][1]}); restarting")
+            elif entry is not None and not entry[0].is_alive():  # the supervisor has not seen it yet
+                problems.append(f"ingest {self.client_id}: thread {role} died ({self._deaths.get(role, 'ended')})")
+        if self._supervisor is None or not self._supervisor.is_alive():
+            problems.append(f"ingest {self.client_id}: the supervisor thread is not running")
+        network = getattr(self._client, "_thread", None)  # paho's loop_start() thread
+        if network is not None and not network.is_alive():
+            problems.append(f"ingest {self.client_id}: the MQTT network thread is not running")
+        return problems
+
+    # ------------------------------------------------------------------ supervision
+
+    def _spawn(self, role: str) -> None:
+        target = {"prepare": self._prepare_loop, "writer": self._write_loop, "outbox": self._outbox_loop}[role]
+
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 -- recorded here; the supervisor restarts the thread
+                self._deaths[role] = f"{type(exc).__name__}: {exc}"[:300]
+                log.critical("ingest %s: thread %s died", self.client_id, role, exc_info=True)
+                return
+            if not self._stopping.is_set():
+                self._deaths[role] = "returned while the service runs"
+
+        self._deaths.pop(role, None)
+        t = threading.Thread(target=run, name=f"ingest-{role}-{self.client_id}", daemon=True)
+        self._workers[role] = (t, time.monotonic())
+        self._threads = [w for w, _ in self._workers.values()]
+        t.start()
+
+    def _supervise(self) -> None:
+        """Restart worker threads that died, after a delay that doubles while they keep dying (at most 60 s);
+        while one is down, `health_problems()` names it."""
+        while not self._stopping.wait(_SUPERVISE_S):
+            try:
+                self._supervise_once()
+            except Exception:  # noqa: BLE001 -- the supervisor itself must not die of a bad round
+                log.exception("ingest %s: supervisor round failed", self.client_id)
+
+    def _supervise_once(self) -> None:
+        now = time.monotonic()
+        for role in _ROLES:
+            thread, started = self._workers[role]
+            if thread.is_alive() or self._stopping.is_set():
+                continue
+            if role not in self._down:
+                why = self._deaths.get(role, "ended")
+                if now - started > _STABLE_S:
+                    self._death_streak[role] = 0
+                self._death_streak[role] += 1
+                delay = min(60.0, self.restart_delay_s * 2 ** (self._death_streak[role] - 1))
+                self._down[role] = (now + delay, why)
+                self._counts["thread_death"] += 1
+                if role == "prepare" and self._prepare_in_hand is not None:
+                    self._prepare_kills += 1
+                if role == "writer" and self._write_in_hand is not None:
+                    self._write_kills += 1
+                self._last_error = f"thread {role} died: {why}"
+                log.error("ingest %s: thread %s died (%s); restarting it in %.1f s", self.client_id, role, why, delay)
+            elif now >= self._down[role][0]:
+                del self._down[role]
+                self._counts["thread_restart"] += 1
+                log.warning("ingest %s: restarting thread %s", self.client_id, role)
+                self._spawn(role)
 
     # ------------------------------------------------------------------ paho callbacks
 
@@ -394,9 +550,14 @@ class IngestService:
             log.warning("ingest %s lost the broker: %s", self.client_id, reason_code)
 
     def _on_message(self, _c, _u, message: mqtt.MQTTMessage) -> None:
-        sig = signing.signature_of(message)
+        try:
+            sig = signing.signature_of(message)
+            topic = message.topic
+        except Exception as exc:  # noqa: BLE001 -- e.g. a topic that is not UTF-8: the writer dead-letters it
+            log.error("ingest %s: unreadable message envelope: %s", self.client_id, exc)
+            sig, topic = None, f"(unreadable topic: {type(exc).__name__})"
         item = Inbound(
-            message.topic,
+            topic,
             bytes(message.payload),
             message.mid,
             message.qos,
@@ -417,12 +578,14 @@ class IngestService:
     # ------------------------------------------------------------------ writer
 
     def _prepare_loop(self) -> None:
-        try:
-            while True:
+        while True:
+            batch = self._prepare_in_hand  # what a predecessor that died was working on
+            if batch is None:
                 try:
                     first = self._queue.get(timeout=0.2)
                 except queue.Empty:
                     if self._stopping.is_set():
+                        self._ready.put(None)  # tells the writer that nothing more comes
                         return
                     continue
                 batch = [first]
@@ -431,9 +594,31 @@ class IngestService:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                self._ready.put(self._prepare(batch))
-        finally:
-            self._ready.put(None)  # tells the writer that nothing more comes
+                self._prepare_in_hand, self._prepare_kills = batch, 0
+            if self._prepare_kills >= 2:
+                prepared = self._prepare_isolated(batch)
+            else:
+                try:
+                    prepared = self._prepare(batch)
+                except Exception:  # noqa: BLE001 -- not a message's fault: validate alone, the writer stores
+                    log.exception("ingest %s: preparing a batch failed; the writer stores its evidence", self.client_id)
+                    prepared = _Prepared(batch, [self._validated(item) for item in batch], set())
+            self._ready.put(prepared)
+            self._prepare_in_hand = None
+
+    def _prepare_isolated(self, batch: list[Inbound]) -> _Prepared:
+        """A batch that killed the prepare thread twice: each message validated alone, and one whose
+        validation still raises anything at all is refused."""
+        parsed: list[Any] = []
+        for item in batch:
+            try:
+                parsed.append(self._validated(item))
+            except BaseException as exc:  # noqa: BLE001 -- it killed the thread twice: refuse it
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._counts["internal_error"] += 1
+                parsed.append(Rejected(f"internal error: the ingest prepare thread died on it: {type(exc).__name__}"))
+        return _Prepared(batch, parsed, set())
 
     def _prepare(self, batch: list[Inbound]) -> _Prepared:
         parsed = [self._validated(item) for item in batch]
@@ -463,10 +648,48 @@ class IngestService:
 
     def _write_loop(self) -> None:
         while True:
-            prepared = self._ready.get()
+            prepared = self._write_in_hand  # what a predecessor that died was working on
             if prepared is None:
-                return
-            self._commit_batch(prepared.batch, prepared.parsed, prepared.written)
+                try:
+                    prepared = self._ready.get(timeout=0.5)
+                except queue.Empty:
+                    prep = self._workers.get("prepare")
+                    if self._stopping.is_set() and (prep is None or not prep[0].is_alive()):
+                        return  # the prepare thread died before it could say so
+                    continue
+                if prepared is None:
+                    return
+                self._write_in_hand, self._write_kills = prepared, 0
+                self._acked = set()  # its items live as long as the batch: their id()s stay unique
+            if self._write_kills >= 2:
+                self._commit_isolated(prepared, last_resort=True)
+            else:
+                try:
+                    self._commit_batch(prepared.batch, prepared.parsed, prepared.written)
+                except Exception:  # noqa: BLE001 -- find the message that causes it; the others are stored
+                    log.exception("ingest %s: a batch failed outside its messages; redoing them one at a time",
+                                  self.client_id)
+                    self._commit_isolated(prepared)
+            self._write_in_hand, self._acked = None, None
+
+    def _commit_isolated(self, prepared: _Prepared, *, last_resort: bool = False) -> None:
+        """Each message of `prepared` in a transaction of its own; one that still raises becomes a dead letter.
+        `last_resort` (the batch killed the writer twice) catches even what is not an Exception."""
+        catch = BaseException if last_resort else Exception
+        for item, parsed in zip(prepared.batch, prepared.parsed, strict=True):
+            if self._acked is not None and id(item) in self._acked:
+                continue
+            try:
+                self._commit_batch([item], [parsed], prepared.written)
+            except catch as exc:  # noqa: BLE001
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                log.error("ingest %s: message from %s cannot be stored: %r", self.client_id, item.topic, exc)
+                self._counts["internal_error"] += 1
+                msg = parsed.msg if isinstance(parsed, Rejected) else parsed
+                where = "the ingest writer thread died on it" if last_resort else "storing it failed"
+                reason = f"internal error: {where}: {type(exc).__name__}: {exc}"
+                self._commit_batch([item], [Rejected(reason[:1000], msg)], set())
 
     def _commit_batch(
         self, batch: list[Inbound], parsed: list[Any] | None = None, written: set[str] | None = None
@@ -521,7 +744,10 @@ class IngestService:
         for item, (outcome, _mid) in zip(batch, outcomes, strict=True):
             self._counts[outcome] += 1
             self._ack(item)
-        self._send_receipts(batch, parsed)
+        try:
+            self._send_receipts(batch, parsed)
+        except Exception:  # noqa: BLE001 -- receipts are best effort; the messages are stored and acked
+            log.exception("ingest %s: sending receipts failed", self.client_id)
         if self._workflow is not None and any(o == "stored" for o, _ in outcomes):
             self._outbox_wake.set()  # the workflow may have queued commands
 
@@ -608,6 +834,10 @@ class IngestService:
             flush()  # make the batch's evidence files durable before the rows that name them commit
 
     def _ack(self, item: Inbound) -> None:
+        if self._acked is not None:
+            if id(item) in self._acked:
+                return  # a batch redone after a failure: never ack a packet id twice (it may be reused by now)
+            self._acked.add(id(item))
         with self._lock:
             current = item.generation == self._generation
             if current:
@@ -658,6 +888,10 @@ class IngestService:
             return self._validate(item)
         except Rejected as exc:
             return exc
+        except Exception as exc:  # noqa: BLE001 -- whatever a payload makes the checks raise, it is refused
+            log.exception("ingest %s: validating a message from %s raised", self.client_id, item.topic)
+            self._counts["internal_error"] += 1
+            return Rejected(f"internal error while validating: {type(exc).__name__}: {exc}"[:1000])
 
     def _validate(self, item: Inbound) -> Any:
         try:
@@ -669,9 +903,10 @@ class IngestService:
         expected = _EXPECTED.get(t.kind)
         if expected is None:
             raise Rejected(f"central does not consume {t.kind!r} topics")
+        signer = None
         if self.edge_keys is not None:
             try:
-                self.edge_keys.check(item.topic, t.site_id, t.camera_id, item.payload, item.signature)
+                signer = self.edge_keys.check(item.topic, t.site_id, t.camera_id, item.payload, item.signature)
             except Unauthenticated as exc:
                 raise Rejected(f"unauthenticated: {exc}") from None
         try:
@@ -680,6 +915,9 @@ class IngestService:
             raise Rejected(exc.reason) from None
         if not isinstance(msg.head if isinstance(msg, Bundle) else msg, expected):
             raise Rejected(f"{msg.type} message on a {t.kind} topic", msg)
+        if signer is not None and isinstance(msg, StatusMessage) and msg.edge_id != signer:
+            # an `offline` status marks every camera of the edge it names: only that edge may say so
+            raise Rejected(f"unauthenticated: status names edge {msg.edge_id!r} but edge {signer!r} signed it", msg)
         if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
             raise Rejected(
                 f"payload names {msg.site_id}/{msg.camera_id} but arrived on the topic of {t.site_id}/{t.camera_id}",
@@ -749,6 +987,7 @@ class IngestService:
         text: str | None = None,
     ) -> str:
         if rows.has_phase(msg.message_id):
+            rows.check_same(msg)
             return "duplicate"
         ev = self._check_event(rows, msg)
         missing = self._check_refs(rows, msg.evidence, msg.event_id, msg)
@@ -794,6 +1033,7 @@ class IngestService:
             )
         )
         rows.phases.add(msg.message_id)
+        rows.added[msg.message_id] = msg
         deferred.append(("handle_event", msg, item))
         return "stored"
 
@@ -814,6 +1054,7 @@ class IngestService:
         """True when the picture still needs storing; raises Rejected when it disagrees with the row its event
         (or an earlier copy) made."""
         if rows.has_evidence_message(msg.message_id):
+            rows.check_same_evidence(msg, owner)
             return False
         ev = rows.evidence(msg.evidence_id)
         if ev is None:
@@ -836,9 +1077,11 @@ class IngestService:
         head = bundle.head
         if isinstance(head, EventMessage):
             if rows.has_phase(head.message_id):
+                rows.check_same(head)
                 return "duplicate"
             self._check_event(rows, head)
         elif rows.has_recheck(head.message_id):
+            rows.check_same(head)
             return "duplicate"
         attached = {e.evidence_id for e in bundle.evidence}
         apart = [r for r in head.evidence if r.evidence_id not in attached]
@@ -897,6 +1140,7 @@ class IngestService:
         text: str | None = None,
     ) -> str:
         if rows.has_recheck(msg.message_id):
+            rows.check_same(msg)
             return "duplicate"
         owner = recheck_evidence_owner(msg.command_id)
         missing = self._check_refs(rows, msg.evidence, owner, msg)
@@ -915,6 +1159,7 @@ class IngestService:
             )
         )
         rows.rechecks.add(msg.message_id)
+        rows.added[msg.message_id] = msg
         deferred.append(("handle_recheck", msg, item))
         return "stored"
 
@@ -928,14 +1173,19 @@ class IngestService:
                 .values(state="offline", detail=msg.detail, updated_at=now)
             )
         row = session.get(EdgeStatus, (msg.site_id, msg.camera_id))
+        credible = True
         if row is None:
             row = EdgeStatus(site_id=msg.site_id, camera_id=msg.camera_id)
             session.add(row)
-        elif msg.state != "offline" and msg.sent_at < row.sent_at:
-            return "status"  # an older status overtaken by a newer one
+        else:
+            # a stored time in central's future came from an edge clock that was ahead: it orders nothing (else
+            # every status after the clock is put right would count as older until real time caught up)
+            credible = (row.sent_at or 0.0) <= time.time() + _CLOCK_TOLERANCE_S
+            if credible and msg.state != "offline" and msg.sent_at < row.sent_at:
+                return "status"  # an older status overtaken by a newer one
         row.edge_id, row.state, row.source_state, row.fps = msg.edge_id, msg.state, msg.source_state, msg.fps
         row.spool_depth, row.spool_bytes, row.detail = msg.spool_depth, msg.spool_bytes, msg.detail
-        row.sent_at = max(msg.sent_at, row.sent_at or 0.0)
+        row.sent_at = max(msg.sent_at, row.sent_at or 0.0) if credible else msg.sent_at
         row.updated_at = now
         session.flush()
         return "status"

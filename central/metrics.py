@@ -64,6 +64,17 @@ _INGEST: dict[str, tuple[str, str, str]] = {
     "statuses": ("doorline_ingest_statuses_total", "counter", "edge status messages applied"),
     "db_errors": ("doorline_ingest_db_errors_total", "counter", "failed commits (retried, not acked)"),
     "commands_sent": ("doorline_outbox_sent_total", "counter", "commands published to edges"),
+    "internal_errors": (
+        "doorline_ingest_internal_errors_total",
+        "counter",
+        "messages whose validation or storage raised unexpectedly (each became a dead letter)",
+    ),
+    "thread_deaths": ("doorline_ingest_thread_deaths_total", "counter", "ingest worker threads that died"),
+    "thread_restarts": (
+        "doorline_ingest_thread_restarts_total",
+        "counter",
+        "ingest worker threads the supervisor restarted",
+    ),
 }
 
 
@@ -77,6 +88,18 @@ def unregister(service: _HasStats) -> None:
     with _lock:
         if service in _services:
             _services.remove(service)
+
+
+def problems() -> list[str]:
+    """Why a registered ingest service cannot work right now (`health_problems()`), one line each."""
+    with _lock:
+        services = list(_services)
+    out: list[str] = []
+    for svc in services:
+        check = getattr(svc, "health_problems", None)
+        if check is not None:
+            out += check()
+    return out
 
 
 def _label(value: str) -> str:

@@ -1,4 +1,5 @@
-"""Account chores behind `doorline-central create-user NAME --password P --role admin`."""
+"""Account chores behind `doorline-central create-user NAME --role admin` (the password
+from `central.password_input`)."""
 
 from __future__ import annotations
 

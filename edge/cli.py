@@ -180,7 +180,15 @@ def _publisher(settings, camera_ids: list[str]):
     if not settings.mqtt_enabled:
         return None
     from edge.publisher import Publisher
+    from edge.spool import SpoolError
 
+    try:
+        return _make_publisher(Publisher, settings, camera_ids)
+    except SpoolError as exc:  # e.g. a spool directory that cannot be written: one line, no traceback
+        raise InputError(f"{exc} (set spool_path to a writable place)") from exc
+
+
+def _make_publisher(Publisher, settings, camera_ids: list[str]):  # noqa: N803 -- the class, imported late
     return Publisher(
         settings.mqtt,
         edge_id=settings.edge_id,

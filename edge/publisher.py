@@ -258,9 +258,11 @@ class Publisher:
         self._client = None
 
     def publish(self, msg: EventMessage | EvidenceMessage | RecheckResult) -> int:
-        """Spool `msg` for delivery and return its spool seq. Never waits for the broker. Raises ValueError
-        for a message this edge may not send, SpoolFullError / SpoolError when it cannot be stored."""
-        return self.publish_many([msg])[0]
+        """Spool `msg` for delivery and return its spool seq (0 when the spool cannot take it now and it is held
+        in memory). Never waits for the broker. Raises ValueError for a message this edge may not send,
+        SpoolFullError / SpoolError when it cannot be stored nor held."""
+        seqs = self.publish_many([msg])
+        return seqs[0] if seqs else 0
 
     def publish_many(self, msgs: Sequence[EventMessage | EvidenceMessage | RecheckResult]) -> list[int]:
         """`publish` for several messages in one spool transaction, sent in this order: all are spooled or
@@ -402,6 +404,8 @@ class Publisher:
             "receipted": self._counters["receipted"],
             "resent_for_receipt": self._counters["resent_for_receipt"],
             "unauthenticated": self._counters["unauthenticated"],
+            "bad_receipts": self._counters["bad_receipts"],
+            "downstream_errors": self._counters["downstream_errors"],
             "held": self.held,
             "held_bytes": self._held_bytes,
             "spooled_late": self._counters["spooled_late"],
@@ -490,6 +494,16 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        """Commands and receipts from central, on paho's network thread: whatever a payload holds, it is
+        refused and counted here, and the thread goes on (it also carries the spool's PUBACKs)."""
+        try:
+            self._handle_downstream(message)
+        except Exception as exc:  # noqa: BLE001 -- a bug or a poisoned payload must not stop the network thread
+            self._counters["downstream_errors"] += 1
+            self._last_error = f"message on {getattr(message, 'topic', '?')} not handled: {type(exc).__name__}: {exc}"
+            log.exception("edge %s: %s", self.edge_id, self._last_error)
+
+    def _handle_downstream(self, message: mqtt.MQTTMessage) -> None:
         if self.verify_central and self._signer is not None:
             why = self._signer.check(message.topic, bytes(message.payload), signing.signature_of(message))
             if why is not None:
@@ -527,9 +541,9 @@ class Publisher:
             msg = decode(message.payload)
             if not isinstance(msg, ReceiptMessage):
                 raise SchemaError(f"{msg.type} message on a receipt topic")
-        except SchemaError as exc:
+        except (SchemaError, ValueError) as exc:
             self._counters["bad_receipts"] += 1
-            log.error("ignored malformed receipt on %s: %s", message.topic, exc.reason)
+            log.error("ignored malformed receipt on %s: %s", message.topic, getattr(exc, "reason", exc))
             return
         try:
             self._counters["receipted"] += self.spool.ack_messages(msg.message_ids)

@@ -12,11 +12,27 @@ lose their pictures and stay as plain events that still reference them. Every dr
 in `dropped_evidence` and logged; events, recheck results and commands are never dropped. If there is still
 no room, `SpoolFullError` is raised to the caller. A failed write (disk full, read-only file system,
 corrupt file) raises `SpoolError`; nothing is dropped silently.
+
+Disk use: `max_bytes` bounds the spool's files, its write-ahead log included. An eighth of it (at most 1 MiB)
+is kept for the WAL: SQLite checkpoints whenever the WAL passes half of that (`wal_autocheckpoint`) and
+truncates it back to it afterwards (`journal_size_limit`), and the messages get the rest (`room`). Pages are
+4 KiB, so a commit of one small event writes a few KiB of WAL, not a 64 KiB page per table and index touched
+(with 64 KiB pages, 300 messages of 5 KB grew the WAL to 62.7 MiB). Deletes do not zero the freed overflow
+pages (`secure_delete=FAST`; many builds default to ON, which writes every deleted picture to the WAL once more
+as zeros). A single transaction larger than the WAL's share grows it for a moment: it is checkpointed and
+truncated right after its commit.
+
+A disk that fills up must still let the spool drain: deleting a sent row writes to the WAL, and a checkpoint
+grows the database file. So a write is refused (`SpoolError`, the publisher holds the message in memory)
+when the file system would be left with less free space than the write itself twice (WAL, then database),
+the WAL not yet checkpointed and `DISK_MARGIN` for the deletes (free pages inside the file take their share of
+the database's growth).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -29,6 +45,10 @@ from wire.schema import SchemaError, strip_bundle
 log = logging.getLogger("doorline.edge.spool")
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+PAGE_SIZE = 4096
+WAL_SHARE = 8  # 1/8 of max_bytes is kept for the write-ahead log ...
+WAL_MAX_BYTES = 1024 * 1024  # ... but no more than this
+DISK_MARGIN = 192 * 1024  # free space kept on the file system for acknowledging (deleting) spooled rows
 DROPPABLE_KINDS: tuple[str, ...] = ("evidence",)
 STRIPPABLE_KINDS: tuple[str, ...] = ("bundle",)
 
@@ -79,11 +99,24 @@ CREATE TABLE IF NOT EXISTS rejected (
 class Spool:
     """Thread-safe FIFO of outgoing MQTT messages on disk."""
 
-    def __init__(self, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES, synchronous: str = "NORMAL"):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        synchronous: str = "NORMAL",
+        wal_bytes: int | None = None,
+    ):
+        """`wal_bytes`: how much of `max_bytes` is kept for the write-ahead log (default: an eighth, at most
+        1 MiB); the messages may use the rest."""
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.wal_bytes = min(max_bytes // WAL_SHARE, WAL_MAX_BYTES) if wal_bytes is None else wal_bytes
+        if not 0 <= self.wal_bytes < max_bytes:
+            raise ValueError("wal_bytes must be at least 0 and less than max_bytes")
+        self.room = max_bytes - self.wal_bytes  # for the messages themselves
         self._lock = threading.Lock()
         self.dropped_evidence = 0
         self.rejected = 0
@@ -91,10 +124,11 @@ class Spool:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            # big pages: a 133 KB evidence payload spans 3 pages instead of 33 (inserts and deletes ~3x
-            # cheaper); only takes effect when the file is created, before WAL is switched on
-            self._db.execute("PRAGMA page_size=65536")
+            # small pages keep the WAL small (see the module doc); only takes effect when the file is created,
+            # before WAL is switched on (an empty spool of older, 64 KiB pages is rebuilt below)
+            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._limit_wal()
             # NORMAL survives a killed process (WAL); FULL also survives power loss, at a cost per message.
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
@@ -107,8 +141,30 @@ class Spool:
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool"
             ).fetchone()
             self.rejected = self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+            if self._page_size() != PAGE_SIZE and self._depth == 0 and self.rejected == 0:
+                self._rebuild_with_small_pages()
         except (sqlite3.Error, OSError) as exc:
             raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+
+    def _page_size(self) -> int:
+        return int(self._db.execute("PRAGMA page_size").fetchone()[0])
+
+    def _limit_wal(self) -> None:
+        """Checkpoint when the WAL holds half its share, and truncate it to its share after a checkpoint."""
+        limit = max(self.wal_bytes, 64 * 1024)  # below this, checkpoints would run every commit or two
+        self._wal_limit = limit
+        self._wal_path = self.path.with_name(self.path.name + "-wal")
+        self._db.execute("PRAGMA secure_delete=FAST")
+        self._db.execute(f"PRAGMA journal_size_limit={limit}")
+        self._db.execute(f"PRAGMA wal_autocheckpoint={max(1, limit // 2 // self._page_size())}")
+
+    def _rebuild_with_small_pages(self) -> None:
+        """An empty spool made with 64 KiB pages: rebuild it with PAGE_SIZE pages (VACUUM outside WAL)."""
+        self._db.execute("PRAGMA journal_mode=DELETE")
+        self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._limit_wal()
 
     # ------------------------------------------------------------------ writing
 
@@ -119,10 +175,11 @@ class Spool:
     def check_fits(self, total: int, count: int = 1) -> None:
         """Raise SpoolFullError when `count` messages of `total` bytes could never fit, not even in an empty
         spool."""
-        if total > self.max_bytes:
+        if total > self.room:
             raise SpoolFullError(
                 f"{'message' if count == 1 else f'{count} messages'} of {total} bytes "
-                f"larger than the whole spool ({self.max_bytes})"
+                f"larger than the whole spool ({self.room} of its {self.max_bytes} bytes are for messages, the "
+                "rest for its write-ahead log)"
             )
 
     def put_many(
@@ -142,10 +199,11 @@ class Spool:
         self.check_fits(total, len(messages))
         now = time.time()
         with self._lock:
+            self._check_disk(total)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    if self._bytes + total > self.max_bytes:
+                    if self._bytes + total > self.room:
                         self._make_room(total, messages[-1][2])
                     ids = message_ids if message_ids is not None else [None] * len(messages)
                     seqs = [
@@ -157,6 +215,7 @@ class Spool:
                         for (topic, payload, kind), size, mid in zip(messages, sizes, ids, strict=True)
                     ]
                     self._db.execute("COMMIT")
+                    self._after_commit()
                 except BaseException:
                     self._rollback()
                     self._reload_counts()
@@ -170,7 +229,7 @@ class Spool:
     def _make_room(self, size: int, kind: str) -> None:
         """Drop oldest evidence, then strip the oldest bundles' pictures, until `size` more bytes fit; inside
         the caller's transaction."""
-        need = self._bytes + size - self.max_bytes
+        need = self._bytes + size - self.room
         freed = dropped = rows = 0
         for seq, row_size in self._db.execute(
             f"SELECT seq, size FROM spool WHERE kind IN ({','.join('?' * len(DROPPABLE_KINDS))}) "
@@ -205,7 +264,7 @@ class Spool:
                 dropped += pictures
         if freed < need:
             raise SpoolFullError(
-                f"spool full: {self._bytes} of {self.max_bytes} bytes held by messages that are never "
+                f"spool full: {self._bytes} of {self.room} bytes held by messages that are never "
                 "dropped; "
                 f"cannot add a {kind} message of {size} bytes (is the broker reachable?)"
             )
@@ -213,10 +272,52 @@ class Spool:
         self._bytes -= freed
         self.dropped_evidence += dropped
         log.warning(
-            "spool at its cap (%d bytes): dropped the %d oldest evidence image(s) to make room",
-            self.max_bytes,
+            "spool at its cap (%d bytes for messages): dropped the %d oldest evidence image(s) to make room",
+            self.room,
             dropped,
         )
+
+    def _check_disk(self, total: int) -> None:
+        """Raise SpoolError when writing `total` bytes would leave the file system too full for the spool to
+        checkpoint its WAL and delete what it sends (see the module doc); the caller holds the lock."""
+        try:
+            fs = os.statvfs(self.path.parent)
+            free = fs.f_bavail * fs.f_frsize
+            if free >= 2 * total + 4 * self._wal_limit + DISK_MARGIN:
+                return  # the common case, decided without asking SQLite anything
+            page = self._page_size()
+            in_file = int(self._db.execute("PRAGMA freelist_count").fetchone()[0]) * page
+            # near full: checkpoint now, and count what is still not in the database file (its growth to come)
+            _busy, frames, done = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            pending = max(0, frames - done) * (page + 24)
+            wal_size = os.path.getsize(self._wal_path) if self._wal_path.exists() else 0
+        except (OSError, AttributeError, sqlite3.Error):
+            return  # no statvfs here, or it failed: SQLite reports a full disk itself
+        # the write goes to the WAL first (after a complete checkpoint SQLite rewrites the WAL file from its
+        # start, so its present size is room), with DISK_MARGIN kept for the deletes that follow; then into the
+        # database file at the checkpoint, where the file's free pages take what they can
+        wal_room = wal_size if frames == done else max(0, wal_size - frames * (page + 24))
+        need = max(0, total + 2 * page + DISK_MARGIN - wal_room) + max(0, total + pending - in_file)
+        if free < need:
+            raise SpoolError(
+                f"spool write refused ({self.path}): disk nearly full, {free} bytes free and {need} needed for "
+                f"{total} bytes of messages plus room to checkpoint and acknowledge"
+            )
+
+    def _after_commit(self) -> None:
+        """A transaction larger than the WAL's share left a WAL beyond it: checkpoint and truncate it now. On a
+        nearly full disk, checkpoint after every commit, so that the next transaction rewrites the WAL file
+        from its start instead of growing it into the last free bytes (which would leave the spool unable to
+        delete what it sent). The caller holds the lock. Failing (a full disk) is harmless: SQLite retries."""
+        try:
+            if os.path.getsize(self._wal_path) > self._wal_limit:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            fs = os.statvfs(self.path.parent)
+            if fs.f_bavail * fs.f_frsize < 2 * self._wal_limit + DISK_MARGIN:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except (OSError, AttributeError, sqlite3.Error) as exc:
+            log.debug("spool %s: WAL checkpoint after a large transaction failed: %s", self.path, exc)
 
     def _rollback(self) -> None:
         try:
@@ -289,6 +390,7 @@ class Spool:
                 chunk = keys[i : i + 500]
                 rows += self._db.execute(sql.format(",".join("?" * len(chunk))), (*params, *chunk)).fetchall()
             self._db.execute("COMMIT")
+            self._after_commit()
         except sqlite3.Error as exc:
             self._rollback()
             raise SpoolError(f"spool {what} failed ({self.path}): {exc}") from exc
@@ -347,17 +449,34 @@ class Spool:
     def bytes(self) -> int:
         return self._bytes
 
+    def disk_bytes(self) -> tuple[int, int]:
+        """(database file, write-ahead log) sizes on disk now, in bytes."""
+        sizes = []
+        for p in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                sizes.append(os.path.getsize(p))
+            except OSError:
+                sizes.append(0)
+        return sizes[0], sizes[1]
+
     def stats(self) -> dict[str, int]:
+        file_bytes, wal_bytes = self.disk_bytes()
         return {
             "depth": self._depth,
             "bytes": self._bytes,
             "max_bytes": self.max_bytes,
+            "file_bytes": file_bytes,
+            "wal_bytes": wal_bytes,
             "dropped_evidence": self.dropped_evidence,
             "rejected": self.rejected,
         }
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # leave no WAL behind
+            except sqlite3.Error:
+                pass  # e.g. a full disk: the WAL stays and is replayed on the next open
             try:
                 self._db.close()
             except sqlite3.Error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -98,13 +99,16 @@ def main() -> int:
     camera_id, site_id = "dev-cam-00", "demo-street"
     env = dict(os.environ, DOORLINE_DATABASE_URL=db_url, DOORLINE_EVIDENCE_DIR=str(WORK / "evidence-store"),
                DOORLINE_MQTT__HOST=mqtt_host, DOORLINE_MQTT__PORT=str(mqtt_port), DOORLINE_MQTT__PREFIX=prefix,
-               DOORLINE_PORT=str(api_port), DOORLINE_TICK_INTERVAL_S="2")
+               DOORLINE_PORT=str(api_port), DOORLINE_TICK_INTERVAL_S="2",
+               # central refuses the shipped default key: the demo signs its tokens with a fresh one per run
+               DOORLINE_SECRET_KEY=os.environ.get("DOORLINE_SECRET_KEY") or secrets.token_urlsafe(48),
+               DOORLINE_ADMIN_PASSWORD=ADMIN_PASSWORD)  # from the environment: never on a command line
 
     procs: list[subprocess.Popen] = []
     try:
         start_broker(mqtt_host, mqtt_port, procs)
         say(f"starting doorline-central on http://127.0.0.1:{api_port} (database {db_url.split('@')[-1]})")
-        central = subprocess.Popen([str(VENV_BIN / "doorline-central"), "serve", "--admin-password", ADMIN_PASSWORD],
+        central = subprocess.Popen([str(VENV_BIN / "doorline-central"), "serve"],
                                    env=env, stdout=open(WORK / "central.log", "wb"), stderr=subprocess.STDOUT)
         procs.append(central)
         api = f"http://127.0.0.1:{api_port}"

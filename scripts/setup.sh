@@ -49,6 +49,11 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 say "mosquitto: $( (command -v mosquitto || echo /usr/sbin/mosquitto) )"
 
+# 3. A CJK font, so the printable grade board (PNG/PDF) draws Chinese shop names (never fetched at run time).
+if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  apt_install fonts-wqy-microhei || say "no CJK font: Chinese on printed boards shows as boxes"
+fi
+
 if [ $want_test = 1 ]; then
   # 3. Chromium for the browser tests (Playwright drives Debian's build; it never downloads one).
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi

@@ -80,3 +80,14 @@ def db_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'doorline.db'}"
     return request.getfixturevalue("pg_url")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `reliability` are the long runs: they run under `make reliability`
+    (DOORLINE_RELIABILITY_DIR set) or when asked for with `-m reliability`, never in the ordinary suite."""
+    if os.environ.get("DOORLINE_RELIABILITY_DIR") or "reliability" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="long run: make reliability (or -m reliability)")
+    for item in items:
+        if item.get_closest_marker("reliability") is not None:
+            item.add_marker(skip)

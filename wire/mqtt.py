@@ -44,6 +44,9 @@ def mqtt_client(settings: MqttSettings, client_id: str, **kwargs: Any) -> mqtt.C
         )
         client.tls_insecure_set(settings.tls_insecure)
     client.reconnect_delay_set(min_delay=1, max_delay=16)
+    # an exception in one of our callbacks is logged by paho and the network thread goes on; without this it
+    # would end the thread (no more traffic, while the client still looks connected)
+    client.suppress_exceptions = True
     return client
 
 

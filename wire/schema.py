@@ -18,7 +18,9 @@ header>, ...]}` and each picture's length is the `size` of the head's reference 
 not fit the message limit, or that the edge spool stripped at its cap, travels (or is missing) on its own.
 
 `decode()` never raises anything but `SchemaError`, whose `reason` is short and safe to store in a
-dead-letter table.
+dead-letter table: JSON nested deeper than `MAX_DEPTH` (a payload of 1,000 `[` would make `json.loads` raise
+`RecursionError`) is refused by a cheap scan before it is parsed, non-finite numbers (`NaN`, `Infinity`) are
+refused while parsing, and any other exception on the way is turned into a `SchemaError` too.
 
 Ids: `message_id` is unique per message (central stores a message at most once by it);
 `event_id` names one violation episode in one zone and is shared by its start / update / end messages,
@@ -31,6 +33,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import struct
 import time
 from dataclasses import dataclass
@@ -57,6 +60,7 @@ MAX_EVIDENCE_ITEMS = 16  # evidence pictures one event or recheck result referen
 BINARY_MAGIC = b"\x00DLB"
 BUNDLE_MAGIC = b"\x00DLE"
 MAX_HEADER_BYTES = 64 * 1024
+MAX_DEPTH = 32  # JSON nesting a valid message never comes near (an event's boxes are 3 deep)
 _FRAME = struct.Struct(">4sI")
 _DATA = "evidence_data"  # validation-context key of a binary frame's JPEG bytes
 
@@ -80,6 +84,8 @@ class SchemaError(ValueError):
     """A payload that is not a valid Doorline message. `reason` says why, in one line."""
 
     def __init__(self, reason: str):
+        if len(reason) > 500:  # a reason may quote the payload (an unknown type, a version): never at length
+            reason = reason[:499] + "…"
         super().__init__(reason)
         self.reason = reason
 
@@ -350,13 +356,49 @@ def bundle_overhead(head: EventMessage | RecheckResult) -> int:
     """Bytes of a bundle of `head` beyond its pictures, with room for the evidence headers (~400 bytes each)."""
     return _FRAME.size + 64 + len(head.model_dump_json()) + 512 * len(head.evidence)
 
+# a JSON string, or an unterminated one up to the end: possessive, so it never backtracks and never fails to
+# match at a quote (a pattern that can fail there rescans the rest of the payload from every quote: quadratic)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_TO_PARENS = bytes.maketrans(b"[]{}", b"()()")
+
+
+def check_depth(raw: bytes, limit: int = MAX_DEPTH) -> None:
+    """Raise SchemaError when the JSON text `raw` nests arrays/objects deeper than `limit` (or has brackets
+    that can never balance), before anything parses it. C-speed work only: strings are cut out, the
+    brackets kept, and innermost pairs removed `limit` times; an opening bracket left over is too deep."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return  # cannot nest deeper than it has brackets
+    brackets = _JSON_STRING.sub(b"", raw).translate(_TO_PARENS, _NOT_BRACKET)
+    for _ in range(limit):
+        if b"()" not in brackets:
+            break
+        brackets = brackets.replace(b"()", b"")
+    if b"(" in brackets:
+        raise SchemaError(f"JSON nested deeper than {limit} levels (or unbalanced brackets)")
+
+
+def _reject_constant(name: str) -> Any:
+    raise SchemaError(f"not JSON: {name} is not a number a message may carry")
+
+
+def _loads(text: bytes, what: str) -> Any:
+    """`json.loads` after the depth check; only SchemaError escapes (RecursionError, a 5,000-digit integer's
+    ValueError, MemoryError, ... included)."""
+    check_depth(text)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except SchemaError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"{what} is not JSON: {exc}"[:500]) from None
+    except Exception as exc:  # noqa: BLE001 -- whatever the parser throws, the payload is refused, not the caller
+        raise SchemaError(f"{what} is not JSON: {type(exc).__name__}: {exc}"[:500]) from None
+
 
 def _decode_bundle(raw: bytes) -> Bundle:
     header, data = _split_frame(raw)
-    try:
-        obj = json.loads(header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"bundle header is not JSON: {exc}") from None
+    obj = _loads(header, "bundle header")
     if not isinstance(obj, dict) or obj.get("type") != "bundle":
         raise SchemaError("bundle header is not a bundle object")
     if obj.get("v") != VERSION:
@@ -438,8 +480,22 @@ def _evidence_data(obj: dict[str, Any], frame: dict[str, bytes] | None) -> bytes
 
 
 def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message | Bundle:
-    """Parse and validate one payload (JSON, a binary evidence frame or a bundle). Raises only `SchemaError`."""
-    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    """Parse and validate one payload (JSON, a binary evidence frame or a bundle). Raises only `SchemaError`,
+    whatever the payload holds."""
+    try:
+        return _decode(payload, max_bytes)
+    except SchemaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- a bug here must refuse the payload, not stop its consumer
+        raise SchemaError(f"undecodable payload: {type(exc).__name__}: {exc}"[:500]) from None
+
+
+def _decode(payload: bytes | str, max_bytes: int) -> Message | Bundle:
+    if isinstance(payload, str):
+        if len(payload) > max_bytes:  # before encoding it: a huge str is refused without a copy
+            raise SchemaError(f"payload of {len(payload)} characters exceeds the limit of {max_bytes} bytes")
+        payload = payload.encode("utf-8", "surrogatepass")
+    raw = bytes(payload)
     if len(raw) > max_bytes:
         raise SchemaError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
     if raw.startswith(BUNDLE_MAGIC):
@@ -448,10 +504,7 @@ def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Messa
     if raw.startswith(BINARY_MAGIC):
         raw, data = _split_frame(raw)
         context = {_DATA: data}
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
+    obj = _loads(raw, "payload")
     if not isinstance(obj, dict):
         raise SchemaError("payload is not a JSON object")
     if "v" not in obj:

@@ -69,10 +69,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def check_same_origin(request: Request) -> None:
-    """Refuse a cookie-authenticated write whose Origin names another site. SameSite=Lax already keeps the
-    cookie off cross-site posts; this also covers sibling subdomains and old browsers."""
+    """Refuse a cookie-authenticated write whose Origin names another site, or is `null` (sandboxed frames,
+    data: and file: pages, cross-site redirects: nothing this site's own pages send). SameSite=Lax already
+    keeps the cookie off cross-site posts; this also covers sibling subdomains and old browsers."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+    if origin is None:
+        return
+    if origin.strip().lower() == "null" or urlsplit(origin).netloc != request.headers.get("host", ""):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
 
 

@@ -269,6 +269,11 @@ def confirm(
         ),
     )
     case.notices.append(notice)
+    if shop is not None:
+        from central.notices.outbox import enqueue_notice  # delivery rows commit with the notice, or neither
+
+        session.flush()
+        enqueue_notice(session, notice, case=case, shop=shop, settings=settings, now=now)
     _set_state(
         session,
         case,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central.domain.bounds import BoundedDay
 from central.orm.events import Event
 from wire.schema import Phase, Violation
 
@@ -25,8 +26,8 @@ class EventFilter(BaseModel):
     shop_id: str | None = Field(default=None, description="shop id the edge reported")
     violation: Violation | None = None
     phase: Phase | None = None
-    since: date | None = Field(default=None, description="first day (UTC), inclusive")
-    until: date | None = Field(default=None, description="last day (UTC), inclusive")
+    since: BoundedDay | None = Field(default=None, description="first day (UTC), inclusive")
+    until: BoundedDay | None = Field(default=None, description="last day (UTC), inclusive")
 
     @field_validator("*", mode="before")
     @classmethod

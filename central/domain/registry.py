@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from central import json_limits
 from central.domain import audit
 from central.domain.bulk import bulk_insert
 from central.domain.clock import now_utc
@@ -240,6 +241,10 @@ class ImportReport:
         }
 
 
+# a footprint is [[lon, lat], ...]; a feature collection nests 6 deep (properties may hold zone lists)
+FOOTPRINT_MAX_DEPTH = 4
+ROW_MAX_DEPTH = 8
+IMPORT_MAX_DEPTH = 16
 _WKT = re.compile(r"^\s*POLYGON\s*\(\(\s*(.*?)\s*\)", re.IGNORECASE | re.DOTALL)
 _TRUE = {"1", "true", "yes", "y", "t", "signed"}
 _FALSE = {"0", "false", "no", "n", "f", "", "unsigned"}
@@ -250,7 +255,7 @@ def parse_footprint(text: str) -> list[list[float]] | None:
     if not text:
         return None
     if text.startswith("["):
-        return json.loads(text)
+        return json_limits.loads(text, FOOTPRINT_MAX_DEPTH)
     m = _WKT.match(text)
     if not m:
         raise ValueError("footprint is neither WKT POLYGON nor a JSON list of [lon, lat]")
@@ -265,7 +270,7 @@ def parse_zones(text: str) -> list[dict[str, Any]]:
     if not text:
         return []
     if text.startswith("["):
-        zones = json.loads(text)
+        zones = json_limits.loads(text, ROW_MAX_DEPTH)
         if not isinstance(zones, list):
             raise ValueError("zones must be a JSON list")
         return zones
@@ -287,6 +292,21 @@ def _parse_bool(text: Any) -> bool:
     if t in _FALSE:
         return False
     raise ValueError(f"agreement_signed {text!r} is not yes/no")
+
+
+def _holds_nul(row: Any) -> bool:
+    stack = [row]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -395,7 +415,7 @@ def _bad_bytes(data: bytes, exc: UnicodeDecodeError, encoding: str) -> str:
 
 
 def _geojson_rows(fp: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    doc = json.load(fp)
+    doc = json_limits.loads(fp.read(), IMPORT_MAX_DEPTH)  # a 100,000-deep document is a ValueError
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ValueError("GeoJSON import needs a FeatureCollection")
     for i, feat in enumerate(doc.get("features") or [], start=1):
@@ -459,6 +479,9 @@ def import_shops(
             report.errors.append(RowError(line, None, err))
             continue
         assert row is not None
+        if _holds_nul(row):  # PostgreSQL text cannot store it: the row is bad, the file is not
+            report.errors.append(RowError(line, None, "a field holds a NUL character"))
+            continue
         try:
             shop = ShopIn.model_validate(row)
         except ValidationError as exc:

@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 CamId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -89,6 +89,17 @@ class ShopPatch(BaseModel):
     zones: list[ZoneIn] | None = None
 
     _footprint = field_validator("footprint")(ShopFields._footprint.__func__)  # type: ignore[attr-defined]
+
+    @model_validator(mode="after")
+    def _explicit_nulls(self) -> ShopPatch:
+        """`null` clears a text field (to ""); the name and the agreement flag cannot be cleared."""
+        for name in self.model_fields_set:
+            if getattr(self, name) is not None or name in ("footprint", "zones"):
+                continue
+            if name in ("name", "agreement_signed"):
+                raise ValueError(f"{name} cannot be null")
+            setattr(self, name, "")
+        return self
 
 
 class ZonePublic(BaseModel):

@@ -5,6 +5,8 @@ from central.orm import (  # noqa: F401
     cases,
     events,
     grades,
+    notices,  # notice delivery, owner links, appeals
+    reports,  # citizen reports
     shops,
     users,
 )

@@ -11,7 +11,6 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -22,19 +21,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import i18n
+from central.api.bounds import BoundedDay, IntId, PageNo
 from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, StoreDep, check_same_origin
+from central.api.security import request_is_https
 from central.api.throttle import get_throttle
-from central.auth import authenticate, create_access_token, shop_link_token
+from central.auth import AuthError, authenticate, create_access_token, revoke_tokens, shop_link_token, user_for_token
 from central.charts import grade_share_svg
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
 from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
 from central.domain.events import EventFilter, query_events
-from central.domain.photos import MAX_PHOTO_BYTES, store_photo
+from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
+from central.orm.events import EdgeStatus
 from central.orm.shops import Shop
 from central.orm.users import User
 from central.settings import CentralSettings
@@ -119,15 +121,25 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
             resp = _back(safe_next(next), t.gettext("Your earlier decision was too old to apply; "
                                                     "please decide again."))
     resp.set_cookie(COOKIE_NAME, token, max_age=settings.token_ttl_s, httponly=True, samesite="lax",
-                    secure=request.url.scheme == "https", path="/")
+                    secure=request_is_https(request, settings.trusted_proxies), path="/")
     return resp
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    """Ends the session for good: the token is revoked server-side (with every other token of the account),
+    so a copy of the cookie no longer works either."""
     check_same_origin(request)
+    token = request.cookies.get(COOKIE_NAME)
+    if token:
+        try:
+            revoke_tokens(user_for_token(session, settings, token))
+            session.commit()
+        except AuthError:
+            pass  # already invalid: nothing to revoke
     resp = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
-    resp.delete_cookie(COOKIE_NAME, path="/")
+    resp.delete_cookie(COOKIE_NAME, path="/",
+                       secure=request_is_https(request, settings.trusted_proxies), httponly=True, samesite="lax")
     return resp
 
 
@@ -426,7 +438,7 @@ def _with_photo(request: Request, session: Session, settings: CentralSettings, s
     needs one) and travels in the form as its sha256."""
     if photo is not None and photo.filename and _signed_in(request, session):
         try:
-            form["evidence"] = store_photo(store, photo.file.read(MAX_PHOTO_BYTES + 1))
+            form["evidence"] = store_photo(store, photo.file.read(OFFICER_MAX_BYTES + 1))
         except DomainError as exc:
             t = request_translator(request)
             return _back(safe_next(form.get("back")), t.gettext(failed) + t.gettext(": ") + _why(t, exc))
@@ -451,7 +463,7 @@ def close_case(case_id: str, request: Request, session: SessionDep, settings: Se
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_task(task_id: int, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
+def complete_task(task_id: IntId, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
                   outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
                   back: Annotated[str, Form()] = "/console/cases",
                   photo: Annotated[UploadFile | None, File()] = None) -> Response:
@@ -465,7 +477,7 @@ def complete_task(task_id: int, request: Request, session: SessionDep, settings:
 def case_list(request: Request, session: SessionDep,
               state: Annotated[Literal[ANY_STATE], Query()] = "",  # type: ignore[valid-type]
               shop: Annotated[str | None, Query(max_length=64)] = None,
-              page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+              page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = queries.recent_cases(session, state=state or None, shop_id=shop or None, limit=limit,
@@ -495,7 +507,7 @@ def case_detail(case_id: str, request: Request, session: SessionDep, settings: S
 
 @router.get("/events", response_class=HTMLResponse)
 def events(request: Request, session: SessionDep, f: Annotated[EventFilter, Query()],
-           page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+           page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = query_events(session, f, limit=limit, offset=(page_no - 1) * limit)
@@ -535,7 +547,7 @@ def dismiss_ownerless(event_id: str, request: Request, session: SessionDep, sett
 def shops(request: Request, session: SessionDep, settings: SettingsDep,
           q: Annotated[str | None, Query(max_length=200)] = None,
           grade: Annotated[Literal["", "red", "yellow", "green"], Query()] = "",
-          page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+          page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
     rows, total = queries.shops_page(session, q=q or None, grade=grade or None, offset=(page_no - 1) * limit,
@@ -576,7 +588,7 @@ def grades(request: Request, session: SessionDep, days: Annotated[int, Query(ge=
 
 
 @router.get("/inspections", response_class=HTMLResponse)
-def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: date | None = None,
+def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: BoundedDay | None = None,
                 road: Annotated[str | None, Query(max_length=200)] = None,
                 order: Annotated[Literal["route", "priority"], Query()] = "route") -> HTMLResponse:
     user = console_user(request, session)
@@ -595,13 +607,10 @@ def edges(request: Request, session: SessionDep) -> HTMLResponse:
     user = console_user(request, session)
     from central.orm.users import EdgeCredential
 
-    creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id)))
-    try:
-        from central.orm.events import EdgeStatus
-    except ImportError:
-        cameras: list[Any] = []
-    else:
-        cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
+    # credentials are for admins, as in the API (GET /api/edges/credentials)
+    creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id))) \
+        if _can(user, "admin") else None
+    cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
     return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds))
 
 

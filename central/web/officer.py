@@ -18,7 +18,7 @@ from central.api.deps import SessionDep, SettingsDep, StoreDep, check_same_origi
 from central.domain import cases, checklist, inspections, officer
 from central.domain.clock import local_day, now_utc, to_local
 from central.domain.errors import DomainError
-from central.domain.photos import MAX_PHOTO_BYTES, store_photo
+from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 from central.orm.cases import Case
 from central.orm.users import User
 from central.web.render import console_user, page, require_console_role
@@ -46,7 +46,7 @@ def _photos(store: Any, files: list[UploadFile] | None) -> list[str]:
     for f in files or []:
         if f.filename:
             try:
-                out.append(store_photo(store, f.file.read(MAX_PHOTO_BYTES + 1)))
+                out.append(store_photo(store, f.file.read(OFFICER_MAX_BYTES + 1)))
             except DomainError as exc:
                 raise DomainError(f"{f.filename}: {exc.message}") from None
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -105,7 +106,7 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
     port = free_port()
     db_url = f"sqlite:///{tmp_path / 'doorline.db'}"
     settings = CentralSettings(database_url=db_url, evidence_dir=tmp_path / "evidence", ingest_enabled=False,
-                               secret_key="browser-test-secret-0123456789-abcdef", port=port)
+                               secret_key=secrets.token_urlsafe(48), port=port)
     engine = make_engine(db_url)
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)

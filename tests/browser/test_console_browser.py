@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from central.auth import shop_link_token
+from central.notices import links
 from central.orm.cases import Case
 
 from .conftest import PASSWORDS, SHOTS, Server
@@ -55,15 +56,22 @@ def test_reviewer_confirms_alert_and_shop_owner_sees_notice(page: Page, server: 
     expect(page.locator(".timeline")).to_contain_text("reviewer")
     page.screenshot(path=str(SHOTS / "console-case.png"), full_page=True)
 
-    owner = page.context.browser.new_context(viewport={"width": 900, "height": 900}).new_page()
-    owner.goto(f"{server.url}/shop/{shop_link_token(server.settings, server.shop_id)}")
+    with server.factory() as s:
+        token = links.owner_token(s, server.settings, server.shop_id)
+        s.commit()
+    owner = page.context.browser.new_context(viewport={"width": 900, "height": 900}, locale="en-US").new_page()
+    owner.goto(f"{server.url}/owner/{token}")
     expect(owner.locator("h1")).to_contain_text("Golden Fruit")
-    notice = owner.locator("article.notice")
+    notice = owner.locator("section.case[data-case]")
     expect(notice).to_have_count(1)
     expect(notice).to_contain_text("Advice")
     expect(notice).to_contain_text("Fix it before")
-    assert image_loaded(owner, "article.notice img.evidence"), "the owner does not see the evidence photo"
+    assert image_loaded(owner, "section.case img.evidence"), "the owner does not see the evidence photo"
     owner.screenshot(path=str(SHOTS / "shop-page.png"), full_page=True)
+    # the old public link shows the public board: no notice, no photo
+    owner.goto(f"{server.url}/shop/{shop_link_token(server.settings, server.shop_id)}")
+    expect(owner.locator("h1")).to_contain_text("Golden Fruit")
+    expect(owner.locator("img")).to_have_count(0)
     owner.context.close()
 
 

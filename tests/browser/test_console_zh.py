@@ -128,7 +128,7 @@ def _prior_strikes(server: Server, shop_id: str, n: int) -> None:
                 cases.dismiss(s, open_case.id, actor="test", reason="history")
             c = handle_event(s, msg, server.settings)
             cases.confirm(s, c.id, actor="test", settings=server.settings)
-            cases.close_case(s, c.id, actor="test", reason="settled")
+            cases.close_case(s, c.id, actor="test", reason="settled", evidence=["ef" * 32])
             s.commit()
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 CSV = """id,name,address,road,area,business_type,owner,phone,agreement_signed,footprint,zones
@@ -84,7 +86,8 @@ def test_rule_set_and_policies_come_from_the_config_file(tmp_path: Path, monkeyp
 
 def test_serve_with_a_missing_accounts_file_stops_with_one_clear_line(tmp_path: Path) -> None:
     env = dict(os.environ, DOORLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
-               DOORLINE_EDGE_ACCOUNTS=str(tmp_path / "missing.yaml"), DOORLINE_PORT="18999")
+               DOORLINE_EDGE_ACCOUNTS=str(tmp_path / "missing.yaml"), DOORLINE_PORT="18999",
+               DOORLINE_SECRET_KEY=secrets.token_urlsafe(48))
     run = subprocess.run([sys.executable, "-m", "central.cli", "serve"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 2
@@ -107,3 +110,51 @@ def test_import_of_a_chinese_excel_csv(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("select name, address from shops")).all() == [("鲜果铺", "人民路 1 号")]
     engine.dispose()
+
+
+def _users(db: str) -> dict[str, str]:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("select username, role from users")).all())
+    engine.dispose()
+    return rows
+
+
+def test_create_user_reads_the_password_from_a_file_or_the_environment_never_argv(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    secret_file = tmp_path / "pw.txt"
+    secret_file.write_text("file-password-123\n")
+    run = central(["create-user", "alice", "--role", "admin", "--password-file", str(secret_file)], db)
+    assert run.returncode == 0, run.stderr
+    env = dict(os.environ, DOORLINE_DATABASE_URL=db, DOORLINE_USER_PASSWORD="env-password-456")
+    run = subprocess.run([sys.executable, "-m", "central.cli", "create-user", "bob"], env=env, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert _users(db) == {"alice": "admin", "bob": "viewer"}
+
+    from central.auth import verify_password
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        hashes = dict(conn.execute(text("select username, password_hash from users")).all())
+    engine.dispose()
+    assert verify_password(hashes["alice"], "file-password-123")
+    assert verify_password(hashes["bob"], "env-password-456")
+
+    # the old flag is gone; without a file, variable or terminal: one clear line, nothing created
+    old = central(["create-user", "carol", "--password", "on-the-command-line"], db)
+    assert old.returncode == 2 and "unrecognized arguments: --password" in old.stderr
+    env.pop("DOORLINE_USER_PASSWORD")
+    none = subprocess.run([sys.executable, "-m", "central.cli", "create-user", "carol"], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert none.returncode == 2 and "DOORLINE_USER_PASSWORD" in none.stderr and "Traceback" not in none.stderr
+    assert "carol" not in _users(db)
+
+
+def test_serve_has_no_admin_password_flag() -> None:
+    from central.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--admin-password", "visible-in-ps"])
+    help_text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()  # noqa: SLF001
+    assert "--admin-password-file" in help_text and "DOORLINE_ADMIN_PASSWORD" in help_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import socket
 
 import pytest
@@ -73,7 +74,7 @@ def test_app_serves_evidence_from_s3_to_viewers_only(s3_endpoint: str, tmp_path)
 
     url = f"sqlite:///{tmp_path / 'c.db'}"
     settings = CentralSettings(database_url=url, ingest_enabled=False, evidence_s3_bucket="evidence",
-                               evidence_s3_endpoint=s3_endpoint, secret_key="s3-test-secret-0123456789-abcdefghij")
+                               evidence_s3_endpoint=s3_endpoint, secret_key=secrets.token_urlsafe(48))
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)

@@ -16,6 +16,7 @@ import yaml
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.detections import Detections
+from testkit.sink import SinkStandIn
 from wire.schema import EventMessage, EvidenceMessage
 from zones.geo import LocalProjection
 from zones.projection import CameraPose, Intrinsics, ground_points
@@ -72,14 +73,6 @@ def flight(data_dir: Path, tmp_path_factory):
     return folder, boxes
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    def publish(self, msg) -> None:
-        self.messages.append(msg)
-
-
 def test_each_stall_of_a_flight_is_one_event_on_its_own_shop(flight, models_dir: Path, tmp_path: Path) -> None:
     folder, boxes = flight
     settings = EdgeSettings.load(
@@ -87,7 +80,7 @@ def test_each_stall_of_a_flight_is_one_event_on_its_own_shop(flight, models_dir:
         evidence_dir=tmp_path / "evidence",
         cameras=[CameraSettings(id="drone-1", kind="drone", source=str(folder / "DJI_0001.MP4"),
                                 footprints=folder / "footprints.geojson", calibration=folder / "camera.yaml")])
-    sink = Sink()
+    sink = SinkStandIn()
     pipeline = Pipeline(settings, publisher=sink).start()
     camera = pipeline.cameras["drone-1"]
     for k in range(FRAMES):

@@ -20,6 +20,7 @@ import yaml
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
+from testkit.sink import SinkStandIn
 from tests.edge.test_sources import MjpegServer
 from wire.schema import CommandMessage, EventMessage, decode, encode
 
@@ -92,14 +93,16 @@ def write_zones(path: Path, doc: dict) -> Path:
     return path
 
 
-class Sink:
+class Sink(SinkStandIn):
     """What central would receive (every message round-trips the wire format); `on_event` may act."""
 
     def __init__(self, on_event=None) -> None:
+        super().__init__()
         self.events: list[EventMessage] = []
         self.on_event = on_event
 
     def publish(self, msg) -> None:
+        super().publish(msg)
         if isinstance(msg, EventMessage):
             assert decode(encode(msg)) == msg
             self.events.append(msg)

@@ -20,6 +20,7 @@ from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
 from testkit.footage import BAG_OFF, BAG_ON, bag_zones, make_bag_clip
+from testkit.sink import SinkStandIn
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import (
@@ -61,30 +62,6 @@ def settings_for(clip: tuple[Path, Path], models_dir: Path, tmp_path: Path, **ex
         events_out=tmp_path / "events.jsonl",
         **extra,
     )
-
-
-class SinkStandIn:
-    """Every method of `edge.pipeline.MessageSink`, keeping what the pipeline gives it."""
-
-    depth = 0
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.statuses: list[dict] = []
-        self.command_callbacks: list = []
-
-    def publish(self, msg) -> None:
-        self.messages.append(msg)
-
-    def publish_many(self, msgs) -> None:
-        for msg in msgs:
-            self.publish(msg)
-
-    def on_command(self, callback) -> None:
-        self.command_callbacks.append(callback)
-
-    def set_status(self, state: str, **kw) -> None:
-        self.statuses.append({"state": state, **kw})
 
 
 class CentralStandIn(SinkStandIn):

@@ -14,6 +14,7 @@ from edge.clock import WallClock
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
 from models.registry import load_detector
+from testkit.sink import SinkStandIn
 from wire.schema import CommandMessage, EventMessage, RecheckResult, evidence_phase
 
 BAG_ON, BAG_OFF = 6.0, 13.0
@@ -60,17 +61,7 @@ def settings_for(source: str, zones: Path, models_dir: Path, **extra) -> EdgeSet
     )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.statuses: list[dict] = []
-
-    def publish(self, msg) -> None:
-        self.messages.append(msg)
-
-    def set_status(self, state: str, **kw) -> None:
-        self.statuses.append({"state": state, **kw})
-
+class Recorder(SinkStandIn):
     def events(self) -> list[EventMessage]:
         return [m for m in self.messages if isinstance(m, EventMessage)]
 

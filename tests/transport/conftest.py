@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from transport_support import central_db, evidence_store  # noqa: E402
+from transport_support import METRICS_TOKEN, central_db, evidence_store  # noqa: E402
 
 from central.ingest import IngestService  # noqa: E402
 from central.settings import CentralSettings  # noqa: E402
@@ -51,6 +52,8 @@ def make_central(tmp_path: Path) -> Iterator:
             evidence_dir=tmp_path / "evidence",
             mqtt=mqtt or MqttSettings(host=broker.host, port=broker.port, prefix=prefix),
             edge_accounts=edge_accounts,
+            secret_key=secrets.token_urlsafe(48),  # a real random key, for tests that also serve HTTP
+            metrics_token=METRICS_TOKEN,
         )
         svc = IngestService(
             settings, factory, evidence_store(tmp_path / "evidence"), client_id=client_id, **kw

@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, select
-from transport_support import SITE, count, make_event, wait_for
+from transport_support import METRICS_TOKEN, SITE, count, make_event, wait_for
 
 from central import metrics
 from central.app import create_app
@@ -84,7 +84,7 @@ _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 def scrape(http: TestClient) -> dict[tuple[str, frozenset], float]:
     """GET /metrics, parsed: (metric name, frozenset of label pairs) → value."""
-    r = http.get("/metrics")
+    r = http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
     out: dict[tuple[str, frozenset], float] = {}

@@ -91,7 +91,7 @@ def test_spool_cap_strips_the_oldest_bundles_pictures_and_keeps_the_event(tmp_pa
     pictures = [make_evidence("e-s", kb=20, seed=k) for k in (1, 2)]
     head = make_event(1, event_id="e-s", evidence=pictures)
     bundle = encode_bundle(head, pictures)
-    sp = Spool(tmp_path / "s.db", max_bytes=len(bundle) + 2_000)
+    sp = Spool(tmp_path / "s.db", max_bytes=len(bundle) + 2_000, wal_bytes=0)  # cap policy on message bytes
     first = sp.put("t/event", bundle, kind="bundle")
     sp.put("t/event", b"y" * 1_000, kind="event")
     sp.put("t/event", b"z" * 2_000, kind="event")  # no evidence row to drop: the bundle loses its pictures
@@ -102,7 +102,7 @@ def test_spool_cap_strips_the_oldest_bundles_pictures_and_keeps_the_event(tmp_pa
     assert sp.stats()["dropped_evidence"] == 2 and sp.depth == 3
     assert sp.bytes == sum(len(m.payload) + len(m.topic) for m in rows)
     sp.close()
-    again = Spool(tmp_path / "s.db", max_bytes=len(bundle) + 2_000)
+    again = Spool(tmp_path / "s.db", max_bytes=len(bundle) + 2_000, wal_bytes=0)
     assert again.bytes == sp.bytes and [m.kind for m in again.peek()] == ["stripped", "event", "event"]
 
 

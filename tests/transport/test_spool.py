@@ -24,7 +24,7 @@ def test_fifo_ack_and_reopen(tmp_path) -> None:
 
 
 def test_cap_drops_oldest_evidence_first_and_never_events(tmp_path) -> None:
-    sp = Spool(tmp_path / "s.db", max_bytes=1000)
+    sp = Spool(tmp_path / "s.db", max_bytes=1000, wal_bytes=0)  # the cap policy on message bytes alone
     e1 = sp.put("ev", b"x" * 298, kind="evidence")  # 300 bytes with the topic
     sp.put("e", b"y" * 199, kind="event")  # 200
     e2 = sp.put("ev", b"x" * 298, kind="evidence")
@@ -81,7 +81,7 @@ def test_rejected_messages_are_kept_aside(tmp_path) -> None:
 
 
 def test_put_many_is_one_ordered_all_or_nothing_write(tmp_path) -> None:
-    sp = Spool(tmp_path / "s.db", max_bytes=1000)
+    sp = Spool(tmp_path / "s.db", max_bytes=1000, wal_bytes=0)  # the cap policy on message bytes alone
     seqs = sp.put_many([("ev", b"x" * 298, "evidence"), ("e", b"y" * 99, "event")])
     assert seqs == sorted(seqs) and len(seqs) == 2
     assert [(m.kind, m.payload[:1]) for m in sp.peek()] == [("evidence", b"x"), ("event", b"y")]

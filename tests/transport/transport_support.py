@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,6 +20,7 @@ from wire.ids import new_id
 from wire.schema import EventMessage, EvidenceMessage
 
 SITE = "site-a"
+METRICS_TOKEN = secrets.token_urlsafe(32)  # the scrape token the in-process centrals accept on /metrics
 
 
 @lru_cache(maxsize=8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,7 @@ from central.auth import (
     create_access_token,
     create_edge_token,
     hash_password,
+    revoke_tokens,
     verify_password,
 )
 from central.domain.clock import now_utc
@@ -75,6 +76,14 @@ def edge_login(edge_id: Annotated[str, Form()], secret: Annotated[str, Form()], 
 @router.get("/me", response_model=UserPublic, summary="who the token belongs to")
 def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT,
+             summary="revoke this token and every other token of the account (log out everywhere)")
+def logout(user: CurrentUser, session: SessionDep) -> Response:
+    revoke_tokens(user)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/password", response_model=Token, summary="change your password; older tokens stop working")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from central.api.bounds import IntId, Offset
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, StoreDep, ViewerUser
 from central.domain import audit, cases, ownerless
 from central.domain.photos import require_photos
@@ -202,7 +203,7 @@ def list_cases(
     open: bool | None = None,
     violation: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     stmt = select(Case)
     if state:
@@ -227,7 +228,7 @@ def ownerless_queue(
     _: ViewerUser,
     status: Literal["open", "assigned", "dismissed"] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     return ownerless.queue(session, status=status, limit=limit, offset=offset)
 
@@ -257,7 +258,7 @@ def officer_tasks(
     status: Literal["open", "done"] = "open",
     kind: Literal["recheck", "escalation", "penalty"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(OfficerTask).where(OfficerTask.status == status)
     if kind:
@@ -266,7 +267,7 @@ def officer_tasks(
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut, tags=["tasks"])
-def complete_task(task_id: int, body: TaskDone, session: SessionDep, settings: SettingsDep, store: StoreDep,
+def complete_task(task_id: IntId, body: TaskDone, session: SessionDep, settings: SettingsDep, store: StoreDep,
                   user: ReviewerUser) -> Any:
     """recheck → clear | present; escalation → resolved (both with the officer's photo in `evidence`);
     penalty → done (after the penalty is recorded)."""

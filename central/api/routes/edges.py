@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from central.api.deps import AdminUser, CurrentEdge, SessionDep, SettingsDep, ViewerUser, lookup
@@ -113,15 +113,21 @@ class MosquittoFiles(BaseModel):
 @router.get("/credentials/mosquitto", response_model=MosquittoFiles,
             summary="broker password file and ACL for the active edge credentials")
 def mosquitto_files(session: SessionDep, settings: SettingsDep, _: AdminUser,
-                    central_username: str = "central") -> MosquittoFiles:
+                    central_username: Annotated[str, Query(min_length=1, max_length=128,
+                                                           pattern=r"^[A-Za-z0-9_.:\-]+$")] = "central"
+                    ) -> MosquittoFiles:
     from central.broker_config import Accounts, CentralAccount, EdgeAccount, acl_text
 
     creds = list(session.scalars(select(EdgeCredential).where(EdgeCredential.active.is_(True))
                                  .order_by(EdgeCredential.edge_id)))
     usable = [c for c in creds if c.camera_ids and c.mqtt_password_line]
-    edges = [EdgeAccount(edge_id=c.edge_id, site_id=c.site_id, camera_ids=list(c.camera_ids)) for c in usable]
-    accounts = Accounts(prefix=settings.mqtt.prefix, central=CentralAccount(username=central_username),
-                        edges=edges)
+    try:
+        edges = [EdgeAccount(edge_id=c.edge_id, site_id=c.site_id, camera_ids=list(c.camera_ids)) for c in usable]
+        accounts = Accounts(prefix=settings.mqtt.prefix, central=CentralAccount(username=central_username),
+                            edges=edges)
+    except ValueError as exc:  # e.g. two credentials claim one camera: the files would be wrong, say why
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise HTTPException(status.HTTP_409_CONFLICT, f"cannot write broker files: {reason}") from None
     return MosquittoFiles(passwd="".join(f"{c.mqtt_password_line}\n" for c in usable),
                           acl=acl_text(accounts), edges=[c.edge_id for c in usable],
                           skipped=[c.edge_id for c in creds if c not in usable])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from central.api.bounds import Offset
 from central.api.deps import SessionDep, ViewerUser, lookup
 from central.domain.events import EventFilter, query_events
 from central.orm.cases import CaseEvent
@@ -91,7 +92,7 @@ def evidence_public(row: Evidence) -> EvidencePublic:
 @router.get("", response_model=EventPage, summary="list events, newest first, with filters")
 def list_events(session: SessionDep, _: ViewerUser, f: Annotated[EventFilter, Query()],
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> EventPage:
+                offset: Offset = 0) -> EventPage:
     rows, total = query_events(session, f, limit=limit, offset=offset)
     return EventPage(items=[EventPublic.model_validate(r) for r in rows], total=total, limit=limit,
                      offset=offset)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response, UploadFile, status
 
 from central.api.deps import ReviewerUser, StoreDep, ViewerUser
 from central.api.evidence_response import evidence_response
-from central.domain.photos import MAX_PHOTO_BYTES, store_photo
+from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])
 
@@ -30,4 +30,4 @@ def get_evidence(sha256: Sha256Path, store: StoreDep, _: ViewerUser) -> Response
              responses={413: {"description": "larger than 10 MiB"}, 422: {"description": "not a JPEG or PNG"}})
 def upload_photo(file: UploadFile, store: StoreDep, _: ReviewerUser) -> dict[str, str]:
     """Store a photo taken on a visit; its sha256 goes with the officer's result or a case's closing."""
-    return {"sha256": store_photo(store, file.file.read(MAX_PHOTO_BYTES + 1))}
+    return {"sha256": store_photo(store, file.file.read(OFFICER_MAX_BYTES + 1))}

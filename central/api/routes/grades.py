@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from central.api.bounds import BoundedDatetime, Offset
 from central.api.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
-from central.api.params import UtcDateTime
 from central.domain import audit, grades
 from central.orm.grades import GradeChange
 
@@ -52,9 +52,9 @@ def changes(
     session: SessionDep,
     _: ViewerUser,
     shop_id: str | None = None,
-    since: UtcDateTime | None = None,
+    since: BoundedDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(GradeChange)
     if shop_id:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from central.api.bounds import BoundedDatetime, BoundedDay, Offset
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
-from central.api.params import UtcDateTime
 from central.domain import checklist, inspections
 from central.domain.clock import local_day, now_utc
 from central.orm.grades import Inspection
@@ -32,7 +32,7 @@ class InspectionIn(BaseModel):
     photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list, max_length=20, description="evidence sha256s of photos taken on the visit")
     notes: str = Field(default="", max_length=5000)
-    at: UtcDateTime | None = None
+    at: BoundedDatetime | None = None
 
 
 class InspectionOut(BaseModel):
@@ -74,7 +74,7 @@ def due(
     session: SessionDep,
     settings: SettingsDep,
     _: ViewerUser,
-    day: date | None = None,
+    day: BoundedDay | None = None,
     road: str | None = None,
     area: str | None = None,
     order: Literal["route", "priority"] = "route",
@@ -127,7 +127,7 @@ def list_inspections(
     _: ViewerUser,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(Inspection)
     if shop_id:

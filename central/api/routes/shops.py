@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
+from central.api.bounds import BoundedDatetime, Offset
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
-from central.api.params import UtcDateTime
 from central.domain import grades, registry
 from central.domain.shop_schema import ShopIn, ShopPatch, ShopPublic
 from central.orm.cases import Complaint
@@ -51,7 +51,7 @@ class ComplaintIn(BaseModel):
 
     text: str = Field(min_length=1, max_length=5000)
     source: str = Field(default="citizen", max_length=30)
-    at: UtcDateTime | None = None
+    at: BoundedDatetime | None = None
     evidence: dict[str, Any] | None = None
 
 
@@ -87,7 +87,7 @@ def list_shops(
     grade: Literal["red", "yellow", "green"] | None = None,
     q: Annotated[str | None, Query(max_length=100, description="id, name or address contains")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     total, rows = registry.list_shops(session, road=road, area=area, grade=grade, q=q, limit=limit, offset=offset)
     return {"total": total, "items": rows}

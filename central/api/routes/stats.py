@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from central.api.bounds import BoundedDay
 from central.api.deps import SessionDep, SettingsDep, ViewerUser
 from central.charts import grade_share_svg, share_series
 from central.domain import stats
@@ -15,7 +16,8 @@ from central.domain.clock import local_day, now_utc
 
 router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
-Day = Annotated[date | None, Query(description="local day (settings.timezone); default: the last 30 days to today")]
+Day = Annotated[BoundedDay | None, Query(description="local day (settings.timezone); default: the last 30 days "
+                                                     "to today")]
 
 
 def _period(start: date | None, end: date | None, tz: str) -> tuple[date, date]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from central.api.bounds import Offset
 from central.api.deps import AdminUser, SessionDep, ViewerUser
 from central.domain import audit, registry
 from central.domain.errors import Conflict, NotFound
@@ -47,7 +49,7 @@ def list_zones(
     camera_id: str | None = None,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     stmt = select(ShopZone).order_by(ShopZone.camera_id, ShopZone.zone_id).limit(limit).offset(offset)
     if camera_id:
@@ -97,7 +99,10 @@ def get_zone(camera_id: IdPath, zone_id: IdPath, session: SessionDep, _: ViewerU
 )
 def put_zone(camera_id: IdPath, zone_id: IdPath, body: ZoneAssign, session: SessionDep, user: AdminUser) -> Any:
     """Give a camera zone to a shop (or update its polygon). Moving a zone: delete it first."""
-    ZoneIn(camera_id=camera_id, zone_id=zone_id, polygon=body.polygon)  # validates the polygon
+    try:
+        ZoneIn(camera_id=camera_id, zone_id=zone_id, polygon=body.polygon)  # validates the polygon
+    except ValidationError as exc:  # bad input found late is still bad input: 422, not 500
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     registry.get_shop(session, body.shop_id)
     zone = session.scalar(select(ShopZone).where(ShopZone.camera_id == camera_id, ShopZone.zone_id == zone_id))
     if zone is not None and zone.shop_id != body.shop_id:

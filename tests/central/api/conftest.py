@@ -5,6 +5,7 @@ the domain code."""
 from __future__ import annotations
 
 import importlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from central.orm.base import Base
 from central.orm.users import User
 from central.settings import CentralSettings
 
-TEST_SECRET = "test-secret-key-0123456789-abcdefghij"
+TEST_SECRET = secrets.token_urlsafe(48)  # a real random key: central refuses weak ones
 PASSWORDS = {"admin": "admin-pass-1", "reviewer": "reviewer-pass-1", "viewer": "viewer-pass-1"}
 
 

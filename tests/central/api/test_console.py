@@ -132,26 +132,26 @@ def test_ownerless_assign_from_console(env: Env) -> None:
         assert s.get(Case, item.case_id).state == "detected"
 
 
-def test_shop_owner_page_shows_notice_and_only_its_photos(env: Env) -> None:
+def test_old_public_shop_link_leads_to_the_public_board_and_operators_keep_the_shop_view(env: Env) -> None:
     case_id, sha = detected_case(env, "s1")
     _, other_sha = detected_case(env, "s9", seed=5)
     console_login(env, "reviewer")
     env.client.post(f"/console/cases/{case_id}/confirm")
     token = shop_link_token(env.settings, "s1")
-    env.client.cookies.clear()  # the owner is not logged in
-    page = env.client.get(f"/shop/{token}")
-    assert page.status_code == 200
-    assert "Advice" in page.text and "Fix it before" in page.text and f"/shop/{token}" in page.text
-    assert f"/shop/{token}/evidence/{sha}" in page.text
-    photo = env.client.get(f"/shop/{token}/evidence/{sha}")
-    assert photo.status_code == 200 and photo.content == tiny_jpeg(0)
-    assert env.client.get(f"/shop/{token}/evidence/{other_sha}").status_code == 404
-    assert env.client.get(f"/shop/{token}/evidence/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    env.client.cookies.clear()  # not logged in: the old link shows nothing private any more
+    old = env.client.get(f"/shop/{token}", follow_redirects=False)
+    assert old.status_code == 303 and old.headers["location"] == "/board/s1"
+    assert env.client.get(f"/shop/{token}/evidence/{sha}").status_code == 404
     forged = "0" * len(token.split("-")[0]) + "-s1"
     assert env.client.get(f"/shop/{forged}").status_code == 404
     assert env.client.get("/shop/s1").status_code == 404  # a bare id needs an operator login
     console_login(env, "viewer")
-    assert env.client.get("/shop/s1").status_code == 200
+    page = env.client.get("/shop/s1")
+    assert page.status_code == 200 and f"/shop/s1/evidence/{sha}" in page.text and "/board/s1" in page.text
+    photo = env.client.get(f"/shop/s1/evidence/{sha}")
+    assert photo.status_code == 200 and photo.content == tiny_jpeg(0)
+    assert env.client.get(f"/shop/s1/evidence/{other_sha}").status_code == 404
+    assert env.client.get("/shop/s1/evidence/..%2F..%2Fetc%2Fpasswd").status_code == 404
 
 
 def test_pages_render(sqlite_env: Env) -> None:
@@ -173,7 +173,7 @@ def test_pages_render(sqlite_env: Env) -> None:
 
 def test_healthz_metrics_and_openapi(sqlite_env: Env) -> None:
     assert sqlite_env.client.get("/healthz").json() == {"status": "ok", "database": "ok"}
-    metrics = sqlite_env.client.get("/metrics")
+    metrics = sqlite_env.client.get("/metrics", headers=sqlite_env.login("viewer"))
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE doorline_" in metrics.text
     paths = sqlite_env.client.get("/openapi.json").json()["paths"]
@@ -205,7 +205,7 @@ def test_cookie_authenticated_api_write_from_another_site_is_refused(sqlite_env:
     assert same.status_code == 200
 
 
-PHOTO = {"photo": ("door.jpg", b"\xff\xd8\xff\xe0 officer photo \xff\xd9", "image/jpeg")}
+PHOTO = {"photo": ("door.jpg", tiny_jpeg(), "image/jpeg")}
 
 
 def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ def _open(tmp_path: Path, db_url: str) -> Iterator[Api]:
         database_url=db_url,
         evidence_dir=tmp_path / "evidence",
         ingest_enabled=False,
-        secret_key="test-secret-key-0123456789-abcdefghij",
+        secret_key=secrets.token_urlsafe(48),
         token_ttl_s=600,
     )
     engine = make_engine(db_url)

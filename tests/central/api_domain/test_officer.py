@@ -12,9 +12,10 @@ from central.orm.cases import Case, OfficerTask
 from central.orm.grades import Inspection
 from central.orm.shops import Shop
 from central.users_cli import ensure_user
+from testkit.photos import tiny_jpeg
 from wire.ids import new_id
 
-JPEG = b"\xff\xd8\xff\xe0" + b"photo of the door strip" + b"\xff\xd9"
+JPEG = tiny_jpeg()
 
 
 def _seed(api) -> dict[str, int]:

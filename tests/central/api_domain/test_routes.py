@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from central import workflow
+from testkit.photos import tiny_jpeg
 from wire.ids import new_id
 from wire.schema import EventMessage, EvidenceRef
 
@@ -38,7 +39,7 @@ def _event(zone: str, camera: str = "cam-1", score: float = 0.8) -> EventMessage
     )
 
 
-JPEG = b"\xff\xd8\xff\xe0" + b"officer photo" + b"\xff\xd9"
+JPEG = tiny_jpeg()
 
 
 def _photo(api, data: bytes = JPEG) -> str:

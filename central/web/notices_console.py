@@ -1,0 +1,106 @@
+"""Console pages for what comes from outside: notice delivery (dead letters to re-send, notices still
+waiting), owners' open appeals (uphold / reject) and citizen reports (confirm / reject). Reviewers and
+admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+
+from central.api.deps import SessionDep, SettingsDep, check_same_origin
+from central.domain import audit, citizen_reports
+from central.domain.clock import now_utc
+from central.domain.errors import DomainError
+from central.notices import outbox
+from central.orm.notices import Appeal, NoticeDelivery
+from central.orm.reports import CitizenReport
+from central.web.render import console_user, page, require_console_role
+
+router = APIRouter(prefix="/console/notices", include_in_schema=False)
+reports_router = APIRouter(prefix="/console/reports", include_in_schema=False)
+
+
+def _back(msg: str) -> RedirectResponse:
+    return RedirectResponse(f"/console/notices?msg={quote(msg)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("", response_class=HTMLResponse)
+def notices_page(request: Request, session: SessionDep) -> HTMLResponse:
+    user = console_user(request, session)
+    require_console_role(user, "reviewer")
+    dead = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "dead")
+                                .order_by(NoticeDelivery.id.desc()).limit(200)))
+    waiting = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "pending")
+                                   .order_by(NoticeDelivery.next_attempt_at).limit(50)))
+    counts = dict(session.execute(select(NoticeDelivery.status, func.count()).group_by(NoticeDelivery.status)).all())
+    appeals = list(session.scalars(select(Appeal).where(Appeal.status == "open").order_by(Appeal.id)))
+    return page(request, "notices.html", {"user": user, "active": "notices", "msg": request.query_params.get("msg"),
+                                          "dead": dead, "waiting": waiting, "counts": counts, "appeals": appeals})
+
+
+@router.post("/{delivery_id}/resend")
+def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectResponse:
+    check_same_origin(request)
+    user = console_user(request, session)
+    require_console_role(user, "reviewer")
+    try:
+        row = outbox.resend(session, delivery_id)
+        audit.record(session, actor=user.username, action="notice.resend", case_id=row.case_id,
+                     shop_id=row.shop_id, at=now_utc(), details={"delivery_id": row.id})
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _back(exc.message)
+    return _back(f"#{delivery_id} ↻")
+
+
+@router.post("/appeals/{appeal_id}")
+def decide(appeal_id: int, request: Request, session: SessionDep,
+           outcome: Annotated[Literal["upheld", "rejected"], Form()]) -> RedirectResponse:
+    check_same_origin(request)
+    user = console_user(request, session)
+    require_console_role(user, "reviewer")
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None or appeal.status != "open":
+        return _back(f"#{appeal_id} —")
+    appeal.status, appeal.decided_by, appeal.decided_at = outcome, user.username, now_utc()
+    audit.record(session, actor=user.username, action=f"appeal.{outcome}", case_id=appeal.case_id,
+                 shop_id=appeal.shop_id, at=appeal.decided_at, details={"appeal_id": appeal.id})
+    session.commit()
+    return _back(f"#{appeal_id} {outcome}")
+
+
+@reports_router.get("", response_class=HTMLResponse)
+def reports_page(request: Request, session: SessionDep) -> HTMLResponse:
+    user = console_user(request, session)
+    require_console_role(user, "reviewer")
+    rows = list(session.scalars(select(CitizenReport).where(CitizenReport.status == "open")
+                                .order_by(CitizenReport.id).limit(200)))
+    return page(request, "reports.html", {"user": user, "active": "reports", "msg": request.query_params.get("msg"),
+                                          "reports": rows, "tally": citizen_reports.tally(session)[:20]})
+
+
+@reports_router.post("/{report_id}")
+def decide_report(report_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                  outcome: Annotated[Literal["confirm", "reject"], Form()],
+                  shop_id: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_same_origin(request)
+    user = console_user(request, session)
+    require_console_role(user, "reviewer")
+    try:
+        if outcome == "confirm":
+            citizen_reports.confirm(session, report_id, actor=user.username, settings=settings,
+                                    shop_id=shop_id.strip() or None)
+        else:
+            citizen_reports.reject(session, report_id, actor=user.username)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        msg = exc.message
+    else:
+        msg = f"#{report_id} {outcome}"
+    return RedirectResponse(f"/console/reports?msg={quote(msg)}", status_code=status.HTTP_303_SEE_OTHER)
