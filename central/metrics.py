@@ -146,6 +146,9 @@ def _table_gauges(session: Session) -> list[str]:
         "# HELP doorline_dead_letters rows in the dead-letter table",
         "# TYPE doorline_dead_letters gauge",
         f"doorline_dead_letters {dead}",
+    ]
+    lines += _notice_gauges(session)
+    lines += [
         "# HELP doorline_edge_spool_depth messages waiting in an edge's spool (from its status)",
         "# TYPE doorline_edge_spool_depth gauge",
     ]
@@ -182,6 +185,21 @@ def _table_gauges(session: Session) -> list[str]:
             f'doorline_edge_online{{site="{_label(site)}",camera="{_label(cam)}",'
             f'edge="{_label(edge)}"}} {0 if state == "offline" else 1}'
         )
+    return lines
+
+
+def _notice_gauges(session: Session) -> list[str]:
+    """Notice deliveries per channel and status (pending, sent, dead = given up): a row is never deleted, so
+    `increase()` of the sent and dead counts reads as notices sent / failed."""
+    from central.orm.notices import NoticeDelivery
+
+    rows = session.execute(
+        select(NoticeDelivery.channel, NoticeDelivery.status, func.count()).group_by(
+            NoticeDelivery.channel, NoticeDelivery.status)
+    ).all()
+    lines = ["# HELP doorline_notices notice deliveries by channel and status (pending, sent, dead)",
+             "# TYPE doorline_notices gauge"]
+    lines += [f'doorline_notices{{channel="{_label(ch)}",status="{_label(st)}"}} {n}' for ch, st, n in rows]
     return lines
 
 

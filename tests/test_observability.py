@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from central import metrics as central_metrics
 from central.migrate import init_db
+from central.orm.notices import NoticeDelivery
 from edge import metrics as edge_metrics
 from edge.pipeline import Pipeline
 from edge.settings import CameraSettings, EdgeSettings
@@ -38,9 +39,16 @@ def central_metric_names(tmp_path: Path) -> set[str]:
     engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
     init_db(engine)
     with Session(engine) as session:
+        for i, status in enumerate(("sent", "sent", "dead", "pending")):
+            session.add(NoticeDelivery(idempotency_key=f"k{i}", audience="owner", route="shop_channel:1",
+                                       channel="sms", status=status))
+        session.commit()
         body, _ = central_metrics.render(session)
     engine.dispose()
-    names = _exposed(body.decode())
+    text = body.decode()
+    assert 'doorline_notices{channel="sms",status="sent"} 2' in text
+    assert 'doorline_notices{channel="sms",status="dead"} 1' in text
+    names = _exposed(text)
     assert {"doorline_ingest_stored_total", "doorline_dead_letters", "doorline_edge_spool_depth"} <= names
     return names | {name for name, _k, _h in central_metrics._BROKER_FAMILIES}
 
@@ -56,7 +64,7 @@ def test_dashboard_asks_only_for_metrics_that_exist(tmp_path: Path) -> None:
     assert not missing, f"the dashboard asks for metrics nobody exposes: {missing}"
     for want in ("doorline_ingest_stored_total", "doorline_ingest_latency_seconds_sum", "doorline_dead_letters",
                  "doorline_edge_spool_depth", "doorline_edge_online", "doorline_edge_frames_analysed_total",
-                 "doorline_edge_events_total"):
+                 "doorline_edge_events_total", "doorline_notices"):
         assert want in asked, f"no panel shows {want}"
     for e in exprs:  # balanced brackets: a typo Grafana would only show as a red panel
         assert e.count("(") == e.count(")") and e.count("[") == e.count("]") and e.count("{") == e.count("}"), e
