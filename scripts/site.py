@@ -160,14 +160,15 @@ def _run(work: Path, db_url: str, clip: Path, zones: Path, model: Path, truth: d
     bc = subprocess.run([str(VENV_BIN / "doorline-central"), "broker-config", str(accounts), "--out-dir",
                          str(work / "broker"), "--port", str(mqtt_port), "--tls-ca", str(ca), "--tls-cert",
                          str(cert), "--tls-key", str(key)],
-                        env=dict(base_env, DOORLINE_ALLOW_INSECURE_KEY="1"), capture_output=True, text=True)
+                        env=base_env, capture_output=True, text=True)
     if bc.returncode != 0:
         raise SystemExit(f"[site] broker-config failed: {bc.stderr.strip()}")
     conf = work / "broker" / "mosquitto.conf"
     extra = f"persistence true\npersistence_location {work / 'broker'}/\n"
     if os.geteuid() == 0:
         extra += "user root\n"  # else Mosquitto drops to `mosquitto`, which cannot read the 0600 passwd here
-    conf.write_text(conf.read_text() + extra)
+    # loopback only: broker-config writes `listener PORT` (every interface), as a real broker wants
+    conf.write_text(conf.read_text().replace(f"listener {mqtt_port}\n", f"listener {mqtt_port} 127.0.0.1\n") + extra)
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     say(f"Mosquitto on 127.0.0.1:{mqtt_port}: TLS, no anonymous access, accounts central and {EDGE_ID}, ACL")
     procs.append(subprocess.Popen([mosquitto, "-c", str(conf)], stdout=open(work / "mosquitto.log", "wb"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ def test_site_end_to_end(tmp_path: Path, shared_dir: Path, pg_url: str) -> None:
 
     conf = (work / "broker" / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf and "certfile" in conf and "password_file" in conf
+    assert re.search(r"^listener \d+ 127\.0\.0\.1$", conf, re.M), "the site's broker listens on loopback only"
     truth = json.loads((shared_dir / "data" / "dev-events" / "clip_00.json").read_text())
     lines = [json.loads(x) for x in (work / "events.jsonl").read_text().splitlines() if x.strip()]
     engine = create_engine(pg_url)
