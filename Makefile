@@ -1,9 +1,15 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what is missing first.
-.PHONY: demo test check setup setup-test lint bench accuracy i18n reliability
+.PHONY: demo test check setup setup-test lint bench accuracy i18n reliability site
 
 demo:
 	@bash scripts/setup.sh
 	@.venv/bin/python scripts/demo.py
+
+# the deployment twin of `make demo`: TLS Mosquitto with per-edge accounts and ACL, PostgreSQL, two central
+# instances and an edge on loopback, then checks (docs/DEPLOY.md)
+site:
+	@bash scripts/setup.sh --test
+	@.venv/bin/python scripts/site.py
 
 test:
 	@bash scripts/setup.sh --test

@@ -215,7 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from wire import logs
+
+    try:  # text lines, or JSON lines with DOORLINE_LOG_FORMAT=json
+        logs.configure(logging.INFO)
+    except ValueError as exc:
+        print(f"doorline-central: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         settings = CentralSettings()

@@ -312,6 +312,7 @@ class IngestService:
         self._acked: set[int] | None = None
         self._pub_codes: dict[int, int] = {}
         self._counts: collections.Counter[str] = collections.Counter()
+        self._latency = [0.0, 0]  # seconds from the edge making a stored message (sent_at) to its commit; count
         self._unacked = 0
         self._lock = threading.Lock()
         self._last_error = ""
@@ -428,6 +429,8 @@ class IngestService:
             "unacked": unacked,
             "received": self._counts["received"],
             "stored": self._counts["stored"],
+            "latency_s_sum": round(self._latency[0], 3),
+            "latency_count": self._latency[1],
             "duplicates": self._counts["duplicate"],
             "dead_letters": self._counts["dead"],
             "statuses": self._counts["status"],
@@ -733,6 +736,12 @@ class IngestService:
             if self._stopping.is_set():
                 return
             delay = min(delay * 2, 5.0)
+        committed = time.time()
+        for msg, (outcome, _mid) in zip(parsed, outcomes, strict=True):
+            sent_at = getattr(getattr(msg, "head", msg), "sent_at", None)  # a bundle: its event's
+            if outcome == "stored" and isinstance(sent_at, float):
+                self._latency[0] += max(0.0, committed - sent_at)
+                self._latency[1] += 1
         for item, (outcome, _mid) in zip(batch, outcomes, strict=True):
             self._counts[outcome] += 1
             self._ack(item)

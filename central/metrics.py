@@ -52,6 +52,13 @@ _INGEST: dict[str, tuple[str, str, str]] = {
     "connected": ("doorline_ingest_connected", "gauge", "1 when connected to the broker"),
     "received": ("doorline_ingest_received_total", "counter", "messages received from the broker"),
     "stored": ("doorline_ingest_stored_total", "counter", "messages stored"),
+    "latency_s_sum": (
+        "doorline_ingest_latency_seconds_sum",
+        "counter",
+        "seconds from the edge making each stored message to its commit (includes time spooled at the edge "
+        "and the edge's clock offset)",
+    ),
+    "latency_count": ("doorline_ingest_latency_seconds_count", "counter", "stored messages in that sum"),
     "duplicates": ("doorline_ingest_duplicates_total", "counter", "redelivered messages stored before"),
     "dead_letters": ("doorline_ingest_dead_letters_total", "counter", "messages refused into dead letters"),
     "statuses": ("doorline_ingest_statuses_total", "counter", "edge status messages applied"),
@@ -139,6 +146,9 @@ def _table_gauges(session: Session) -> list[str]:
         "# HELP doorline_dead_letters rows in the dead-letter table",
         "# TYPE doorline_dead_letters gauge",
         f"doorline_dead_letters {dead}",
+    ]
+    lines += _notice_gauges(session)
+    lines += [
         "# HELP doorline_edge_spool_depth messages waiting in an edge's spool (from its status)",
         "# TYPE doorline_edge_spool_depth gauge",
     ]
@@ -175,6 +185,21 @@ def _table_gauges(session: Session) -> list[str]:
             f'doorline_edge_online{{site="{_label(site)}",camera="{_label(cam)}",'
             f'edge="{_label(edge)}"}} {0 if state == "offline" else 1}'
         )
+    return lines
+
+
+def _notice_gauges(session: Session) -> list[str]:
+    """Notice deliveries per channel and status (pending, sent, dead = given up): a row is never deleted, so
+    `increase()` of the sent and dead counts reads as notices sent / failed."""
+    from central.orm.notices import NoticeDelivery
+
+    rows = session.execute(
+        select(NoticeDelivery.channel, NoticeDelivery.status, func.count()).group_by(
+            NoticeDelivery.channel, NoticeDelivery.status)
+    ).all()
+    lines = ["# HELP doorline_notices notice deliveries by channel and status (pending, sent, dead)",
+             "# TYPE doorline_notices gauge"]
+    lines += [f'doorline_notices{{channel="{_label(ch)}",status="{_label(st)}"}} {n}' for ch, st, n in rows]
     return lines
 
 

@@ -39,9 +39,19 @@ def _put_on_case(session: Session, msg: EventMessage, settings: CentralSettings,
     match = matching.match_event(session, msg, settings)
     if match.shop_id is None:
         ownerless.enqueue(session, msg)
-        log.info("event %s (%s/%s) matched no shop: ownerless", msg.event_id, msg.camera_id, msg.zone_id)
+        log.info("event %s (%s/%s) matched no shop: ownerless", msg.event_id, msg.camera_id, msg.zone_id,
+                 extra=_ids(msg))
         return None
-    return cases.attach_event(session, match.shop_id, msg, settings, now=now)
+    case = cases.attach_event(session, match.shop_id, msg, settings, now=now)
+    if case is not None:
+        log.info("event %s %s (%s/%s) on case %s of shop %s", msg.event_id, msg.phase, msg.camera_id, msg.zone_id,
+                 case.id, match.shop_id, extra={**_ids(msg), "case_id": case.id, "shop_id": match.shop_id})
+    return case
+
+
+def _ids(msg: EventMessage) -> dict[str, str]:
+    """The ids a structured log line carries (wire.logs)."""
+    return {"camera_id": msg.camera_id, "zone_id": msg.zone_id, "event_id": msg.event_id, "site_id": msg.site_id}
 
 
 def handle_recheck(

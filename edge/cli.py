@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-seconds", type=float, help="stop after this many seconds")
     run.add_argument("--loop", action="store_true", help="replay video files endlessly (demos, soak tests)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (docs/OBSERVABILITY.md)")
 
     cm = sub.add_parser("check-model", help="load a model, run it once on a blank frame, print its classes")
     cm.add_argument("model")
@@ -121,6 +122,7 @@ def _settings(args: argparse.Namespace):
         "conf": args.conf,
         "inference_workers": args.workers,
         "threads": args.threads,
+        "metrics_port": args.metrics_port,
     }
     if args.realtime:
         overrides["realtime"] = True
@@ -220,6 +222,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     if publisher is not None:
         publisher.start()
+    metrics_server = None
+    if settings.metrics_port is not None:
+        from edge.metrics import MetricsServer
+
+        metrics_server = MetricsServer(pipeline, settings.edge_id, settings.metrics_host, settings.metrics_port).start()
 
     def _graceful(signum, frame) -> None:  # noqa: ARG001
         pipeline.stop()
@@ -230,6 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         stats = pipeline.run(max_seconds=args.max_seconds)
     finally:
+        if metrics_server is not None:
+            metrics_server.stop()
         if publisher is not None:
             # A finished file run waits (a little) for the broker to take what is spooled; anything left
             # stays in the spool and goes out on the next start.
@@ -343,10 +352,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from wire import logs
+
+    try:  # text lines, or JSON lines with DOORLINE_LOG_FORMAT=json
+        logs.configure(logging.INFO if args.verbose else logging.WARNING)
+    except ValueError as exc:
+        print(f"doorline-edge: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     from edge.sources import SourceError
     from models.base import ModelError
     from zones.io import ZoneFileError

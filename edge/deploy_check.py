@@ -2,7 +2,8 @@
 
 One line per check, `ok` or `FAIL` with the reason, exit 1 on any failure: the model loads (on the best
 execution provider this box has) and runs once; every camera opens and gives a frame; each camera's zones
-fit that frame; the broker accepts the edge's credentials; the spool directory is writable.
+fit that frame; the broker accepts the edge's credentials; the spool (an SQLite file, `spool_path`) can be
+opened or created, without the check creating it.
 """
 
 from __future__ import annotations
@@ -134,18 +135,37 @@ def check_broker(settings: EdgeSettings, timeout_s: float = 10.0) -> Check:
 
 
 def check_spool(settings: EdgeSettings) -> Check:
+    """`spool_path` is the spool's SQLite file: its directory must be writable (the file, its WAL and shm live
+    there) and an existing file must be a database. The check creates the directory but never the file, so
+    the worker still creates it with its own page size."""
     path = Path(settings.spool_path)
     name = f"spool {path}"
+    if path.is_dir():
+        return Check(name, False, "is a directory; spool_path names the spool's SQLite file (e.g. .../spool.db)")
+    probe = path.parent / ".doorline-check.db"
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".doorline-check.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(probe) as db:
             db.execute("create table if not exists t (x)")
             db.execute("insert into t values (1)")
         probe.unlink()
     except (OSError, sqlite3.Error) as exc:
-        return Check(name, False, f"not writable: {exc}")
-    return Check(name, True, "writable")
+        return Check(name, False, f"its directory {path.parent} is not writable: {exc}")
+    if not path.exists():
+        return Check(name, True, "writable (the worker creates it)")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+        try:
+            depth = db.execute("select count(*) from spool").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            depth = 0  # an empty database: the worker adds its tables
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return Check(name, False, f"cannot be opened as the spool: {exc}")
+    return Check(name, True, f"writable, {depth} messages waiting")
 
 
 def run_checks(settings: EdgeSettings, *, timeout_s: float = 10.0) -> list[Check]:

@@ -625,6 +625,7 @@ class Pipeline:
             event.violation,
             event.phase,
             event.ts,
+            extra={"camera_id": camera.settings.id, "zone_id": event.zone_id, "event_id": msg.event_id},
         )
         if self._events_out is not None:
             line = {
@@ -891,7 +892,8 @@ class Pipeline:
             if state is not camera.last_state:
                 camera.last_state = state
                 if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
-                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail)
+                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail,
+                                extra={"camera_id": camera.settings.id})
         if self.rechecks.timeout_s and any(self.rechecks.pending(cid) for cid in self.cameras):
             why = {cid: c.failed or c.held or c.source.describe() for cid, c in self.cameras.items()}
             for verdict in self.rechecks.expire(why.__getitem__):

@@ -184,6 +184,10 @@ class EdgeSettings(BaseSettings):
         default=False, description="append to events_out instead (a long-running worker that restarts)"
     )
     rules: dict[str, Any] = Field(default_factory=dict, description="RuleConfig overrides for every camera")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve Prometheus metrics at http://metrics_host:PORT/metrics (off)"
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="address the metrics endpoint listens on")
 
     @field_validator("rules")
     @classmethod

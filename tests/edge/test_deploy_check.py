@@ -54,13 +54,14 @@ def test_a_good_box_passes_and_each_fault_is_named(tmp_path: Path, data_dir: Pat
         "ok   model yolox_nano.onnx", "ok   camera cam-1", "ok   zones cam-1",
         f"ok   broker 127.0.0.1:{auth_broker.port}", f"ok   spool {tmp_path / 'spool'}"]
     assert "CPUExecutionProvider" in lines[0] and "accepted as edge-check" in lines[3]
+    assert not (tmp_path / "spool").exists()  # left for the worker to create as its database file
 
-    # a wrong password, zones drawn for a 16:9 picture (the clip is 4:3), a spool path that is a file
+    # a wrong password, zones drawn for a 16:9 picture (the clip is 4:3), a spool path that is no database
     clip = json.loads(zones.read_text())
     clip["size"] = [1920, 1080]
     wide = tmp_path / "wide.json"
     wide.write_text(json.dumps(clip))
-    (tmp_path / "spool-file").write_text("not a directory")
+    (tmp_path / "spool-file").write_text("not a database, but a page of text long enough to be read as one")
     bad = _config(tmp_path, data_dir, models_dir, auth_broker, password="wrong", zones=wide,
                   spool=tmp_path / "spool-file")
     run = _check(bad)
@@ -70,3 +71,32 @@ def test_a_good_box_passes_and_each_fault_is_named(tmp_path: Path, data_dir: Pat
                       f"FAIL spool {tmp_path / 'spool-file'}"}
     assert "redraw them" in run.stdout and "refused as edge-check" in run.stdout
     assert "2 of 5 checks passed" in run.stderr
+
+
+def test_spool_check_names_the_database_file(tmp_path: Path) -> None:
+    """`spool_path` is the spool's SQLite file (edge.spool.Spool): the check must not leave a directory there
+    (the systemd unit runs the check before the worker), and refuses a directory or a file that is no
+    database."""
+    from edge.deploy_check import check_spool
+    from edge.settings import EdgeSettings
+    from edge.spool import Spool
+
+    def check(path: Path):
+        return check_spool(EdgeSettings.load(spool_path=path, mqtt_enabled=False))
+
+    fresh = tmp_path / "state" / "spool"
+    first = check(fresh)
+    assert first.ok, first.line()
+    assert fresh.parent.is_dir() and not fresh.exists()
+    spool = Spool(fresh)  # what the worker then opens
+    spool.put("t/event", b"x", kind="event")
+    spool.close()
+    again = check(fresh)
+    assert again.ok and "1 messages waiting" in again.detail, again.line()
+
+    folder = tmp_path / "a-directory"
+    folder.mkdir()
+    assert not check(folder).ok and "is a directory" in check(folder).detail
+    text = tmp_path / "text"
+    text.write_text("not a database, but a page of text long enough to be read as one" * 20)
+    assert not check(text).ok and "cannot be opened" in check(text).detail

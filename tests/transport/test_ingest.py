@@ -115,6 +115,8 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
         row = s.get(Event, ev.event_id)
         assert (row.phase, row.last_seq, row.phase_count) == ("end", 1, 2)
     assert central.stats()["duplicates"] == 5 and central.stats()["stored"] == 3
+    # the latency sum (doorline_ingest_latency_seconds_*) counts each stored message once, edge to commit
+    assert central.stats()["latency_count"] == 3 and 0 < central.stats()["latency_s_sum"] < 30
 
 
 @pytest.mark.parametrize(
