@@ -122,6 +122,15 @@ class CountingSink:
             self.statuses.append((time.monotonic(), state, kw.get("detail") or ""))
             del self.statuses[:-50]
 
+    depth = 0
+
+    def publish_many(self, msgs) -> None:
+        for msg in msgs:
+            self.publish(msg)
+
+    def on_command(self, callback) -> None:
+        self.command_callback = callback
+
 
 class ForcedErrors:
     """The real detector, raising at `first_s` after start and every `every_s` after (0: once)."""
