@@ -5,6 +5,7 @@ reviewer clears it from the keyboard."""
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ def live(tmp_path: Path, broker, topic_prefix: str):
     db_url = f"sqlite:///{tmp_path / 'live.db'}"
     mqtt = MqttSettings(host=broker.host, port=broker.port, prefix=topic_prefix)
     settings = CentralSettings(database_url=db_url, evidence_dir=tmp_path / "evidence", mqtt=mqtt, port=port,
-                               secret_key="browser-live-secret-0123456789-abcdef")
+                               secret_key=secrets.token_urlsafe(48))
     engine = make_engine(db_url)
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)

@@ -26,6 +26,7 @@ from central.orm.users import User
 from central.settings import CentralSettings
 
 TEST_SECRET = secrets.token_urlsafe(48)  # a real random key: central refuses weak ones
+OWNER_LINK_SECRET = secrets.token_urlsafe(48)
 PASSWORDS = {"admin": "admin-pass-1", "reviewer": "reviewer-pass-1", "officer": "officer-pass-1",
              "viewer": "viewer-pass-1"}
 
@@ -45,6 +46,7 @@ def user_hashes() -> dict[str, str]:
 
 
 def make_settings(tmp_path: Path, db_url: str, **overrides) -> CentralSettings:
+    overrides.setdefault("owner_link_secret", OWNER_LINK_SECRET)
     return CentralSettings(database_url=db_url, evidence_dir=tmp_path / "evidence", ingest_enabled=False,
                            secret_key=TEST_SECRET, token_ttl_s=600, **overrides)
 

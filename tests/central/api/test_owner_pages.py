@@ -97,6 +97,10 @@ def test_owner_links_use_their_own_secret_and_are_revoked_and_reissued(sqlite_en
         assert links.shop_for_token(session, rotated, new_token) == "s1"
         assert links.shop_for_token(session, rotated.model_copy(update={"owner_link_old_secrets": []}),
                                     new_token) is None
+        # unset, the owner-link key is derived from secret_key: never a known default, and not secret_key itself
+        derived = s.model_copy(update={"owner_link_secret": None})
+        assert derived.owner_link_key not in (s.secret_key, s.owner_link_secret) and len(derived.owner_link_key) == 64
+        assert derived.model_copy(update={"secret_key": "y" * 40}).owner_link_key != derived.owner_link_key
 
 
 def test_fixed_with_a_photo_rechecks_at_once_and_shows_the_result(sqlite_env: Env) -> None:
