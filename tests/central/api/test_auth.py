@@ -138,7 +138,7 @@ def test_admin_manages_users(env: Env) -> None:
     assert env.client.patch("/api/users/admin", headers=admin, json={"role": "viewer"}).status_code == 409
     assert env.client.delete("/api/users/admin", headers=admin).status_code == 409
     names = [u["username"] for u in env.client.get("/api/users", headers=admin).json()]
-    assert names == sorted(["admin", "ops1", "reviewer", "viewer"])
+    assert names == sorted(["admin", "officer", "ops1", "reviewer", "viewer"])
 
 
 def test_token_claims_round_trip(sqlite_env: Env) -> None:
