@@ -12,7 +12,7 @@ background is a person and is drawn over the bag. The camera conditions follow d
 slow light drift (±12 %), one exposure step (±15–22 % for 15–40 s) and up to 2.5 px of shake.
 
 `--kind` adds the layouts the dev clips under-represent (any of them together; each draws from its own
-generator, so clips made without it stay the same):
+generator, so clips made without it keep their zones, objects and timings, JSON for JSON):
 - `far`: small zones (50–110 × 16–30 px) in the far part of the scene (rows 100–240 of PETS2009);
 - `dull`: objects recoloured to nearly the ground's colour under them (8–20 grey levels off, 50–90 % of
   their texture's contrast);
