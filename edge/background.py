@@ -186,6 +186,7 @@ class StaticModelParams:
     release_s: float = 1.0  # a static pixel seen as background this long is released
     thr_abs: float = 12.0  # grey levels (0..255) beyond the reference min/max
     thr_rel: float = 0.10  # plus this fraction of the reference level (16 + 0.12 missed faint bags)
+    thr_rel_cap: float = 90.0  # ... of at most this level: on pale ground 10 % of the level hid dull objects
     thr_edge: float = 0.2  # plus this fraction of the reference's local contrast (max - min nearby) ...
     edge_knee: float = 64.0  # ... above this much, i.e. only on strong edges, not on textured ground
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
@@ -749,7 +750,8 @@ class _Sheet:
         worst = np.maximum(above, below, out=above)
         excess = np.maximum(worst[0], worst[1], out=self._buf("excess", n, wc))
         np.maximum(excess, worst[2], out=excess)
-        thr = np.multiply(self._ref_lum[rows], p.thr_rel, out=self._buf("thr", n, wc))
+        thr = np.minimum(self._ref_lum[rows], p.thr_rel_cap, out=self._buf("thr", n, wc))
+        thr *= p.thr_rel
         thr += p.thr_abs  # thr_abs + thr_rel * lum + thr_edge * spread, in that order
         thr += np.multiply(self._ref_spread[rows], p.thr_edge, out=self._buf("t2d", n, wc))
         # opening = erode then dilate; outside a zone counts as "ignore" there, as at an image edge

@@ -11,6 +11,16 @@ random times. Pedestrians stay in front of the bags: a pixel that differs from t
 background is a person and is drawn over the bag. The camera conditions follow dev-events/README.md:
 slow light drift (±12 %), one exposure step (±15–22 % for 15–40 s) and up to 2.5 px of shake.
 
+`--kind` adds the layouts the dev clips under-represent (any of them together; each draws from its own
+generator, so clips made without it keep their zones, objects and timings, JSON for JSON):
+- `far`: small zones (50–110 × 16–30 px) in the far part of the scene (rows 100–240 of PETS2009);
+- `dull`: objects recoloured to nearly the ground's colour under them (8–20 grey levels off, 50–90 % of
+  their texture's contrast);
+- `straddle`: objects set across a zone's edge, 40–70 % of their area inside (still a pile in the zone);
+- `crowd`: 2–3 objects in each event zone, set down and taken away at different times (the truth is the
+  zone's union of them), and 1–2 neighbours' objects standing just outside the zone's edge, from about
+  when the first is set down to the clip's end (they are in no zone, so they must raise nothing).
+
 Each `clip_NN.json` uses the dev-events layout (zones, rules, truth, short, negatives, conditions), so
 `doorline-edge run --zones clip_NN.json` and `../shared/checks/score-events` read it unchanged. `--score`
 runs the edge worker on every clip and prints the scorer's totals. Clips are written under `--out` only;
@@ -37,6 +47,8 @@ FPS = 10.0
 SIZE = (768, 576)
 FULL_S = 238.3  # dev-events' length; timings below are drawn for it and scaled to a shorter --seconds
 RULES = {"min_dwell_s": 30.0, "clear_s": 10.0}
+KINDS = ("far", "dull", "straddle", "crowd")
+FAR_ROWS = (100, 240)  # PETS2009's far paving and road, where a zone is small in pixels
 
 
 @dataclass
@@ -128,14 +140,20 @@ def cut_out(image: Path, box: np.ndarray, rng: np.random.Generator) -> tuple[np.
     return crop, alpha
 
 
-def random_zones(rng: np.random.Generator, n: int = 5) -> list[dict]:
-    """n non-overlapping quadrilaterals of dev-events' sizes (120–260 × 40–80 px), slightly skewed."""
+def random_zones(rng: np.random.Generator, n: int = 5, far: bool = False) -> list[dict]:
+    """n non-overlapping quadrilaterals of dev-events' sizes (120–260 × 40–80 px), slightly skewed; `far`:
+    small ones (50–110 × 16–30 px) in the far rows `FAR_ROWS`."""
     zones: list[dict] = []
     taken = np.zeros(SIZE[::-1], np.uint8)
     while len(zones) < n:
-        w, h = int(rng.integers(120, 261)), int(rng.integers(40, 81))
-        x, y = int(rng.integers(10, SIZE[0] - w - 10)), int(rng.integers(95, SIZE[1] - h - 40))
-        s1, s2 = (int(v) for v in rng.integers(-15, 16, 2))
+        if far:
+            w, h = int(rng.integers(50, 111)), int(rng.integers(16, 31))
+            x, y = int(rng.integers(10, SIZE[0] - w - 10)), int(rng.integers(FAR_ROWS[0], FAR_ROWS[1] - h))
+            s1, s2 = (int(v) for v in rng.integers(-6, 7, 2))
+        else:
+            w, h = int(rng.integers(120, 261)), int(rng.integers(40, 81))
+            x, y = int(rng.integers(10, SIZE[0] - w - 10)), int(rng.integers(95, SIZE[1] - h - 40))
+            s1, s2 = (int(v) for v in rng.integers(-15, 16, 2))
         poly = np.array([[x + max(s1, 0), y], [x + w + min(s2, 0), y], [x + w, y + h], [x, y + h]])
         probe = np.zeros_like(taken)
         cv2.fillPoly(probe, [poly.astype(np.int32)], 1)
@@ -161,6 +179,92 @@ def place(zone: dict, crop: np.ndarray, alpha: np.ndarray, rng: np.random.Genera
     x = int(rng.integers(zx0 + 4, max(zx1 - w - 4, zx0 + 5)))
     bottom = int(rng.integers(zy0 + h + 2, zy1 - 2)) if zy1 - 2 > zy0 + h + 2 else zy1 - 2
     return Placement(zone["zone_id"], on, off, x, bottom - h, rgb, a)
+
+
+def zone_mask(zone: dict) -> np.ndarray:
+    mask = np.zeros(SIZE[::-1], np.uint8)
+    cv2.fillPoly(mask, [np.array(zone["polygon"], np.int32)], 1)
+    return mask
+
+
+def inside_share(p: Placement, mask: np.ndarray) -> float:
+    """The share of `p`'s opaque area that lies in `mask`."""
+    h, w = p.alpha.shape
+    return float((p.alpha * mask[p.y:p.y + h, p.x:p.x + w]).sum() / max(p.alpha.sum(), 1e-6))
+
+
+def moved(p: Placement, x: int, y: int) -> Placement:
+    h, w = p.alpha.shape
+    x, y = int(np.clip(x, 2, SIZE[0] - w - 2)), int(np.clip(y, 2, SIZE[1] - h - 2))
+    return Placement(p.zone_id, p.on, p.off, x, y, p.rgb, p.alpha)
+
+
+def straddle(p: Placement, zone: dict, others: np.ndarray, rng: np.random.Generator,
+             share: tuple[float, float] = (0.4, 0.7)) -> Placement:
+    """Move `p` across one of its zone's edges so that `share` of it stays inside and none of it touches
+    another zone (`others`, dilated); `p` unchanged when no such spot is drawn in 200 tries."""
+    poly = np.array(zone["polygon"])
+    zx0, zy0 = poly.min(0)
+    zx1, zy1 = poly.max(0)
+    h, w = p.alpha.shape
+    mask = zone_mask(zone)
+    for _ in range(200):
+        side = int(rng.integers(4))
+        f = rng.uniform(*share)  # the fraction of the object's extent across the edge that stays inside
+        if side in (0, 1):  # left, right
+            x = int(zx0 - w * (1 - f)) if side == 0 else int(zx1 - w * f)
+            y = int(rng.integers(zy0, max(zy1 - h, zy0 + 1)))
+        else:  # top, bottom
+            x = int(rng.integers(zx0, max(zx1 - w, zx0 + 1)))
+            y = int(zy0 - h * (1 - f)) if side == 2 else int(zy1 - h * f)
+        q = moved(p, x, y)
+        if not share[0] - 0.05 <= inside_share(q, mask) <= share[1] + 0.05:
+            continue
+        if others[q.y:q.y + h, q.x:q.x + w].any():
+            continue
+        return q
+    return p
+
+
+def outside_neighbour(zone: dict, crop: np.ndarray, alpha: np.ndarray, taken: np.ndarray,
+                      rng: np.random.Generator, on: float, off: float, width: tuple[float, float]
+                      ) -> Placement | None:
+    """A neighbour's object standing just outside `zone` (0–4 px from its edge, left, right, above or below),
+    touching no zone (`taken`: every zone, dilated) nor other placed objects; None when none fits."""
+    p = place(zone, crop, alpha, rng, on, off, width)
+    poly = np.array(zone["polygon"])
+    zx0, zy0 = poly.min(0)
+    zx1, zy1 = poly.max(0)
+    h, w = p.alpha.shape
+    for _ in range(200):
+        side, gap = int(rng.integers(4)), int(rng.integers(0, 5))
+        if side == 0:
+            x, y = zx0 - w - gap, int(rng.integers(zy0, max(zy1 - h, zy0 + 1)))
+        elif side == 1:
+            x, y = zx1 + gap, int(rng.integers(zy0, max(zy1 - h, zy0 + 1)))
+        elif side == 2:
+            x, y = int(rng.integers(zx0, max(zx1 - w, zx0 + 1))), zy0 - h - gap
+        else:
+            x, y = int(rng.integers(zx0, max(zx1 - w, zx0 + 1))), zy1 + gap
+        q = moved(p, x, y)
+        if (q.x, q.y) != (x, y) or taken[q.y:q.y + h, q.x:q.x + w].any():
+            continue
+        return q  # its zone_id names the zone it stands next to, not one it is in
+    return None
+
+
+def dull(p: Placement, background: np.ndarray, rng: np.random.Generator,
+         delta: tuple[float, float] = (8.0, 20.0), contrast: tuple[float, float] = (0.5, 0.9)) -> Placement:
+    """`p` recoloured to nearly the ground's colour under it: its mean `delta` grey levels off the ground's
+    (either sign) and its texture at `contrast` of its own."""
+    h, w = p.alpha.shape
+    ground = background[p.y:p.y + h, p.x:p.x + w].reshape(-1, 3).astype(np.float32).mean(0)
+    rgb = p.rgb.astype(np.float32)
+    weight = p.alpha[..., None] / max(float(p.alpha.sum()), 1e-6)
+    mean = (rgb * weight).sum((0, 1))
+    off = float(rng.uniform(*delta)) * float(rng.choice([-1.0, 1.0]))
+    out = ground + off + (rgb - mean) * float(rng.uniform(*contrast))
+    return Placement(p.zone_id, p.on, p.off, p.x, p.y, np.clip(out, 0, 255).astype(np.uint8), p.alpha)
 
 
 def conditions(rng: np.random.Generator, k: float) -> dict:
@@ -197,15 +301,22 @@ def composite(frame: np.ndarray, p: Placement, background: np.ndarray) -> None:
 def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarray,
               bags: list[tuple[Path, np.ndarray]], out: Path, seconds: float = FULL_S,
               width: tuple[float, float] = (0.3, 0.6), short_s: tuple[float, float] = (8.0, 15.0),
-              repeat: float = 0.0) -> Path:
+              repeat: float = 0.0, kinds: frozenset[str] = frozenset()) -> Path:
     """Write `clip_{index}.mp4` and its `.json` under `out`; returns the JSON's path. `width`: bag width as
     fractions of the zone's; `short_s`: how long the short (never an event) object stays, in seconds;
-    `repeat`: the chance that a zone whose bag is taken away gets another one 20–40 s later."""
+    `repeat`: the chance that a zone whose bag is taken away gets another one 20–40 s later; `kinds`: any of
+    `KINDS` (see the module's docstring)."""
+    if not kinds <= set(KINDS):
+        raise ValueError(f"unknown kinds {sorted(kinds - set(KINDS))}; known: {', '.join(KINDS)}")
     rng = np.random.default_rng(seed * 1000 + index)
+    kr = np.random.default_rng([seed, index, 2])  # the kinds' own draws: clips made without them stay the same
     order = play_order(len(footage))[: int(round(seconds * FPS))]
     duration = round(len(order) / FPS, 1)
     k = duration / FULL_S
-    zones = random_zones(rng)
+    zones = random_zones(rng, far="far" in kinds)
+    masks = {z["zone_id"]: zone_mask(z) for z in zones}
+    grown = {i: cv2.dilate(m, np.ones((9, 9), np.uint8)) for i, m in masks.items()}
+    neighbours: list[Placement] = []
     roles = rng.permutation(len(zones))
     n_truth = int(rng.choice([2, 3], p=[0.7, 0.3]))
     truth_z, short_z = roles[:n_truth], roles[n_truth]
@@ -215,13 +326,43 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
 
     def set_down(zone: dict, on: float, off: float, r: np.random.Generator) -> Placement:
         image, box = bags[int(r.integers(len(bags)))]
-        placements.append(place(zone, *cut_out(image, box, r), r, on, off, width))
-        return placements[-1]
+        p = place(zone, *cut_out(image, box, r), r, on, off, width)
+        if "straddle" in kinds:
+            others = sum((m for i, m in grown.items() if i != zone["zone_id"]), np.zeros_like(masks[zone["zone_id"]]))
+            p = straddle(p, zone, others, kr)
+        if "dull" in kinds:
+            p = dull(p, background, kr)
+        placements.append(p)
+        return p
+
+    def neighbour(zone: dict, on: float) -> None:
+        image, box = bags[int(kr.integers(len(bags)))]
+        taken = masks[zone["zone_id"]] + sum((m for i, m in grown.items() if i != zone["zone_id"]),
+                                             np.zeros_like(masks[zone["zone_id"]]))
+        for q in (*placements, *neighbours):
+            x1, y1, x2, y2 = q.box
+            taken[y1:y2, x1:x2] = 1
+        n = outside_neighbour(zone, *cut_out(image, box, kr), taken, kr, on, duration, width)
+        if n is not None:
+            neighbours.append(dull(n, background, kr) if "dull" in kinds else n)
 
     def truth_bag(zone: dict, on: float, off: float, stays: bool, r: np.random.Generator) -> None:
-        p = set_down(zone, on, off, r)
+        if "crowd" not in kinds:
+            p = set_down(zone, on, off, r)
+            truth.append({"zone_id": zone["zone_id"], "violation": "piled_goods", "on": on, "off": off,
+                          "stays_to_end": stays, "box": p.box})
+            return
+        # several objects, set down and taken away at different times; the truth is their union
+        n = int(kr.integers(2, 4))
+        ons = [on] + [round(on + float(kr.uniform(0, 15)) * k, 1) for _ in range(n - 1)]
+        offs = [round(off - float(kr.uniform(5, 25)) * k, 1) for _ in range(n)]
+        offs[int(kr.integers(n))] = off
+        boxes = [set_down(zone, a, max(b, a + 5 * k), r).box for a, b in zip(ons, offs, strict=True)]
+        for _ in range(int(kr.integers(1, 3))):
+            neighbour(zone, round(max(1.0, on + float(kr.uniform(-20, 10)) * k), 1))
+        b = np.array(boxes)
         truth.append({"zone_id": zone["zone_id"], "violation": "piled_goods", "on": on, "off": off,
-                      "stays_to_end": stays, "box": p.box})
+                      "stays_to_end": stays, "box": [*b[:, :2].min(0).tolist(), *b[:, 2:].max(0).tolist()]})
 
     for i in truth_z:
         on = round(float(rng.uniform(10, 60)) * k, 1)
@@ -259,7 +400,7 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
     for n, src in enumerate(tqdm(order, desc=name, unit="frame", leave=False)):
         t = n / FPS
         frame = cv2.imdecode(np.frombuffer(footage[src], np.uint8), cv2.IMREAD_COLOR)
-        for p in placements:
+        for p in (*neighbours, *placements):
             if p.on <= t < p.off:
                 composite(frame, p, background)
         gain = 1 + 0.12 * np.sin(2 * np.pi * t / period + phase)
@@ -278,7 +419,11 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
                        "box": short.box}],
             "negatives": negatives, "video": video.name,
             # provenance under `conditions`, so the file keeps dev-events' top-level keys exactly
-            "conditions": {**cond, "made_by": f"scripts/synth_event_clips.py --seed {seed} (clip {index})"}}
+            "conditions": {**cond, "made_by": f"scripts/synth_event_clips.py --seed {seed}"
+                           + (f" --kind {' '.join(sorted(kinds))}" if kinds else "") + f" (clip {index})",
+                           **({"kinds": sorted(kinds)} if kinds else {}),
+                           **({"neighbours": [{"near_zone": n.zone_id, "on": n.on, "off": n.off, "box": n.box}
+                                              for n in neighbours]} if neighbours else {})}}
     (out / f"{name}.json").write_text(json.dumps(meta, indent=1))
     return out / f"{name}.json"
 
@@ -309,6 +454,8 @@ def main() -> int:
                     help="how long the short object stays (dev-events: 8-15 s; must stay under the dwell)")
     ap.add_argument("--repeat", type=float, default=0.0,
                     help="chance that a zone whose bag is taken away gets another one 20-40 s later")
+    ap.add_argument("--kind", nargs="+", choices=KINDS, default=[],
+                    help="layouts the dev clips under-represent (see the module's docstring); any together")
     ap.add_argument("--footage", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
     ap.add_argument("--bags", type=Path, default=SHARED / "data" / "sidewalk-bags" / "valid")
     ap.add_argument("--model", type=Path, default=SHARED / "models" / "yolox_nano.onnx")
@@ -325,7 +472,7 @@ def main() -> int:
         background = median_background(footage)
         bags = bag_library(a.bags)
         clips = [make_clip(i, a.seed, footage, background, bags, a.out, a.seconds, tuple(a.width),
-                           tuple(a.short_s), a.repeat)
+                           tuple(a.short_s), a.repeat, frozenset(a.kind))
                  for i in tqdm(range(a.count), desc="clips", unit="clip")]
     if a.with_dev:
         clips = sorted((SHARED / "data" / "dev-events").glob("clip_*.json")) + list(clips)

@@ -217,7 +217,7 @@ class ReferenceSheet:
         # when it is clipped: cap the lower bound below the clip level (normalised by the gain)
         low = np.minimum(self.ref_min, (_CLIP_LEVEL / np.maximum(gain_rows, 1e-3)).astype(np.float32))
         excess = _cmax(np.maximum(np.subtract(cur_n, self.ref_max), np.subtract(low, cur_n)))
-        thr = p.thr_abs + p.thr_rel * self.ref_lum + p.thr_edge * self.ref_spread
+        thr = p.thr_abs + p.thr_rel * np.minimum(self.ref_lum, np.float32(p.thr_rel_cap)) + p.thr_edge * self.ref_spread
         # opening = erode then dilate; outside a zone counts as "ignore" there, as at an image edge
         fg = cv2.erode(((excess > thr) & judged | self.gap).view(np.uint8), self._open).view(bool)
         fg = cv2.dilate((fg & self.valid).view(np.uint8), self._open).view(bool)

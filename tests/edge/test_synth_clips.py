@@ -76,3 +76,66 @@ def test_short_clip_round_trip(synth, data_dir: Path, tmp_path: Path) -> None:
         before = [np.abs(frames[i][y1:y2, x1:x2].astype(np.float32) - background[y1:y2, x1:x2]).mean()
                   for i in range(0, max(int(t["on"] * 10) - 2, 1))]
         assert np.median(inside) > np.median(before) + 5, t
+
+
+def test_kinds_place_far_small_dull_straddling_and_crowded_objects(synth, data_dir: Path, tmp_path: Path) -> None:
+    """A 5 s clip with every kind: far zones are small and in the far rows; each truth object lies partly
+    across its zone's edge; the crowd's neighbours stand just outside their zone and in no zone; dull objects
+    are near the ground's colour in the made video."""
+    footage = synth.load_footage(data_dir / "pets2009" / "vtest.avi", max_frames=50)
+    background = synth.median_background(footage, samples=10)
+    bags = synth.bag_library(data_dir / "sidewalk-bags" / "valid")
+    path = synth.make_clip(0, 5, footage, background, bags, tmp_path, seconds=5.0,
+                           kinds=frozenset(synth.KINDS))
+    meta = json.loads(path.read_text())
+    assert meta["conditions"]["kinds"] == sorted(synth.KINDS) and "--kind crowd dull far straddle" in \
+        meta["conditions"]["made_by"]
+    masks = {z["zone_id"]: synth.zone_mask(z) for z in meta["zones"]}
+    for z in meta["zones"]:
+        poly = np.array(z["polygon"])
+        w, h = poly.max(0) - poly.min(0)
+        assert w <= 110 and h <= 30 and synth.FAR_ROWS[0] <= poly[:, 1].min() and poly[:, 1].max() <= synth.FAR_ROWS[1]
+    cap = cv2.VideoCapture(str(tmp_path / meta["video"]))
+    frames = [cap.read()[1] for _ in range(50)]
+    bg = background.astype(np.float32)
+    # the light drift taken out: each frame scaled to the footage's background's mean level
+    first, last = (f.astype(np.float32) * (bg.mean() / f.mean()) for f in (frames[0], frames[-3]))
+    for t in meta["truth"]:
+        x1, y1, x2, y2 = t["box"]
+        inside = masks[t["zone_id"]][y1:y2, x1:x2].mean()
+        assert 0.05 < inside < 0.98, t  # partly outside the zone: straddling its edge
+    neighbours = meta["conditions"]["neighbours"]
+    assert neighbours and all(n["off"] == meta["duration_s"] for n in neighbours)
+    for n in neighbours:
+        x1, y1, x2, y2 = n["box"]
+        assert not any(m[y1:y2, x1:x2].any() for m in masks.values())  # in no zone
+        near = np.array(next(z for z in meta["zones"] if z["zone_id"] == n["near_zone"])["polygon"])
+        gap = max(near[:, 0].min() - x2, x1 - near[:, 0].max(), near[:, 1].min() - y2, y1 - near[:, 1].max())
+        assert gap <= 4, n  # just outside its zone's edge
+        # it is in the video (differs from the footage's background more than before it stood there)
+        change, before = (np.abs(f[y1:y2, x1:x2] - bg[y1:y2, x1:x2]).mean() for f in (last, first))
+        assert change > before + 3, (n, change, before)
+
+
+def test_dull_object_takes_the_grounds_colour_and_keeps_some_texture(synth) -> None:
+    background = np.full((60, 80, 3), (90, 100, 110), np.uint8)
+    rgb = np.full((20, 30, 3), 20, np.uint8)
+    rgb[:, 15:] = 80  # a dark two-tone bag
+    p = synth.Placement("z", 0.0, 1.0, 10, 10, rgb, np.ones((20, 30), np.float32))
+    for seed in range(20):
+        q = synth.dull(p, background, np.random.default_rng(seed))
+        off = q.rgb.astype(np.float32).mean((0, 1)) - (90, 100, 110)
+        assert 8 - 0.5 <= abs(off[0]) <= 20 + 0.5 and np.allclose(off, off[0], atol=1)  # 8-20 levels off, grey
+        contrast = float(q.rgb[:, 15:].astype(np.float32).mean() - q.rgb[:, :15].astype(np.float32).mean())
+        assert 0.5 * 60 - 1 <= contrast <= 0.9 * 60 + 1  # half to 90 % of its own texture's contrast
+        assert (q.x, q.y, q.alpha is p.alpha) == (10, 10, True)
+
+
+def test_kinds_leave_plain_clips_unchanged(synth) -> None:
+    """Unknown kinds are refused; the kinds draw from their own generator, so zones made without them are the
+    dev-events layout's (120-260 px wide)."""
+    with pytest.raises(ValueError, match="unknown kinds"):
+        synth.make_clip(0, 1, [], np.zeros((576, 768, 3), np.uint8), [], Path("/nonexistent"), kinds=frozenset({"x"}))
+    zones = synth.random_zones(np.random.default_rng(3))
+    assert all(120 <= np.ptp(np.array(z["polygon"])[:, 0]) <= 260 for z in zones)
+    assert zones == synth.random_zones(np.random.default_rng(3))
