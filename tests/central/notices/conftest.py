@@ -3,6 +3,7 @@ of `notice_receivers` (webhook receiver, SMTP, Web Push endpoint, MQTT subscribe
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ def make_settings(**notices) -> CentralSettings:
     base = {"backoff_s": 0.05, "backoff_max_s": 0.2, "max_attempts": 3, "poll_s": 0.05, "lease_s": 5,
             "timeout_s": 2}
     return CentralSettings(database_url="sqlite://", public_base_url="https://doorline.example",
-                           owner_link_secret="owner-link-secret-for-tests-0123456789",
+                           owner_link_secret=secrets.token_urlsafe(48),
                            notices=NoticeSettings(**(base | notices)))
 
 

@@ -5,6 +5,7 @@ and they carry the same idempotency key, so the receiver applies each notice onc
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,7 +40,8 @@ def _serve(url: str, tmp: Path, log: Path) -> subprocess.Popen:
         "DOORLINE_DATABASE_URL": url, "DOORLINE_INGEST_ENABLED": "false", "DOORLINE_PORT": str(_port()),
         "DOORLINE_EVIDENCE_DIR": str(tmp / "evidence"), "DOORLINE_NOTICES__LEASE_S": "2",
         "DOORLINE_NOTICES__WORKERS": "4", "DOORLINE_NOTICES__BATCH": "4", "DOORLINE_NOTICES__POLL_S": "0.05",
-        "DOORLINE_NOTICES__TIMEOUT_S": "1.5", "DOORLINE_OWNER_LINK_SECRET": "owner-link-secret-for-tests-0123456789",
+        "DOORLINE_NOTICES__TIMEOUT_S": "1.5", "DOORLINE_OWNER_LINK_SECRET": secrets.token_urlsafe(48),
+        "DOORLINE_SECRET_KEY": secrets.token_urlsafe(48),
         "DOORLINE_TICK_INTERVAL_S": "3600",
     }
     return subprocess.Popen([sys.executable, "-m", "central.cli", "serve"], env=env, stdout=log.open("ab"),
