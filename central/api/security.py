@@ -23,6 +23,10 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 's
             "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
             "frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
+# Leaflet (the console's map) writes style attributes into the markup it builds, which `style-src 'self'`
+# blocks; scripts stay 'self' only
+MAP_CSP = PAGE_CSP.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+MAP_PATHS = ("/console/map",)
 
 HEADERS = {
     "x-frame-options": "DENY",
@@ -42,14 +46,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope.get("path", "").startswith(DOCS_PATHS)
+        path = scope.get("path", "")
+        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else MAP_CSP if path.startswith(MAP_PATHS) else PAGE_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
-                headers["content-security-policy"] = DOCS_CSP if docs else PAGE_CSP
+                headers["content-security-policy"] = csp
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

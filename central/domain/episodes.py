@@ -55,7 +55,11 @@ def record_phase(session: Session, msg: EventMessage, now: datetime) -> None:
             Event.violation == msg.violation,
             Event.event_id != msg.event_id,
         )
-        for old in session.scalars(same_zone.where(Event.phase != "end", Event.first_ts < ev.first_ts)):
+        # SKIP LOCKED: another central instance ending the same abandoned episode has it; waiting for it while
+        # holding this transaction's rows deadlocked two instances on PostgreSQL (SQLite ignores it)
+        older = (same_zone.where(Event.phase != "end", Event.first_ts < ev.first_ts)
+                 .order_by(Event.event_id).with_for_update(skip_locked=True))
+        for old in session.scalars(older):
             end_episode(session, old, SUPERSEDED, now, detail=f"episode {msg.event_id} started in its zone")
         # delivered late (a spool's backlog): a newer episode of the zone is already known, so this one is over;
         # its own end, should it come, replaces this reason
