@@ -186,7 +186,8 @@ class StaticModelParams:
     release_s: float = 1.0  # a static pixel seen as background this long is released
     thr_abs: float = 12.0  # grey levels (0..255) beyond the reference min/max
     thr_rel: float = 0.10  # plus this fraction of the reference level (16 + 0.12 missed faint bags)
-    thr_rel_cap: float = 90.0  # ... of at most this level: on pale ground 10 % of the level hid dull objects
+    thr_rel_cap: float = 255.0  # ... of at most this level (90 found dull objects on pale ground, but raised a
+    # false episode on a road zone of the bag clip: off until a cap passes every set, see docs/ACCURACY.md)
     thr_edge: float = 0.2  # plus this fraction of the reference's local contrast (max - min nearby) ...
     edge_knee: float = 64.0  # ... above this much, i.e. only on strong edges, not on textured ground
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
