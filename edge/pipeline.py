@@ -48,6 +48,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.analyzer import SceneAnalyzer
+from edge.bounded import put_dropping_oldest
 from edge.clock import WallClock
 from edge.drone import DroneAnalyzer, DroneEvent, ShopFootprints
 from edge.events import ZoneEvent
@@ -281,19 +282,12 @@ class Pipeline:
     def submit_command(self, command: CommandMessage) -> None:
         """Thread-safe: queue a central command; it is applied between batches. A full queue (the pipeline
         stuck, e.g. in a detector call) drops its oldest command, logged: central sees no answer to it."""
-        while True:
-            try:
-                self.commands.put_nowait(command)
-                return
-            except queue.Full:
-                try:
-                    old = self.commands.get_nowait()
-                except queue.Empty:
-                    continue
-                self.stats.commands_dropped += 1
-                log_some(log, self.stats.commands_dropped, "command queue full (%d): dropped %s %s for camera %s "
-                         "(%d dropped so far)", self.commands.maxsize, old.cmd, old.command_id, old.camera_id,
-                         self.stats.commands_dropped)
+        old = put_dropping_oldest(self.commands, command)
+        if old is not None:
+            self.stats.commands_dropped += 1
+            log_some(log, self.stats.commands_dropped, "command queue full (%d): dropped %s %s for camera %s "
+                     "(%d dropped so far)", self.commands.maxsize, old.cmd, old.command_id, old.camera_id,
+                     self.stats.commands_dropped)
 
     def stop(self) -> None:
         self._stop.set()

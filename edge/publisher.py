@@ -46,6 +46,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 
+from edge.bounded import put_dropping_oldest
+from edge.failures import log_some
 from edge.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
 from wire import signing, topics
 from wire.mqtt import MqttSettings, mqtt_client, session_properties
@@ -71,6 +73,7 @@ log = logging.getLogger("doorline.edge.publisher")
 
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, but no subscriber got it
 UNROUTED_RETRY_S = 1.0
+COMMAND_QUEUE_SIZE = 256  # commands central sent that the handler has not taken yet
 _KIND_OF: dict[type, str] = {EventMessage: "event", EvidenceMessage: "evidence", RecheckResult: "recheck"}
 CommandCallback = Callable[[CommandMessage], None]
 
@@ -168,7 +171,8 @@ class Publisher:
         self._next_receipt_check = 0.0
         self._sender: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
-        self._commands: queue.Queue[CommandMessage | None] = queue.Queue()
+        # commands wait here for the pipeline's handler; bounded like the pipeline's own queue
+        self._commands: queue.Queue[CommandMessage | None] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
         self._callbacks: list[CommandCallback] = []
         self._seen_commands: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._status: dict[str, Any] = {"state": "online", "fps": 0.0, "source_state": "", "detail": ""}
@@ -247,7 +251,7 @@ class Publisher:
                     break
         self._client.disconnect()
         self._client.loop_stop()
-        self._commands.put(None)
+        self._queue_command(None)
         if self._dispatcher:
             self._dispatcher.join(max(0.1, deadline - time.monotonic()))
         self._drain_acks()
@@ -407,6 +411,7 @@ class Publisher:
             "unrouted": self._counters["unrouted"],
             "commands": self._counters["commands"],
             "bad_commands": self._counters["bad_commands"],
+            "commands_dropped": self._counters["commands_dropped"],
             "receipted": self._counters["receipted"],
             "resent_for_receipt": self._counters["resent_for_receipt"],
             "unauthenticated": self._counters["unauthenticated"],
@@ -541,7 +546,16 @@ class Publisher:
         while len(self._seen_commands) > 2048:
             self._seen_commands.popitem(last=False)
         self._counters["commands"] += 1
-        self._commands.put(msg)
+        self._queue_command(msg)
+
+    def _queue_command(self, msg: CommandMessage | None) -> None:
+        """Never blocks paho's network thread: a full queue (a handler stuck) drops its oldest command, counted
+        and logged; central sees no answer to it. `None` (stop) is queued the same way."""
+        old = put_dropping_oldest(self._commands, msg)
+        if old is not None:
+            self._counters["commands_dropped"] += 1
+            log_some(log, self._counters["commands_dropped"], "command queue full (%d): dropped %s %s (%d so far)",
+                     COMMAND_QUEUE_SIZE, old.cmd, old.command_id, self._counters["commands_dropped"])
 
     def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
         try:
