@@ -100,3 +100,26 @@ def test_spool_check_names_the_database_file(tmp_path: Path) -> None:
     text = tmp_path / "text"
     text.write_text("not a database, but a page of text long enough to be read as one" * 20)
     assert not check(text).ok and "cannot be opened" in check(text).detail
+
+
+def test_a_missing_model_and_cameras_that_give_no_frame_are_named(tmp_path: Path, data_dir: Path,
+                                                                   models_dir: Path) -> None:
+    """The other two checks the command names: the model must load and run, and every camera must give a
+    frame (a file that is not there, a live camera nobody answers for)."""
+    from edge.deploy_check import check_camera, check_model
+    from edge.settings import CameraSettings, EdgeSettings
+    from testkit.ports import free_port
+
+    zones = data_dir / "dev-events" / "clip_00.json"
+    gone = CameraSettings(id="cam-gone", source=str(tmp_path / "no-such-clip.mp4"), zones=zones)
+    silent = CameraSettings(id="cam-silent", source=f"http://127.0.0.1:{free_port()}/video.mjpg", zones=zones)
+    settings = EdgeSettings.load(model="no-such-model.onnx", models_dir=models_dir, mqtt_enabled=False,
+                                 cameras=[gone, silent])
+    [model] = check_model(settings)
+    assert not model.ok and model.name == "model no-such-model.onnx" and "no-such-model" in model.detail
+    [opened] = check_camera(gone, settings, timeout_s=2)
+    assert not opened.ok and opened.name == "camera cam-gone" and "cannot open" in opened.detail
+    [heard] = check_camera(silent, settings, timeout_s=2)
+    assert not heard.ok and "no frame" in heard.detail, heard.line()
+    good = EdgeSettings.load(model="yolox_nano.onnx", models_dir=models_dir, mqtt_enabled=False, cameras=[gone])
+    assert all(c.ok for c in check_model(good))
