@@ -183,24 +183,20 @@ def _publisher(settings, camera_ids: list[str]):
     from edge.spool import SpoolError
 
     try:
-        return _make_publisher(Publisher, settings, camera_ids)
+        return Publisher(
+            settings.mqtt,
+            edge_id=settings.edge_id,
+            site_id=settings.site_id,
+            camera_ids=camera_ids,
+            spool_path=settings.spool_path,
+            spool_max_bytes=settings.spool_max_bytes,
+            bundle_evidence=settings.bundle_evidence,
+            receipts=settings.receipts,
+            receipt_timeout_s=settings.receipt_timeout_s,
+            verify_central=settings.verify_central,
+        )
     except SpoolError as exc:  # e.g. a spool directory that cannot be written: one line, no traceback
         raise InputError(f"{exc} (set spool_path to a writable place)") from exc
-
-
-def _make_publisher(Publisher, settings, camera_ids: list[str]):  # noqa: N803 -- the class, imported late
-    return Publisher(
-        settings.mqtt,
-        edge_id=settings.edge_id,
-        site_id=settings.site_id,
-        camera_ids=camera_ids,
-        spool_path=settings.spool_path,
-        spool_max_bytes=settings.spool_max_bytes,
-        bundle_evidence=settings.bundle_evidence,
-        receipts=settings.receipts,
-        receipt_timeout_s=settings.receipt_timeout_s,
-        verify_central=settings.verify_central,
-    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

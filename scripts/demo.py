@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from testkit.clip_shops import register_clip_shops
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared")).resolve()
@@ -116,7 +118,7 @@ def main() -> int:
         client = httpx.Client(base_url=api, timeout=30)
         token = client.post("/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}).json()
         client.headers["Authorization"] = f"Bearer {token['access_token']}"
-        register_shops(client, zones, camera_id)
+        register_clip_shops(client, json.loads(zones.read_text()), camera_id, "Demo Street", say)
 
         say(f"running doorline-edge on {clip.relative_to(SHARED.parent)} with {model.name}")
         events_out = WORK / "events.jsonl"
@@ -158,19 +160,6 @@ def _ok(url: str) -> bool:
 def _stored(client: httpx.Client) -> int:
     r = client.get("/api/events/phases/count")
     return r.json()["count"] if r.status_code == 200 else -1
-
-
-def register_shops(client: httpx.Client, zones_file: Path, camera_id: str) -> None:
-    spec = json.loads(zones_file.read_text())
-    for z in spec["zones"]:
-        shop = {"id": z["shop_id"], "name": f"Shop at {z['zone_id']}", "address": f"{z['zone_id']} Demo Street",
-                "road": "Demo Street", "area": "Demo", "business_type": "grocery", "owner": "Demo owner",
-                "phone": "000", "zones": [{"camera_id": camera_id, "zone_id": z["zone_id"],
-                                           "polygon": z["polygon"]}]}
-        r = client.post("/api/shops", json=shop)
-        if r.status_code >= 300:
-            raise SystemExit(f"[demo] could not register shop {z['shop_id']}: {r.status_code} {r.text}")
-    say(f"registered {len(spec['zones'])} shops with their zones on camera {camera_id}")
 
 
 def summary(client: httpx.Client, lines: list[dict], zones_file: Path, events_out: Path, api: str) -> None:

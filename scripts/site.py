@@ -43,6 +43,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # testkit, when run as a script from a clone
 
+from testkit.clip_shops import register_clip_shops  # noqa: E402
 from testkit.ports import free_port, wait_port  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -202,7 +203,7 @@ def _run(work: Path, db_url: str, clip: Path, zones: Path, model: Path, truth: d
     client = httpx.Client(base_url=apis[0], timeout=30)
     token = client.post("/api/auth/token", data={"username": "admin", "password": admin_pw}).json()["access_token"]
     client.headers["Authorization"] = f"Bearer {token}"
-    _register_shops(client, truth)
+    register_clip_shops(client, truth, CAMERA_ID, "Main Street", say)
 
     # 4. the edge: a settings file as on a box (docs/DEPLOY.md), its password in the environment; the
     #    deployer's `doorline-edge check` first, then the worker with its own account over TLS
@@ -273,18 +274,6 @@ def _ensure_admin(db_url: str, password: str) -> None:
         ensure_user(session, "admin", password, "admin")
         session.commit()
     engine.dispose()
-
-
-def _register_shops(client: httpx.Client, truth: dict) -> None:
-    for z in truth["zones"]:
-        shop = {"id": z["shop_id"], "name": f"Shop at {z['zone_id']}", "address": f"{z['zone_id']} Main Street",
-                "road": "Main Street", "area": "Site", "business_type": "grocery", "owner": "Site owner",
-                "phone": "000", "zones": [{"camera_id": CAMERA_ID, "zone_id": z["zone_id"],
-                                           "polygon": z["polygon"]}]}
-        r = client.post("/api/shops", json=shop)
-        if r.status_code >= 300:
-            raise SystemExit(f"[site] could not register shop {z['shop_id']}: {r.status_code} {r.text}")
-    say(f"registered {len(truth['zones'])} shops on camera {CAMERA_ID}")
 
 
 def _stored_per_instance(apis: list[str], token: str) -> list[int]:
