@@ -5,6 +5,7 @@ once the file system has room again, every event and picture is stored once and 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,22 +17,16 @@ from transport_support import SITE, central_db, count, evidence_store, make_even
 from central.ingest import IngestService
 from central.orm.events import DeadLetter, EventPhaseRecord, Evidence
 from central.settings import CentralSettings
+from testkit.filesystems import small_tmpfs
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import encode_bundle
 
 
 @pytest.fixture
-def small_fs(tmp_path) -> Path:
-    d = tmp_path / "evidence"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip() or r.returncode}")
-    try:
+def small_fs(tmp_path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "evidence", "1m") as d:
         yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 @pytest.mark.slow  # a real small file system

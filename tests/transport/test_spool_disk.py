@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from transport_support import REPO_DIR, SITE, count, wait_for
 
 from central.orm.events import EventPhaseRecord
 from edge.spool import PAGE_SIZE, Spool
+from testkit.filesystems import small_tmpfs
 from wire import topics
 from wire.ids import new_id
 from wire.schema import EventMessage, encode
@@ -92,17 +94,10 @@ def test_an_empty_spool_of_64k_pages_is_rebuilt_with_small_pages(tmp_path) -> No
 
 
 @pytest.fixture
-def tiny_fs(tmp_path) -> Path:
+def tiny_fs(tmp_path) -> Iterator[Path]:
     """A 2 MiB tmpfs (needs mount permission: skipped without it)."""
-    d = tmp_path / "tiny"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip() or r.returncode}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "2m") as d:
         yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 @pytest.mark.slow  # real processes, or a real small file system: ~10 s
