@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from reliability_support import record, reliability_dir
+from reliability_support import record
 from test_ingest import raw_client, send
 from test_poison import POISON
 from transport_support import SITE, central_db, central_process, count, distinct_events, make_event, stop_process
@@ -16,10 +16,9 @@ from central.orm.events import DeadLetter, EventPhaseRecord
 from wire import topics
 from wire.schema import encode
 
-pytestmark = [
+pytestmark = [  # skipped outside `make reliability` by the `reliability` marker (tests/conftest.py)
     pytest.mark.reliability,
     pytest.mark.slow,
-    pytest.mark.skipif(reliability_dir() is None, reason="long run: `make reliability` (DOORLINE_RELIABILITY_DIR)"),
 ]
 
 
