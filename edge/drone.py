@@ -19,8 +19,11 @@ import numpy as np
 import shapely
 
 from edge.analyzer import class_names
+from edge.events import ZoneEvent
+from edge.settings import CameraSettings
 from models.detections import Detections
 from wire.ids import new_id
+from wire.schema import GeoPoint
 from zones.geo import GeoError, LocalProjection
 from zones.projection import (
     CameraPose,
@@ -30,6 +33,7 @@ from zones.projection import (
     ground_points,
     ground_uncertainty_m,
 )
+from zones.rules import RuleConfig
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,15 @@ class DroneEvent:
     seq: int
 
 
+def sighting_event(event: DroneEvent, reason: str | None = None) -> tuple[ZoneEvent, GeoPoint]:
+    """A sighting's phase as the pipeline emits it: an event on its shop (no zone), at its median ground point."""
+    s = event.sighting
+    lat, lon = s.latlon
+    geo = GeoPoint(lat=lat, lon=lon, accuracy_m=None if s.accuracy_m != s.accuracy_m else round(s.accuracy_m, 2))
+    return ZoneEvent(s.event_id, event.seq, None, s.shop_id, s.violation, event.phase, event.ts, s.best_score,
+                     s.best_boxes, reason if event.phase == "end" else None), geo
+
+
 class FlightGrouper:
     """Groups projected detections per (shop, violation) over a flight."""
 
@@ -246,3 +259,12 @@ class DroneAnalyzer:
 
     def finish(self) -> list[DroneEvent]:
         return self.grouper.finish(self.last_ts)
+
+
+def drone_for(cam: CameraSettings, rules: RuleConfig) -> DroneAnalyzer | None:
+    """The analyser of a drone camera with shop footprints (None for any other camera)."""
+    if cam.kind != "drone" or cam.footprints is None:
+        return None
+    return DroneAnalyzer(ShopFootprints.load(cam.footprints), goods_classes=rules.goods_classes,
+                         intrinsics=None if cam.calibration is None else Intrinsics.load(cam.calibration),
+                         min_confidence=rules.min_confidence)

@@ -50,7 +50,7 @@ import numpy as np
 from edge.analyzer import SceneAnalyzer
 from edge.bounded import put_dropping_oldest
 from edge.clock import WallClock
-from edge.drone import DroneAnalyzer, DroneEvent, ShopFootprints
+from edge.drone import DroneAnalyzer, DroneEvent, drone_for, sighting_event
 from edge.events import ZoneEvent
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
@@ -62,6 +62,7 @@ from edge.sampler import Sampler
 from edge.settings import CameraSettings, EdgeSettings
 from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
+from edge.view_reference import ViewReferences, moved_while_down, view_key
 from edge.zones_update import ZonesRefused, check_document, write_zones
 from models.base import Detector, ModelError
 from models.detections import Detections
@@ -80,7 +81,6 @@ from wire.schema import (
 from zones.fit import ZoneFitError
 from zones.io import load_zones
 from zones.model import CameraZones
-from zones.projection import Intrinsics
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ class Camera:
     previous_detector_key: str | None = None  # the model before central's last switch (kept loaded: rollback)
     failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
     reference: np.ndarray | None = None  # the trusted view its zones were loaded for (realignment)
+    reference_unverified: bool = False  # loaded from disk at start: its first frame is compared with it
     proposal: ZoneProposal | None = None  # realigned zones sent to central after a view change
     held: str = ""  # why it raises no events (its view moved), until its zones are reloaded; "" while it runs
     zones_refused: str = ""  # why the last zones sent by central were refused; "" after a good reload
@@ -200,6 +201,7 @@ class Pipeline:
             if settings.reference_dir is not None and settings.reference_max_age_s > 0
             else None
         )
+        self.views = ViewReferences(settings.reference_dir) if settings.reference_dir is not None else None
         self._stop = threading.Event()
         self._frame_ready = threading.Event()
         self._events_out = None
@@ -238,11 +240,13 @@ class Pipeline:
                 image_fps=cam.fps or s.analysis_fps,
                 telemetry=cam.telemetry,
             )
-            analyzer = self._analyzer(zones)
+            analyzer, key = self._analyzer(zones), view_key(cam.id, cam.preset)  # a PTZ camera's: per preset
             if self.references is not None and source.live:
-                analyzer.saved_reference = self.references.load(cam.id)
+                analyzer.saved_reference = self.references.load(key)
+            view = self.views.load(key, zones) if self.views is not None and source.live else None
             self.cameras[cam.id] = Camera(cam, zones, source, sampler, analyzer, self._tracker(), cam.model or s.model,
-                                          drone=self._drone(cam, zones))
+                                          drone=drone_for(cam, s.rule_config(zones.rules)), reference=view,
+                                          reference_unverified=view is not None)
         if s.events_out is not None:
             s.events_out.parent.mkdir(parents=True, exist_ok=True)
             # a fresh file by default: a clip run twice into one file must not list its events twice
@@ -255,17 +259,6 @@ class Pipeline:
             camera.source.start()
         self._started = True
         return self
-
-    def _drone(self, cam: CameraSettings, zones: CameraZones) -> DroneAnalyzer | None:
-        if cam.kind != "drone" or cam.footprints is None:
-            return None
-        rules = self.settings.rule_config(zones.rules)
-        return DroneAnalyzer(
-            ShopFootprints.load(cam.footprints),
-            goods_classes=rules.goods_classes,
-            intrinsics=None if cam.calibration is None else Intrinsics.load(cam.calibration),
-            min_confidence=rules.min_confidence,
-        )
 
     def _analyzer(self, zones: CameraZones) -> SceneAnalyzer:
         return SceneAnalyzer(zones, self.settings.rule_config(zones.rules))
@@ -464,7 +457,10 @@ class Pipeline:
             self._fail_camera(camera, str(exc))
             return []
         self._save_reference(camera)
-        if camera.analyzer.view_changes > camera.view_changes_seen:
+        key = view_key(camera.settings.id, camera.settings.preset)
+        moved = camera.reference_unverified and moved_while_down(key, camera.zones, camera.reference, frame.image)
+        camera.reference_unverified = False
+        if camera.analyzer.view_changes > camera.view_changes_seen or moved:
             camera.view_changes_seen = camera.analyzer.view_changes
             camera.view_changed_at = camera.source.to_unix(frame.ts)
             log.warning("camera %s: its view changed (moved, turned or zoomed?): check that its zones still fit "
@@ -472,7 +468,7 @@ class Pipeline:
             self._status_due = True  # say so now
             events = self._realign(camera, frame, events)
         elif camera.reference is None and camera.view_changed_at is None:
-            camera.reference = frame.image.copy()
+            self._take_reference(camera, frame.image)
         camera.analysed += 1
         camera.last_frame = frame
         self.stats.frames_analysed += 1
@@ -525,21 +521,22 @@ class Pipeline:
             self._emit_sighting(camera, frame, event)
 
     def _emit_sighting(self, camera: Camera, frame: Frame, event: DroneEvent, reason: str | None = None) -> None:
-        s = event.sighting
-        lat, lon = s.latlon
-        accuracy = s.accuracy_m
-        geo = GeoPoint(lat=lat, lon=lon, accuracy_m=None if accuracy != accuracy else round(accuracy, 2))
-        zone_event = ZoneEvent(s.event_id, event.seq, None, s.shop_id, s.violation, event.phase, event.ts,
-                               s.best_score, s.best_boxes, reason if event.phase == "end" else None)
+        zone_event, geo = sighting_event(event, reason)
         self._emit(camera, frame, zone_event, geo=geo)
 
     def _save_reference(self, camera: Camera, *, final: bool = False) -> None:
         bank = camera.analyzer.static_bank
         if self.references is None or not camera.source.live or bank is None:
             return
-        cid = camera.settings.id
-        if final or self.references.due(cid, self.clock.monotonic()):
-            self.references.save(cid, bank.snapshot())
+        key = view_key(camera.settings.id, camera.settings.preset)
+        if final or self.references.due(key, self.clock.monotonic()):
+            self.references.save(key, bank.snapshot())
+
+    def _take_reference(self, camera: Camera, image: np.ndarray | None) -> None:
+        """The view its zones are drawn for, kept on disk for a live camera (edge/view_reference.py)."""
+        camera.reference, camera.reference_unverified = (None if image is None else image.copy()), False
+        if camera.reference is not None and self.views is not None and camera.source.live:
+            self.views.save(view_key(camera.settings.id, camera.settings.preset), camera.zones, camera.reference)
 
     # ------------------------------------------------------------------ output
     def _publish(self, msg: Any) -> None:
@@ -746,7 +743,7 @@ class Pipeline:
         camera.analyzer = new
         camera.view_changed_at, camera.view_changes_seen = None, new.view_changes  # zones redrawn (or confirmed)
         camera.held, camera.proposal, camera.zones_refused = "", None, ""
-        camera.reference = frame.image.copy() if frame is not None else None  # the view they are drawn for
+        self._take_reference(camera, frame.image if frame is not None else None)  # the view they are drawn for
         self._status_due = True
         kept = sum(1 for k, t in new.trackers.items() if old.trackers.get(k) is t)
         log.info(

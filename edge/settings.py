@@ -61,9 +61,21 @@ class CameraSettings(BaseModel):
                                                             "detection goes to the shop whose footprint holds it")
     calibration: Path | None = Field(default=None, description="drone: camera intrinsics (YAML/JSON); default "
                                                              "from the flight record's 35 mm focal length")
+    preset: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$",
+                               description="PTZ camera: the preset it is turned to; its reference view and "
+                                           "learned empty zones are kept per preset (edge/view_reference.py)")
+    presets: dict[str, Path] = Field(default_factory=dict, description="PTZ camera: the zones file of each "
+                                                                      "preset; `preset` names the one in use")
 
     @model_validator(mode="after")
     def _placed(self) -> CameraSettings:
+        if self.presets:
+            if self.preset not in self.presets:
+                raise ValueError(f"camera {self.id}: preset {self.preset!r} is not one of its presets "
+                                 f"({', '.join(sorted(self.presets))})")
+            if self.zones is not None and self.zones != self.presets[self.preset]:
+                raise ValueError(f"camera {self.id}: give its zones per preset (presets) or one zones file, not both")
+            self.zones = self.presets[self.preset]
         if self.zones is None and not (self.kind == "drone" and self.footprints is not None):
             raise ValueError(f"camera {self.id}: needs a zones file (or, for a drone, shop footprints)")
         if self.footprints is not None and self.kind != "drone":
