@@ -43,6 +43,11 @@ class ShopFootprints:
     shop_ids: tuple[str, ...]
     projection: LocalProjection
     polygons: np.ndarray  # shapely polygons, metres
+    tree: shapely.STRtree = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # kept on the object: a cache keyed by id() handed a new layer the tree of a freed one at the same address
+        object.__setattr__(self, "tree", shapely.STRtree(self.polygons))
 
     @classmethod
     def from_latlon(cls, footprints: dict[str, list[tuple[float, float]]]) -> ShopFootprints:
@@ -90,23 +95,13 @@ class ShopFootprints:
         ok = np.isfinite(pts).all(axis=1)
         if not ok.any():
             return out
-        tree = _tree(self)
+        tree = self.tree
         geoms = shapely.points(self.projection.to_xy(pts[ok]))
         idx, dist = tree.query_nearest(geoms, max_distance=tolerance_m, return_distance=True, all_matches=False)
         where = np.flatnonzero(ok)
         for (point_i, poly_i), _ in zip(idx.T, dist, strict=True):
             out[int(where[point_i])] = self.shop_ids[int(poly_i)]
         return out
-
-
-_TREES: dict[int, shapely.STRtree] = {}
-
-
-def _tree(fp: ShopFootprints) -> shapely.STRtree:
-    tree = _TREES.get(id(fp))
-    if tree is None:
-        tree = _TREES[id(fp)] = shapely.STRtree(fp.polygons)
-    return tree
 
 
 @dataclass
