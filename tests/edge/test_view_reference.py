@@ -114,10 +114,11 @@ def test_a_ptz_camera_keeps_a_view_and_zones_per_preset(street, detector, tmp_pa
     b, _ = _run(panned, at["corner"], refs, detector, tmp_path)  # turned to the other preset: not a move
     assert _proposal(a) is None and _proposal(b) is None
     assert {p.name for p in refs.iterdir()} == {"live-cam@shop-row.view.npz", "live-cam@corner.view.npz"}
-    back, _ = _run(street, at["shop-row"], refs, detector, tmp_path)  # back at the first preset, as it was
-    assert _proposal(back) is None
+    again, _ = _run(panned, at["corner"], refs, detector, tmp_path)  # restarted at the corner: its own view
+    assert _proposal(again) is None
 
-    # back at the first preset, but bumped on the way: compared with that preset's view, not the corner's
+    # back at the first preset, but bumped on the way: compared with that preset's view, not the corner's (one
+    # reference per camera would have been the corner's, for other zones, and the bump would go unnoticed)
     bumped, _ = _run(_shifted(street, BUMP), at["shop-row"], refs, detector, tmp_path)
     proposal = _proposal(bumped)
     assert proposal is not None
