@@ -38,6 +38,7 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HT
             "shop": t.gettext("Shop"), "camera": t.gettext("Camera"), "drone": t.gettext("Drone"),
             "hotspot": t.gettext("Hot spot"), "case": t.gettext("Case"), "tickets": t.gettext("tickets"),
             "open": t.gettext("Open the case"), "hotspots": t.gettext("All hot spots"),
+            "file": t.gettext("Shop file"),
         }
     return page(request, "map.html", {
         "user": user, "active": "map", "msg": request.query_params.get("msg"),

@@ -8,7 +8,7 @@
   var labels = JSON.parse(el.getAttribute("data-labels"));
   var colours = { red: "#c62828", yellow: "#e0a800", green: "#2e8540", none: "#8a949e" };
   var edgeColours = { online: "#2e8540", degraded: "#e0a800", offline: "#c62828", unknown: "#8a949e" };
-  var map = L.map(el, { preferCanvas: false, zoomControl: true, attributionControl: true });
+  var map = L.map(el, { preferCanvas: false, zoomControl: true, attributionControl: true, maxZoom: 19 });
   var tiles = el.getAttribute("data-tiles");
   if (tiles) {
     L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
@@ -22,7 +22,8 @@
     return L.circleMarker([s.lat, s.lon], { radius: 7, color: "#1d232b", weight: 1, fillOpacity: 0.9,
       fillColor: colours[s.grade] || colours.none, className: "shop-marker grade-" + s.grade })
       .bindPopup("<b>" + esc(s.name) + "</b><br>" + esc(s.address) + "<br>" + esc(labels.grade[s.grade] || s.grade) +
-        '<br><a href="/console/cases?shop=' + encodeURIComponent(s.id) + '">' + esc(labels.case) + "</a>");
+        '<br><a class="shop-file" href="/console/shops/' + encodeURIComponent(s.id) + '">' + esc(labels.file) + "</a>" +
+        ' · <a href="/console/cases?shop=' + encodeURIComponent(s.id) + '">' + esc(labels.case) + "</a>");
   }));
   var focus = new URLSearchParams(window.location.search).get("hotspot");
   var focused = null;
@@ -62,6 +63,8 @@
     map.setView(focused.getLatLng(), 18);
     focused.openPopup();
     el.setAttribute("data-focus", focus);
-  } else if (points.length) { map.fitBounds(L.latLngBounds(points).pad(0.15)); } else { map.setView([31.23, 121.47], 12); }
+  } else if (points.length) {  // (one point alone would zoom in without end)
+    map.fitBounds(L.latLngBounds(points).pad(0.15), { maxZoom: 18 });
+  } else { map.setView([31.23, 121.47], 12); }
   el.setAttribute("data-ready", "1");
 })();
