@@ -179,11 +179,14 @@ def _install_web(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from central.i18n import N_
-    from central.web import console, language, officer, shop_page, zone_editor
+    from central.web import console, edges_page, language, map_page, officer, shop_page, stats, zone_editor
     from central.web.render import LoginRequired, login_redirect_url, page, request_translator
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(console.router)
+    app.include_router(stats.router)
+    app.include_router(map_page.router)
+    app.include_router(edges_page.router)
     app.include_router(shop_page.router)
     app.include_router(language.router)
     app.include_router(officer.router)

@@ -13,21 +13,34 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import shapely
 
 from zones.io import ZoneFileError, load_zones
 from zones.model import CameraZones
 
+# code → params of the problems found across a file (loading errors carry zones.io.ERROR_CODES)
+CHECK_CODES: dict[str, tuple[str, ...]] = {
+    "door_point_off_edge": ("n", "x", "y", "distance"),
+    "zones_overlap": ("other", "shop", "share", "tolerance"),
+    "shop_not_registered": ("shop",),
+    "central_unreachable": ("shop",),
+}
+
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem: where, the English reason, and a stable code with its params for translation."""
+
     path: str
     zone_id: str | None
     reason: str
+    code: str = "invalid"
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         where = self.path + (f", zone {self.zone_id!r}" if self.zone_id else "")
@@ -44,7 +57,9 @@ def door_line_problems(cz: CameraZones, path: str, tolerance_px: float = 4.0) ->
             d = edge.distance(shapely.Point(point))
             if d > tolerance_px:
                 out.append(Problem(path, z.zone_id, f"door line point {k + 1} ({point[0]:g}, {point[1]:g}) is "
-                                                    f"{d:.1f} px off the zone's edge (the door is on its edge)"))
+                                                    f"{d:.1f} px off the zone's edge (the door is on its edge)",
+                                   "door_point_off_edge", {"n": k + 1, "x": float(point[0]), "y": float(point[1]),
+                                                           "distance": round(float(d), 1)}))
     return out
 
 
@@ -62,7 +77,9 @@ def overlap_problems(cz: CameraZones, path: str, tolerance: float = 0.05) -> lis
         share = pa.intersection(pb).area / min(pa.area, pb.area)
         if share > tolerance:
             out.append(Problem(path, a.zone_id, f"overlaps zone {b.zone_id!r} (shop {b.shop_id}) by "
-                                                f"{share:.0%} of the smaller zone (at most {tolerance:.0%})"))
+                                                f"{share:.0%} of the smaller zone (at most {tolerance:.0%})",
+                               "zones_overlap", {"other": b.zone_id, "shop": b.shop_id, "share": share,
+                                                 "tolerance": tolerance}))
     return out
 
 
@@ -94,7 +111,7 @@ def check_file(path: str | Path, *, overlap_tolerance: float = 0.05, door_tolera
     try:
         cz = load_zones(path)
     except ZoneFileError as exc:
-        return [Problem(exc.path, exc.zone_id, exc.reason)]
+        return [Problem(exc.path, exc.zone_id, exc.reason, exc.code, exc.params)]
     p = str(path)
     problems = door_line_problems(cz, p, door_tolerance_px) + overlap_problems(cz, p, overlap_tolerance)
     if shop_known is not None:
@@ -102,9 +119,11 @@ def check_file(path: str | Path, *, overlap_tolerance: float = 0.05, door_tolera
             verdict = shop_known(shop_id)
             if verdict is False:
                 zid = next(z.zone_id for z in cz.zones if z.shop_id == shop_id)
-                problems.append(Problem(p, zid, f"shop {shop_id!r} is not in central's registry"))
+                problems.append(Problem(p, zid, f"shop {shop_id!r} is not in central's registry",
+                                        "shop_not_registered", {"shop": shop_id}))
             elif verdict is None:
-                problems.append(Problem(p, None, f"could not ask central about shop {shop_id!r}"))
+                problems.append(Problem(p, None, f"could not ask central about shop {shop_id!r}",
+                                        "central_unreachable", {"shop": shop_id}))
     return problems
 
 

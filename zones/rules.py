@@ -5,7 +5,8 @@ A camera file sets the defaults and a zone may override single fields; `edge.rul
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,11 +52,45 @@ class RuleConfig(BaseModel):
         return RuleConfig.model_validate({**self.model_dump(), **overrides})
 
 
-def check_overrides(overrides: dict[str, Any]) -> str | None:
-    """None when the overrides are valid RuleConfig fields, else a one-line reason."""
+@dataclass(frozen=True)
+class RuleProblem:
+    """The first thing wrong with rule overrides: the field, a stable `kind` (see _KINDS; "invalid" for the
+    rest), the limit it broke (a bound, or the allowed values) and the English reason."""
+
+    field: str
+    kind: str
+    limit: Any
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        return f"rules.{self.field}: {self.detail}"
+
+
+# pydantic error types → a kind a user interface can put in words
+_KINDS = {"greater_than_equal": ("at_least", "ge"), "greater_than": ("more_than", "gt"),
+          "less_than_equal": ("at_most", "le"), "less_than": ("less_than", "lt"),
+          "float_parsing": ("not_a_number", None), "float_type": ("not_a_number", None),
+          "bool_parsing": ("not_a_boolean", None), "bool_type": ("not_a_boolean", None),
+          "extra_forbidden": ("unknown_rule", None), "literal_error": ("not_allowed", "expected")}
+
+
+def rule_problem(overrides: dict[str, Any]) -> RuleProblem | None:
+    """None when the overrides are valid RuleConfig fields, else what is wrong with the first bad one."""
     try:
         RuleConfig.model_validate(overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        return f"rules.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        kind, key = _KINDS.get(first["type"], ("invalid", None))
+        name = ".".join(str(p) for p in first["loc"])
+        limit = (first.get("ctx") or {}).get(key) if key else None
+        if kind == "not_allowed" and name in RuleConfig.model_fields:  # the allowed values, not pydantic's prose
+            limit = list(get_args(RuleConfig.model_fields[name].annotation))
+        return RuleProblem(name, kind, limit if isinstance(limit, int | float | str | list) else None, first["msg"])
     return None
+
+
+def check_overrides(overrides: dict[str, Any]) -> str | None:
+    """None when the overrides are valid RuleConfig fields, else a one-line reason."""
+    problem = rule_problem(overrides)
+    return None if problem is None else problem.reason

@@ -10,7 +10,7 @@ the latest is kept in `cameras.extra["proposal"]` until the zones are saved (acc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,15 @@ from wire.schema import MAX_ZONES_BYTES, CommandMessage, StatusMessage
 from zones.check import door_line_problems
 from zones.io import ZoneFileError, parse_zones
 
+# code → params of the problems the editor finds beyond zones.io and zones.check
+EDITOR_CODES: dict[str, tuple[str, ...]] = {
+    "document_not_object": (),
+    "document_too_large": ("limit",),
+    "camera_id_mismatch": ("camera",),
+    "point_outside_picture": ("n", "x", "y", "width", "height"),
+    "unknown_shop": ("shop",),
+    "camera_site_unknown": ("camera",),
+}
 EDITOR_SOURCE = "editor"  # ShopZone.source of zones linked to a shop in the zone editor
 PICTURE_KINDS = ("clean", "annotated")
 
@@ -31,14 +40,17 @@ PICTURE_KINDS = ("clean", "annotated")
 @dataclass(frozen=True)
 class ZoneProblem:
     """What is wrong with a saved document: which zone (None: the whole document), which point (None: the
-    whole zone) and why."""
+    whole zone) and why: `reason` in English, `code` and `params` for the console to say it in the user's
+    language (the codes of zones.io.ERROR_CODES, zones.check.CHECK_CODES and EDITOR_CODES)."""
 
     zone_id: str | None
     point: int | None
     reason: str
+    code: str = "invalid"
+    params: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"zone_id": self.zone_id, "point": self.point, "reason": self.reason}
+        return {"zone_id": self.zone_id, "point": self.point, "reason": self.reason, "code": self.code}
 
 
 @dataclass(frozen=True)
@@ -117,25 +129,27 @@ def note_status(session: Session, msg: StatusMessage) -> None:
 def problems(session: Session, camera_id: str, document: Any) -> list[ZoneProblem]:
     """Everything wrong with `document` as the zones of `camera_id`; [] when it can be saved."""
     if not isinstance(document, dict):
-        return [ZoneProblem(None, None, "the zones document must be a JSON object")]
+        return [ZoneProblem(None, None, "the zones document must be a JSON object", "document_not_object")]
     import json
 
     if len(json.dumps(document, separators=(",", ":"))) > MAX_ZONES_BYTES:
-        return [ZoneProblem(None, None, f"the zones document is over {MAX_ZONES_BYTES} bytes")]
+        return [ZoneProblem(None, None, f"the zones document is over {MAX_ZONES_BYTES} bytes", "document_too_large",
+                            {"limit": MAX_ZONES_BYTES})]
     if document.get("camera_id") != camera_id:
-        return [ZoneProblem(None, None, f"camera_id must be {camera_id!r}")]
+        return [ZoneProblem(None, None, f"camera_id must be {camera_id!r}", "camera_id_mismatch",
+                            {"camera": camera_id})]
     out = _point_problems(document)
     if out:
         return out
     try:
         zones = parse_zones(document, camera_id)
     except ZoneFileError as exc:
-        return [ZoneProblem(exc.zone_id, None, exc.reason)]
-    out = [ZoneProblem(p.zone_id, None, p.reason) for p in door_line_problems(zones, camera_id)]
+        return [ZoneProblem(exc.zone_id, None, exc.reason, exc.code, exc.params)]
+    out = [ZoneProblem(p.zone_id, None, p.reason, p.code, p.params) for p in door_line_problems(zones, camera_id)]
     shops = {z.shop_id for z in zones.zones if z.shop_id is not None}
     known = set(session.scalars(select(Shop.id).where(Shop.id.in_(shops)))) if shops else set()
-    out += [ZoneProblem(z.zone_id, None, f"unknown shop {z.shop_id!r}") for z in zones.zones
-            if z.shop_id is not None and z.shop_id not in known]
+    out += [ZoneProblem(z.zone_id, None, f"unknown shop {z.shop_id!r}", "unknown_shop", {"shop": z.shop_id})
+            for z in zones.zones if z.shop_id is not None and z.shop_id not in known]
     return out
 
 
@@ -159,7 +173,9 @@ def _point_problems(document: dict[str, Any]) -> list[ZoneProblem]:
             continue
         for i, (x, y) in enumerate(pts):
             if not (0 <= x <= w and 0 <= y <= h):
-                out.append(ZoneProblem(zid, i, f"point {i + 1} ({x:g}, {y:g}) lies outside the {w}x{h} picture"))
+                out.append(ZoneProblem(zid, i, f"point {i + 1} ({x:g}, {y:g}) lies outside the {w}x{h} picture",
+                                       "point_outside_picture",
+                                       {"n": i + 1, "x": float(x), "y": float(y), "width": w, "height": h}))
     return out
 
 

@@ -1,5 +1,6 @@
 """The operator console (command centre): review queue, case detail, ownerless queue, shops with their grade
-faces, grade shares over time, inspections due, edges. Plain HTML forms; works without JavaScript.
+faces, inspections due (statistics: `central.web.stats`; the map: `central.web.map_page`; edges:
+`central.web.edges_page`). Plain HTML forms; works without JavaScript.
 
 Decisions go through the domain functions (`central.domain.cases.confirm` / `dismiss`, ownerless
 assignment), so the console and the REST API write the same way."""
@@ -11,7 +12,6 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -27,7 +27,6 @@ from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, StoreDep, che
 from central.api.security import request_is_https
 from central.api.throttle import get_throttle
 from central.auth import AuthError, authenticate, create_access_token, revoke_tokens, shop_link_token, user_for_token
-from central.charts import grade_share_svg
 from central.domain import cases
 from central.domain import ownerless as ownerless_domain
 from central.domain.clock import now_utc
@@ -37,22 +36,17 @@ from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
-from central.orm.events import EdgeStatus
 from central.orm.shops import Shop
 from central.orm.users import User
 from central.settings import CentralSettings
 from central.web import pending as pending_decision
 from central.web import queries
 from central.web.evidence import case_evidence
-from central.web.map_data import map_features
 from central.web.render import (
-    EDGE_STATE,
-    GRADE_LABEL,
     NOTICE_LABEL,
     OUTCOME_LABEL,
     ROLE_LABEL,
     STATE_LABEL,
-    VIOLATION_LABEL,
     LoginRequired,
     console_user,
     page,
@@ -64,7 +58,6 @@ from central.web.shop_file import grade_timeline_svg, registry_rows, shop_file
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 QUEUE_PAGE = 20
-PRECISION_DAYS = 30  # the edges page: precision of each camera and model over verdicts of the last 30 days
 STATES = ("detected", *[s for s in OPEN_STATES if s != "detected"], *CLOSED_STATES)
 ANY_STATE = ("", *STATES)
 
@@ -543,7 +536,7 @@ def dismiss_ownerless(event_id: str, request: Request, session: SessionDep, sett
     return _decide(request, session, settings, {"back": "/console/ownerless", "reason": reason})
 
 
-# ---------------------------------------------------------------- shops, grades, inspections, edges
+# ---------------------------------------------------------------- shops, inspections
 
 @router.get("/shops", response_class=HTMLResponse)
 def shops(request: Request, session: SessionDep, settings: SettingsDep,
@@ -576,19 +569,6 @@ def shop_file_page(shop_id: str, request: Request, session: SessionDep, settings
         strike_window_days=settings.strike_window_days, board=f"/shop/{shop_link_token(settings, shop.id)}"))
 
 
-@router.get("/grades", response_class=HTMLResponse)
-def grades(request: Request, session: SessionDep, days: Annotated[int, Query(ge=2, le=366)] = 30
-           ) -> HTMLResponse:
-    user = console_user(request, session)
-    from central.domain.grades import distribution
-
-    series = queries.grade_share_series(session, days=days)
-    current = distribution(session)
-    graded = sum(current.get(g, 0) for g in queries.GRADES)
-    return page(request, "grades.html", _ctx(request, user, "grades", chart=grade_share_svg(series),
-                                             series=series, current=current, graded=graded, days=days))
-
-
 @router.get("/inspections", response_class=HTMLResponse)
 def inspections(request: Request, session: SessionDep, settings: SettingsDep, day: BoundedDay | None = None,
                 road: Annotated[str | None, Query(max_length=200)] = None,
@@ -602,50 +582,3 @@ def inspections(request: Request, session: SessionDep, settings: SettingsDep, da
                      order="priority" if order == "priority" else "route", limit=500)
     return page(request, "inspections.html", _ctx(request, user, "inspections", items=items, day=day,
                                                   road=road or "", order=order))
-
-
-@router.get("/edges", response_class=HTMLResponse)
-def edges(request: Request, session: SessionDep) -> HTMLResponse:
-    user = console_user(request, session)
-    from central.orm.users import EdgeCredential
-
-    # credentials are for admins, as in the API (GET /api/edges/credentials)
-    creds = list(session.scalars(select(EdgeCredential).order_by(EdgeCredential.edge_id))) \
-        if _can(user, "admin") else None
-    cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
-    from central.domain.verdicts import precision_by_camera_and_model
-
-    since = now_utc() - timedelta(days=PRECISION_DAYS)
-    precision = precision_by_camera_and_model(session, since=since)
-    return page(request, "edges.html", _ctx(request, user, "edges", cameras=cameras, creds=creds, precision=precision,
-                                            precision_days=PRECISION_DAYS))
-
-
-# ---------------------------------------------------------------- map
-
-@router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    user = console_user(request, session)
-    t = request_translator(request)
-    with i18n.use(t):
-        labels = {
-            "grade": {g: t.gettext(GRADE_LABEL[g]) for g in GRADE_LABEL} | {"none": t.gettext("not graded yet")},
-            "state": {k: t.gettext(v) for k, v in STATE_LABEL.items()},
-            "violation": {k: t.gettext(v) for k, v in VIOLATION_LABEL.items()},
-            "edge": {k: t.gettext(v) for k, v in EDGE_STATE.items()} | {"unknown": t.gettext("no status yet")},
-            "shop": t.gettext("Shop"), "camera": t.gettext("Camera"), "drone": t.gettext("Drone"),
-            "hotspot": t.gettext("Hot spot"), "case": t.gettext("Case"), "tickets": t.gettext("tickets"),
-            "open": t.gettext("Open the case"),
-        }
-    return page(request, "map.html", _ctx(
-        request, user, "map", labels=json.dumps(labels, ensure_ascii=False), tile_url=settings.map_tile_url or "",
-        tile_crs=settings.map_tile_crs, tile_attribution=settings.map_tile_attribution,
-        features=map_features(session, settings.map_tile_crs)))
-
-
-@router.get("/map/data.json")
-def map_data(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    console_user(request, session)
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse(map_features(session, settings.map_tile_crs))

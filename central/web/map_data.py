@@ -26,6 +26,14 @@ def _mid(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
 
 
+def addresses_on_map(session: Session, addresses: set[str]) -> set[str]:
+    """Which of these addresses the map can show a hot spot at: those with a shop that has coordinates."""
+    if not addresses:
+        return set()
+    return set(session.scalars(select(Shop.address).where(Shop.address.in_(addresses), Shop.lat.is_not(None),
+                                                          Shop.lon.is_not(None)).distinct()))
+
+
 def map_features(session: Session, crs: str, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
     now = now or datetime.now(UTC)
     located = list(session.scalars(select(Shop).where(Shop.lat.is_not(None), Shop.lon.is_not(None))))

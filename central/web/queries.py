@@ -4,7 +4,7 @@ domain functions (central.domain.*), never from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -165,17 +165,6 @@ def shops_page(session: Session, *, q: str | None = None, grade: str | None = No
     rows = list(session.scalars(stmt.order_by(Shop.area, Shop.road, Shop.address, Shop.id)
                                 .offset(offset).limit(limit)))
     return rows, int(session.scalar(count) or 0)
-
-
-def grade_share_series(session: Session, *, days: int = 30, today: date | None = None
-                       ) -> list[tuple[date, dict[str, int]]]:
-    """Shops per grade at the end of each of the last `days` days, [] if nothing graded."""
-    from central.domain.stats import grade_distribution_over_time
-
-    today = today or datetime.now(UTC).date()
-    from central.charts import share_series
-
-    return share_series(grade_distribution_over_time(session, today - timedelta(days=days - 1), today))
 
 
 def shop_notices(session: Session, shop_id: str, limit: int = 20) -> list[tuple[Notice, Case]]:

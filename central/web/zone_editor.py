@@ -18,6 +18,7 @@ from central.auth import has_role
 from central.domain import zone_editor
 from central.orm.shops import Shop
 from central.web.render import console_user, page, request_translator
+from central.web.zone_reasons import translated
 
 router = APIRouter(prefix="/console/zones", include_in_schema=False)
 
@@ -78,7 +79,7 @@ def editor(request: Request, session: SessionDep, camera: str | None = Query(Non
 def save(request: Request, camera_id: str, session: SessionDep,
          payload: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     """Body: {"document": <zones document>}. 200 {"command_id"} when saved, else 200 {"errors": [{zone_id, point,
-    reason}]}; 403 for a viewer."""
+    code, reason}]} with each reason in the user's language; 403 for a viewer."""
     check_same_origin(request)
     user = console_user(request, session)
     t = request_translator(request)
@@ -91,10 +92,10 @@ def save(request: Request, camera_id: str, session: SessionDep,
         try:
             cmd = zone_editor.save(session, camera_id, document, actor=user.username)
         except ValueError as exc:
-            found = [zone_editor.ZoneProblem(None, None, str(exc))]
+            found = [zone_editor.ZoneProblem(None, None, str(exc), "camera_site_unknown", {"camera": camera_id})]
         else:
             session.commit()
             return JSONResponse({"command_id": cmd.command_id})
     session.rollback()
     # 200: refusing a drawing is the editor's ordinary answer (the page marks the zones), not a failed request
-    return JSONResponse({"errors": [p.as_dict() for p in found]})
+    return JSONResponse({"errors": [translated(t, p) for p in found]})

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from central import i18n
 from central.api.bounds import BoundedDay
 from central.api.deps import SessionDep, SettingsDep, ViewerUser
 from central.charts import grade_share_svg, share_series
@@ -38,13 +39,17 @@ def grade_distribution(session: SessionDep, settings: SettingsDep, _: ViewerUser
 
 
 @router.get("/grades/chart", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-def grade_chart(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+def grade_chart(request: Request, session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
                 end: Day = None) -> Response:
     """The grade distribution over time as a chart: each grade's share of graded shops per day, stacked
-    (the same chart as the console's grade page)."""
+    (the same chart as the console's grade page), its text in the Accept-Language's language (else the
+    deployment's) and dates in the deployment's time zone."""
     tz = settings.timezone
     series = share_series(stats.grade_distribution_over_time(session, *_period(start, end, tz), tz=tz))
-    return Response(str(grade_share_svg(series)), media_type="image/svg+xml",
+    language = i18n.negotiate(request.headers.get("accept-language")) or settings.language
+    with i18n.use(i18n.translator(language, tz)):
+        svg = grade_share_svg(series)
+    return Response(str(svg), media_type="image/svg+xml",
                     headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"})
 
 

@@ -71,7 +71,7 @@ def test_zh_pages_show_no_english_from_the_catalog(sqlite_env: Env) -> None:
     # (the test accounts are named after their roles: "reviewer" next to "Log out" is a user name)
     pages = ["/console", f"/console/cases/{case_id}", "/console/cases", "/console/events", "/console/ownerless",
              "/console/shops", "/console/grades", "/console/inspections", "/console/edges",
-             "/console/map", "/console/shops/s1"]
+             "/console/map", "/console/shops/s1", "/console/stats", "/console/hotspots"]
     for path in pages:
         r = sqlite_env.client.get(path)
         assert r.status_code == 200, path

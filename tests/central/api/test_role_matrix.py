@@ -186,6 +186,9 @@ EXPECTED: dict[str, str] = {
     "GET /console/reports": "reviewer",
     # zone editor, detector precision, model rollout
     "GET /console/zones": "viewer",
+    # statistics pages (central.web.stats)
+    "GET /console/stats": "viewer",
+    "GET /console/hotspots": "viewer",
     "POST /console/zones/{camera_id}": "reviewer",
     "GET /api/stats/precision": "viewer",
     "POST /api/cameras/{site_id}/{camera_id}/model": "admin",

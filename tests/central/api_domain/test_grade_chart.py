@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from central.api.deps import COOKIE_NAME
 from central.domain import grades, registry
+from central.domain.clock import local_day, now_utc
 from central.domain.shop_schema import ShopIn
 from central.orm.cases import Case
 from wire.ids import new_id
@@ -46,21 +47,26 @@ def _red_band_heights(svg: str) -> list[float]:
 
 def test_grade_share_chart_endpoint(sqlite_api) -> None:
     api = sqlite_api
-    empty = api.get("/api/stats/grades/chart", params={"start": "2026-01-01", "end": "2026-01-10"})
+    def get_en(path: str, params: dict):
+        return api.client.get(path, params=params, headers={**api.headers["viewer"], "Accept-Language": "en"})
+
+    empty = get_en("/api/stats/grades/chart", {"start": "2026-01-01", "end": "2026-01-10"})
     assert empty.status_code == 200 and "no grades yet" in empty.text
+    zh = api.get("/api/stats/grades/chart", params={"start": "2026-01-01", "end": "2026-01-10"})
+    assert "尚无等级" in zh.text  # the deployment's language without an Accept-Language
 
     day1, day2, day3 = _grade_story(api, datetime(2026, 1, 5, 12, tzinfo=UTC))
-    r = api.get("/api/stats/grades/chart", params={"start": day1.isoformat(), "end": day2.isoformat()})
+    r = get_en("/api/stats/grades/chart", {"start": day1.isoformat(), "end": day2.isoformat()})
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.startswith("<svg") and r.text.endswith("</svg>")
-    assert f"On {day2.isoformat()}: red 25.0%, yellow 25.0%, green 50.0%." in r.text
+    assert f"On {day2.month}/{day2.day}/{day2.year}: red 25.0%, yellow 25.0%, green 50.0%." in r.text
     heights = _red_band_heights(r.text)
     assert heights[0] == 0 and heights[1] == 0 and heights[2] > 0  # red from day 2 on, a quarter of the chart
     plot_h = 260 - 12 - 28
     assert abs(heights[2] - plot_h / 4) < 0.2
 
-    r = api.get("/api/stats/grades/chart", params={"start": day1.isoformat(), "end": day3.isoformat()})
-    assert f"On {day3.isoformat()}: red 0.0%, yellow 0.0%, green 100.0%." in r.text
+    r = get_en("/api/stats/grades/chart", {"start": day1.isoformat(), "end": day3.isoformat()})
+    assert f"On {day3.month}/{day3.day}/{day3.year}: red 0.0%, yellow 0.0%, green 100.0%." in r.text
     assert _red_band_heights(r.text)[-1] == 0
     # the chart draws what the numbers say
     numbers = api.get("/api/stats/grades", params={"start": day2.isoformat(), "end": day2.isoformat()}).json()
@@ -78,7 +84,8 @@ def test_console_grade_page_draws_the_shares(sqlite_api) -> None:
     api.client.cookies.set(COOKIE_NAME, api.headers["viewer"]["Authorization"].split()[1])
     page = api.client.get("/console/grades", params={"days": 12})
     assert page.status_code == 200
-    assert f"On {today.date().isoformat()}: red 0.0%, yellow 0.0%, green 100.0%." in page.text
+    day = local_day(now_utc(), api.settings.timezone)  # the chart's last day is today, local
+    assert f"{day.year}/{day.month}/{day.day}：红色 0.0%，黄色 0.0%，绿色 100.0%。" in page.text
     start = page.text.index('class="chart"')
     svg = page.text[start: page.text.index("</svg>", start) + 6]
     assert max(_red_band_heights(svg)) > 0  # the red spell a week ago is on the chart
