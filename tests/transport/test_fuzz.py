@@ -21,11 +21,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import examples, record
 
 from central.ingest import Inbound, IngestService, Rejected
 from central.settings import CentralSettings
 from edge.publisher import Publisher
+from testkit.reliability import examples, record
 from wire.mqtt import MqttSettings
 from wire.schema import BINARY_MAGIC, BUNDLE_MAGIC, Bundle, SchemaError, decode
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from reliability_support import record
-from transport_support import REPO_DIR, SITE, count, wait_for
 
 from central.orm.events import EventPhaseRecord
 from edge.spool import PAGE_SIZE, Spool
 from testkit.filesystems import small_tmpfs
+from testkit.reliability import record
+from testkit.transport import REPO_DIR, SITE, count, wait_for
 from wire import topics
 from wire.ids import new_id
 from wire.schema import EventMessage, encode
