@@ -16,7 +16,8 @@ edge died; central marks every camera of that edge offline. Commands arrive on e
 (persistent session, so commands sent while the edge was away are delivered when it returns); each is
 validated, de-duplicated by message_id and handed to the `on_command` callbacks on their own thread.
 
-Receipts (`receipts=True`): a PUBACK only says the broker has the message, and a broker killed before it
+Receipts (`receipts=True`, the default; `False` deletes a row on its PUBACK): a PUBACK only says the
+broker has the message, and a broker killed before it
 wrote that to disk loses it. With receipts the edge keeps each PUBACKed row (marked sent) until central's
 `ReceiptMessage` on the camera's `receipt` topic names its message id, and publishes it again when none
 came within `receipt_timeout_s` (central stores a message once, so a resend costs nothing but bandwidth).
@@ -122,7 +123,7 @@ class Publisher:
         status_interval_s: float = 10.0,
         client_id: str | None = None,
         bundle_evidence: bool = True,
-        receipts: bool = False,
+        receipts: bool = True,
         receipt_timeout_s: float = 30.0,
         verify_central: bool = True,
         held_max_bytes: int = 64 * 1024 * 1024,

@@ -37,6 +37,7 @@ def main() -> int:
         camera_ids=[args.camera],
         spool_path=args.spool,
         status_interval_s=2,
+        receipts=False,
     )
     pub.start()
     for i in range(args.start, args.start + args.count):

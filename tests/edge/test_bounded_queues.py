@@ -17,7 +17,7 @@ PREFIX, SITE, CAMERA = "doorline-bounded", "site-b", "cam-b"
 
 def test_a_full_command_queue_drops_its_oldest_commands_and_counts_them(tmp_path: Path) -> None:
     pub = Publisher(MqttSettings(prefix=PREFIX), edge_id="edge-b", site_id=SITE, camera_ids=[CAMERA],
-                    spool_path=tmp_path / "spool.db")  # never started: nothing takes the commands
+                    spool_path=tmp_path / "spool.db", receipts=False)  # never started: nothing takes the commands
     try:
         sent = [CommandMessage(site_id=SITE, camera_id=CAMERA, cmd="set_fps", fps=1.0 + i % 10)
                 for i in range(COMMAND_QUEUE_SIZE + 44)]

@@ -84,7 +84,7 @@ def make_edge(tmp_path: Path) -> Iterator:
             site_id="site-a",
             camera_ids=list(cameras),
             spool_path=tmp_path / f"spool-{edge_id}.db",
-            **kw,
+            **({"receipts": False} | kw),  # PUBACK mode unless a test asks for receipts
         )
         if start:
             pub.start()

@@ -28,7 +28,7 @@ from testkit.transport import (
     wait_stored,
 )
 from wire import topics
-from wire.schema import CommandMessage, encode
+from wire.schema import BINARY_MAGIC, CommandMessage, encode
 
 
 def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, make_edge) -> None:
@@ -121,7 +121,7 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
         ),
         ("event", lambda: json.dumps({**json.loads(encode(make_event())), "score": 7}).encode(), "score"),
         ("evidence", lambda: _oversized_evidence(), "larger than"),
-        ("evidence", lambda: _hash_mismatch(), "sha256 does not match"),
+        ("evidence", lambda: _json_evidence(), "binary frame"),
         ("evidence", lambda: _binary_hash_mismatch(), "sha256 does not match"),
         ("evidence", lambda: encode(make_evidence("x"))[:6], "shorter than its header"),
         ("event", lambda: encode(make_event(camera="cam-2")), "arrived on the topic of"),
@@ -157,19 +157,21 @@ def test_bad_messages_become_dead_letters(broker, topic_prefix, make_central, ki
         assert s.get(Event, good.event_id) is not None
 
 
+def _frame(obj: dict, data: bytes) -> bytes:
+    header = json.dumps(obj).encode()
+    return BINARY_MAGIC + len(header).to_bytes(4, "big") + header + data
+
+
 def _oversized_evidence() -> bytes:
     ev = make_evidence("x")
     big = ev.data() + b"\0" * (1024 * 1024 + 100)
-    obj = json.loads(encode(ev, binary=False))
-    obj.update(data_b64=base64.b64encode(big).decode(), sha256=hashlib.sha256(big).hexdigest())
-    return json.dumps(obj).encode()
+    return _frame(json.loads(ev.model_dump_json()) | {"sha256": hashlib.sha256(big).hexdigest()}, big)
 
 
-def _hash_mismatch() -> bytes:
-    obj = json.loads(encode(make_evidence("x"), binary=False))
-    other, _, _ = jpeg_bytes(10, seed=9)
-    obj["data_b64"] = base64.b64encode(other).decode()
-    return json.dumps(obj).encode()
+def _json_evidence() -> bytes:
+    """Evidence as a JSON object with base64 data: a form the wire does not have."""
+    ev = make_evidence("x")
+    return json.dumps(json.loads(ev.model_dump_json()) | {"data_b64": base64.b64encode(ev.data()).decode()}).encode()
 
 
 def _binary_hash_mismatch() -> bytes:
