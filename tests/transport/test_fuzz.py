@@ -287,8 +287,8 @@ def test_edge_downstream_handler_refuses_and_goes_on(edge, kind, payload) -> Non
     message.payload = payload
     _timed("edge", edge._on_message, None, None, message)  # noqa: SLF001 -- what paho calls
     assert edge.stats()["downstream_errors"] == 0, edge.stats()["last_error"]
-    while not edge._commands.empty():  # noqa: SLF001 -- what the dispatcher thread would take
-        edge._commands.get_nowait()  # noqa: SLF001
+    while not edge.inbox._commands.empty():  # noqa: SLF001 -- what the dispatcher thread would take
+        edge.inbox._commands.get_nowait()  # noqa: SLF001
 
 
 def test_edge_fuzz_figures() -> None:
