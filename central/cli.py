@@ -153,15 +153,25 @@ def cmd_audit_verify(settings: CentralSettings, args: argparse.Namespace) -> int
 
 
 def cmd_import_shops(settings: CentralSettings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from central.db import make_engine, make_session_factory
-    from central.domain import registry
+    from central.domain import shop_import
     from central.migrate import init_db
 
     engine = make_engine(settings.database_url)
     init_db(engine)
     with make_session_factory(engine)() as session:
         try:
-            report = registry.import_file(session, args.file, encoding=args.encoding, on_conflict=args.on_conflict)
+            total = shop_import.rows_in(args.file)
+            with tqdm(total=total, unit="shop", desc=f"import {Path(args.file).name}", mininterval=0.5) as bar:
+                report = shop_import.import_file(
+                    session,
+                    args.file,
+                    encoding=args.encoding,
+                    on_conflict=args.on_conflict,
+                    on_row=lambda: bar.update(1),
+                )
         except (OSError, ValueError) as exc:  # unreadable file, encoding or header: nothing was written
             print(f"doorline-central import-shops: {exc}", file=sys.stderr)
             return 2

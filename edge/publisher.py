@@ -16,7 +16,8 @@ edge died; central marks every camera of that edge offline. Commands arrive on e
 (persistent session, so commands sent while the edge was away are delivered when it returns); each is
 validated, de-duplicated by message_id and handed to the `on_command` callbacks on their own thread.
 
-Receipts (`receipts=True`): a PUBACK only says the broker has the message, and a broker killed before it
+Receipts (`receipts=True`, the default; `False` deletes a row on its PUBACK): a PUBACK only says the
+broker has the message, and a broker killed before it
 wrote that to disk loses it. With receipts the edge keeps each PUBACKed row (marked sent) until central's
 `ReceiptMessage` on the camera's `receipt` topic names its message id, and publishes it again when none
 came within `receipt_timeout_s` (central stores a message once, so a resend costs nothing but bandwidth).
@@ -35,10 +36,9 @@ from __future__ import annotations
 
 import collections
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 
-from edge.bounded import put_dropping_oldest
-from edge.failures import log_some
+from edge.command_inbox import CommandCallback, CommandInbox
 from edge.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
 from wire import signing, topics
 from wire.mqtt import MqttSettings, mqtt_client, session_properties
 from wire.schema import (
     MAX_MESSAGE_BYTES,
-    CommandMessage,
     EventMessage,
     EvidenceMessage,
     ReceiptMessage,
@@ -73,9 +71,7 @@ log = logging.getLogger("doorline.edge.publisher")
 
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, but no subscriber got it
 UNROUTED_RETRY_S = 1.0
-COMMAND_QUEUE_SIZE = 256  # commands central sent that the handler has not taken yet
 _KIND_OF: dict[type, str] = {EventMessage: "event", EvidenceMessage: "evidence", RecheckResult: "recheck"}
-CommandCallback = Callable[[CommandMessage], None]
 
 
 def _attachments(msgs: Sequence[Any]) -> dict[int, list[EvidenceMessage]]:
@@ -122,7 +118,7 @@ class Publisher:
         status_interval_s: float = 10.0,
         client_id: str | None = None,
         bundle_evidence: bool = True,
-        receipts: bool = False,
+        receipts: bool = True,
         receipt_timeout_s: float = 30.0,
         verify_central: bool = True,
         held_max_bytes: int = 64 * 1024 * 1024,
@@ -170,16 +166,13 @@ class Publisher:
         self._hold_until = 0.0
         self._next_receipt_check = 0.0
         self._sender: threading.Thread | None = None
-        self._dispatcher: threading.Thread | None = None
-        # commands wait here for the pipeline's handler; bounded like the pipeline's own queue
-        self._commands: queue.Queue[CommandMessage | None] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
-        self._callbacks: list[CommandCallback] = []
-        self._seen_commands: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._status: dict[str, Any] = {"state": "online", "fps": 0.0, "source_state": "", "detail": ""}
         self._proposals: dict[str, ZoneProposal] = {}  # camera id -> realigned zones waiting for an operator
         self._status_due = threading.Event()
         self._counters = collections.Counter()
         self._last_error = ""
+        # commands wait here for the pipeline's handler; bounded like the pipeline's own queue
+        self.inbox = CommandInbox(edge_id, self._counters)
 
     # ------------------------------------------------------------------ public API
 
@@ -219,11 +212,8 @@ class Publisher:
         self._sender = threading.Thread(
             target=self._send_loop, name=f"spool-sender-{self.edge_id}", daemon=True
         )
-        self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, name=f"commands-{self.edge_id}", daemon=True
-        )
         self._sender.start()
-        self._dispatcher.start()
+        self.inbox.start()
 
     def stop(self, timeout: float = 10) -> None:
         """Publish `offline` for every camera (if connected), disconnect, close the spool. Unsent messages
@@ -251,9 +241,7 @@ class Publisher:
                     break
         self._client.disconnect()
         self._client.loop_stop()
-        self._queue_command(None)
-        if self._dispatcher:
-            self._dispatcher.join(max(0.1, deadline - time.monotonic()))
+        self.inbox.stop(deadline)
         self._drain_acks()
         if self._held:
             self._spool_held()
@@ -361,7 +349,7 @@ class Publisher:
             return sum(len(rows) for rows, _, _ in self._held)
 
     def on_command(self, callback: CommandCallback) -> None:
-        self._callbacks.append(callback)
+        self.inbox.on_command(callback)
 
     def set_status(
         self,
@@ -526,36 +514,8 @@ class Publisher:
                 return
         if message.topic.endswith("/receipt"):
             self._on_receipt(message)
-            return
-        try:
-            t = topics.parse(message.topic)
-            msg = decode(message.payload)
-            if not isinstance(msg, CommandMessage):
-                raise SchemaError(f"{msg.type} message on a cmd topic")
-            if (msg.site_id, msg.camera_id) != (t.site_id, t.camera_id):
-                raise SchemaError(
-                    f"command for {msg.site_id}/{msg.camera_id} on topic of {t.site_id}/{t.camera_id}"
-                )
-        except (SchemaError, ValueError) as exc:
-            self._counters["bad_commands"] += 1
-            log.error("ignored malformed command on %s: %s", message.topic, getattr(exc, "reason", exc))
-            return
-        if msg.message_id in self._seen_commands:
-            return
-        self._seen_commands[msg.message_id] = None
-        while len(self._seen_commands) > 2048:
-            self._seen_commands.popitem(last=False)
-        self._counters["commands"] += 1
-        self._queue_command(msg)
-
-    def _queue_command(self, msg: CommandMessage | None) -> None:
-        """Never blocks paho's network thread: a full queue (a handler stuck) drops its oldest command, counted
-        and logged; central sees no answer to it. `None` (stop) is queued the same way."""
-        old = put_dropping_oldest(self._commands, msg)
-        if old is not None:
-            self._counters["commands_dropped"] += 1
-            log_some(log, self._counters["commands_dropped"], "command queue full (%d): dropped %s %s (%d so far)",
-                     COMMAND_QUEUE_SIZE, old.cmd, old.command_id, self._counters["commands_dropped"])
+        else:
+            self.inbox.take(message.topic, bytes(message.payload))
 
     def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
         try:
@@ -573,17 +533,6 @@ class Publisher:
             log.error("edge %s: receipt not applied: %s", self.edge_id, exc)
 
     # ------------------------------------------------------------------ threads
-
-    def _dispatch_loop(self) -> None:
-        while True:
-            cmd = self._commands.get()
-            if cmd is None:
-                return
-            for cb in list(self._callbacks):
-                try:
-                    cb(cmd)
-                except Exception:  # a failing handler must not stop command delivery
-                    log.exception("command handler failed for %s %s", cmd.cmd, cmd.command_id)
 
     def _drain_acks(self) -> None:
         done: list[int] = []

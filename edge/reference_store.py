@@ -7,7 +7,7 @@ the reference images and which pixels are known, not the timers) every `interval
 a restarted camera starts from them if they are at most `max_age_s` old and were made for the same frame
 size, parameters and zones (else that camera learns afresh, as before). If the first frame shows that the
 view itself changed (the zones' surroundings unlike the saved reference: the camera was moved or turned
-while the edge was down; `edge.background._Sheet._view_changed`), the model drops the restore and learns
+while the edge was down; `edge.background.sheet._Sheet._view_changed`), the model drops the restore and learns
 afresh. Video files never use it: a file run starts from nothing, so running a clip twice gives the same
 events.
 

@@ -173,8 +173,7 @@ class EdgeSettings(BaseSettings):
     receipts: bool = Field(
         default=True,
         description="keep each sent message until central's receipt says it is stored (survives a broker "
-                    "that dies before writing what it acknowledged); false for a central from before 2026-12-02, "
-                    "which sends none",
+                    "that dies before writing what it acknowledged); false: delete it on the broker's PUBACK",
     )
     receipt_timeout_s: float = Field(default=30.0, ge=1, le=3600, description="send again if no receipt by then")
     verify_central: bool = Field(

@@ -40,11 +40,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # testkit, when run as a script from a clone
+from testkit.clip_shops import register_clip_shops
+from testkit.ports import free_port, wait_port
 
-from testkit.clip_shops import register_clip_shops  # noqa: E402
-from testkit.ports import free_port, wait_port  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 VENV_BIN = Path(sys.executable).parent
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared")).resolve()

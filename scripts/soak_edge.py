@@ -27,7 +27,6 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared"))
 BAG_CYCLE_S, BAG_ON_S, BAG_OFF_S = 150.0, 30.0, 90.0  # bag in the zone from 30 to 90 s of every 150 s

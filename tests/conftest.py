@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from testkit.broker import Broker
-from testkit.postgres import PostgresMissing, admin_url, fresh_database
+from testkit.postgres import PostgresMissing, admin_url, clone_options, fresh_database, migrated_template
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared")).resolve()
@@ -67,18 +68,45 @@ def pg_admin_url() -> Iterator[str]:
         pytest.fail(str(exc))
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A PostgreSQL database at central's newest schema, made once per run, that `pg_url` copies."""
+    with migrated_template(pg_admin_url) as name:
+        yield name
+
+
 @pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def pg_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, at central's newest schema (a copy of `pg_template`; running
+    the migrations again is a no-op), dropped afterwards."""
+    with fresh_database(pg_admin_url, options=clone_options(pg_template)) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (no tables), dropped afterwards."""
     with fresh_database(pg_admin_url) as url:
         yield url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at central's newest schema, made once per run, that `db_url` copies."""
+    from central.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "doorline.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path: Path) -> str:
-    """Run a test on both back-ends."""
+    """Run a test on both back-ends, each database a fresh copy at central's newest schema."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'doorline.db'}"
+        path = tmp_path / "doorline.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("pg_url")
 
 

@@ -3,10 +3,10 @@
 Each payload is one JSON object with `"v": 1` and a `"type"` discriminator, except evidence, which travels
 in a binary frame so that a JPEG is neither base64-encoded (a third larger) nor parsed as JSON text:
 
-    b"\x00DLB" | header length (uint32, big-endian) | header: the JSON object, without data_b64 | JPEG bytes
+    b"\x00DLB" | header length (uint32, big-endian) | header: the JSON object | JPEG bytes
 
-The leading NUL can never start JSON text, so `decode()` tells the two forms apart by their first bytes. The
-JSON form of evidence (`data_b64`, `encode(msg, binary=False)`) is still accepted.
+The leading NUL can never start JSON text, so `decode()` tells the two forms apart by their first bytes.
+Evidence has no JSON form: a JSON evidence object is refused.
 
 An event (or a recheck result) and the pictures it names usually travel together as one `Bundle`, so that
 central stores them in one transaction before it acknowledges the one message:
@@ -29,8 +29,6 @@ which are ordered by `seq`. Both are UUIDv7 strings, so they sort by creation ti
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -187,8 +185,8 @@ class EvidenceMessage(_Message):
     sha256: Sha256
     width: int = Field(gt=0, le=16384)
     height: int = Field(gt=0, le=16384)
-    # The JPEG: the bytes after a binary frame's header, or the JSON form's base64 `data_b64` (which
-    # decode() takes out of the object). Passed in through the validation context, so no copy of it is a field.
+    # The JPEG: the bytes after the binary frame's header. Passed in through the validation context, so no
+    # copy of it is a field.
     _data: bytes = PrivateAttr(default=b"")
 
     @model_validator(mode="after")
@@ -490,14 +488,11 @@ def _validate_obj(obj: dict[str, Any], context: dict[str, bytes] | None) -> Any:
         raise SchemaError(f"invalid {obj.get('type')}: {where}: {first.get('msg')}"[:500]) from None
 
 
-def encode(message: _Message, *, binary: bool = True) -> bytes:
-    """The payload of `message`. Evidence goes in the binary frame unless `binary=False` (the JSON form)."""
+def encode(message: _Message) -> bytes:
+    """The payload of `message`: JSON, or for evidence the binary frame."""
     if isinstance(message, EvidenceMessage):
         header = message.model_dump_json().encode("utf-8")
-        if binary:
-            return b"".join((_FRAME.pack(BINARY_MAGIC, len(header)), header, message.data()))
-        b64 = base64.b64encode(message.data())
-        return b"".join((header[:-1], b',"data_b64":"', b64, b'"}'))
+        return b"".join((_FRAME.pack(BINARY_MAGIC, len(header)), header, message.data()))
     return message.model_dump_json().encode("utf-8")
 
 
@@ -509,24 +504,6 @@ def _split_frame(raw: bytes) -> tuple[bytes, bytes]:
     if n > MAX_HEADER_BYTES or _FRAME.size + n > len(raw):
         raise SchemaError(f"binary frame announces a header of {n} bytes in a payload of {len(raw)}")
     return raw[_FRAME.size : _FRAME.size + n], raw[_FRAME.size + n :]
-
-
-def _evidence_data(obj: dict[str, Any], frame: dict[str, bytes] | None) -> bytes:
-    """The JPEG of an evidence object: the binary frame's bytes, or its `data_b64` (popped from `obj`)."""
-    b64 = obj.pop("data_b64", None)
-    if frame is not None:
-        if b64 is not None:
-            raise SchemaError("invalid evidence: data_b64: a binary frame carries its data after the header")
-        return frame[_DATA]
-    if not isinstance(b64, str):
-        raise SchemaError("invalid evidence: data_b64: missing, or not a string")
-    if len(b64) > (MAX_EVIDENCE_BYTES * 4) // 3 + 4:
-        raise SchemaError(f"invalid evidence: data_b64: evidence larger than {MAX_EVIDENCE_BYTES} bytes")
-    try:
-        # strict_mode validates in C (b64decode(validate=True) runs a regex over the whole text first)
-        return binascii.a2b_base64(b64, strict_mode=True)
-    except ValueError as exc:  # binascii.Error, or non-ASCII text
-        raise SchemaError(f"invalid evidence: data_b64: not base64: {exc}") from None
 
 
 def decode(payload: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message | Bundle:
@@ -565,6 +542,6 @@ def _decode(payload: bytes | str, max_bytes: int) -> Message | Bundle:
         raise SchemaError(f"unknown message type {obj.get('type')!r}")
     if context is not None and obj["type"] != "evidence":
         raise SchemaError(f"a binary frame holds evidence, not {obj['type']!r}")
-    if obj["type"] == "evidence":
-        context = {_DATA: _evidence_data(obj, context)}
+    if obj["type"] == "evidence" and context is None:
+        raise SchemaError("invalid evidence: evidence travels in a binary frame (a JSON evidence object is refused)")
     return _validate_obj(obj, context)

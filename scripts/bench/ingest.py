@@ -96,6 +96,7 @@ def edge_worker(args: argparse.Namespace) -> int:
             inflight_window=64,
             status_interval_s=30,
             bundle_evidence=not args.apart,
+            receipts=False,
         )
         for n in names
     ]

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench/static_model.py [--baseline REV] [--frames 100] [--rounds 5] [--out FILE]
 
-Times `StaticBank.update` (edge/background.py: every piled-goods zone of a camera in one pass) per analysed
+Times `StaticBank.update` (edge/background/: every piled-goods zone of a camera in one pass) per analysed
 frame at 2 fps (every 5th frame of the 10 fps clip, so the model runs a full step on each), with three
 zone layouts:
 - pets-5: the 5 shop zones of scripts/bench/edge_zones.yaml (the camera the pipeline benchmark runs);
@@ -10,7 +10,8 @@ zone layouts:
 The mover boxes (people and vehicles, which the model masks out) are the ones SceneAnalyzer passes on the
 clip's real detections (yolox_nano, tracked), recorded once and replayed, so only the model is timed.
 
-`--baseline REV` also loads edge/background.py as it is at git revision REV and times it beside the working
+`--baseline REV` also loads the model (edge/background.py or edge/background/) as it is at git revision REV
+and times it beside the working
 tree's in alternating rounds (a shared machine's drift hits both alike), and checks that both give the same
 states on every frame. The first `--warmup` frames of each run (the model's warm-up, 4 s of stream time) are
 not timed; each figure is the median over rounds of CPU ms per frame (and the best round's). Prints a table and writes
@@ -27,6 +28,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -68,14 +70,33 @@ def grid(n: int, cols: int, w: int, h: int) -> CameraZones:
 
 
 def baseline_module(rev: str) -> ModuleType:
-    """edge/background.py at git revision `rev`, as a module of its own."""
-    source = subprocess.run(["git", "show", f"{rev}:edge/background.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    spec = importlib.util.spec_from_loader(f"edge._background_{rev}", loader=None)
-    assert spec is not None
+    """The static-object model at git revision `rev` (the module edge/background.py, or the package
+    edge/background/ it became), as a module of its own."""
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True,
+                              text=True).stdout
+
+    listed = subprocess.run(["git", "ls-tree", "--name-only", rev, "edge/background/"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()
+    name = f"edge_background_{rev}".replace("-", "_").replace("~", "_").replace("^", "_")
+    if not listed:  # a single module
+        spec = importlib.util.spec_from_loader(name, loader=None)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        exec(compile(show("edge/background.py"), f"{rev}:edge/background.py", "exec"), module.__dict__)
+        return module
+    folder = Path(tempfile.mkdtemp(prefix="bg-baseline-")) / name
+    folder.mkdir()
+    for path in listed:  # the package's own imports point at this copy
+        (folder / Path(path).name).write_text(show(path).replace("edge.background.", f"{name}."))
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:edge/background.py", "exec"), module.__dict__)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
     return module
 
 
@@ -138,7 +159,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=10, help="first frames of each run not timed")
     ap.add_argument("--rounds", type=int, default=5, help="runs per layout and implementation (median)")
     ap.add_argument("--baseline", default=None, metavar="REV",
-                    help="also time edge/background.py at this git revision, alternating with the working tree's")
+                    help="also time the static-object model at this git revision, alternating with the working tree's")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "static_model.json")
     args = ap.parse_args()
 

@@ -54,6 +54,17 @@ TARGET = 1.7
 NOT_INSTALLED = "ultralytics not installed: pip install -e .[train]"
 
 
+
+def _sibling(name: str):
+    """Another benchmark script of this folder, loaded as a module (scripts/bench is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -389,8 +400,7 @@ def main() -> int:
         if "theirs" in row and row["theirs"].get("status") != "measured":
             result["ultralytics_status"] = row["theirs"]["status"]  # ours is still measured
     # the most any pipeline on this model can reach here: the model alone, single-threaded inferences at once
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from edge_pipeline import model_only  # noqa: E402 -- the sibling benchmark's measurement
+    model_only = _sibling("edge_pipeline").model_only  # the sibling benchmark's measurement
 
     from edge.settings import EdgeSettings
     from models.registry import load_detector

@@ -67,7 +67,7 @@ def live(tmp_path: Path, broker, topic_prefix: str):
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     edge = Publisher(mqtt, edge_id="edge-live", site_id="site-live", camera_ids=["cam-live"],
-                     spool_path=tmp_path / "spool.db")
+                     spool_path=tmp_path / "spool.db", receipts=False)
     edge.start()
     try:
         yield f"http://127.0.0.1:{port}", factory, edge

@@ -79,7 +79,9 @@ def wire_env(tmp_path: Path, db_url: str, broker, topic_prefix: str):
             registry.create_shop(s, ShopIn(id=sid, name=f"Shop {sid}", owner=f"Owner {sid}", zones=[zone]))
         s.commit()
     central = IngestService(settings, factory, store, client_id=f"central-{new_id()[-8:]}", outbox_interval_s=0.1)
-    edge = Publisher(mqtt, edge_id="edge-1", site_id=SITE, camera_ids=[CAM], spool_path=tmp_path / "spool.db")
+    edge = Publisher(
+        mqtt, edge_id="edge-1", site_id=SITE, camera_ids=[CAM], spool_path=tmp_path / "spool.db", receipts=False
+    )
     central.start()
     edge.start()
     try:

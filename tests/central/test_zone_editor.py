@@ -142,7 +142,7 @@ def test_proposal_in_and_zones_out_through_a_real_broker(tmp_path: Path, broker,
     central = IngestService(CentralSettings(database_url=url, mqtt=mqtt_settings), factory,
                             LocalEvidenceStore(tmp_path / "ev"), client_id="central-zones", outbox_interval_s=0.1)
     edge = Publisher(mqtt_settings, edge_id="edge-1", site_id="site-1", camera_ids=["cam-1"],
-                     spool_path=tmp_path / "spool")
+                     spool_path=tmp_path / "spool", receipts=False)
     got: list[CommandMessage] = []
     arrived = threading.Event()
     edge.on_command(lambda cmd: (got.append(cmd), arrived.set()))

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.background import ZoneStaticModel
+from testkit.static_zone import ZoneStaticModel
 
 W, H = 200, 160
 POLY = np.array([[40, 40], [160, 40], [160, 120], [40, 120]], float)

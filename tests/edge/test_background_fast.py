@@ -10,20 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import background as bgm
-from edge.background import (
-    _BIG,
-    _CLIP_LEVEL,
-    _SATURATED,
-    _X0,
-    StaticModelParams,
-    StaticState,
-    _EllipseFilter,
-    _medians,
-    _percentile,
-    _stack,
-    _Tile,
-)
+from edge.background import kernel_radius
+from edge.background.kernels import _BIG, _CLIP_LEVEL, _SATURATED, _X0, _EllipseFilter, _medians, _percentile
+from edge.background.layout import StaticModelParams, StaticState, _stack, _Tile
+from edge.background.sheet import _Sheet
 from zones.membership import polygon_mask
 
 
@@ -180,7 +170,7 @@ class ReferenceSheet:
             self.gain[i] = np.clip(np.median(part, axis=1), 0.2, 5.0)
 
     # ------------------------------------------------------------------ main step
-    update = bgm._Sheet.update  # the rate cap is not what this reference checks: the same code on both sides
+    update = _Sheet.update  # the rate cap is not what this reference checks: the same code on both sides
 
     def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
         p = self.p
@@ -330,17 +320,17 @@ def _same_state(a: StaticState, b: StaticState) -> bool:
             and a.gain == b.gain and a.boxes.dtype == b.boxes.dtype and np.array_equal(a.boxes, b.boxes))
 
 
-@pytest.mark.parametrize("band_px", [2_000, bgm._Sheet.BAND_PX])  # one tile per band, and the default
+@pytest.mark.parametrize("band_px", [2_000, _Sheet.BAND_PX])  # one tile per band, and the default
 @pytest.mark.parametrize("shake_px", [3.0, 1.0, 7.0])
 def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: int, shake_px: float) -> None:
-    monkeypatch.setattr(bgm._Sheet, "BAND_PX", band_px)
+    monkeypatch.setattr(_Sheet, "BAND_PX", band_px)
     p = StaticModelParams(shake_px=shake_px, static_after_s=2.0)
     by_radius: dict[int, list[np.ndarray]] = {}
     for poly in ZONES:
-        by_radius.setdefault(bgm.kernel_radius(poly, (W, H), p), []).append(poly)
+        by_radius.setdefault(kernel_radius(poly, (W, H), p), []).append(poly)
     covered = clipped = unclipped = 0  # the comparison is only worth something if the scene exercises the model
     for polys in by_radius.values():
-        fast, ref = bgm._Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
+        fast, ref = _Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
         for k in range(48):
             if k == 36:
                 fast.reset(0)
@@ -357,15 +347,15 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
     assert covered > 10 and clipped > 10 and unclipped > 0
 
 
-@pytest.mark.parametrize("band_px", [2_000, bgm._Sheet.BAND_PX])
+@pytest.mark.parametrize("band_px", [2_000, _Sheet.BAND_PX])
 def test_sheet_equals_the_reference_with_black_and_clipped_pixels(monkeypatch: pytest.MonkeyPatch,
                                                                   band_px: int) -> None:
     """The gain's tests for clipped channels are skipped in bands whose input has no pixel that dark (or that
     bright): a scene where some bands have them and others not."""
-    monkeypatch.setattr(bgm._Sheet, "BAND_PX", band_px)
+    monkeypatch.setattr(_Sheet, "BAND_PX", band_px)
     p = StaticModelParams(static_after_s=2.0)
-    polys = [z for z in ZONES if bgm.kernel_radius(z, (W, H), p) == 2]
-    fast, ref = bgm._Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
+    polys = [z for z in ZONES if kernel_radius(z, (W, H), p) == 2]
+    fast, ref = _Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
     for k in range(30):
         img, boxes = _frame(k)
         img[40:70, 50:100] = (1, 2, 0) if k % 3 else (0, 40, 255)  # in zone 0: black, or clipped blue
@@ -376,19 +366,19 @@ def test_sheet_equals_the_reference_with_black_and_clipped_pixels(monkeypatch: p
             assert np.array_equal(getattr(fast, name), getattr(ref, name)), (k, name)
 
 
-@pytest.mark.parametrize("band_px", [2_000, bgm._Sheet.BAND_PX])  # one tile per band, and several runs per band
+@pytest.mark.parametrize("band_px", [2_000, _Sheet.BAND_PX])  # one tile per band, and several runs per band
 @pytest.mark.parametrize("shake_px", [3.0, 7.0])
 def test_sheet_of_several_radii_equals_one_sheet_per_radius(monkeypatch: pytest.MonkeyPatch, band_px: int,
                                                             shake_px: float) -> None:
     """Zones of different shake radii share a sheet (each band cut into runs of one radius): every zone sees,
     bit for bit, what it sees in a sheet of its radius alone (which equals the reference above)."""
-    monkeypatch.setattr(bgm._Sheet, "BAND_PX", band_px)
+    monkeypatch.setattr(_Sheet, "BAND_PX", band_px)
     p = StaticModelParams(shake_px=shake_px, static_after_s=2.0)
     zones = [ZONES[i] for i in (3, 0, 4, 1, 5, 2)]
-    radii = [bgm.kernel_radius(poly, (W, H), p) for poly in zones]
+    radii = [kernel_radius(poly, (W, H), p) for poly in zones]
     assert len(set(radii)) > 1 and radii != sorted(radii)  # mixed, and not in radius order
-    mixed = bgm._Sheet(zones, (W, H), p)
-    alone = {r: bgm._Sheet([z for z, rz in zip(zones, radii, strict=True) if rz == r], (W, H), p) for r in set(radii)}
+    mixed = _Sheet(zones, (W, H), p)
+    alone = {r: _Sheet([z for z, rz in zip(zones, radii, strict=True) if rz == r], (W, H), p) for r in set(radii)}
     where = [(radii[i], radii[:i].count(radii[i])) for i in range(len(zones))]  # (its sheet, its tile there)
     assert band_px == 2_000 or any(len({run[2] for run in band.runs}) > 1 for band in mixed.bands)
     covered = 0
@@ -453,7 +443,7 @@ def test_medians_and_percentile_equal_numpy() -> None:
 
 
 def test_blur_equals_gaussian_blur() -> None:
-    sheet = bgm._Sheet(ZONES[:2], (W, H), StaticModelParams())
+    sheet = _Sheet(ZONES[:2], (W, H), StaticModelParams())
     sheet._prepare(_frame(3)[0])
     want = cv2.GaussianBlur(sheet._u8.astype(np.float32), (3, 3), 0)
     for band in sheet.bands:

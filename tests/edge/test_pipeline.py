@@ -189,7 +189,8 @@ def test_through_a_real_broker(
     observer.subscribe(topics.upstream_filter(topic_prefix), qos=1)
     observer.loop_start()
     publisher = Publisher(
-        mqtt_settings, edge_id="edge-t", site_id="site-t", camera_ids=["cam-1"], spool_path=tmp_path / "spool"
+        mqtt_settings, edge_id="edge-t", site_id="site-t", camera_ids=["cam-1"], spool_path=tmp_path / "spool",
+        receipts=False,
     )
     publisher.start()
     try:

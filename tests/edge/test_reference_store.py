@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from edge.background import StaticBank, StaticModelParams, _Sheet
+from edge.background import StaticBank, StaticModelParams
+from edge.background.sheet import _Sheet
 from edge.pipeline import Pipeline
 from edge.reference_store import ReferenceStore
 from edge.settings import CameraSettings, EdgeSettings

@@ -127,7 +127,7 @@ def test_zones_from_central_through_a_real_broker_keep_the_open_episode_of_an_un
     # paced like a live camera (16 s), so the commands arrive while the bag still lies there
     settings = settings_for(clip, zones_file, tmp_path, status_interval_s=0.5, realtime=True)
     publisher = Publisher(MqttSettings(host=broker.host, port=broker.port, prefix=topic_prefix), edge_id="edge-t",
-                          site_id="site-t", camera_ids=["cam-1"], spool_path=tmp_path / "spool")
+                          site_id="site-t", camera_ids=["cam-1"], spool_path=tmp_path / "spool", receipts=False)
     publisher.start()
     try:
         pipeline = Pipeline(settings, detectors={settings.model: detector}, publisher=publisher)

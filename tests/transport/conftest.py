@@ -1,22 +1,16 @@
 from __future__ import annotations
 
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from transport_support import METRICS_TOKEN, central_db, evidence_store  # noqa: E402
-
-from central.ingest import IngestService  # noqa: E402
-from central.settings import CentralSettings  # noqa: E402
-from edge.publisher import Publisher  # noqa: E402
-from wire.mqtt import MqttSettings  # noqa: E402
+from central.ingest import IngestService
+from central.settings import CentralSettings
+from edge.publisher import Publisher
+from testkit.transport import METRICS_TOKEN, central_db, evidence_store
+from wire.mqtt import MqttSettings
 
 
 @pytest.fixture
@@ -90,7 +84,7 @@ def make_edge(tmp_path: Path) -> Iterator:
             site_id="site-a",
             camera_ids=list(cameras),
             spool_path=tmp_path / f"spool-{edge_id}.db",
-            **kw,
+            **({"receipts": False} | kw),  # PUBACK mode unless a test asks for receipts
         )
         if start:
             pub.start()

@@ -13,7 +13,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
-from transport_support import SITE, count, make_event, wait_for
 
 from central.broker_config import (
     Accounts,
@@ -26,6 +25,7 @@ from central.broker_config import (
 )
 from central.orm.events import EventPhaseRecord
 from central.outbox import enqueue_command
+from testkit.transport import SITE, count, make_event, wait_for
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import CommandMessage, encode

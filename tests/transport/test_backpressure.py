@@ -25,11 +25,11 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, select
-from transport_support import METRICS_TOKEN, SITE, count, make_event, wait_for
 
 from central import metrics
 from central.app import create_app
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord
+from testkit.transport import METRICS_TOKEN, SITE, count, make_event, wait_for
 from wire import topics
 from wire.mqtt import MqttSettings
 

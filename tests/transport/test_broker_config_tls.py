@@ -20,7 +20,10 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from transport_support import (
+
+from central.orm.events import EventPhaseRecord
+from testkit.ports import free_port
+from testkit.transport import (
     REPO_DIR,
     SITE,
     count,
@@ -30,9 +33,6 @@ from transport_support import (
     plain_mqtt_answer,
     wait_for,
 )
-
-from central.orm.events import EventPhaseRecord
-from testkit.ports import free_port
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import encode

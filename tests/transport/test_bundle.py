@@ -6,12 +6,23 @@ import threading
 import time
 
 from sqlalchemy import select
-from test_ingest import _FlakyStore, _inbound, _offline_service, raw_client, send, wait_stored
-from transport_support import SITE, count, make_event, make_evidence, wait_for
 
 from central.ingest import Inbound
 from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
 from edge.spool import Spool
+from testkit.transport import (
+    SITE,
+    FlakyStore,
+    count,
+    inbound,
+    make_event,
+    make_evidence,
+    offline_service,
+    raw_client,
+    send,
+    wait_for,
+    wait_stored,
+)
 from wire import topics
 from wire.schema import EventMessage, decode, encode, encode_bundle
 
@@ -47,11 +58,11 @@ def test_event_and_pictures_travel_as_one_message_and_are_stored_together(
 def test_a_picture_that_disagrees_refuses_the_whole_bundle(tmp_path) -> None:
     """Every check runs before any row is added: a conflict in the second picture leaves no event and no
     first picture behind, only a dead letter."""
-    svc = _offline_service(tmp_path)
+    svc = offline_service(tmp_path)
     first, second = make_evidence("e-c", seed=1), make_evidence("e-c", seed=2)
     # an earlier event already claimed the second picture's id for another event
     other = make_event(2, event_id="e-other", evidence=[second])
-    svc._commit_batch([_inbound(other, 1)])  # noqa: SLF001
+    svc._commit_batch([inbound(other, 1)])  # noqa: SLF001
     head = make_event(1, event_id="e-c", evidence=[first, second])
     svc._commit_batch([_bundle_inbound(head, [first, second], 2)])  # noqa: SLF001
     f = svc.session_factory
@@ -64,8 +75,8 @@ def test_a_picture_that_disagrees_refuses_the_whole_bundle(tmp_path) -> None:
 def test_nothing_of_a_bundle_commits_until_all_of_it_can(tmp_path) -> None:
     """The evidence store refuses (full disk): the writer retries the whole transaction; meanwhile neither
     the event nor any picture is in the database; afterwards all of them are."""
-    svc = _offline_service(tmp_path)
-    store = svc.store = _FlakyStore(tmp_path / "flaky", failures=4)
+    svc = offline_service(tmp_path)
+    store = svc.store = FlakyStore(tmp_path / "flaky", failures=4)
     pictures = [make_evidence("e-d", seed=k) for k in (1, 2)]
     head = make_event(1, event_id="e-d", evidence=pictures)
     prepared = svc._prepare([_bundle_inbound(head, pictures, 1)])  # noqa: SLF001

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import time
 
-from reliability_support import record
 from sqlalchemy import select
-from test_ingest import raw_client, send
-from transport_support import SITE, count, make_event, wait_for
 
 from central.orm.events import EdgeStatus, EventPhaseRecord
+from testkit.reliability import record
+from testkit.transport import SITE, count, make_event, raw_client, send, wait_for
 from wire import topics
 from wire.schema import StatusMessage, encode
 

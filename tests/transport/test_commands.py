@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from transport_support import (
+
+from central.orm.events import Event, EventPhaseRecord, Outbox
+from central.outbox import enqueue_command
+from testkit.footage import bag_zones, make_bag_clip
+from testkit.transport import (
     SITE,
     Observer,
     edge_process,
@@ -21,10 +25,6 @@ from transport_support import (
     wait_for,
     write_yaml_atomically,
 )
-
-from central.orm.events import Event, EventPhaseRecord, Outbox
-from central.outbox import enqueue_command
-from testkit.footage import bag_zones, make_bag_clip
 from wire import topics
 from wire.schema import CommandMessage, StatusMessage, encode
 

@@ -9,15 +9,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_support import record
 from sqlalchemy import select
-from test_ingest import raw_client, send
-from transport_support import SITE, central_db, count, evidence_store, make_event, make_evidence, wait_for
 
 from central.ingest import IngestService
 from central.orm.events import DeadLetter, EventPhaseRecord, Evidence
 from central.settings import CentralSettings
 from testkit.filesystems import small_tmpfs
+from testkit.reliability import record
+from testkit.transport import (
+    SITE,
+    central_db,
+    count,
+    evidence_store,
+    make_event,
+    make_evidence,
+    raw_client,
+    send,
+    wait_for,
+)
 from wire import topics
 from wire.mqtt import MqttSettings
 from wire.schema import encode_bundle

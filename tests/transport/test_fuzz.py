@@ -21,11 +21,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import examples, record
 
 from central.ingest import Inbound, IngestService, Rejected
 from central.settings import CentralSettings
 from edge.publisher import Publisher
+from testkit.reliability import examples, record
 from wire.mqtt import MqttSettings
 from wire.schema import BINARY_MAGIC, BUNDLE_MAGIC, Bundle, SchemaError, decode
 
@@ -81,6 +81,7 @@ jpeg = st.binary(max_size=2048).map(lambda b: b"\xff\xd8" + b)
 
 @st.composite
 def evidence_payload(draw, binary: bool | None = None) -> bytes:
+    """Evidence as a binary frame, or (refused by the wire) as a JSON object with base64 data."""
     data = draw(jpeg)
     head = {"v": 1, "type": "evidence", "message_id": draw(ids), "site_id": SITE, "camera_id": CAMERA,
             "sent_at": draw(unix), "evidence_id": draw(ids), "event_id": draw(ids), "kind": draw(kinds),
@@ -113,7 +114,9 @@ def bundle_payload(draw) -> bytes:
 
 
 json_objects = st.one_of(event, command, receipt, status, recheck)
-valid_payload = st.one_of(json_objects.map(lambda d: json.dumps(d).encode()), evidence_payload(), bundle_payload())
+valid_payload = st.one_of(
+    json_objects.map(lambda d: json.dumps(d).encode()), evidence_payload(binary=True), bundle_payload()
+)
 
 # ---------------------------------------------------------------------------------------------------------
 # mutations
@@ -179,7 +182,7 @@ raw_bytes = st.one_of(
     st.binary(max_size=512).map(lambda b: BUNDLE_MAGIC + b),
     st.integers(1, 20_000).map(lambda n: b"[" * n),
 )
-hostile = st.one_of(mutated_object(), mutated_bytes(), raw_bytes)
+hostile = st.one_of(mutated_object(), mutated_bytes(), raw_bytes, evidence_payload(binary=False))
 
 _slowest: dict[str, float] = {}
 
@@ -284,8 +287,8 @@ def test_edge_downstream_handler_refuses_and_goes_on(edge, kind, payload) -> Non
     message.payload = payload
     _timed("edge", edge._on_message, None, None, message)  # noqa: SLF001 -- what paho calls
     assert edge.stats()["downstream_errors"] == 0, edge.stats()["last_error"]
-    while not edge._commands.empty():  # noqa: SLF001 -- what the dispatcher thread would take
-        edge._commands.get_nowait()  # noqa: SLF001
+    while not edge.inbox._commands.empty():  # noqa: SLF001 -- what the dispatcher thread would take
+        edge.inbox._commands.get_nowait()  # noqa: SLF001
 
 
 def test_edge_fuzz_figures() -> None:

@@ -7,37 +7,28 @@ import hashlib
 import json
 import threading
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
-from transport_support import SITE, count, jpeg_bytes, make_event, make_evidence, wait_for
 
 from central import metrics
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord, Evidence, Outbox
 from central.outbox import enqueue_command
+from testkit.transport import (
+    SITE,
+    FlakyStore,
+    count,
+    inbound,
+    jpeg_bytes,
+    make_event,
+    make_evidence,
+    offline_service,
+    raw_client,
+    send,
+    wait_for,
+    wait_stored,
+)
 from wire import topics
-from wire.schema import CommandMessage, encode
-
-
-def raw_client(broker, client_id: str = "raw") -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.connect(broker.host, broker.port)
-    c.loop_start()
-    return c
-
-
-def send(c: mqtt.Client, topic: str, payload: bytes) -> None:
-    info = c.publish(topic, payload, qos=1)
-    info.wait_for_publish(5)
-
-
-def wait_stored(f, *, events: int, pictures: int) -> None:
-    wait_for(
-        lambda: count(f, Evidence, Evidence.stored.is_(True)) == pictures and count(f, Event) == events,
-        10,
-        f"{events} event(s) with {pictures} stored picture(s)",
-    )
+from wire.schema import BINARY_MAGIC, CommandMessage, encode
 
 
 def test_event_and_evidence_in_either_order(broker, topic_prefix, make_central, make_edge) -> None:
@@ -130,7 +121,7 @@ def test_redelivered_message_is_stored_once(broker, topic_prefix, make_central, 
         ),
         ("event", lambda: json.dumps({**json.loads(encode(make_event())), "score": 7}).encode(), "score"),
         ("evidence", lambda: _oversized_evidence(), "larger than"),
-        ("evidence", lambda: _hash_mismatch(), "sha256 does not match"),
+        ("evidence", lambda: _json_evidence(), "binary frame"),
         ("evidence", lambda: _binary_hash_mismatch(), "sha256 does not match"),
         ("evidence", lambda: encode(make_evidence("x"))[:6], "shorter than its header"),
         ("event", lambda: encode(make_event(camera="cam-2")), "arrived on the topic of"),
@@ -166,19 +157,21 @@ def test_bad_messages_become_dead_letters(broker, topic_prefix, make_central, ki
         assert s.get(Event, good.event_id) is not None
 
 
+def _frame(obj: dict, data: bytes) -> bytes:
+    header = json.dumps(obj).encode()
+    return BINARY_MAGIC + len(header).to_bytes(4, "big") + header + data
+
+
 def _oversized_evidence() -> bytes:
     ev = make_evidence("x")
     big = ev.data() + b"\0" * (1024 * 1024 + 100)
-    obj = json.loads(encode(ev, binary=False))
-    obj.update(data_b64=base64.b64encode(big).decode(), sha256=hashlib.sha256(big).hexdigest())
-    return json.dumps(obj).encode()
+    return _frame(json.loads(ev.model_dump_json()) | {"sha256": hashlib.sha256(big).hexdigest()}, big)
 
 
-def _hash_mismatch() -> bytes:
-    obj = json.loads(encode(make_evidence("x"), binary=False))
-    other, _, _ = jpeg_bytes(10, seed=9)
-    obj["data_b64"] = base64.b64encode(other).decode()
-    return json.dumps(obj).encode()
+def _json_evidence() -> bytes:
+    """Evidence as a JSON object with base64 data: a form the wire does not have."""
+    ev = make_evidence("x")
+    return json.dumps(json.loads(ev.model_dump_json()) | {"data_b64": base64.b64encode(ev.data()).decode()}).encode()
 
 
 def _binary_hash_mismatch() -> bytes:
@@ -290,66 +283,20 @@ def test_nothing_is_lost_while_no_central_is_subscribed(broker, topic_prefix, ma
     watcher.loop_stop()
 
 
-def _offline_service(tmp_path, workflow=None):
-    """An IngestService that is not connected: its writer is driven directly, as the network thread would."""
-    from transport_support import central_db, evidence_store
-
-    from central.ingest import IngestService
-    from central.settings import CentralSettings
-    from wire.mqtt import MqttSettings
-
-    url = f"sqlite:///{tmp_path / 'offline.db'}"
-    _, factory = central_db(url)
-    svc = IngestService(
-        CentralSettings(database_url=url, mqtt=MqttSettings(prefix="p")),
-        factory,
-        evidence_store(tmp_path / "ev"),
-    )
-    svc._workflow = workflow  # noqa: SLF001
-    return svc
-
-
-def _inbound(msg, mid: int):
-    from central.ingest import Inbound
-
-    kind = {"event": "event", "evidence": "evidence", "recheck_result": "recheck"}[msg.type]
-    return Inbound(topics.topic(msg.site_id, msg.camera_id, kind, "p"), encode(msg), mid, 1, 0, 0.0)
-
 
 def test_race_with_another_instance_falls_back_to_one_by_one(tmp_path, monkeypatch) -> None:
     """Another instance commits a row after this one looked: the batch insert fails on the unique key and
     the batch is redone message by message; the row already there counts as a duplicate."""
-    from central.ingest import _Rows
+    from central.ingest.rows import Rows
 
-    svc = _offline_service(tmp_path)
+    svc = offline_service(tmp_path)
     a, b = make_event(1), make_event(2)
-    svc._commit_batch([_inbound(a, 1)])  # noqa: SLF001  ("the other instance")
-    monkeypatch.setattr(_Rows, "_prefetch", lambda self, batch: None)  # this instance looked too early
-    svc._commit_batch([_inbound(a, 2), _inbound(b, 3)])  # noqa: SLF001
+    svc._commit_batch([inbound(a, 1)])  # noqa: SLF001  ("the other instance")
+    monkeypatch.setattr(Rows, "_prefetch", lambda self, batch: None)  # this instance looked too early
+    svc._commit_batch([inbound(a, 2), inbound(b, 3)])  # noqa: SLF001
     assert count(svc.session_factory, EventPhaseRecord) == 2
     assert svc.stats()["stored"] == 2 and svc.stats()["duplicates"] == 1
 
-
-class _FlakyStore:
-    """A local store whose first `failures` writes fail as on a full disk."""
-
-    def __init__(self, root, failures: int):
-        from central.evidence_store import LocalEvidenceStore
-
-        self.inner, self.failures, self.puts, self.flushes = LocalEvidenceStore(root), failures, 0, 0
-
-    def put(self, data: bytes, *, durable: bool = True) -> str:
-        from central.evidence_store import EvidenceStoreError
-
-        self.puts += 1
-        if self.failures > 0:
-            self.failures -= 1
-            raise EvidenceStoreError("No space left on device")
-        return self.inner.put(data, durable=durable)
-
-    def flush(self) -> None:
-        self.flushes += 1
-        self.inner.flush()
 
 
 @pytest.mark.parametrize("failures", [0, 2])
@@ -357,10 +304,10 @@ def test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could
     """The prepare stage writes and syncs a batch's pictures before the writer's transaction; the writer
     does not write them again. When the store refuses (disk full), the writer retries until it can, and the
     evidence is stored once."""
-    svc = _offline_service(tmp_path)
-    store = svc.store = _FlakyStore(tmp_path / "flaky", failures)
+    svc = offline_service(tmp_path)
+    store = svc.store = FlakyStore(tmp_path / "flaky", failures)
     ev = make_evidence("e-1", seed=5)
-    prepared = svc._prepare([_inbound(ev, 1), _inbound(make_event(1, evidence=[ev], event_id="e-1"), 2)])  # noqa: SLF001
+    prepared = svc._prepare([inbound(ev, 1), inbound(make_event(1, evidence=[ev], event_id="e-1"), 2)])  # noqa: SLF001
     assert prepared.written == ({ev.sha256} if failures == 0 else set())
     svc._commit_batch(prepared.batch, prepared.parsed, prepared.written)  # noqa: SLF001
     with svc.session_factory() as s:
@@ -379,9 +326,9 @@ def test_failing_workflow_keeps_the_event_and_records_why(tmp_path) -> None:
         def handle_event(session, msg, settings) -> None:
             raise RuntimeError("shop registry unavailable")
 
-    svc = _offline_service(tmp_path, BrokenWorkflow)
+    svc = offline_service(tmp_path, BrokenWorkflow)
     ev = make_event(5)
-    svc._commit_batch([_inbound(ev, 1), _inbound(make_event(6), 2)])  # noqa: SLF001
+    svc._commit_batch([inbound(ev, 1), inbound(make_event(6), 2)])  # noqa: SLF001
     f = svc.session_factory
     assert count(f, EventPhaseRecord) == 2
     with f() as s:

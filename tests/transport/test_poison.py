@@ -7,45 +7,35 @@ prepare thread and then its writer, and on an edge killed paho's network thread.
 from __future__ import annotations
 
 import json
-import struct
 import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import record
 from sqlalchemy import select
-from test_ingest import raw_client, send
-from transport_support import (
+
+from central import metrics
+from central.app import create_app
+from central.orm.events import DeadLetter, EventPhaseRecord, Evidence
+from testkit.reliability import record
+from testkit.transport import (
+    POISON,
     SITE,
     central_db,
     central_process,
     count,
     make_event,
     make_evidence,
+    raw_client,
+    send,
     stop_process,
     wait_for,
 )
-
-from central import metrics
-from central.app import create_app
-from central.orm.events import DeadLetter, EventPhaseRecord, Evidence
 from wire import topics
-from wire.schema import BUNDLE_MAGIC, CommandMessage, ReceiptMessage, encode
+from wire.schema import CommandMessage, ReceiptMessage, encode
 from wire.schema import decode as real_decode
 
 # (name, payload, a part of the dead letter's reason)
-POISON: list[tuple[str, bytes, str]] = [
-    ("1000-brackets", b"[" * 1000, "nested deeper"),
-    ("1000-objects", b'{"a":' * 1000, "nested deeper"),
-    ("deep-inside-a-valid-looking-event", b'{"v":1,"type":"event","boxes":' + b"[" * 500 + b"]" * 500 + b"}",
-     "nested deeper"),
-    ("5000-digit-integer", b'{"v":1,"type":"event","seq":' + b"9" * 5000 + b"}", "not JSON"),
-    ("NaN-score", json.dumps({**json.loads(encode(make_event())), "score": float("nan")}).encode(), "NaN"),
-    ("bundle-header-of-brackets", struct.pack(">4sI", BUNDLE_MAGIC, 1000) + b"[" * 1000, "nested deeper"),
-    ("not-utf8", b'{"v":1,"type":"\xff\xfe"}', "not JSON"),
-]
-
 
 @pytest.mark.slow  # real processes, or a real small file system: ~10 s
 def test_poisoned_payloads_are_dead_lettered_acked_and_ingest_goes_on(broker, topic_prefix, tmp_path) -> None:
@@ -85,7 +75,7 @@ def test_poisoned_payloads_are_dead_lettered_acked_and_ingest_goes_on(broker, to
 def test_an_exception_anywhere_in_validation_is_a_dead_letter(broker, topic_prefix, make_central, monkeypatch) -> None:
     """Whatever a decoder bug raises (here a RecursionError from inside `decode`) becomes a dead letter with
     the exception in its reason, and the message after it is stored."""
-    import central.ingest as ingest
+    import central.ingest.validate as ingest_validate
 
     central = make_central(broker, topic_prefix)
     poison = b'{"poison": true}'
@@ -95,7 +85,7 @@ def test_an_exception_anywhere_in_validation_is_a_dead_letter(broker, topic_pref
             raise RecursionError("maximum recursion depth exceeded")
         return real_decode(payload, **kw)
 
-    monkeypatch.setattr(ingest, "decode", flaky_decode)
+    monkeypatch.setattr(ingest_validate, "decode", flaky_decode)
     c = raw_client(broker)
     t = topics.topic(SITE, "cam-1", "event", topic_prefix)
     send(c, t, poison)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import sqlite3
 
 from sqlalchemy import select
-from test_resilience_more import _idle, _kill_broker_mid_stream
-from transport_support import count, distinct_events, make_event, wait_for
 
 from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
 from edge.spool import Spool
+from testkit.transport import count, distinct_events, idle, kill_broker_mid_stream, make_event, wait_for
 
 
 def test_spool_keeps_sent_rows_until_their_receipt(tmp_path) -> None:
@@ -54,14 +53,14 @@ def test_broker_sigkilled_in_full_flow_loses_nothing_with_receipts(
     central = make_central(broker, topic_prefix)
     edge = make_edge(broker, topic_prefix, receipts=True, receipt_timeout_s=3.0)
     f = central.session_factory
-    producer, at_kill = _kill_broker_mid_stream(broker, edge, f)
+    producer, at_kill = kill_broker_mid_stream(broker, edge, f)
     assert at_kill < 1000 and edge.depth > 0
     broker.start()
     producer.join(30)
     assert not producer.is_alive()
     wait_for(lambda: count(f, EventPhaseRecord) == 1000, 60, "all 1,000 events")
     wait_for(lambda: edge.depth == 0, 30, "every spooled message receipted")
-    wait_for(lambda: _idle(central), 30, "central to handle everything it received")
+    wait_for(lambda: idle(central), 30, "central to handle everything it received")
     assert count(f, Event) == 1000 and distinct_events(f) == 1000
     with f() as s:
         assert all(s.scalars(select(Evidence.stored)))

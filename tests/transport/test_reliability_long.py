@@ -6,13 +6,22 @@ from __future__ import annotations
 import time
 
 import pytest
-from reliability_support import record
-from test_ingest import raw_client, send
-from test_poison import POISON
-from transport_support import SITE, central_db, central_process, count, distinct_events, make_event, stop_process
-from transport_support import wait_for as wait
 
 from central.orm.events import DeadLetter, EventPhaseRecord
+from testkit.reliability import record
+from testkit.transport import (
+    POISON,
+    SITE,
+    central_db,
+    central_process,
+    count,
+    distinct_events,
+    make_event,
+    raw_client,
+    send,
+    stop_process,
+)
+from testkit.transport import wait_for as wait
 from wire import topics
 from wire.schema import encode
 

@@ -1,6 +1,6 @@
 """Nothing lost, nothing doubled: broker restarts, killed edges, killed central, two central instances.
 
-Real Mosquitto, real processes (tests/transport/run_edge.py, run_central.py), real SQLite; the killed-central
+Real Mosquitto, real processes (testkit/run_edge.py, testkit/run_central.py), real SQLite; the killed-central
 and two-centrals tests also on PostgreSQL (a fresh database per test, dropped afterwards)."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from transport_support import (
+
+from central.orm.events import Event, EventPhaseRecord, Evidence
+from testkit.transport import (
     central_db,
     central_process,
     count,
@@ -24,8 +26,6 @@ from transport_support import (
     stop_process,
     wait_for,
 )
-
-from central.orm.events import Event, EventPhaseRecord, Evidence
 
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.slow
@@ -69,7 +69,8 @@ def test_sigkilled_edge_delivers_its_spool_after_restart(broker, topic_prefix, t
     spool = tmp_path / "edge-spool.db"
     broker.stop()  # the broker is down while the edge produces
     edge = spawn([
-        str(HERE / "run_edge.py"),
+        "-m",
+        "testkit.run_edge",
         "--port",
         str(broker.port),
         "--prefix",
@@ -89,7 +90,8 @@ def test_sigkilled_edge_delivers_its_spool_after_restart(broker, topic_prefix, t
     central = central_process(broker, topic_prefix, db_url, tmp_path / "evidence", "central-1")
     try:
         edge2 = spawn([
-            str(HERE / "run_edge.py"),
+            "-m",
+        "testkit.run_edge",
             "--port",
             str(broker.port),
             "--prefix",

@@ -19,45 +19,19 @@ import warnings
 
 import pytest
 from sqlalchemy import select
-from transport_support import (
+
+from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
+from testkit.transport import (
     count,
     distinct_events,
-    make_event,
-    make_evidence,
+    idle,
+    kill_broker_mid_stream,
+    produce_events,
     wait_for,
 )
 
-from central.orm.events import DeadLetter, Event, EventPhaseRecord, Evidence
-
 pytestmark = pytest.mark.slow
 
-
-def _produce(
-    edge,
-    n: int = 1000,
-    *,
-    pause_at: int | None = None,
-    paused: threading.Event | None = None,
-    resume: threading.Event | None = None,
-) -> None:
-    """n events, every tenth with a 5 KB picture (one bundle), in bursts of 50."""
-    for i in range(n):
-        if pause_at is not None and i == pause_at:
-            assert paused is not None and resume is not None
-            paused.set()
-            if not resume.wait(30):
-                return
-        evidence = [make_evidence(f"e{i}", kb=5, seed=i % 3)] if i % 10 == 0 else []
-        edge.publish_many([*evidence, make_event(i, evidence=evidence, event_id=f"e{i}")])
-        if i % 50 == 0:
-            time.sleep(0.05)
-
-
-def _idle(central) -> bool:
-    """Every message central received has been handled (stored, a duplicate, dead-lettered or a status)."""
-    s = central.stats()
-    done = s["stored"] + s["duplicates"] + s["dead_letters"] + s["statuses"]
-    return s["queue_depth"] == 0 and done == s["received"]
 
 
 def test_broker_sigkilled_mid_stream_of_1000_events(broker, topic_prefix, make_central, make_edge) -> None:
@@ -69,7 +43,7 @@ def test_broker_sigkilled_mid_stream_of_1000_events(broker, topic_prefix, make_c
     f = central.session_factory
     paused, resume = threading.Event(), threading.Event()
     producer = threading.Thread(
-        target=_produce, args=(edge,), kwargs={"pause_at": 300, "paused": paused, "resume": resume}
+        target=produce_events, args=(edge,), kwargs={"pause_at": 300, "paused": paused, "resume": resume}
     )
     producer.start()
     try:
@@ -102,15 +76,6 @@ def test_broker_sigkilled_mid_stream_of_1000_events(broker, topic_prefix, make_c
     assert edge.stats()["acked"] == edge.stats()["spooled"] and edge.stats()["rejected"] == 0
 
 
-def _kill_broker_mid_stream(broker, edge, f) -> tuple[threading.Thread, int]:
-    """Start streaming 1,000 events from `edge`, SIGKILL the broker once 150 are stored; the producer thread
-    and how many were stored then."""
-    producer = threading.Thread(target=_produce, args=(edge,))
-    producer.start()
-    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
-    broker.stop(kill=True)
-    return producer, count(f, EventPhaseRecord)
-
 
 def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
     broker, topic_prefix, make_central, make_edge
@@ -123,7 +88,7 @@ def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
     central = make_central(broker, topic_prefix)
     edge = make_edge(broker, topic_prefix)
     f = central.session_factory
-    producer, at_kill = _kill_broker_mid_stream(broker, edge, f)
+    producer, at_kill = kill_broker_mid_stream(broker, edge, f)
     time.sleep(1.0)
     assert not edge.connected and at_kill < 1000
     # what the dead broker can have lost is at most what it had acknowledged and not yet handed to central;
@@ -134,9 +99,9 @@ def test_broker_sigkilled_in_full_flow_doubles_nothing_and_drains_the_spool(
     producer.join(30)
     assert not producer.is_alive()
     wait_for(lambda: edge.depth == 0, 30, "the edge to drain its spool")
-    wait_for(lambda: _idle(central), 30, "central to handle everything it received")
+    wait_for(lambda: idle(central), 30, "central to handle everything it received")
     time.sleep(1.0)  # a late redelivery?
-    wait_for(lambda: _idle(central), 30, "central to handle everything it received")
+    wait_for(lambda: idle(central), 30, "central to handle everything it received")
     stored = count(f, EventPhaseRecord)
     st = edge.stats()
     assert st["depth"] == 0 and st["acked"] == st["spooled"] == 1000 and st["rejected"] == 0, st

@@ -4,48 +4,32 @@ a camera. Refused messages become dead letters with the reason; the consumer kee
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 from sqlalchemy import select
-from test_ingest import raw_client
-from transport_support import SITE, count, make_event, make_evidence, wait_for
 
 from central.broker_config import BrokerConfigError
 from central.edge_keys import EdgeKeys, Unauthenticated
 from central.orm.events import DeadLetter, EdgeStatus, Event, EventPhaseRecord
 from central.outbox import enqueue_command
+from testkit.transport import (
+    PASSWORDS,
+    SITE,
+    count,
+    make_event,
+    make_evidence,
+    publish_signed,
+    raw_client,
+    signed_accounts,
+    wait_for,
+)
 from wire import signing, topics
 from wire.mqtt import MqttSettings
 from wire.schema import CommandMessage, ReceiptMessage, encode
 from wire.signing import Signer
 
-PASSWORDS = {"edge-1": "first-edge-secret", "edge-2": "second-edge-secret"}
-
-
-def _accounts(tmp_path, prefix: str):
-    path = tmp_path / "accounts.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            prefix: {prefix}
-            central: {{username: central, password: central-secret}}
-            edges:
-              - {{edge_id: edge-1, site_id: {SITE}, password: {PASSWORDS["edge-1"]}, camera_ids: [cam-1]}}
-              - {{edge_id: edge-2, site_id: {SITE}, password: {PASSWORDS["edge-2"]}, camera_ids: [cam-2]}}
-            """
-        )
-    )
-    return path
-
-
-def _publish(c, topic: str, payload: bytes, sig: str | None) -> None:
-    props = None if sig is None else signing.properties(sig)
-    c.publish(topic, payload, qos=1, properties=props).wait_for_publish(5)
-
 
 def test_signature_covers_topic_and_payload(tmp_path) -> None:
-    keys = EdgeKeys.load(_accounts(tmp_path, "p"))
+    keys = EdgeKeys.load(signed_accounts(tmp_path, "p"))
     signer = Signer("edge-1", PASSWORDS["edge-1"])
     t = topics.topic(SITE, "cam-1", "event", "p")
     payload = encode(make_event(1))
@@ -64,7 +48,7 @@ def test_signature_covers_topic_and_payload(tmp_path) -> None:
 def test_unsigned_forged_and_foreign_messages_are_dead_letters(
     broker, topic_prefix, tmp_path, make_central, make_edge
 ) -> None:
-    central = make_central(broker, topic_prefix, edge_accounts=_accounts(tmp_path, topic_prefix))
+    central = make_central(broker, topic_prefix, edge_accounts=signed_accounts(tmp_path, topic_prefix))
     # the real edge, with its broker credentials: signs everything it sends, so it is stored
     edge = make_edge(
         broker,
@@ -84,17 +68,17 @@ def test_unsigned_forged_and_foreign_messages_are_dead_letters(
     t1 = topics.topic(SITE, "cam-1", "event", topic_prefix)
     t2 = topics.topic(SITE, "cam-2", "event", topic_prefix)
     unsigned, forged, foreign, unknown = (encode(make_event(i)) for i in (2, 3, 4, 5))
-    _publish(c, t1, unsigned, None)
-    _publish(c, t1, forged, Signer("edge-1", "a-guessed-password").value(t1, forged))
+    publish_signed(c, t1, unsigned, None)
+    publish_signed(c, t1, forged, Signer("edge-1", "a-guessed-password").value(t1, forged))
     # edge-1's own key, but camera 2 belongs to edge-2
     foreign = encode(make_event(4, camera="cam-2"))
-    _publish(c, t2, foreign, Signer("edge-1", PASSWORDS["edge-1"]).value(t2, foreign))
-    _publish(c, t1, unknown, Signer("edge-9", "whatever-secret").value(t1, unknown))
+    publish_signed(c, t2, foreign, Signer("edge-1", PASSWORDS["edge-1"]).value(t2, foreign))
+    publish_signed(c, t1, unknown, Signer("edge-9", "whatever-secret").value(t1, unknown))
     status_t = topics.topic(SITE, "cam-1", "status", topic_prefix)
-    _publish(c, status_t, b'{"v":1,"type":"status"}', None)
+    publish_signed(c, status_t, b'{"v":1,"type":"status"}', None)
     after = make_event(6, event_id="e-after")
     after_payload = encode(after)
-    _publish(c, t1, after_payload, Signer("edge-1", PASSWORDS["edge-1"]).value(t1, after_payload))
+    publish_signed(c, t1, after_payload, Signer("edge-1", PASSWORDS["edge-1"]).value(t1, after_payload))
     wait_for(lambda: count(f, DeadLetter) == 5 and count(f, Event) == 2, 10, "5 dead letters and the later event")
     c.loop_stop()
     with f() as s:
@@ -139,7 +123,7 @@ def test_central_signs_commands_and_receipts_and_the_edge_ignores_forged_ones(
     broker, topic_prefix, tmp_path, make_central, make_edge
 ) -> None:
     """A receipt makes the edge delete spooled messages: one forged by anybody the broker lets in must not."""
-    accounts = _accounts(tmp_path, topic_prefix)
+    accounts = signed_accounts(tmp_path, topic_prefix)
     central = make_central(broker, topic_prefix, edge_accounts=accounts)
     edge = _edge_with_password(make_edge, broker, topic_prefix, receipts=True, receipt_timeout_s=60)
     got: list[CommandMessage] = []
@@ -161,14 +145,15 @@ def test_central_signs_commands_and_receipts_and_the_edge_ignores_forged_ones(
     c = raw_client(broker, "intruder")
     receipt_t = topics.topic(SITE, "cam-1", "receipt", topic_prefix)
     forged = encode(ReceiptMessage(site_id=SITE, camera_id="cam-1", message_ids=[pending.message_id]))
-    _publish(c, receipt_t, forged, None)  # unsigned
-    _publish(c, receipt_t, forged, f"central:{signing.signature(signing.signing_key('guess'), receipt_t, forged)}")
+    publish_signed(c, receipt_t, forged, None)  # unsigned
+    guessed = signing.signature(signing.signing_key('guess'), receipt_t, forged)
+    publish_signed(c, receipt_t, forged, f"central:{guessed}")
     cmd_t = topics.topic(SITE, "cam-1", "cmd", topic_prefix)
     cmd = encode(CommandMessage(site_id=SITE, camera_id="cam-1", cmd="reload_zones"))
-    _publish(c, cmd_t, cmd, None)
+    publish_signed(c, cmd_t, cmd, None)
     # a message central signed for cam-1's receipt topic, replayed on its cmd topic
     keys = EdgeKeys.load(accounts)
-    _publish(c, cmd_t, cmd, keys.sign(receipt_t, SITE, "cam-1", cmd))
+    publish_signed(c, cmd_t, cmd, keys.sign(receipt_t, SITE, "cam-1", cmd))
     wait_for(lambda: edge.stats()["unauthenticated"] == 4, 10, "4 messages refused")
     assert edge.stats()["depth"] == 1 and edge.stats()["receipted"] == 1
     assert got == []
@@ -177,9 +162,9 @@ def test_central_signs_commands_and_receipts_and_the_edge_ignores_forged_ones(
     # what central signs with edge-1's key is taken: a command, and the receipt for the waiting event
     recheck = CommandMessage(site_id=SITE, camera_id="cam-1", cmd="recheck", zone_id="zone-1", case_id="case-1")
     payload = encode(recheck)
-    _publish(c, cmd_t, payload, keys.sign(cmd_t, SITE, "cam-1", payload))
+    publish_signed(c, cmd_t, payload, keys.sign(cmd_t, SITE, "cam-1", payload))
     real = encode(ReceiptMessage(site_id=SITE, camera_id="cam-1", message_ids=[pending.message_id]))
-    _publish(c, receipt_t, real, keys.sign(receipt_t, SITE, "cam-1", real))
+    publish_signed(c, receipt_t, real, keys.sign(receipt_t, SITE, "cam-1", real))
     c.loop_stop()
     assert edge.wait_drained(10), edge.stats()
     wait_for(lambda: len(got) == 1, 10, "the signed command")
@@ -190,7 +175,7 @@ def test_central_signs_commands_and_receipts_and_the_edge_ignores_forged_ones(
 
 
 def test_central_outbox_commands_are_signed(broker, topic_prefix, tmp_path, make_central, make_edge) -> None:
-    central = make_central(broker, topic_prefix, edge_accounts=_accounts(tmp_path, topic_prefix))
+    central = make_central(broker, topic_prefix, edge_accounts=signed_accounts(tmp_path, topic_prefix))
     edge = _edge_with_password(make_edge, broker, topic_prefix)
     got: list[CommandMessage] = []
     edge.on_command(got.append)

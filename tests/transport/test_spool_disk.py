@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from reliability_support import record
-from transport_support import REPO_DIR, SITE, count, wait_for
 
 from central.orm.events import EventPhaseRecord
 from edge.spool import PAGE_SIZE, Spool
 from testkit.filesystems import small_tmpfs
+from testkit.reliability import record
+from testkit.transport import REPO_DIR, SITE, count, wait_for
 from wire import topics
 from wire.ids import new_id
 from wire.schema import EventMessage, encode
@@ -118,6 +118,7 @@ def test_a_2mib_file_system_keeps_300_messages_across_a_stop(broker, topic_prefi
             camera_ids=["cam-1"],
             spool_path=tiny_fs / "spool.db",
             spool_max_bytes=spool_max,
+            receipts=False,
         )
         pub.start()
         return pub
@@ -152,7 +153,7 @@ def test_a_full_2mib_file_system_holds_the_rest_in_memory_and_sends_it_later(
 
     broker.stop()
     pub = Publisher(MqttSettings(host=broker.host, port=broker.port, prefix=topic_prefix), edge_id="edge-full",
-                    site_id=SITE, camera_ids=["cam-1"], spool_path=tiny_fs / "spool.db")
+                    site_id=SITE, camera_ids=["cam-1"], spool_path=tiny_fs / "spool.db", receipts=False)
     pub.start()
     try:
         seqs = [pub.publish(event_of_about_5kb(i)) for i in range(450)]

@@ -9,11 +9,10 @@ import sqlite3
 
 import pytest
 from sqlalchemy import select
-from test_ingest import raw_client
-from transport_support import SITE, count, make_event, make_evidence, wait_for
 
 from central.orm.events import EdgeStatus, Event
 from edge.spool import SpoolError
+from testkit.transport import SITE, count, make_event, make_evidence, raw_client, wait_for
 from wire import topics
 from wire.schema import decode
 

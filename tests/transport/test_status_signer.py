@@ -4,11 +4,9 @@ edge it names, so an edge naming another edge (to take it off the map) is refuse
 from __future__ import annotations
 
 from sqlalchemy import select
-from test_ingest import raw_client
-from test_signing import PASSWORDS, _accounts, _publish
-from transport_support import SITE, count, wait_for
 
 from central.orm.events import DeadLetter, EdgeStatus
+from testkit.transport import PASSWORDS, SITE, count, publish_signed, raw_client, signed_accounts, wait_for
 from wire import topics
 from wire.schema import StatusMessage, encode
 from wire.signing import Signer
@@ -25,7 +23,7 @@ def _state(f, cam: str) -> str | None:
 
 
 def test_an_edge_cannot_mark_another_edge_offline(broker, topic_prefix, tmp_path, make_central) -> None:
-    central = make_central(broker, topic_prefix, edge_accounts=_accounts(tmp_path, topic_prefix))
+    central = make_central(broker, topic_prefix, edge_accounts=signed_accounts(tmp_path, topic_prefix))
     f = central.session_factory
     c = raw_client(broker, "status-signer")
     edge1, edge2 = Signer("edge-1", PASSWORDS["edge-1"]), Signer("edge-2", PASSWORDS["edge-2"])
@@ -33,15 +31,15 @@ def test_an_edge_cannot_mark_another_edge_offline(broker, topic_prefix, tmp_path
     t2 = topics.topic(SITE, "cam-2", "status", topic_prefix)
 
     online2 = _status("cam-2", "edge-2", "online")
-    _publish(c, t2, online2, edge2.value(t2, online2))
+    publish_signed(c, t2, online2, edge2.value(t2, online2))
     wait_for(lambda: _state(f, "cam-2") == "online", 10, "edge-2's own status")
 
     # edge-1, with its own valid key and on its own camera's topic, claims to be edge-2 going offline
     forged = _status("cam-1", "edge-2", "offline")
-    _publish(c, t1, forged, edge1.value(t1, forged))
+    publish_signed(c, t1, forged, edge1.value(t1, forged))
     # and then says something true about itself, which must still be applied
     online1 = _status("cam-1", "edge-1", "online")
-    _publish(c, t1, online1, edge1.value(t1, online1))
+    publish_signed(c, t1, online1, edge1.value(t1, online1))
     wait_for(lambda: count(f, DeadLetter) == 1 and _state(f, "cam-1") == "online", 10,
              "the forged status refused, the true one applied")
     c.loop_stop()

@@ -16,7 +16,6 @@ from wire.schema import (
     RecheckResult,
     SchemaError,
     decode,
-    encode,
     encode_bundle,
     recheck_evidence_owner,
     strip_bundle,
@@ -103,7 +102,7 @@ def _version(v) -> bytes:
 
 def _head_type() -> bytes:
     header, data = _split(encode_bundle(_event(), PICS))
-    header["head"] = json.loads(encode(PICS[0], binary=False))
+    header["head"] = json.loads(PICS[0].model_dump_json())
     return _join(header, data)
 
 

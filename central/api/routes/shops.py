@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 
 from central.api.bounds import BoundedDatetime, Offset
 from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
-from central.domain import grades, registry
+from central.domain import grades, registry, shop_export, shop_import
 from central.domain.shop_schema import ShopIn, ShopPatch, ShopPublic
 from central.orm.cases import Complaint
 
@@ -139,8 +139,8 @@ def import_shops(
     lower = name.lower()
     kind = fmt or ("csv" if lower.endswith(".csv") else "xlsx" if lower.endswith(".xlsx") else "geojson")
     try:
-        source = data if kind == "xlsx" else io.StringIO(registry.decode_text(data, encoding), newline="")
-        report = registry.import_shops(
+        source = data if kind == "xlsx" else io.StringIO(shop_import.decode_text(data, encoding), newline="")
+        report = shop_import.import_shops(
             session,
             source,
             fmt=kind,
@@ -169,7 +169,7 @@ def export_shops(session: SessionDep, _: ViewerUser, fmt: Literal["csv", "geojso
     fd, name = tempfile.mkstemp(prefix="doorline-shops-", suffix=f".{ext}")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-            (registry.export_csv if fmt == "csv" else registry.export_geojson)(session, fp)
+            (shop_export.export_csv if fmt == "csv" else shop_export.export_geojson)(session, fp)
     except BaseException:
         os.unlink(name)
         raise

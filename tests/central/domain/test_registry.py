@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from central.domain import registry
+from central.domain import registry, shop_export, shop_import
 from central.domain.errors import Conflict
 from central.domain.shop_schema import ShopIn, ShopPatch
 from central.orm.shops import Shop, ShopZone
@@ -28,7 +28,7 @@ S9,Broken Zones,9 Main Road,Main Road,North,,,,,,"[{""camera_id"": ""cam-1""}]"
 
 def test_csv_import_keeps_good_rows_and_reports_bad_ones_by_line(any_session) -> None:
     session = any_session
-    report = registry.import_shops(session, io.StringIO(CSV), fmt="csv", source="t.csv")
+    report = shop_import.import_shops(session, io.StringIO(CSV), fmt="csv", source="t.csv")
     session.commit()
     assert (report.rows, report.inserted, report.updated) == (9, 3, 0)
     by_line = {e.line: e.reason for e in report.errors}
@@ -50,20 +50,20 @@ def test_csv_import_keeps_good_rows_and_reports_bad_ones_by_line(any_session) ->
 
     # re-import updates in place; a zone owned by another shop in the database is refused for that row
     again = "id,name,road,zones\nS2,Noodles Renamed,Main Road,cam-1:z2\nS3,New,Main Road,cam-1:z1\n"
-    rep2 = registry.import_shops(session, io.StringIO(again), fmt="csv")
+    rep2 = shop_import.import_shops(session, io.StringIO(again), fmt="csv")
     session.commit()
     assert (rep2.inserted, rep2.updated) == (0, 1)
     assert rep2.errors[0].line == 3 and "belongs to shop S1" in rep2.errors[0].reason
     assert session.get(Shop, "S2").name == "Noodles Renamed"
-    skip = registry.import_shops(session, io.StringIO(again), fmt="csv", on_conflict="skip")
+    skip = shop_import.import_shops(session, io.StringIO(again), fmt="csv", on_conflict="skip")
     assert skip.skipped == 1
 
 
 def test_bad_header_is_one_clear_error(session) -> None:
     with pytest.raises(ValueError, match="id and name"):
-        registry.import_shops(session, io.StringIO("shop,title\n1,2\n"), fmt="csv")
+        shop_import.import_shops(session, io.StringIO("shop,title\n1,2\n"), fmt="csv")
     with pytest.raises(ValueError, match="unknown CSV columns: colour"):
-        registry.import_shops(session, io.StringIO("id,name,colour\n1,2,3\n"), fmt="csv")
+        shop_import.import_shops(session, io.StringIO("id,name,colour\n1,2,3\n"), fmt="csv")
 
 
 def test_geojson_import_and_round_trip(any_session, tmp_path) -> None:
@@ -97,25 +97,25 @@ def test_geojson_import_and_round_trip(any_session, tmp_path) -> None:
     }
     path = tmp_path / "shops.geojson"
     path.write_text(json.dumps(doc))
-    report = registry.import_file(session, path, progress=False)
+    report = shop_import.import_file(session, path)
     session.commit()
     assert report.inserted == 2
     assert {e.line: e.reason for e in report.errors}.keys() == {2, 4, 5}
     assert "Polygon" in report.errors[0].reason and "name" in report.errors[1].reason
 
     # export and import into a fresh registry: same shops, same zones
-    csv_text = registry.export_text(session, "csv")
-    geo_text = registry.export_text(session, "geojson")
+    csv_text = shop_export.export_text(session, "csv")
+    geo_text = shop_export.export_text(session, "geojson")
     assert json.loads(geo_text)["features"][0]["geometry"]["type"] == "Polygon"
     session.execute(ShopZone.__table__.delete())
     session.execute(Shop.__table__.delete())
     session.commit()
-    rep = registry.import_shops(session, io.StringIO(csv_text), fmt="csv")
+    rep = shop_import.import_shops(session, io.StringIO(csv_text), fmt="csv")
     assert rep.inserted == 2 and not rep.errors
     assert session.get(Shop, "G1").zones[0].zone_id == "g1"
     session.execute(ShopZone.__table__.delete())
     session.execute(Shop.__table__.delete())
-    rep = registry.import_shops(session, io.StringIO(geo_text), fmt="geojson")
+    rep = shop_import.import_shops(session, io.StringIO(geo_text), fmt="geojson")
     assert rep.inserted == 2 and not rep.errors
     assert session.scalar(select(func.count()).select_from(ShopZone)) == 1
 
@@ -147,7 +147,7 @@ def test_bulk_rows_read_back_like_orm_rows(any_session) -> None:
     s = any_session
     before = now_utc() - timedelta(seconds=5)
     registry.create_shop(s, ShopIn(id="orm", name="ORM", agreement_signed=True))
-    registry.import_shops(s, io.StringIO("id,name,agreement_signed\nbulk,Bulk,yes\n"), fmt="csv")
+    shop_import.import_shops(s, io.StringIO("id,name,agreement_signed\nbulk,Bulk,yes\n"), fmt="csv")
     s.commit()
     found = set(s.scalars(select(Shop.id).where(Shop.created_at >= before, Shop.agreement_signed.is_(True))))
     assert found == {"orm", "bulk"}

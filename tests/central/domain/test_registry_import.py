@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from central.domain import registry
+from central.domain import shop_import
 from central.orm.shops import Shop, ShopZone
 
 FULL = (
@@ -18,8 +18,8 @@ FULL = (
 )
 
 
-def _import(session, text: str, **kw) -> registry.ImportReport:
-    report = registry.import_shops(session, io.StringIO(text, newline=""), fmt="csv", **kw)
+def _import(session, text: str, **kw) -> shop_import.ImportReport:
+    report = shop_import.import_shops(session, io.StringIO(text, newline=""), fmt="csv", **kw)
     session.flush()
     return report
 
@@ -63,20 +63,20 @@ def test_chinese_excel_encodings_are_detected(session) -> None:
     gb = FULL.encode("gb18030")
     with pytest.raises(UnicodeDecodeError):
         gb.decode("utf-8")
-    report = registry.import_shops(s, gb, fmt="csv")
+    report = shop_import.import_shops(s, gb, fmt="csv")
     assert report.inserted == 2 and s.get(Shop, "S1").name == "鲜果铺" and s.get(Shop, "S2").business_type == "小餐饮"
     bom = ("\ufeff" + FULL.replace("S1", "S3").replace("S2", "S4").replace("z1", "z3").replace("z2", "z4"))
-    assert registry.import_shops(s, bom.encode("utf-8"), fmt="csv").inserted == 2
+    assert shop_import.import_shops(s, bom.encode("utf-8"), fmt="csv").inserted == 2
     assert s.get(Shop, "S3").name == "鲜果铺"
 
 
 def test_an_unreadable_line_is_reported_by_number() -> None:
     data = FULL.encode("utf-8") + "S5,坏,x\n".encode("gb18030")
     with pytest.raises(ValueError, match="line 4 is not valid utf-8"):
-        registry.decode_text(data, "utf-8")
+        shop_import.decode_text(data, "utf-8")
     with pytest.raises(ValueError, match="unknown encoding"):
-        registry.decode_text(data, "no-such-codec")
-    assert "坏" in registry.decode_text(FULL.encode("gb18030") + "S5,坏,x\n".encode("gb18030"))
+        shop_import.decode_text(data, "no-such-codec")
+    assert "坏" in shop_import.decode_text(FULL.encode("gb18030") + "S5,坏,x\n".encode("gb18030"))
 
 
 def test_xlsx_imports_directly(session, tmp_path) -> None:
@@ -90,7 +90,7 @@ def test_xlsx_imports_directly(session, tmp_path) -> None:
     sheet.append(["", "无编号", "", "", "", ""])
     path = tmp_path / "shops.xlsx"
     book.save(path)
-    report = registry.import_file(session, path, progress=False)
+    report = shop_import.import_file(session, path)
     assert report.inserted == 1 and [e.line for e in report.errors] == [4]
     shop = session.get(Shop, "X1")
     assert (shop.name, shop.phone, shop.business_type) == ("五金店一号", "13800000000", "五金店")
@@ -98,4 +98,4 @@ def test_xlsx_imports_directly(session, tmp_path) -> None:
     bad = tmp_path / "not.xlsx"
     bad.write_bytes(b"id,name\n")
     with pytest.raises(ValueError, match="not a readable .xlsx"):
-        registry.import_file(session, bad, progress=False)
+        shop_import.import_file(session, bad)

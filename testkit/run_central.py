@@ -10,13 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from transport_support import central_db, evidence_store  # noqa: E402
-
-from central.ingest import IngestService  # noqa: E402
-from central.settings import CentralSettings  # noqa: E402
-from wire.mqtt import MqttSettings  # noqa: E402
+from central.ingest import IngestService
+from central.settings import CentralSettings
+from testkit.transport import central_db, evidence_store
+from wire.mqtt import MqttSettings
 
 
 def main() -> int:

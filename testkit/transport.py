@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
+import struct
+import textwrap
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -11,13 +15,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from central.db import make_engine, make_session_factory
 from central.evidence_store import LocalEvidenceStore
+from central.orm.events import Event, EventPhaseRecord, Evidence
+from wire import signing, topics
 from wire.ids import new_id
-from wire.schema import EventMessage, EvidenceMessage
+from wire.schema import BUNDLE_MAGIC, EventMessage, EvidenceMessage, encode
 
 SITE = "site-a"
 METRICS_TOKEN = secrets.token_urlsafe(32)  # the scrape token the in-process centrals accept on /metrics
@@ -101,8 +109,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval:
 # ---------------------------------------------------------------------------------------------------------
 # Real processes (central ingest runner, doorline-edge CLI), a bag clip for the edge, a raw MQTT observer.
 
-TRANSPORT_DIR = Path(__file__).resolve().parent
-REPO_DIR = TRANSPORT_DIR.parents[1]
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 
 def spawn(args: list[str], *, env: dict | None = None, log: Path | None = None):
@@ -146,10 +153,11 @@ def expect_line(proc, prefix: str, timeout: float = 30) -> str:
 
 
 def central_process(broker, prefix: str, db_url: str, evidence: Path, client_id: str):
-    """tests/transport/run_central.py as a child process, returned once it printed READY."""
+    """testkit/run_central.py as a child process, returned once it printed READY."""
     p = spawn(
         [
-            str(TRANSPORT_DIR / "run_central.py"),
+            "-m",
+            "testkit.run_central",
             "--port",
             str(broker.port),
             "--prefix",
@@ -303,3 +311,151 @@ def plain_mqtt_answer(host: str, port: int, packet: bytes, timeout: float = 5.0)
             return sock.recv(4)
         except (ConnectionResetError, TimeoutError):
             return b""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Signed edges (tests/transport/test_signing.py, test_status_signer.py)
+
+PASSWORDS = {"edge-1": "first-edge-secret", "edge-2": "second-edge-secret"}
+
+
+def signed_accounts(tmp_path, prefix: str):
+    """An accounts file (central and two edges with passwords) for the signing tests."""
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            prefix: {prefix}
+            central: {{username: central, password: central-secret}}
+            edges:
+              - {{edge_id: edge-1, site_id: {SITE}, password: {PASSWORDS["edge-1"]}, camera_ids: [cam-1]}}
+              - {{edge_id: edge-2, site_id: {SITE}, password: {PASSWORDS["edge-2"]}, camera_ids: [cam-2]}}
+            """
+        )
+    )
+    return path
+
+
+def publish_signed(c, topic: str, payload: bytes, sig: str | None) -> None:
+    props = None if sig is None else signing.properties(sig)
+    c.publish(topic, payload, qos=1, properties=props).wait_for_publish(5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Raw MQTT clients, an offline ingest service and fault helpers shared by the transport tests
+
+def raw_client(broker, client_id: str = "raw") -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def send(c: mqtt.Client, topic: str, payload: bytes) -> None:
+    info = c.publish(topic, payload, qos=1)
+    info.wait_for_publish(5)
+
+
+def wait_stored(f, *, events: int, pictures: int) -> None:
+    wait_for(
+        lambda: count(f, Evidence, Evidence.stored.is_(True)) == pictures and count(f, Event) == events,
+        10,
+        f"{events} event(s) with {pictures} stored picture(s)",
+    )
+
+
+def offline_service(tmp_path, workflow=None):
+    """An IngestService that is not connected: its writer is driven directly, as the network thread would."""
+    from central.ingest import IngestService
+    from central.settings import CentralSettings
+    from testkit.transport import central_db, evidence_store
+    from wire.mqtt import MqttSettings
+
+    url = f"sqlite:///{tmp_path / 'offline.db'}"
+    _, factory = central_db(url)
+    svc = IngestService(
+        CentralSettings(database_url=url, mqtt=MqttSettings(prefix="p")),
+        factory,
+        evidence_store(tmp_path / "ev"),
+    )
+    svc._workflow = workflow  # noqa: SLF001
+    return svc
+
+
+def inbound(msg, mid: int):
+    from central.ingest import Inbound
+
+    kind = {"event": "event", "evidence": "evidence", "recheck_result": "recheck"}[msg.type]
+    return Inbound(topics.topic(msg.site_id, msg.camera_id, kind, "p"), encode(msg), mid, 1, 0, 0.0)
+
+
+class FlakyStore:
+    """A local store whose first `failures` writes fail as on a full disk."""
+
+    def __init__(self, root, failures: int):
+        from central.evidence_store import LocalEvidenceStore
+
+        self.inner, self.failures, self.puts, self.flushes = LocalEvidenceStore(root), failures, 0, 0
+
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        from central.evidence_store import EvidenceStoreError
+
+        self.puts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise EvidenceStoreError("No space left on device")
+        return self.inner.put(data, durable=durable)
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.inner.flush()
+
+
+POISON: list[tuple[str, bytes, str]] = [
+    ("1000-brackets", b"[" * 1000, "nested deeper"),
+    ("1000-objects", b'{"a":' * 1000, "nested deeper"),
+    ("deep-inside-a-valid-looking-event", b'{"v":1,"type":"event","boxes":' + b"[" * 500 + b"]" * 500 + b"}",
+     "nested deeper"),
+    ("5000-digit-integer", b'{"v":1,"type":"event","seq":' + b"9" * 5000 + b"}", "not JSON"),
+    ("NaN-score", json.dumps({**json.loads(encode(make_event())), "score": float("nan")}).encode(), "NaN"),
+    ("bundle-header-of-brackets", struct.pack(">4sI", BUNDLE_MAGIC, 1000) + b"[" * 1000, "nested deeper"),
+    ("not-utf8", b'{"v":1,"type":"\xff\xfe"}', "not JSON"),
+]
+
+
+def idle(central) -> bool:
+    """Every message central received has been handled (stored, a duplicate, dead-lettered or a status)."""
+    s = central.stats()
+    done = s["stored"] + s["duplicates"] + s["dead_letters"] + s["statuses"]
+    return s["queue_depth"] == 0 and done == s["received"]
+
+
+def kill_broker_mid_stream(broker, edge, f) -> tuple[threading.Thread, int]:
+    """Start streaming 1,000 events from `edge`, SIGKILL the broker once 150 are stored; the producer thread
+    and how many were stored then."""
+    producer = threading.Thread(target=produce_events, args=(edge,))
+    producer.start()
+    wait_for(lambda: count(f, EventPhaseRecord) >= 150, 20, "the stream to be under way")
+    broker.stop(kill=True)
+    return producer, count(f, EventPhaseRecord)
+
+
+def produce_events(
+    edge,
+    n: int = 1000,
+    *,
+    pause_at: int | None = None,
+    paused: threading.Event | None = None,
+    resume: threading.Event | None = None,
+) -> None:
+    """n events, every tenth with a 5 KB picture (one bundle), in bursts of 50."""
+    for i in range(n):
+        if pause_at is not None and i == pause_at:
+            assert paused is not None and resume is not None
+            paused.set()
+            if not resume.wait(30):
+                return
+        evidence = [make_evidence(f"e{i}", kb=5, seed=i % 3)] if i % 10 == 0 else []
+        edge.publish_many([*evidence, make_event(i, evidence=evidence, event_id=f"e{i}")])
+        if i % 50 == 0:
+            time.sleep(0.05)

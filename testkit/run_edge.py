@@ -9,12 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from transport_support import make_event, make_evidence  # noqa: E402
-
-from edge.publisher import Publisher  # noqa: E402
-from wire.mqtt import MqttSettings  # noqa: E402
+from edge.publisher import Publisher
+from testkit.transport import make_event, make_evidence
+from wire.mqtt import MqttSettings
 
 
 def main() -> int:
@@ -40,6 +37,7 @@ def main() -> int:
         camera_ids=[args.camera],
         spool_path=args.spool,
         status_interval_s=2,
+        receipts=False,
     )
     pub.start()
     for i in range(args.start, args.start + args.count):

@@ -1,7 +1,7 @@
 """Central domain at city scale: import 250,000 shops, grade them all, match drone points to footprints.
 
-    .venv/bin/python scripts/bench/central.py                      # SQLite in a temp dir
-    .venv/bin/python scripts/bench/central.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    .venv/bin/python scripts/bench/city_scale.py                      # SQLite in a temp dir
+    .venv/bin/python scripts/bench/city_scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 Makes a synthetic registry CSV (shops side by side along roads around 31.2°N 121.5°E, each with a
 footprint polygon and a camera zone), imports it with the real importer, adds confirmed cases and
@@ -26,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert, make_url, select
+from tqdm import tqdm
+
+import central.orm  # noqa: F401  (registers every table)
+from central.db import make_engine, make_session_factory
+from central.domain import grades, matching, shop_import
+from central.orm.base import Base
+from central.orm.cases import Case, Complaint
+from central.orm.shops import Shop
+from central.settings import CentralSettings
+from wire.schema import EventMessage, GeoPoint
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # this file is central.py: its own folder, first on sys.path, shadows the package
-
-import central.orm  # noqa: E402,F401  (registers every table)
-from central.db import make_engine, make_session_factory  # noqa: E402
-from central.domain import grades, matching, registry  # noqa: E402
-from central.orm.base import Base  # noqa: E402
-from central.orm.cases import Case, Complaint  # noqa: E402
-from central.orm.shops import Shop  # noqa: E402
-from central.settings import CentralSettings  # noqa: E402
-from wire.schema import EventMessage, GeoPoint  # noqa: E402
 
 LAT0, LON0 = 31.20, 121.45
 SHOP_W_M, SHOP_D_M, GAP_M = 8.0, 10.0, 1.0
@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     factory = make_session_factory(engine)
     with factory() as s:
         t, c = time.perf_counter(), time.process_time()
-        report = registry.import_file(s, csv_path, actor="bench", progress=True)
+        with tqdm(total=shop_import.rows_in(csv_path), unit="shop", desc="import", mininterval=0.5) as bar:
+            report = shop_import.import_file(s, csv_path, actor="bench", on_row=lambda: bar.update(1))
         s.commit()
         results["import_s"] = time.perf_counter() - t
         results["import_cpu_s"] = time.process_time() - c
