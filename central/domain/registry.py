@@ -42,7 +42,8 @@ from central import json_limits
 from central.domain import audit
 from central.domain.bulk import bulk_insert
 from central.domain.clock import now_utc
-from central.domain.errors import Conflict, NotFound
+from central.domain.errors import Conflict
+from central.domain.scope import EVERYWHERE, Scope
 from central.domain.shop_schema import ShopIn, ShopPatch, ZoneIn
 from central.orm.shops import Shop, ShopZone
 
@@ -114,11 +115,8 @@ def _check_zones_free(session: Session, shop_id: str, zones: Iterable[ZoneIn]) -
         raise Conflict(f"zone {taken.camera_id}/{taken.zone_id} already belongs to shop {taken.shop_id}")
 
 
-def get_shop(session: Session, shop_id: str) -> Shop:
-    shop = session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound(f"no shop {shop_id!r}")
-    return shop
+def get_shop(session: Session, shop_id: str, scope: Scope = EVERYWHERE) -> Shop:
+    return scope.shop(session, shop_id)
 
 
 def create_shop(session: Session, data: ShopIn, *, actor: str = "system") -> Shop:
@@ -176,8 +174,9 @@ def list_shops(
     q: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = EVERYWHERE,
 ) -> tuple[int, list[Shop]]:
-    stmt = select(Shop)
+    stmt = select(Shop).where(scope.place(Shop.area, Shop.road))
     if road:
         stmt = stmt.where(Shop.road == road)
     if area:
@@ -642,12 +641,13 @@ def import_file(
 # ---------------------------------------------------------------- export
 
 
-def _iter_shops(session: Session) -> Iterator[tuple[Any, list[ShopZone]]]:
+def _iter_shops(session: Session, scope: Scope = EVERYWHERE) -> Iterator[tuple[Any, list[ShopZone]]]:
     """(shop row, its zones) in id order; rows are plain column tuples (no ORM objects: 250k stay cheap)."""
     zones: dict[str, list[ShopZone]] = {}
     for z in session.scalars(select(ShopZone).order_by(ShopZone.shop_id, ShopZone.id)):
         zones.setdefault(z.shop_id, []).append(z)
-    for row in session.execute(select(*Shop.__table__.c).order_by(Shop.id)).yield_per(5000):
+    rows = select(*Shop.__table__.c).where(scope.place(Shop.area, Shop.road)).order_by(Shop.id)
+    for row in session.execute(rows).yield_per(5000):
         yield row, zones.get(row.id, [])
 
 
@@ -655,11 +655,11 @@ def _zone_list(zones: list[ShopZone]) -> list[dict[str, Any]]:
     return [{"camera_id": z.camera_id, "zone_id": z.zone_id, "polygon": z.polygon} for z in zones]
 
 
-def export_csv(session: Session, fp: TextIO) -> int:
+def export_csv(session: Session, fp: TextIO, scope: Scope = EVERYWHERE) -> int:
     writer = csv.writer(fp)
     writer.writerow(CSV_COLUMNS + ["grade"])
     n = 0
-    for shop, zones in _iter_shops(session):
+    for shop, zones in _iter_shops(session, scope):
         writer.writerow(
             [shop.id]
             + [
@@ -676,10 +676,10 @@ def export_csv(session: Session, fp: TextIO) -> int:
     return n
 
 
-def export_geojson(session: Session, fp: TextIO) -> int:
+def export_geojson(session: Session, fp: TextIO, scope: Scope = EVERYWHERE) -> int:
     fp.write('{"type":"FeatureCollection","features":[')
     n = 0
-    for shop, zones in _iter_shops(session):
+    for shop, zones in _iter_shops(session, scope):
         props = {
             "id": shop.id,
             **{k: getattr(shop, k) for k in SCALAR_FIELDS},
