@@ -236,6 +236,8 @@ def _console_sees(api, *, scoped: bool) -> None:
     assert ("lost-west" in get("/console/ownerless").text) is not scoped
     assert ("cam-west / z1" in get("/console/events").text) is not scoped
     assert ("西城区" in get("/console/inspections").text) is not scoped
+    per_grade = re.findall(r"<b>(\d+)</b>", get("/console/grades").text)[:4]  # red, yellow, green, none
+    assert sum(map(int, per_grade)) == (1 if scoped else 2)
     notices = get("/console/notices").text
     assert "webhook-east" in notices and ("webhook-west" in notices) is not scoped
 
