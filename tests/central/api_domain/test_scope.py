@@ -124,6 +124,8 @@ def test_api_lists_items_statistics_and_writes_are_scoped(api) -> None:
     assert "shop-east" in export and "shop-west" not in export
     assert api.client.post("/api/shops/shop-west/complaints", json={"text": "x"}, headers=east).status_code == 404
 
+    assert _ids(get("/api/zones", headers=east).json(), "shop_id") == {"shop-east"}
+    assert get("/api/zones/cam-west/z1", headers=east).status_code == 404
     assert _ids(get("/api/events", headers=east).json()["items"], "event_id") == {"ev-east"}
     assert get("/api/events/ev-west", headers=east).status_code == 404
     assert get("/api/events/ev-west", headers=everyone).status_code == 200
