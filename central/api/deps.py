@@ -10,6 +10,8 @@
 - `require_role("reviewer")`: 403 for lower roles. Ready-made: `ViewerUser`, `ReviewerUser`, `AdminUser`.
 - `lookup(Model, "param", role=...)`: loads the row named by a path parameter, 404 if absent, after the
   role check (so a viewer asking for a missing case learns nothing more than 403 would tell).
+- `ScopeDep`: the current user's area (`central.domain.scope.Scope`), handed to the domain's queries and
+  writes; a row out of scope is 404, as if absent. Admins and unscoped accounts: everywhere.
 - `StoreDep`: the evidence store (`EvidenceStore`).
 - `CurrentEdge`: the edge box named by a Bearer edge token (routes an edge calls itself).
 """
@@ -27,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.auth import AuthError, edge_for_token, has_role, user_for_token
+from central.domain.scope import Scope
 from central.evidence_store import EvidenceStore
 from central.orm.users import ROLES, EdgeCredential, User
 from central.settings import CentralSettings
@@ -134,8 +137,16 @@ def require_role(role: str) -> Callable[[User], User]:
 
 
 ViewerUser = Annotated[User, Depends(require_role("viewer"))]
+OfficerUser = Annotated[User, Depends(require_role("officer"))]
 ReviewerUser = Annotated[User, Depends(require_role("reviewer"))]
 AdminUser = Annotated[User, Depends(require_role("admin"))]
+
+
+def get_scope(user: CurrentUser) -> Scope:
+    return Scope.of(user)
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 M = TypeVar("M")
 

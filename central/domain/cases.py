@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from central.domain import audit, strikes
 from central.domain.clock import as_utc, from_unix, now_utc
 from central.domain.errors import EvidenceRequired, InvalidTransition, NotFound, PenaltyRequired
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case, CaseEvent, Notice, OfficerTask, Penalty
 from central.orm.shops import Camera, Shop
 from central.settings import CentralSettings
@@ -32,9 +33,13 @@ from wire.schema import CommandMessage, EventMessage, RecheckResult
 log = logging.getLogger("doorline.central.cases")
 
 
-def get_case(session: Session, case_id: str, *, lock: bool = False) -> Case:
+def get_case(session: Session, case_id: str, *, lock: bool = False, scope: Scope = EVERYWHERE) -> Case:
     """The case; with `lock`, its row is locked (PostgreSQL) and re-read, so a decision is taken on the
-    latest committed state even when the ticker or another worker changes the same case concurrently."""
+    latest committed state even when the ticker or another worker changes the same case concurrently. A case
+    of a shop outside `scope` is not found."""
+    if not scope.everywhere:
+        shop_id = session.scalar(select(Case.shop_id).where(Case.id == case_id))
+        scope.check_shop_id(session, shop_id, f"case {case_id!r}")
     opts: dict[str, Any] = {"with_for_update": True, "populate_existing": True} if lock else {}
     case = session.get(Case, case_id, **opts)
     if case is None:
@@ -245,10 +250,11 @@ def confirm(
     settings: CentralSettings,
     now: datetime | None = None,
     note: str = "",
+    scope: Scope = EVERYWHERE,
 ) -> Case:
     """Operator (or auto-confirm) accepts the alert: count the strike, notify the owner, open the window."""
     now = as_utc(now) or now_utc()
-    case = get_case(session, case_id, lock=True)
+    case = get_case(session, case_id, lock=True, scope=scope)
     if case.state != "detected":
         raise InvalidTransition(f"case {case_id} is {case.state}; only a detected case can be confirmed")
     strike = strikes.prior_strikes(session, case.shop_id, now, settings, exclude_case=case.id) + 1
@@ -294,9 +300,10 @@ def confirm(
     return case
 
 
-def dismiss(session: Session, case_id: str, *, actor: str, reason: str, now: datetime | None = None) -> Case:
+def dismiss(session: Session, case_id: str, *, actor: str, reason: str, now: datetime | None = None,
+            scope: Scope = EVERYWHERE) -> Case:
     now = as_utc(now) or now_utc()
-    case = get_case(session, case_id, lock=True)
+    case = get_case(session, case_id, lock=True, scope=scope)
     if case.state != "detected":
         raise InvalidTransition(f"case {case_id} is {case.state}; only a detected case can be dismissed")
     case.closed_reason = reason
@@ -507,6 +514,7 @@ def complete_task(
     evidence: list[str] | None = None,
     settings: CentralSettings,
     now: datetime | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> OfficerTask:
     """An officer reports back. recheck: clear | present; escalation: resolved; penalty: done (after the
     penalty is recorded). A recheck or escalation result needs the officer's photo(s) (`evidence`, sha256s
@@ -517,6 +525,7 @@ def complete_task(
     task = session.get(OfficerTask, task_id)
     if task is None:
         raise NotFound(f"no officer task {task_id}")
+    scope.check_shop_id(session, task.shop_id, f"officer task {task_id}")
     if task.status != "open":
         raise InvalidTransition(f"task {task_id} is already {task.status}")
     case = get_case(session, task.case_id, lock=True)
@@ -600,9 +609,10 @@ def record_penalty(
     amount: float = 0.0,
     note: str = "",
     now: datetime | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> Penalty:
     now = as_utc(now) or now_utc()
-    case = get_case(session, case_id, lock=True)
+    case = get_case(session, case_id, lock=True, scope=scope)
     if case.state == "dismissed":
         raise InvalidTransition(f"case {case_id} was dismissed; no penalty can be recorded")
     pen = Penalty(
@@ -650,12 +660,13 @@ def close_case(
     reason: str,
     evidence: list[str] | None = None,
     now: datetime | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> Case:
     """Close an open case by hand (e.g. an officer settled it). Strike ≥3 needs a penalty first; closing
     needs evidence: the officer's photo(s) (`evidence`), or the camera's recheck frame showing it clear."""
     now = as_utc(now) or now_utc()
     evidence = [e.lower() for e in (evidence or [])]
-    case = get_case(session, case_id, lock=True)
+    case = get_case(session, case_id, lock=True, scope=scope)
     if not case.is_open:
         raise InvalidTransition(f"case {case_id} is already closed ({case.state})")
     if case.state == "detected":

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.domain.bounds import BoundedDay
+from central.domain.errors import NotFound
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.events import Event
 from wire.schema import Phase, Violation
 
@@ -35,11 +38,13 @@ class EventFilter(BaseModel):
         return None if v == "" else v  # an HTML form sends empty fields as ""
 
 
-def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: int = 0
-                 ) -> tuple[list[Event], int]:
+def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: int = 0,
+                 scope: Scope = EVERYWHERE) -> tuple[list[Event], int]:
     """(events newest first, total matching). Shared by the API and the console."""
     exact = f.model_dump(include={"camera_id", "zone_id", "site_id", "shop_id", "violation", "phase"})
     conds = [getattr(Event, name) == value for name, value in exact.items() if value not in (None, "")]
+    if not scope.everywhere:
+        conds.append(in_scope(scope))
     if f.since is not None:  # episodes still going on at the start of `since` count
         conds.append(Event.last_ts >= _day_start(f.since))
     if f.until is not None:
@@ -48,3 +53,16 @@ def query_events(session: Session, f: EventFilter, *, limit: int = 50, offset: i
     rows = session.scalars(select(Event).where(*conds).order_by(Event.first_ts.desc(), Event.event_id)
                            .offset(offset).limit(limit))
     return list(rows), int(total)
+
+
+def in_scope(scope: Scope) -> Any:
+    """SQL: episodes a scoped operator sees (through their case's shop, or their camera while caseless)."""
+    return scope.by_event(Event.event_id, Event.camera_id)
+
+
+def get_event(session: Session, event_id: str, scope: Scope = EVERYWHERE) -> Event:
+    stmt = select(Event).where(Event.event_id == event_id)
+    event = session.scalar(stmt if scope.everywhere else stmt.where(in_scope(scope)))
+    if event is None:
+        raise NotFound(f"event {event_id} not found")
+    return event

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from central.domain import business_types, checklist, strikes
 from central.domain.bulk import bulk_insert
 from central.domain.clock import as_utc, now_utc
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case, Complaint
 from central.orm.grades import GradeChange, Inspection
 from central.orm.shops import Shop
@@ -412,8 +413,9 @@ def regrade_shops(
     return recompute(session, now=now, settings=settings, shop_ids=list(shop_ids), reason_prefix=reason_prefix)
 
 
-def distribution(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Shop.grade, func.count()).group_by(Shop.grade)).all()
+def distribution(session: Session, scope: Scope = EVERYWHERE) -> dict[str, int]:
+    rows = session.execute(select(Shop.grade, func.count()).where(scope.place(Shop.area, Shop.road))
+                           .group_by(Shop.grade)).all()
     out = {g: 0 for g in GRADES} | {"ungraded": 0}
     for g, n in rows:
         out[g if g in GRADES else "ungraded"] += int(n)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.domain.clock import as_utc, now_utc
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case
 from central.orm.grades import HotSpot
 from central.orm.shops import Shop
@@ -64,8 +65,8 @@ def refresh_hotspots(session: Session, *, now: datetime | None = None, settings:
     return opened, cleared
 
 
-def hotspots(session: Session, *, active_only: bool = True) -> list[HotSpot]:
-    stmt = select(HotSpot).order_by(HotSpot.since.desc())
+def hotspots(session: Session, *, active_only: bool = True, scope: Scope = EVERYWHERE) -> list[HotSpot]:
+    stmt = select(HotSpot).where(scope.place(HotSpot.area, HotSpot.road)).order_by(HotSpot.since.desc())
     if active_only:
         stmt = stmt.where(HotSpot.cleared_at.is_(None))
     return list(session.scalars(stmt))
@@ -83,20 +84,21 @@ class RoadGrade:
     grade: str
 
 
-def road_grades(session: Session, *, area: str | None = None) -> list[RoadGrade]:
+def road_grades(session: Session, *, area: str | None = None, scope: Scope = EVERYWHERE) -> list[RoadGrade]:
     def n(g: str):
         return func.sum(sql_case((Shop.grade == g, 1), else_=0))
 
     stmt = (
         select(Shop.road, func.min(Shop.area), func.count(), n("red"), n("yellow"), n("green"))
-        .where(Shop.road != "")
+        .where(Shop.road != "", scope.place(Shop.area, Shop.road))
         .group_by(Shop.road)
     )
     if area:
         stmt = stmt.where(Shop.area == area)
     spots = dict(
         session.execute(
-            select(HotSpot.road, func.count()).where(HotSpot.cleared_at.is_(None)).group_by(HotSpot.road)
+            select(HotSpot.road, func.count()).where(HotSpot.cleared_at.is_(None),
+                                                     scope.place(HotSpot.area, HotSpot.road)).group_by(HotSpot.road)
         ).all()
     )
     out = []

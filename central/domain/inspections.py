@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from central.domain import audit, checklist, grades
 from central.domain.clock import as_utc, local_day, now_utc
 from central.domain.errors import DomainError
-from central.domain.registry import get_shop
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.grades import Inspection
 from central.orm.shops import Shop
 from central.settings import CentralSettings
@@ -47,6 +47,7 @@ def record_inspection(
     at: datetime | None = None,
     now: datetime | None = None,
     settings: CentralSettings,
+    scope: Scope = EVERYWHERE,
 ) -> Inspection:
     """Store a checklist visit made `at` (default now): either every checklist item marked (`items`, see
     central/rules/inspection_checklist.yaml) or the three category scores. The shop is regraded as of now,
@@ -63,7 +64,7 @@ def record_inspection(
     for name, v in zip(CHECKLIST, (waste, sanitation, advertising), strict=True):
         if not 0 <= v <= 100:
             raise DomainError(f"{name} score {v} is outside 0–100")
-    get_shop(session, shop_id)
+    scope.shop(session, shop_id)
     now = as_utc(now) or now_utc()
     at = as_utc(at) or now
     menu_items = checklist.load(settings.inspection_checklist_file).items() if items is not None else {}
@@ -131,12 +132,13 @@ def due_list(
     area: str | None = None,
     order: Literal["route", "priority"] = "route",
     limit: int | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> list[DueItem]:
     """Shops to visit on `day`. route: by area, road, address; priority: red first, most overdue first."""
     last = select(Inspection.shop_id, func.max(Inspection.at).label("last")).group_by(Inspection.shop_id).subquery()
     stmt = select(Shop.id, Shop.name, Shop.address, Shop.road, Shop.area, Shop.grade, last.c.last).outerjoin(
         last, last.c.shop_id == Shop.id
-    )
+    ).where(scope.place(Shop.area, Shop.road))
     if road:
         stmt = stmt.where(Shop.road == road)
     if area:

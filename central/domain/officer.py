@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from central.domain import inspections
 from central.domain.errors import NotFound
 from central.domain.inspections import natural_key
+from central.domain.scope import Scope
 from central.orm.cases import Case, OfficerTask
 from central.orm.shops import Shop
 from central.orm.users import User
@@ -42,45 +43,32 @@ class DayPlan:
     inspections: list[inspections.DueItem]
 
 
-def in_scope(user: User, shop: Shop) -> bool:
-    return (not user.scope_area or shop.area == user.scope_area) and (
-        not user.scope_road or shop.road == user.scope_road
-    )
-
-
 def shop_for(session: Session, user: User, shop_id: str) -> Shop:
     """The shop if it is in the user's scope; NotFound otherwise (an officer learns nothing of other areas)."""
-    shop = session.get(Shop, shop_id)
-    if shop is None or not in_scope(user, shop):
-        raise NotFound(f"no shop {shop_id!r} in your area")
-    return shop
+    return Scope.of(user).shop(session, shop_id)
 
 
 def task_for(session: Session, user: User, task_id: int) -> OfficerTask:
     task = session.get(OfficerTask, task_id)
     if task is None:
         raise NotFound(f"no officer task {task_id}")
-    shop_for(session, user, task.shop_id)
+    Scope.of(user).check_shop_id(session, task.shop_id, f"officer task {task_id}")
     return task
 
 
 def day_plan(session: Session, user: User, day: date, *, settings: CentralSettings) -> DayPlan:
+    scope = Scope.of(user)
     stmt = (
         select(OfficerTask, Case, Shop)
         .join(Case, Case.id == OfficerTask.case_id)
         .join(Shop, Shop.id == OfficerTask.shop_id)
-        .where(OfficerTask.status == "open")
+        .where(OfficerTask.status == "open", scope.place(Shop.area, Shop.road))
     )
-    if user.scope_area:
-        stmt = stmt.where(Shop.area == user.scope_area)
-    if user.scope_road:
-        stmt = stmt.where(Shop.road == user.scope_road)
     tasks = [
         TaskItem(t.id, t.kind, t.reason, t.created_at, c.id, c.violation, c.strike, s.id, s.name, s.address, s.road,
                  s.area)
         for t, c, s in session.execute(stmt)
     ]
     tasks.sort(key=lambda t: (natural_key(t.area), natural_key(t.road), natural_key(t.address), t.task_id))
-    due = inspections.due_list(session, day, settings=settings, road=user.scope_road or None,
-                               area=user.scope_area or None, order="route")
+    due = inspections.due_list(session, day, settings=settings, order="route", scope=scope)
     return DayPlan(day, tasks, due)

@@ -7,6 +7,7 @@ their own, and assigns every other waiting event from the same zone.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from central.domain import audit, cases, matching
 from central.domain.clock import as_utc, from_unix, now_utc
 from central.domain.errors import InvalidTransition, NotFound
 from central.domain.registry import get_shop
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case, OwnerlessEvent
 from central.settings import CentralSettings
 from wire.schema import EventMessage, GeoPoint
@@ -49,11 +51,25 @@ def enqueue(session: Session, msg: EventMessage) -> OwnerlessEvent:
     return item
 
 
-def queue(session: Session, *, status: str = "open", limit: int = 100, offset: int = 0) -> list[OwnerlessEvent]:
+def in_scope(scope: Scope) -> Any:
+    """SQL: ownerless events a scoped operator sees: from cameras watching their area's shops."""
+    return scope.by_camera(OwnerlessEvent.camera_id, OwnerlessEvent.reported_shop_id)
+
+
+def _item(session: Session, event_id: str, scope: Scope) -> OwnerlessEvent:
+    item = session.get(OwnerlessEvent, event_id)
+    if item is None or not (scope.everywhere or session.scalar(
+            select(OwnerlessEvent.event_id).where(OwnerlessEvent.event_id == event_id, in_scope(scope)))):
+        raise NotFound(f"no ownerless event {event_id!r}")
+    return item
+
+
+def queue(session: Session, *, status: str = "open", limit: int = 100, offset: int = 0,
+          scope: Scope = EVERYWHERE) -> list[OwnerlessEvent]:
     return list(
         session.scalars(
             select(OwnerlessEvent)
-            .where(OwnerlessEvent.status == status)
+            .where(OwnerlessEvent.status == status, in_scope(scope))
             .order_by(OwnerlessEvent.seen_at)
             .limit(limit)
             .offset(offset)
@@ -88,15 +104,16 @@ def assign(
     settings: CentralSettings,
     remember: bool = True,
     now: datetime | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> list[Case]:
-    """Give an ownerless event to a shop: open or attach its case. Returns the cases touched."""
+    """Give an ownerless event to a shop: open or attach its case. Returns the cases touched. A scoped
+    operator assigns only events of their area's cameras, to their area's shops."""
     now = as_utc(now) or now_utc()
-    item = session.get(OwnerlessEvent, event_id)
-    if item is None:
-        raise NotFound(f"no ownerless event {event_id!r}")
+    item = _item(session, event_id, scope)
     if item.status != "open":
         raise InvalidTransition(f"ownerless event {event_id} is already {item.status}")
     get_shop(session, shop_id)
+    scope.shop(session, shop_id)
     items = [item]
     if remember and item.zone_id is not None and item.source_kind == "fixed":
         matching.remember_zone(session, item.camera_id, item.zone_id, shop_id, actor=actor)
@@ -145,11 +162,10 @@ def assign(
     return touched
 
 
-def dismiss(session: Session, event_id: str, *, actor: str, reason: str, now: datetime | None = None) -> None:
+def dismiss(session: Session, event_id: str, *, actor: str, reason: str, now: datetime | None = None,
+            scope: Scope = EVERYWHERE) -> None:
     now = as_utc(now) or now_utc()
-    item = session.get(OwnerlessEvent, event_id)
-    if item is None:
-        raise NotFound(f"no ownerless event {event_id!r}")
+    item = _item(session, event_id, scope)
     if item.status != "open":
         raise InvalidTransition(f"ownerless event {event_id} is already {item.status}")
     item.status, item.resolved_by, item.resolved_at = "dismissed", actor, now

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from central.domain import audit
-from central.domain.errors import Conflict, NotFound
+from central.domain.errors import Conflict
+from central.domain.scope import EVERYWHERE, Scope
 from central.domain.shop_schema import ShopIn, ShopPatch, ZoneIn
 from central.orm.shops import Shop, ShopZone
 
@@ -80,11 +81,8 @@ def _check_zones_free(session: Session, shop_id: str, zones: Iterable[ZoneIn]) -
         raise Conflict(f"zone {taken.camera_id}/{taken.zone_id} already belongs to shop {taken.shop_id}")
 
 
-def get_shop(session: Session, shop_id: str) -> Shop:
-    shop = session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound(f"no shop {shop_id!r}")
-    return shop
+def get_shop(session: Session, shop_id: str, scope: Scope = EVERYWHERE) -> Shop:
+    return scope.shop(session, shop_id)
 
 
 def create_shop(session: Session, data: ShopIn, *, actor: str = "system") -> Shop:
@@ -142,8 +140,9 @@ def list_shops(
     q: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = EVERYWHERE,
 ) -> tuple[int, list[Shop]]:
-    stmt = select(Shop)
+    stmt = select(Shop).where(scope.place(Shop.area, Shop.road))
     if road:
         stmt = stmt.where(Shop.road == road)
     if area:

@@ -12,15 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.domain.registry import CSV_COLUMNS, SCALAR_FIELDS
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.shops import Shop, ShopZone
 
 
-def _iter_shops(session: Session) -> Iterator[tuple[Any, list[ShopZone]]]:
+def _iter_shops(session: Session, scope: Scope = EVERYWHERE) -> Iterator[tuple[Any, list[ShopZone]]]:
     """(shop row, its zones) in id order; rows are plain column tuples (no ORM objects: 250k stay cheap)."""
     zones: dict[str, list[ShopZone]] = {}
     for z in session.scalars(select(ShopZone).order_by(ShopZone.shop_id, ShopZone.id)):
         zones.setdefault(z.shop_id, []).append(z)
-    for row in session.execute(select(*Shop.__table__.c).order_by(Shop.id)).yield_per(5000):
+    rows = select(*Shop.__table__.c).where(scope.place(Shop.area, Shop.road)).order_by(Shop.id)
+    for row in session.execute(rows).yield_per(5000):
         yield row, zones.get(row.id, [])
 
 
@@ -28,11 +30,11 @@ def _zone_list(zones: list[ShopZone]) -> list[dict[str, Any]]:
     return [{"camera_id": z.camera_id, "zone_id": z.zone_id, "polygon": z.polygon} for z in zones]
 
 
-def export_csv(session: Session, fp: TextIO) -> int:
+def export_csv(session: Session, fp: TextIO, scope: Scope = EVERYWHERE) -> int:
     writer = csv.writer(fp)
     writer.writerow(CSV_COLUMNS + ["grade"])
     n = 0
-    for shop, zones in _iter_shops(session):
+    for shop, zones in _iter_shops(session, scope):
         writer.writerow(
             [shop.id]
             + [
@@ -49,10 +51,10 @@ def export_csv(session: Session, fp: TextIO) -> int:
     return n
 
 
-def export_geojson(session: Session, fp: TextIO) -> int:
+def export_geojson(session: Session, fp: TextIO, scope: Scope = EVERYWHERE) -> int:
     fp.write('{"type":"FeatureCollection","features":[')
     n = 0
-    for shop, zones in _iter_shops(session):
+    for shop, zones in _iter_shops(session, scope):
         props = {
             "id": shop.id,
             **{k: getattr(shop, k) for k in SCALAR_FIELDS},

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from central.domain.clock import local_day, local_day_bounds
 from central.domain.grades import GRADES
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case
 from central.orm.grades import GradeChange
 
@@ -35,14 +36,15 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def grade_distribution_over_time(session: Session, start: date, end: date, *, tz: str = "UTC") -> list[dict]:
+def grade_distribution_over_time(session: Session, start: date, end: date, *, tz: str = "UTC",
+                                 scope: Scope = EVERYWHERE) -> list[dict]:
     """Shops per grade at the end of each day, replayed from the grade history."""
     days = _days(start, end)
     counts = Counter()
     # everything before the period sets the starting point
     before = session.execute(
         select(GradeChange.old_grade, GradeChange.new_grade, func.count())
-        .where(GradeChange.at < _start(start, tz))
+        .where(GradeChange.at < _start(start, tz), scope.by_shop(GradeChange.shop_id))
         .group_by(GradeChange.old_grade, GradeChange.new_grade)
     )
     for old, new, n in before:
@@ -51,7 +53,8 @@ def grade_distribution_over_time(session: Session, start: date, end: date, *, tz
             counts[old] -= n
     rows = session.execute(
         select(GradeChange.at, GradeChange.old_grade, GradeChange.new_grade)
-        .where(GradeChange.at >= _start(start, tz), GradeChange.at < _start(end + timedelta(1), tz))
+        .where(GradeChange.at >= _start(start, tz), GradeChange.at < _start(end + timedelta(1), tz),
+               scope.by_shop(GradeChange.shop_id))
         .order_by(GradeChange.at)
     )
     per_day: dict[date, Counter] = {}
@@ -67,12 +70,14 @@ def grade_distribution_over_time(session: Session, start: date, end: date, *, tz
     return out
 
 
-def violations_per_day(session: Session, start: date, end: date, *, tz: str = "UTC") -> list[dict]:
+def violations_per_day(session: Session, start: date, end: date, *, tz: str = "UTC",
+                       scope: Scope = EVERYWHERE) -> list[dict]:
     """Cases opened per day by violation type, and how many of them were confirmed / dismissed."""
     days = _days(start, end)
     rows = session.execute(
         select(Case.opened_at, Case.violation, Case.confirmed_at, Case.state).where(
-            Case.opened_at >= _start(start, tz), Case.opened_at < _start(end + timedelta(1), tz)
+            Case.opened_at >= _start(start, tz), Case.opened_at < _start(end + timedelta(1), tz),
+            scope.by_shop(Case.shop_id),
         )
     )
     per: dict[date, Counter] = {d: Counter() for d in days}
@@ -95,12 +100,14 @@ def violations_per_day(session: Session, start: date, end: date, *, tz: str = "U
     ]
 
 
-def self_rectification_rate(session: Session, start: date, end: date, *, tz: str = "UTC") -> dict:
+def self_rectification_rate(session: Session, start: date, end: date, *, tz: str = "UTC",
+                            scope: Scope = EVERYWHERE) -> dict:
     """Of the cases notified in the period that are decided (see DECIDED_STATES), the share the shop fixed
     itself. Cases still waiting (window, camera recheck, officer) are counted apart, never as "not fixed"."""
     rows = session.execute(
         select(Case.state, Case.self_rectified).where(
-            Case.notified_at >= _start(start, tz), Case.notified_at < _start(end + timedelta(1), tz)
+            Case.notified_at >= _start(start, tz), Case.notified_at < _start(end + timedelta(1), tz),
+            scope.by_shop(Case.shop_id),
         )
     )
     notified = decided = fixed = 0

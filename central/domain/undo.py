@@ -13,15 +13,16 @@ from central.domain import audit
 from central.domain.cases import find_open_case, get_case
 from central.domain.clock import as_utc, now_utc
 from central.domain.errors import InvalidTransition
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case
 
 UNDO_WINDOW_S = 300.0
 
 
 def undo_dismiss(session: Session, case_id: str, *, actor: str, now: datetime | None = None,
-                 window_s: float = UNDO_WINDOW_S) -> Case:
+                 window_s: float = UNDO_WINDOW_S, scope: Scope = EVERYWHERE) -> Case:
     now = as_utc(now) or now_utc()
-    case = get_case(session, case_id, lock=True)
+    case = get_case(session, case_id, lock=True, scope=scope)
     if case.state != "dismissed":
         raise InvalidTransition(f"case {case_id} is {case.state}; only a dismissed case can be restored")
     closed = as_utc(case.closed_at)

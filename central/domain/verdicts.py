@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from central.domain.clock import as_utc
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import Case, CaseEvent
 from central.orm.events import Event, EventPhaseRecord, Evidence
 
@@ -56,7 +57,8 @@ def _chunks(items: list[str], n: int = 500) -> Iterator[list[str]]:
 
 
 def reviewed_episodes(
-    session: Session, since: datetime | None = None, until: datetime | None = None, *, with_evidence: bool = True
+    session: Session, since: datetime | None = None, until: datetime | None = None, *, with_evidence: bool = True,
+    scope: Scope = EVERYWHERE,
 ) -> list[ReviewedEpisode]:
     """Every episode of a case confirmed or dismissed in [since, until), oldest verdict first. A handful of
     queries whatever the number of cases (IN lists of 500)."""
@@ -70,7 +72,8 @@ def reviewed_episodes(
             conds.append(col < until)
         return and_(*conds)
 
-    q = select(Case).where(or_(window(Case.confirmed_at), and_(Case.state == "dismissed", window(Case.closed_at))))
+    q = select(Case).where(or_(window(Case.confirmed_at), and_(Case.state == "dismissed", window(Case.closed_at))),
+                           scope.by_shop(Case.shop_id))
     cases = {c.id: c for c in session.scalars(q)}
     verdicts = {cid: v for cid, c in cases.items() if (v := _verdict(c)) is not None
                 and (since is None or v[1] >= since) and (until is None or v[1] < until)}
@@ -138,12 +141,12 @@ class PrecisionRow:
 
 
 def precision_by_camera_and_model(
-    session: Session, since: datetime | None = None, until: datetime | None = None
+    session: Session, since: datetime | None = None, until: datetime | None = None, *, scope: Scope = EVERYWHERE
 ) -> list[PrecisionRow]:
     """Per (site, camera, model): reviewed cases confirmed against dismissed. A case counts once for each
     (camera, model) that raised one of its episodes; sorted by camera, then model."""
     seen: dict[tuple[str, str, str], dict[str, set[str]]] = {}
-    for r in reviewed_episodes(session, since, until, with_evidence=False):
+    for r in reviewed_episodes(session, since, until, with_evidence=False, scope=scope):
         cell = seen.setdefault((r.site_id, r.camera_id, r.model), {CONFIRMED: set(), DISMISSED: set()})
         cell[r.verdict].add(r.case_id)
     return [

@@ -33,6 +33,7 @@ from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
 from central.domain.events import EventFilter, query_events
 from central.domain.photos import OFFICER_MAX_BYTES, store_photo
+from central.domain.scope import Scope
 from central.domain.undo import UNDO_WINDOW_S, undo_dismiss
 from central.i18n import N_
 from central.orm.cases import CLOSED_STATES, OPEN_STATES, Case, CaseEvent
@@ -168,20 +169,21 @@ def queue(request: Request, session: SessionDep, settings: SettingsDep,
         f = queries.QueueFilter(state=state, road=road or None, camera=camera or None,
                                 violation=violation or None, min_score=_score(min_score),
                                 order=order or settings.console_queue_order)
-    rows, total = queries.review_queue(session, f, limit=QUEUE_PAGE, offset=(page_no - 1) * QUEUE_PAGE)
+    scope = Scope.of(user)
+    rows, total = queries.review_queue(session, f, limit=QUEUE_PAGE, offset=(page_no - 1) * QUEUE_PAGE, scope=scope)
     shop_ids = {c.shop_id for c in rows}
     shops = queries.shop_names(session, shop_ids)
-    roads, cameras = queries.queue_choices(session)
-    _, ownerless = queries.ownerless_open(session, limit=0)
+    roads, cameras = queries.queue_choices(session, scope)
+    _, ownerless = queries.ownerless_open(session, limit=0, scope=scope)
     params = urlencode({k: v for k, v in (("state", state if state != "detected" else ""), ("road", road),
                                           ("camera", camera), ("violation", violation),
                                           ("min_score", min_score), ("order", order)) if v})
     return page(request, "queue.html", _ctx(
         request, user, "queue", cases=rows, total=total, shops=shops, f=f, roads=roads, cameras=cameras,
-        counts=queries.state_counts(session), ownerless=ownerless, can_decide=_can(user, "reviewer"),
+        counts=queries.state_counts(session, scope), ownerless=ownerless, can_decide=_can(user, "reviewer"),
         outlook=queries.strike_outlook(session, shop_ids, settings), evidence=case_evidence(session, rows),
         page_no=page_no, limit=QUEUE_PAGE, params=params, min_score=min_score, undo=undo,
-        snapshot=json.dumps(queries.queue_snapshot(session)),
+        snapshot=json.dumps(queries.queue_snapshot(session, scope)),
         undo_window_s=int(UNDO_WINDOW_S), strike_window_days=settings.strike_window_days))
 
 
@@ -194,15 +196,16 @@ async def queue_stream(request: Request) -> Response:
     """Server-Sent Events: `queue` with {detected, latest} whenever the waiting cases change."""
     factory = request.app.state.session_factory
 
-    def check_login() -> None:
+    def check_login() -> Scope:
         with factory() as s:
-            console_user(request, s)
+            return Scope.of(console_user(request, s))
+
+    scope = await run_in_threadpool(check_login)
 
     def snapshot() -> dict[str, Any]:
         with factory() as s:
-            return queries.queue_snapshot(s)
+            return queries.queue_snapshot(s, scope)
 
-    await run_in_threadpool(check_login)
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
@@ -307,14 +310,16 @@ def _why(t: i18n.Translator, exc: DomainError) -> str:
 def _confirm(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
              form: dict[str, str]) -> str | Response:
     t = i18n.current()
-    case = cases.get_case(session, case_id)
+    scope = Scope.of(user)
+    case = cases.get_case(session, case_id, scope=scope)
     if case.state == "detected" and form.get("penalty_ok") != "1":
         prior, kind = queries.strike_outlook(session, {case.shop_id}, settings)[case.shop_id]
         if kind == "penalty_notice":  # a penalty is never one click away
             return page(request, "confirm_penalty.html", _ctx(
                 request, user, "queue", case=case, shop=session.get(Shop, case.shop_id), strike=prior + 1,
                 form=form, days=settings.strike_window_days), status_code=200)
-    case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=form.get("note", ""))
+    case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=form.get("note", ""),
+                         scope=scope)
     kind = case.notices[-1].kind if case.notices else ""
     return t.gettext("Case %(case)s confirmed: strike %(strike)s, %(notice)s sent to the shop.",
                      case=case.id, strike=case.strike,
@@ -326,7 +331,7 @@ def _dismiss(request: Request, session: Session, settings: CentralSettings, user
              form: dict[str, str]) -> tuple[str, dict[str, str]]:
     t = i18n.current()
     reason = (form.get("reason") or "").strip()[:1000] or t.gettext("false alarm")
-    case = cases.dismiss(session, case_id, actor=user.username, reason=reason)
+    case = cases.dismiss(session, case_id, actor=user.username, reason=reason, scope=Scope.of(user))
     return t.gettext("Case %(case)s dismissed (%(reason)s).", case=case.id, reason=reason), \
         {"undo": case.id}
 
@@ -334,7 +339,7 @@ def _dismiss(request: Request, session: Session, settings: CentralSettings, user
 @decision(r"/console/cases/([^/]+)/undo-dismiss", N_("Not restored"))
 def _undo(request: Request, session: Session, settings: CentralSettings, user: User, case_id: str,
           form: dict[str, str]) -> str:
-    case = undo_dismiss(session, case_id, actor=user.username)
+    case = undo_dismiss(session, case_id, actor=user.username, scope=Scope.of(user))
     return i18n.gettext("Case %(case)s is back in the queue.", case=case.id)
 
 
@@ -349,7 +354,7 @@ def _penalty(request: Request, session: Session, settings: CentralSettings, user
     if not ticket_no or amount < 0:
         raise DomainError(i18n.gettext("a ticket number and an amount of 0 or more are needed."))
     cases.record_penalty(session, case_id, actor=user.username, ticket_no=ticket_no, amount=amount,
-                         note=(form.get("note") or "")[:1000])
+                         note=(form.get("note") or "")[:1000], scope=Scope.of(user))
     return i18n.gettext("Penalty %(ticket)s recorded.", ticket=ticket_no)
 
 
@@ -359,7 +364,8 @@ def _close(request: Request, session: Session, settings: CentralSettings, user: 
     reason = (form.get("reason") or "").strip()[:1000]
     if not reason:
         raise DomainError(i18n.gettext("a reason is needed."))
-    cases.close_case(session, case_id, actor=user.username, reason=reason, evidence=_sealed_photos(form))
+    cases.close_case(session, case_id, actor=user.username, reason=reason, evidence=_sealed_photos(form),
+                     scope=Scope.of(user))
     return i18n.gettext("Case %(case)s closed.", case=case_id)
 
 
@@ -369,7 +375,7 @@ def _task(request: Request, session: Session, settings: CentralSettings, user: U
     outcome = form.get("outcome") or ""
     task = cases.complete_task(session, int(task_id), actor=user.username, outcome=outcome,
                                note=(form.get("note") or "")[:1000], evidence=_sealed_photos(form),
-                               settings=settings)
+                               settings=settings, scope=Scope.of(user))
     return i18n.gettext("Officer task %(task)s done: %(outcome)s.", task=task.id,
                         outcome=i18n.gettext(OUTCOME_LABEL.get(outcome, outcome)))
 
@@ -378,9 +384,10 @@ def _task(request: Request, session: Session, settings: CentralSettings, user: U
 def _assign(request: Request, session: Session, settings: CentralSettings, user: User, event_id: str,
             form: dict[str, str]) -> str:
     shop_id = (form.get("shop_id") or "").strip()
-    if session.get(Shop, shop_id) is None:
+    if not Scope.of(user).covers(session.get(Shop, shop_id)):
         raise DomainError(i18n.gettext("no shop with id %(shop)s.", shop=repr(shop_id)))
-    ownerless_domain.assign(session, event_id, shop_id, actor=user.username, settings=settings)
+    ownerless_domain.assign(session, event_id, shop_id, actor=user.username, settings=settings,
+                            scope=Scope.of(user))
     return i18n.gettext("Event %(event)s assigned to shop %(shop)s; its zone now belongs to that shop.",
                         event=event_id, shop=shop_id)
 
@@ -389,7 +396,7 @@ def _assign(request: Request, session: Session, settings: CentralSettings, user:
 def _dismiss_ownerless(request: Request, session: Session, settings: CentralSettings, user: User, event_id: str,
                        form: dict[str, str]) -> str:
     reason = (form.get("reason") or "").strip()[:1000] or i18n.gettext("not a violation")
-    ownerless_domain.dismiss(session, event_id, actor=user.username, reason=reason)
+    ownerless_domain.dismiss(session, event_id, actor=user.username, reason=reason, scope=Scope.of(user))
     return i18n.gettext("Event %(event)s dismissed.", event=event_id)
 
 
@@ -475,19 +482,20 @@ def case_list(request: Request, session: SessionDep,
               page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
+    scope = Scope.of(user)
     rows, total = queries.recent_cases(session, state=state or None, shop_id=shop or None, limit=limit,
-                                       offset=(page_no - 1) * limit)
+                                       offset=(page_no - 1) * limit, scope=scope)
     shops = queries.shop_names(session, {c.shop_id for c in rows})
     return page(request, "cases.html", _ctx(request, user, "cases", cases=rows, total=total, shops=shops,
                                             state=state or "", shop=shop or "", page_no=page_no, limit=limit,
-                                            counts=queries.state_counts(session)))
+                                            counts=queries.state_counts(session, scope)))
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_detail(case_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     user = console_user(request, session)
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or not Scope.of(user).covers(session.get(Shop, case.shop_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             request_translator(request).gettext("There is no case %(case)s.", case=case_id))
     shop = session.get(Shop, case.shop_id)
@@ -505,7 +513,7 @@ def events(request: Request, session: SessionDep, f: Annotated[EventFilter, Quer
            page_no: PageNo = 1) -> HTMLResponse:
     user = console_user(request, session)
     limit = 50
-    rows, total = query_events(session, f, limit=limit, offset=(page_no - 1) * limit)
+    rows, total = query_events(session, f, limit=limit, offset=(page_no - 1) * limit, scope=Scope.of(user))
     ids = [e.event_id for e in rows]
     case_of = dict(session.execute(select(CaseEvent.event_id, CaseEvent.case_id)
                                    .where(CaseEvent.event_id.in_(ids))).all()) if ids else {}
@@ -519,7 +527,7 @@ def events(request: Request, session: SessionDep, f: Annotated[EventFilter, Quer
 @router.get("/ownerless", response_class=HTMLResponse)
 def ownerless(request: Request, session: SessionDep) -> HTMLResponse:
     user = console_user(request, session)
-    rows, total = queries.ownerless_open(session)
+    rows, total = queries.ownerless_open(session, scope=Scope.of(user))
     return page(request, "ownerless.html", _ctx(request, user, "ownerless", rows=rows, total=total,
                                                 can_decide=_can(user, "reviewer")))
 
@@ -546,7 +554,7 @@ def shops(request: Request, session: SessionDep, settings: SettingsDep,
     user = console_user(request, session)
     limit = 50
     rows, total = queries.shops_page(session, q=q or None, grade=grade or None, offset=(page_no - 1) * limit,
-                                     limit=limit)
+                                     limit=limit, scope=Scope.of(user))
     links = {s.id: f"/shop/{shop_link_token(settings, s.id)}" for s in rows}
     return page(request, "shops.html", _ctx(request, user, "shops", rows=rows, total=total, q=q or "",
                                             grade=grade or "", page_no=page_no, limit=limit, links=links))
@@ -556,7 +564,7 @@ def shops(request: Request, session: SessionDep, settings: SettingsDep,
 def shop_file_page(shop_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     user = console_user(request, session)
     shop = session.get(Shop, shop_id)
-    if shop is None:
+    if shop is None or not Scope.of(user).covers(shop):
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             request_translator(request).gettext("There is no shop %(shop)s.", shop=shop_id))
     f = shop_file(session, shop, settings)
@@ -579,6 +587,6 @@ def inspections(request: Request, session: SessionDep, settings: SettingsDep, da
 
     day = day or local_day(now_utc(), settings.timezone)  # a local day
     items = due_list(session, day, settings=settings, road=road or None,
-                     order="priority" if order == "priority" else "route", limit=500)
+                     order="priority" if order == "priority" else "route", limit=500, scope=Scope.of(user))
     return page(request, "inspections.html", _ctx(request, user, "inspections", items=items, day=day,
                                                   road=road or "", order=order))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from central.api.deps import SessionDep
 from central.auth import has_role
 from central.domain.clock import now_utc
+from central.domain.scope import Scope
 from central.domain.verdicts import precision_by_camera_and_model
 from central.orm.events import EdgeStatus
 from central.orm.users import EdgeCredential
@@ -30,7 +31,7 @@ def edges(request: Request, session: SessionDep) -> HTMLResponse:
         if has_role(user.role, "admin") else None
     cameras = list(session.scalars(select(EdgeStatus).order_by(EdgeStatus.site_id, EdgeStatus.camera_id)))
     since = now_utc() - timedelta(days=PRECISION_DAYS)
-    precision = precision_by_camera_and_model(session, since=since)
+    precision = precision_by_camera_and_model(session, since=since, scope=Scope.of(user))
     return page(request, "edges.html", {"user": user, "active": "edges", "msg": request.query_params.get("msg"),
                                         "cameras": cameras, "creds": creds, "precision": precision,
                                         "precision_days": PRECISION_DAYS})

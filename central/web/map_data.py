@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.cases import OPEN_STATES, Case
 from central.orm.shops import Camera, Shop, ShopZone
 from central.web.coords import to_map
@@ -34,9 +35,13 @@ def addresses_on_map(session: Session, addresses: set[str]) -> set[str]:
                                                           Shop.lon.is_not(None)).distinct()))
 
 
-def map_features(session: Session, crs: str, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+def map_features(session: Session, crs: str, now: datetime | None = None, scope: Scope = EVERYWHERE
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """Every layer, limited to `scope`: its shops, their hot spots and open cases, the cameras watching them
+    and the drone episodes in its area."""
     now = now or datetime.now(UTC)
-    located = list(session.scalars(select(Shop).where(Shop.lat.is_not(None), Shop.lon.is_not(None))))
+    located = list(session.scalars(select(Shop).where(Shop.lat.is_not(None), Shop.lon.is_not(None),
+                                                      scope.place(Shop.area, Shop.road))))
     where = {s.id: (s.lat, s.lon) for s in located}
 
     def pt(lat: float, lon: float) -> dict[str, float]:
@@ -55,14 +60,14 @@ def map_features(session: Session, crs: str, now: datetime | None = None) -> dic
     except ImportError:
         spots = []
     else:
-        spots = hotspots(session)
+        spots = hotspots(session, scope=scope)
     for h in spots:
         mid = _mid(by_address.get(h.address, []))
         if mid:
             hot.append({"address": h.address, "tickets": h.tickets, **pt(*mid)})
 
     watched: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for z in session.scalars(select(ShopZone)):
+    for z in session.scalars(select(ShopZone).where(scope.by_shop(ShopZone.shop_id))):
         if z.shop_id in where:
             watched[z.camera_id].append(where[z.shop_id])
     cameras: list[dict[str, Any]] = []
@@ -73,12 +78,15 @@ def map_features(session: Session, crs: str, now: datetime | None = None) -> dic
         statuses, recent = [], []
     else:
         statuses = list(session.scalars(select(EdgeStatus)))
+        from central.domain.events import in_scope
+
         recent = list(session.scalars(select(Event).where(Event.source_kind == "drone", Event.lat.is_not(None),
-                                                          Event.last_ts >= now - DRONE_RECENT)
+                                                          Event.last_ts >= now - DRONE_RECENT, in_scope(scope))
                                       .order_by(Event.last_ts)))
     state = {st.camera_id: st.state for st in statuses}
     placed = {}  # a camera whose registry entry says where it is (cameras.extra {"lat": .., "lon": ..})
-    for cam in session.scalars(select(Camera)):
+    for cam in session.scalars(select(Camera) if scope.everywhere
+                               else select(Camera).where(Camera.camera_id.in_(scope.cameras()))):
         extra = cam.extra or {}
         if isinstance(extra.get("lat"), int | float) and isinstance(extra.get("lon"), int | float):
             placed[cam.camera_id] = (float(extra["lat"]), float(extra["lon"]))
@@ -93,7 +101,7 @@ def map_features(session: Session, crs: str, now: datetime | None = None) -> dic
         drones.append({"id": camera_id, "state": state.get(camera_id, "unknown"), **pt(ev.lat, ev.lon)})
 
     cases = []
-    for c in session.scalars(select(Case).where(Case.state.in_(OPEN_STATES))):
+    for c in session.scalars(select(Case).where(Case.state.in_(OPEN_STATES), scope.by_shop(Case.shop_id))):
         lat, lon = (c.lat, c.lon) if c.lat is not None and c.lon is not None else where.get(c.shop_id, (None, None))
         if lat is not None and lon is not None:
             cases.append({"id": c.id, "state": c.state, "violation": c.violation, "shop": c.shop_id, **pt(lat, lon)})

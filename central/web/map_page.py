@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from central import i18n
 from central.api.deps import SessionDep, SettingsDep
+from central.domain.scope import Scope
 from central.web.map_data import map_features
 from central.web.render import (
     EDGE_STATE,
@@ -44,10 +45,10 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HT
         "user": user, "active": "map", "msg": request.query_params.get("msg"),
         "labels": json.dumps(labels, ensure_ascii=False), "tile_url": settings.map_tile_url or "",
         "tile_crs": settings.map_tile_crs, "tile_attribution": settings.map_tile_attribution,
-        "features": map_features(session, settings.map_tile_crs)})
+        "features": map_features(session, settings.map_tile_crs, scope=Scope.of(user))})
 
 
 @router.get("/map/data.json")
 def map_data(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    console_user(request, session)
-    return JSONResponse(map_features(session, settings.map_tile_crs))
+    user = console_user(request, session)
+    return JSONResponse(map_features(session, settings.map_tile_crs, scope=Scope.of(user)))

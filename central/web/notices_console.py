@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 from central.api.deps import SessionDep, SettingsDep, check_same_origin
 from central.domain import audit, citizen_reports
 from central.domain.clock import now_utc
-from central.domain.errors import DomainError
+from central.domain.errors import DomainError, NotFound
+from central.domain.scope import Scope
 from central.notices import outbox
 from central.orm.notices import Appeal, NoticeDelivery
 from central.orm.reports import CitizenReport
+from central.orm.shops import Shop
 from central.web.render import console_user, page, require_console_role
 
 router = APIRouter(prefix="/console/notices", include_in_schema=False)
@@ -32,12 +34,16 @@ def _back(msg: str) -> RedirectResponse:
 def notices_page(request: Request, session: SessionDep) -> HTMLResponse:
     user = console_user(request, session)
     require_console_role(user, "reviewer")
-    dead = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "dead")
+    scope = Scope.of(user)
+    mine = scope.by_shop(NoticeDelivery.shop_id)
+    dead = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "dead", mine)
                                 .order_by(NoticeDelivery.id.desc()).limit(200)))
-    waiting = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "pending")
+    waiting = list(session.scalars(select(NoticeDelivery).where(NoticeDelivery.status == "pending", mine)
                                    .order_by(NoticeDelivery.next_attempt_at).limit(50)))
-    counts = dict(session.execute(select(NoticeDelivery.status, func.count()).group_by(NoticeDelivery.status)).all())
-    appeals = list(session.scalars(select(Appeal).where(Appeal.status == "open").order_by(Appeal.id)))
+    counts = dict(session.execute(select(NoticeDelivery.status, func.count()).where(mine)
+                                  .group_by(NoticeDelivery.status)).all())
+    appeals = list(session.scalars(select(Appeal).where(Appeal.status == "open", scope.by_shop(Appeal.shop_id))
+                                   .order_by(Appeal.id)))
     return page(request, "notices.html", {"user": user, "active": "notices", "msg": request.query_params.get("msg"),
                                           "dead": dead, "waiting": waiting, "counts": counts, "appeals": appeals})
 
@@ -48,6 +54,10 @@ def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectR
     user = console_user(request, session)
     require_console_role(user, "reviewer")
     try:
+        found = session.get(NoticeDelivery, delivery_id)
+        if found is None:
+            raise NotFound(f"no notice delivery {delivery_id}")
+        Scope.of(user).check_shop_id(session, found.shop_id, f"notice delivery {delivery_id}")
         row = outbox.resend(session, delivery_id)
         audit.record(session, actor=user.username, action="notice.resend", case_id=row.case_id,
                      shop_id=row.shop_id, at=now_utc(), details={"delivery_id": row.id})
@@ -65,7 +75,8 @@ def decide(appeal_id: int, request: Request, session: SessionDep,
     user = console_user(request, session)
     require_console_role(user, "reviewer")
     appeal = session.get(Appeal, appeal_id)
-    if appeal is None or appeal.status != "open":
+    if appeal is None or appeal.status != "open" or not (
+            Scope.of(user).everywhere or Scope.of(user).covers(session.get(Shop, appeal.shop_id))):
         return _back(f"#{appeal_id} —")
     appeal.status, appeal.decided_by, appeal.decided_at = outcome, user.username, now_utc()
     audit.record(session, actor=user.username, action=f"appeal.{outcome}", case_id=appeal.case_id,

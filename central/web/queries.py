@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from central.domain.scope import EVERYWHERE, Scope
 from central.orm.audit import AuditRecord
 from central.orm.cases import Case, CaseEvent, Notice, OwnerlessEvent
 from central.orm.events import Event
@@ -37,11 +38,11 @@ class QueueFilter:
     order: str = "newest"
 
 
-def review_queue(session: Session, f: QueueFilter | None = None, *, limit: int = 50, offset: int = 0
-                 ) -> tuple[list[Case], int]:
+def review_queue(session: Session, f: QueueFilter | None = None, *, limit: int = 50, offset: int = 0,
+                 scope: Scope = EVERYWHERE) -> tuple[list[Case], int]:
     """One page of the queue and how many cases match in all."""
     f = f or QueueFilter()
-    conds = [Case.state == f.state]
+    conds = [Case.state == f.state, scope.by_shop(Case.shop_id)]
     if f.camera:
         conds.append(Case.camera_id == f.camera)
     if f.violation:
@@ -57,18 +58,21 @@ def review_queue(session: Session, f: QueueFilter | None = None, *, limit: int =
     return rows, int(total)
 
 
-def queue_snapshot(session: Session) -> dict[str, Any]:
+def queue_snapshot(session: Session, scope: Scope = EVERYWHERE) -> dict[str, Any]:
     """What the live queue watches: how many cases wait and the newest one; a change means fetch again."""
-    detected = session.scalar(select(func.count()).select_from(Case).where(Case.state == "detected")) or 0
-    latest = session.scalar(select(Case.id).where(Case.state == "detected")
+    waiting = (Case.state == "detected", scope.by_shop(Case.shop_id))
+    detected = session.scalar(select(func.count()).select_from(Case).where(*waiting)) or 0
+    latest = session.scalar(select(Case.id).where(*waiting)
                             .order_by(Case.opened_at.desc(), Case.id.desc()).limit(1))
     return {"detected": int(detected), "latest": latest or ""}
 
 
-def queue_choices(session: Session) -> tuple[list[str], list[str]]:
+def queue_choices(session: Session, scope: Scope = EVERYWHERE) -> tuple[list[str], list[str]]:
     """(roads, cameras) the queue's filters offer: those of shops and cases that exist."""
-    roads = [r for r in session.scalars(select(Shop.road).distinct().order_by(Shop.road)) if r]
-    cameras = [c for c in session.scalars(select(Case.camera_id).distinct().order_by(Case.camera_id)) if c]
+    roads = [r for r in session.scalars(select(Shop.road).where(scope.place(Shop.area, Shop.road)).distinct()
+                                        .order_by(Shop.road)) if r]
+    cameras = [c for c in session.scalars(select(Case.camera_id).where(scope.by_shop(Case.shop_id)).distinct()
+                                          .order_by(Case.camera_id)) if c]
     return roads, cameras
 
 
@@ -86,14 +90,15 @@ def strike_outlook(session: Session, shop_ids: set[str], settings: Any, now: dat
     return out
 
 
-def state_counts(session: Session) -> dict[str, int]:
-    return {s: int(n) for s, n in session.execute(select(Case.state, func.count()).group_by(Case.state))}
+def state_counts(session: Session, scope: Scope = EVERYWHERE) -> dict[str, int]:
+    return {s: int(n) for s, n in session.execute(select(Case.state, func.count())
+                                                  .where(scope.by_shop(Case.shop_id)).group_by(Case.state))}
 
 
 def recent_cases(session: Session, *, state: str | None = None, shop_id: str | None = None,
-                 limit: int = 50, offset: int = 0) -> tuple[list[Case], int]:
-    stmt = select(Case)
-    count = select(func.count()).select_from(Case)
+                 limit: int = 50, offset: int = 0, scope: Scope = EVERYWHERE) -> tuple[list[Case], int]:
+    stmt = select(Case).where(scope.by_shop(Case.shop_id))
+    count = select(func.count()).select_from(Case).where(scope.by_shop(Case.shop_id))
     if state:
         stmt, count = stmt.where(Case.state == state), count.where(Case.state == state)
     if shop_id:
@@ -144,18 +149,21 @@ def case_events(session: Session, case_id: str) -> list[Any]:
     return list(session.scalars(select(Event).where(Event.event_id.in_(ids)).order_by(Event.first_ts)))
 
 
-def ownerless_open(session: Session, limit: int = 100) -> tuple[list[OwnerlessEvent], int]:
-    cond = OwnerlessEvent.status == "open"
-    total = session.scalar(select(func.count()).select_from(OwnerlessEvent).where(cond)) or 0
-    rows = list(session.scalars(select(OwnerlessEvent).where(cond).order_by(OwnerlessEvent.seen_at)
+def ownerless_open(session: Session, limit: int = 100, scope: Scope = EVERYWHERE
+                   ) -> tuple[list[OwnerlessEvent], int]:
+    from central.domain.ownerless import in_scope
+
+    cond = (OwnerlessEvent.status == "open", in_scope(scope))
+    total = session.scalar(select(func.count()).select_from(OwnerlessEvent).where(*cond)) or 0
+    rows = list(session.scalars(select(OwnerlessEvent).where(*cond).order_by(OwnerlessEvent.seen_at)
                                 .limit(limit)))
     return rows, int(total)
 
 
 def shops_page(session: Session, *, q: str | None = None, grade: str | None = None, offset: int = 0,
-               limit: int = 50) -> tuple[list[Shop], int]:
-    stmt = select(Shop)
-    count = select(func.count()).select_from(Shop)
+               limit: int = 50, scope: Scope = EVERYWHERE) -> tuple[list[Shop], int]:
+    stmt = select(Shop).where(scope.place(Shop.area, Shop.road))
+    count = select(func.count()).select_from(Shop).where(scope.place(Shop.area, Shop.road))
     if q:
         like = f"%{q}%"
         cond = or_(Shop.id == q, Shop.name.ilike(like), Shop.road.ilike(like), Shop.address.ilike(like))

@@ -18,6 +18,7 @@ from central.domain import hotspots as hotspots_domain
 from central.domain import stats
 from central.domain.clock import local_day, now_utc
 from central.domain.grades import GRADES, distribution
+from central.domain.scope import EVERYWHERE, Scope
 from central.web.map_data import addresses_on_map
 from central.web.render import console_user, page, request_translator
 
@@ -33,14 +34,14 @@ def _period(days: int, tz: str) -> tuple[date, date]:
     return end - timedelta(days=days - 1), end
 
 
-def weekly_rates(session: Any, start: date, end: date, tz: str) -> list[RateBucket]:
+def weekly_rates(session: Any, start: date, end: date, tz: str, scope: Scope = EVERYWHERE) -> list[RateBucket]:
     """The self-rectification rate of each run of seven local days ending on `end` (the first run may be
     shorter), each from `central.domain.stats.self_rectification_rate`."""
     buckets: list[RateBucket] = []
     last = end
     while last >= start:
         first = max(start, last - timedelta(days=WEEK - 1))
-        r = stats.self_rectification_rate(session, first, last, tz=tz)
+        r = stats.self_rectification_rate(session, first, last, tz=tz, scope=scope)
         buckets.append(RateBucket(first, last, r["judged"], r["self_rectified"]))
         last = first - timedelta(days=1)
     return buckets[::-1]
@@ -50,8 +51,9 @@ def weekly_rates(session: Any, start: date, end: date, tz: str) -> list[RateBuck
 def grades(request: Request, session: SessionDep, settings: SettingsDep, days: Days = 30) -> HTMLResponse:
     user = console_user(request, session)
     start, end = _period(days, settings.timezone)
-    series = share_series(stats.grade_distribution_over_time(session, start, end, tz=settings.timezone))
-    current = distribution(session)
+    scope = Scope.of(user)
+    series = share_series(stats.grade_distribution_over_time(session, start, end, tz=settings.timezone, scope=scope))
+    current = distribution(session, scope)
     graded = sum(current.get(g, 0) for g in GRADES)
     with i18n.use(request_translator(request)):
         chart = grade_share_svg(series)
@@ -65,10 +67,11 @@ def statistics(request: Request, session: SessionDep, settings: SettingsDep, day
     user = console_user(request, session)
     tz = settings.timezone
     start, end = _period(days, tz)
-    series = share_series(stats.grade_distribution_over_time(session, start, end, tz=tz))
-    violations = stats.violations_per_day(session, start, end, tz=tz)
-    rate = stats.self_rectification_rate(session, start, end, tz=tz)
-    weeks = weekly_rates(session, start, end, tz)
+    scope = Scope.of(user)
+    series = share_series(stats.grade_distribution_over_time(session, start, end, tz=tz, scope=scope))
+    violations = stats.violations_per_day(session, start, end, tz=tz, scope=scope)
+    rate = stats.self_rectification_rate(session, start, end, tz=tz, scope=scope)
+    weeks = weekly_rates(session, start, end, tz, scope)
     with i18n.use(request_translator(request)):
         charts = {"grades": grade_share_svg(series), "violations": violations_svg(violations),
                   "rate": self_rectification_svg(weeks)}
@@ -78,16 +81,17 @@ def statistics(request: Request, session: SessionDep, settings: SettingsDep, day
         "user": user, "active": "stats", "msg": None, "days": days, "start": start, "end": end,
         "charts": charts, "series": series, "totals": totals, "rate": rate,
         "violations": [{**r, "day": date.fromisoformat(r["day"])} for r in violations],
-        "weeks": weeks, "spots": len(hotspots_domain.hotspots(session))})
+        "weeks": weeks, "spots": len(hotspots_domain.hotspots(session, scope=scope))})
 
 
 @router.get("/hotspots", response_class=HTMLResponse)
 def hotspots(request: Request, session: SessionDep, settings: SettingsDep,
              cleared: Annotated[bool, Query(description="also list cleared hot spots")] = False) -> HTMLResponse:
     user = console_user(request, session)
-    spots = hotspots_domain.hotspots(session, active_only=not cleared)
+    scope = Scope.of(user)
+    spots = hotspots_domain.hotspots(session, active_only=not cleared, scope=scope)
     return page(request, "hotspots.html", {
         "user": user, "active": "hotspots", "msg": None, "spots": spots, "cleared": cleared,
         "tickets": settings.hotspot_tickets, "window_days": settings.strike_window_days,
         "on_map": addresses_on_map(session, {h.address for h in spots}),
-        "roads": hotspots_domain.road_grades(session)})
+        "roads": hotspots_domain.road_grades(session, scope=scope)})

@@ -12,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from central.api.bounds import IntId, Offset
-from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, StoreDep, ViewerUser
+from central.api.deps import (
+    AdminUser,
+    OfficerUser,
+    ReviewerUser,
+    ScopeDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    ViewerUser,
+)
 from central.domain import audit, cases, ownerless
 from central.domain.photos import require_photos
 from central.orm.cases import Case, CaseEvent, OfficerTask
@@ -198,6 +207,7 @@ class AuditOut(BaseModel):
 def list_cases(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     state: State | None = None,
     shop_id: str | None = None,
     open: bool | None = None,
@@ -205,7 +215,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    stmt = select(Case)
+    stmt = scope.filter(select(Case), Case.shop_id)
     if state:
         stmt = stmt.where(Case.state == state)
     if shop_id:
@@ -226,28 +236,30 @@ def list_cases(
 def ownerless_queue(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     status: Literal["open", "assigned", "dismissed"] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> Any:
-    return ownerless.queue(session, status=status, limit=limit, offset=offset)
+    return ownerless.queue(session, status=status, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/ownerless/{event_id}/assign", response_model=list[CaseOut], tags=["ownerless"])
 def assign_ownerless(
-    event_id: str, body: AssignIn, session: SessionDep, settings: SettingsDep, user: ReviewerUser
+    event_id: str, body: AssignIn, session: SessionDep, settings: SettingsDep, user: ReviewerUser, scope: ScopeDep
 ) -> Any:
     """Give the event to a shop; with `remember` its zone's later events match that shop by themselves."""
     touched = ownerless.assign(
-        session, event_id, body.shop_id, actor=user.username, settings=settings, remember=body.remember
+        session, event_id, body.shop_id, actor=user.username, settings=settings, remember=body.remember,
+        scope=scope,
     )
     session.commit()
     return touched
 
 
 @router.post("/ownerless/{event_id}/dismiss", status_code=204, tags=["ownerless"])
-def dismiss_ownerless(event_id: str, body: Reason, session: SessionDep, user: ReviewerUser) -> None:
-    ownerless.dismiss(session, event_id, actor=user.username, reason=body.reason)
+def dismiss_ownerless(event_id: str, body: Reason, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> None:
+    ownerless.dismiss(session, event_id, actor=user.username, reason=body.reason, scope=scope)
     session.commit()
 
 
@@ -255,12 +267,13 @@ def dismiss_ownerless(event_id: str, body: Reason, session: SessionDep, user: Re
 def officer_tasks(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     status: Literal["open", "done"] = "open",
     kind: Literal["recheck", "escalation", "penalty"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> Any:
-    stmt = select(OfficerTask).where(OfficerTask.status == status)
+    stmt = scope.filter(select(OfficerTask).where(OfficerTask.status == status), OfficerTask.shop_id)
     if kind:
         stmt = stmt.where(OfficerTask.kind == kind)
     return list(session.scalars(stmt.order_by(OfficerTask.created_at, OfficerTask.id).limit(limit).offset(offset)))
@@ -268,12 +281,13 @@ def officer_tasks(
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut, tags=["tasks"])
 def complete_task(task_id: IntId, body: TaskDone, session: SessionDep, settings: SettingsDep, store: StoreDep,
-                  user: ReviewerUser) -> Any:
+                  user: OfficerUser, scope: ScopeDep) -> Any:
     """recheck → clear | present; escalation → resolved (both with the officer's photo in `evidence`);
-    penalty → done (after the penalty is recorded)."""
+    penalty → done (after the penalty is recorded). Officers too (as on their /officer pages), for the tasks
+    of their area."""
     task = cases.complete_task(
         session, task_id, actor=user.username, outcome=body.outcome, note=body.note,
-        evidence=require_photos(store, body.evidence), settings=settings,
+        evidence=require_photos(store, body.evidence), settings=settings, scope=scope,
     )
     session.commit()
     return task
@@ -298,13 +312,13 @@ def _detail(session, case: Case) -> dict[str, Any]:
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def get_case(case_id: str, session: SessionDep, _: ViewerUser) -> Any:
-    return _detail(session, cases.get_case(session, case_id))
+def get_case(case_id: str, session: SessionDep, _: ViewerUser, scope: ScopeDep) -> Any:
+    return _detail(session, cases.get_case(session, case_id, scope=scope))
 
 
 @router.get("/{case_id}/audit", response_model=list[AuditOut])
-def case_audit(case_id: str, session: SessionDep, _: ViewerUser) -> Any:
-    cases.get_case(session, case_id)
+def case_audit(case_id: str, session: SessionDep, _: ViewerUser, scope: ScopeDep) -> Any:
+    cases.get_case(session, case_id, scope=scope)
     return [
         {
             "seq": r.seq,
@@ -326,23 +340,25 @@ def case_audit(case_id: str, session: SessionDep, _: ViewerUser) -> Any:
     response_model=CaseDetail,
     responses={409: {"description": "the case is not waiting for a decision"}},
 )
-def confirm_case(case_id: str, body: Note, session: SessionDep, settings: SettingsDep, user: ReviewerUser) -> Any:
-    case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=body.note)
+def confirm_case(case_id: str, body: Note, session: SessionDep, settings: SettingsDep, user: ReviewerUser,
+                 scope: ScopeDep) -> Any:
+    case = cases.confirm(session, case_id, actor=user.username, settings=settings, note=body.note, scope=scope)
     session.commit()
     return _detail(session, case)
 
 
 @router.post("/{case_id}/dismiss", response_model=CaseDetail)
-def dismiss_case(case_id: str, body: Reason, session: SessionDep, user: ReviewerUser) -> Any:
-    case = cases.dismiss(session, case_id, actor=user.username, reason=body.reason)
+def dismiss_case(case_id: str, body: Reason, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> Any:
+    case = cases.dismiss(session, case_id, actor=user.username, reason=body.reason, scope=scope)
     session.commit()
     return _detail(session, case)
 
 
 @router.post("/{case_id}/penalty", response_model=CaseDetail)
-def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: ReviewerUser) -> Any:
+def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> Any:
     cases.record_penalty(
-        session, case_id, actor=user.username, ticket_no=body.ticket_no, amount=body.amount, note=body.note
+        session, case_id, actor=user.username, ticket_no=body.ticket_no, amount=body.amount, note=body.note,
+        scope=scope,
     )
     session.commit()
     return _detail(session, cases.get_case(session, case_id))
@@ -354,8 +370,9 @@ def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: Rev
     responses={409: {"description": "strike 3 or later without a penalty, or already closed"},
                422: {"description": "no evidence: a photo, or the camera's recheck frame"}},
 )
-def close_case(case_id: str, body: CloseIn, session: SessionDep, store: StoreDep, user: ReviewerUser) -> Any:
+def close_case(case_id: str, body: CloseIn, session: SessionDep, store: StoreDep, user: ReviewerUser,
+               scope: ScopeDep) -> Any:
     case = cases.close_case(session, case_id, actor=user.username, reason=body.reason,
-                            evidence=require_photos(store, body.evidence))
+                            evidence=require_photos(store, body.evidence), scope=scope)
     session.commit()
     return _detail(session, case)

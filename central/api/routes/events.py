@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from central.api.bounds import Offset
-from central.api.deps import SessionDep, ViewerUser, lookup
+from central.api.deps import ScopeDep, SessionDep, ViewerUser
 from central.domain.events import EventFilter, query_events
+from central.domain.events import get_event as scoped_event
 from central.orm.cases import CaseEvent
-from central.orm.events import Event, EventPhaseRecord, Evidence
+from central.orm.events import EventPhaseRecord, Evidence
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -90,10 +91,10 @@ def evidence_public(row: Evidence) -> EvidencePublic:
 
 
 @router.get("", response_model=EventPage, summary="list events, newest first, with filters")
-def list_events(session: SessionDep, _: ViewerUser, f: Annotated[EventFilter, Query()],
+def list_events(session: SessionDep, _: ViewerUser, scope: ScopeDep, f: Annotated[EventFilter, Query()],
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
                 offset: Offset = 0) -> EventPage:
-    rows, total = query_events(session, f, limit=limit, offset=offset)
+    rows, total = query_events(session, f, limit=limit, offset=offset, scope=scope)
     return EventPage(items=[EventPublic.model_validate(r) for r in rows], total=total, limit=limit,
                      offset=offset)
 
@@ -103,11 +104,9 @@ def count_phases(session: SessionDep, _: ViewerUser) -> Count:
     return Count(count=int(session.scalar(select(func.count()).select_from(EventPhaseRecord)) or 0))
 
 
-EventDep = Annotated[Event, Depends(lookup(Event, "event_id", what="event"))]
-
-
 @router.get("/{event_id}", response_model=EventDetail, summary="one event with its phases and evidence")
-def get_event(event: EventDep, session: SessionDep) -> EventDetail:
+def get_event(event_id: str, session: SessionDep, _: ViewerUser, scope: ScopeDep) -> EventDetail:
+    event = scoped_event(session, event_id, scope)
     phases = session.scalars(select(EventPhaseRecord).where(EventPhaseRecord.event_id == event.event_id)
                              .order_by(EventPhaseRecord.seq))
     evidence = session.scalars(select(Evidence).where(Evidence.event_id == event.event_id))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, UploadFile, status
 
-from central.api.deps import ReviewerUser, StoreDep, ViewerUser
+from central.api.deps import OfficerUser, StoreDep, ViewerUser
 from central.api.evidence_response import evidence_response
 from central.domain.photos import OFFICER_MAX_BYTES, store_photo
 
@@ -28,6 +28,6 @@ def get_evidence(sha256: Sha256Path, store: StoreDep, _: ViewerUser) -> Response
 
 @router.post("", summary="upload an officer's photo", status_code=status.HTTP_201_CREATED,
              responses={413: {"description": "larger than 10 MiB"}, 422: {"description": "not a JPEG or PNG"}})
-def upload_photo(file: UploadFile, store: StoreDep, _: ReviewerUser) -> dict[str, str]:
+def upload_photo(file: UploadFile, store: StoreDep, _: OfficerUser) -> dict[str, str]:
     """Store a photo taken on a visit; its sha256 goes with the officer's result or a case's closing."""
     return {"sha256": store_photo(store, file.file.read(OFFICER_MAX_BYTES + 1))}

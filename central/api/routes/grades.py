@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from central.api.bounds import BoundedDatetime, Offset
-from central.api.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
+from central.api.deps import AdminUser, ScopeDep, SessionDep, SettingsDep, ViewerUser
 from central.domain import audit, grades
 from central.orm.grades import GradeChange
 
@@ -38,12 +38,12 @@ class GradeRunOut(BaseModel):
 
 
 @router.get("")
-def current(session: SessionDep, settings: SettingsDep, _: ViewerUser) -> dict[str, Any]:
+def current(session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep) -> dict[str, Any]:
     """Shops per grade now, and the rule set in use."""
     return {
         "rule_set": settings.grade_rules,
         "rule_sets": sorted(grades.RULE_SETS),
-        "distribution": grades.distribution(session),
+        "distribution": grades.distribution(session, scope),
     }
 
 
@@ -51,12 +51,13 @@ def current(session: SessionDep, settings: SettingsDep, _: ViewerUser) -> dict[s
 def changes(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     shop_id: str | None = None,
     since: BoundedDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     offset: Offset = 0,
 ) -> Any:
-    stmt = select(GradeChange)
+    stmt = scope.filter(select(GradeChange), GradeChange.shop_id)
     if shop_id:
         stmt = stmt.where(GradeChange.shop_id == shop_id)
     if since:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from central.api.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
+from central.api.deps import AdminUser, ScopeDep, SessionDep, SettingsDep, ViewerUser
 from central.domain import hotspots
 
 router = APIRouter(prefix="/api/hotspots", tags=["hot spots"])
@@ -39,14 +39,14 @@ class RoadOut(BaseModel):
 
 
 @router.get("", response_model=list[HotSpotOut])
-def list_hotspots(session: SessionDep, _: ViewerUser, active: bool = True) -> Any:
-    return hotspots.hotspots(session, active_only=active)
+def list_hotspots(session: SessionDep, _: ViewerUser, scope: ScopeDep, active: bool = True) -> Any:
+    return hotspots.hotspots(session, active_only=active, scope=scope)
 
 
 @router.get("/roads", response_model=list[RoadOut])
-def roads(session: SessionDep, _: ViewerUser, area: str | None = None) -> Any:
+def roads(session: SessionDep, _: ViewerUser, scope: ScopeDep, area: str | None = None) -> Any:
     """Roads graded from their shops' grades and active hot spots, worst first."""
-    return [r.__dict__ for r in hotspots.road_grades(session, area=area)]
+    return [r.__dict__ for r in hotspots.road_grades(session, area=area, scope=scope)]
 
 
 @router.post("/refresh")

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from central.api.bounds import BoundedDatetime, BoundedDay, Offset
-from central.api.deps import ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.deps import OfficerUser, ScopeDep, SessionDep, SettingsDep, ViewerUser
+from central.auth import has_role
 from central.domain import checklist, inspections
 from central.domain.clock import local_day, now_utc
+from central.domain.errors import DomainError
 from central.orm.grades import Inspection
 
 router = APIRouter(prefix="/api/inspections", tags=["inspections"])
@@ -74,6 +76,7 @@ def due(
     session: SessionDep,
     settings: SettingsDep,
     _: ViewerUser,
+    scope: ScopeDep,
     day: BoundedDay | None = None,
     road: str | None = None,
     area: str | None = None,
@@ -83,7 +86,7 @@ def due(
     """Shops to visit on `day` (a local day; default today in settings.timezone): route order (area, road,
     address) or priority."""
     day = day or local_day(now_utc(), settings.timezone)
-    items = inspections.due_list(session, day, settings=settings, road=road, area=area, order=order)
+    items = inspections.due_list(session, day, settings=settings, road=road, area=area, order=order, scope=scope)
     return {"day": day, "total": len(items), "items": [i.__dict__ for i in items[:limit]]}
 
 
@@ -103,7 +106,12 @@ def checklist_items(settings: SettingsDep, _: ViewerUser) -> dict[str, Any]:
 
 
 @router.post("", response_model=InspectionOut, status_code=status.HTTP_201_CREATED)
-def record(body: InspectionIn, session: SessionDep, settings: SettingsDep, user: ReviewerUser) -> Any:
+def record(body: InspectionIn, session: SessionDep, settings: SettingsDep, user: OfficerUser, scope: ScopeDep) -> Any:
+    """A visit to a shop of the caller's area. Officers record what their page records: the checklist
+    items (`items`) and photos, as of now; the three category scores and a back-dated `at` are for
+    reviewers and admins entering paper records."""
+    if not has_role(user.role, "reviewer") and (body.items is None or body.at is not None):
+        raise DomainError("an officer records the checklist items (GET /api/inspections/checklist), as of now")
     ins = inspections.record_inspection(
         session,
         body.shop_id,
@@ -116,6 +124,7 @@ def record(body: InspectionIn, session: SessionDep, settings: SettingsDep, user:
         notes=body.notes,
         at=body.at,
         settings=settings,
+        scope=scope,
     )
     session.commit()
     return ins
@@ -125,11 +134,12 @@ def record(body: InspectionIn, session: SessionDep, settings: SettingsDep, user:
 def list_inspections(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> Any:
-    stmt = select(Inspection)
+    stmt = scope.filter(select(Inspection), Inspection.shop_id)
     if shop_id:
         stmt = stmt.where(Inspection.shop_id == shop_id)
     return list(session.scalars(stmt.order_by(Inspection.at.desc()).limit(limit).offset(offset)))

@@ -10,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep
+from central.api.deps import AdminUser, ReviewerUser, ScopeDep, SessionDep, SettingsDep
 from central.domain import audit
 from central.domain.clock import now_utc
+from central.domain.scope import EVERYWHERE, Scope
 from central.notices import links, outbox
 from central.orm.notices import Appeal, NoticeDelivery, OfficerContact, ShopChannel
 from central.orm.shops import Shop
@@ -115,9 +116,9 @@ def _channel_out(row: ShopChannel | OfficerContact, model: type[ChannelOut]) -> 
     return out
 
 
-def _shop(session: SessionDep, shop_id: str) -> Shop:
+def _shop(session: SessionDep, shop_id: str, scope: Scope = EVERYWHERE) -> Shop:
     shop = session.get(Shop, shop_id)
-    if shop is None:
+    if shop is None or not (scope.everywhere or scope.covers(shop)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"shop {shop_id} not found")
     return shop
 
@@ -125,11 +126,11 @@ def _shop(session: SessionDep, shop_id: str) -> Shop:
 # ---- the outbox -------------------------------------------------------------------------------------------
 
 @router.get("/notices/deliveries", summary="notice deliveries, newest first (status=dead: the dead letters)")
-def list_deliveries(session: SessionDep, user: ReviewerUser,
+def list_deliveries(session: SessionDep, user: ReviewerUser, scope: ScopeDep,
                     state: Annotated[Literal["pending", "sent", "dead"] | None, Query(alias="status")] = None,
                     shop_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
                     ) -> list[DeliveryOut]:
-    stmt = select(NoticeDelivery).order_by(NoticeDelivery.id.desc()).limit(limit)
+    stmt = scope.filter(select(NoticeDelivery), NoticeDelivery.shop_id).order_by(NoticeDelivery.id.desc()).limit(limit)
     if state:
         stmt = stmt.where(NoticeDelivery.status == state)
     if shop_id:
@@ -138,7 +139,9 @@ def list_deliveries(session: SessionDep, user: ReviewerUser,
 
 
 @router.post("/notices/deliveries/{delivery_id}/resend", summary="send a dead letter again")
-def resend_delivery(delivery_id: int, session: SessionDep, user: ReviewerUser) -> DeliveryOut:
+def resend_delivery(delivery_id: int, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> DeliveryOut:
+    found = session.get(NoticeDelivery, delivery_id)
+    scope.check_shop_id(session, found.shop_id if found else None, f"notice delivery {delivery_id}")
     row = outbox.resend(session, delivery_id)
     audit.record(session, actor=user.username, action="notice.resend", case_id=row.case_id, shop_id=row.shop_id,
                  at=now_utc(), details={"delivery_id": row.id, "key": row.idempotency_key})
@@ -149,8 +152,8 @@ def resend_delivery(delivery_id: int, session: SessionDep, user: ReviewerUser) -
 # ---- where notices go -------------------------------------------------------------------------------------
 
 @router.get("/shops/{shop_id}/channels", summary="a shop's notice channels")
-def list_channels(shop_id: str, session: SessionDep, user: ReviewerUser) -> list[ChannelOut]:
-    _shop(session, shop_id)
+def list_channels(shop_id: str, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> list[ChannelOut]:
+    _shop(session, shop_id, scope)
     rows = session.scalars(select(ShopChannel).where(ShopChannel.shop_id == shop_id).order_by(ShopChannel.id))
     return [_channel_out(r, ChannelOut) for r in rows]
 
@@ -198,8 +201,9 @@ def delete_officer(contact_id: int, session: SessionDep, user: AdminUser) -> Non
 # ---- owner links --------------------------------------------------------------------------------------------
 
 @router.get("/shops/{shop_id}/owner-link", summary="the shop owner's current link")
-def get_owner_link(shop_id: str, session: SessionDep, settings: SettingsDep, user: ReviewerUser) -> LinkOut:
-    _shop(session, shop_id)
+def get_owner_link(shop_id: str, session: SessionDep, settings: SettingsDep, user: ReviewerUser,
+                   scope: ScopeDep) -> LinkOut:
+    _shop(session, shop_id, scope)
     url = links.owner_url(session, settings, shop_id)
     session.commit()
     return LinkOut(shop_id=shop_id, url=url)
@@ -228,19 +232,20 @@ def revoke_owner_link(shop_id: str, session: SessionDep, user: AdminUser) -> Lin
 # ---- appeals --------------------------------------------------------------------------------------------------
 
 @router.get("/appeals", summary="owners' appeals (status=open: the review queue)")
-def list_appeals(session: SessionDep, user: ReviewerUser,
+def list_appeals(session: SessionDep, user: ReviewerUser, scope: ScopeDep,
                  state: Annotated[Literal["open", "upheld", "rejected"] | None, Query(alias="status")] = "open"
                  ) -> list[AppealOut]:
-    stmt = select(Appeal).order_by(Appeal.id)
+    stmt = scope.filter(select(Appeal), Appeal.shop_id).order_by(Appeal.id)
     if state:
         stmt = stmt.where(Appeal.status == state)
     return [AppealOut.model_validate(a) for a in session.scalars(stmt)]
 
 
 @router.post("/appeals/{appeal_id}/decide", summary="uphold or reject an appeal")
-def decide_appeal(appeal_id: int, body: AppealDecision, session: SessionDep, user: ReviewerUser) -> AppealOut:
+def decide_appeal(appeal_id: int, body: AppealDecision, session: SessionDep, user: ReviewerUser,
+                  scope: ScopeDep) -> AppealOut:
     appeal = session.get(Appeal, appeal_id)
-    if appeal is None:
+    if appeal is None or not (scope.everywhere or scope.covers(session.get(Shop, appeal.shop_id))):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"appeal {appeal_id} not found")
     if appeal.status != "open":
         raise HTTPException(status.HTTP_409_CONFLICT, f"appeal {appeal_id} is already {appeal.status}")

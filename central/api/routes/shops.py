@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from central.api.bounds import BoundedDatetime, Offset
-from central.api.deps import AdminUser, ReviewerUser, SessionDep, SettingsDep, ViewerUser
+from central.api.deps import AdminUser, ReviewerUser, ScopeDep, SessionDep, SettingsDep, ViewerUser
 from central.domain import grades, registry, shop_export, shop_import
 from central.domain.shop_schema import ShopIn, ShopPatch, ShopPublic
 from central.orm.cases import Complaint
@@ -82,6 +82,7 @@ class GradeChangeOut(BaseModel):
 def list_shops(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     road: str | None = None,
     area: str | None = None,
     grade: Literal["red", "yellow", "green"] | None = None,
@@ -89,7 +90,8 @@ def list_shops(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    total, rows = registry.list_shops(session, road=road, area=area, grade=grade, q=q, limit=limit, offset=offset)
+    total, rows = registry.list_shops(session, road=road, area=area, grade=grade, q=q, limit=limit, offset=offset,
+                                      scope=scope)
     return {"total": total, "items": rows}
 
 
@@ -162,14 +164,16 @@ def import_shops(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}, "application/geo+json": {}}}},
 )
-def export_shops(session: SessionDep, _: ViewerUser, fmt: Literal["csv", "geojson"] = "csv") -> Response:
-    """The whole registry; written to a temporary file first (250,000 shops are ~100 MB), then sent."""
+def export_shops(session: SessionDep, _: ViewerUser, scope: ScopeDep,
+                 fmt: Literal["csv", "geojson"] = "csv") -> Response:
+    """The whole registry (a scoped account's area only); written to a temporary file first (250,000 shops
+    are ~100 MB), then sent."""
     media = "text/csv" if fmt == "csv" else "application/geo+json"
     ext = "csv" if fmt == "csv" else "geojson"
     fd, name = tempfile.mkstemp(prefix="doorline-shops-", suffix=f".{ext}")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-            (shop_export.export_csv if fmt == "csv" else shop_export.export_geojson)(session, fp)
+            (shop_export.export_csv if fmt == "csv" else shop_export.export_geojson)(session, fp, scope)
     except BaseException:
         os.unlink(name)
         raise
@@ -178,8 +182,8 @@ def export_shops(session: SessionDep, _: ViewerUser, fmt: Literal["csv", "geojso
 
 
 @router.get("/{shop_id}", response_model=ShopPublic)
-def get_shop(shop_id: str, session: SessionDep, _: ViewerUser) -> Any:
-    return registry.get_shop(session, shop_id)
+def get_shop(shop_id: str, session: SessionDep, _: ViewerUser, scope: ScopeDep) -> Any:
+    return registry.get_shop(session, shop_id, scope)
 
 
 @router.patch("/{shop_id}", response_model=ShopPublic)
@@ -194,18 +198,20 @@ def update_shop(shop_id: str, body: ShopPatch, session: SessionDep, settings: Se
 
 @router.get("/{shop_id}/grades", response_model=list[GradeChangeOut])
 def grade_history(
-    shop_id: str, session: SessionDep, _: ViewerUser, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    shop_id: str, session: SessionDep, _: ViewerUser, scope: ScopeDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> Any:
-    registry.get_shop(session, shop_id)
+    registry.get_shop(session, shop_id, scope)
     return grades.history(session, shop_id, limit=limit)
 
 
 @router.post("/{shop_id}/complaints", response_model=ComplaintOut, status_code=status.HTTP_201_CREATED)
 def add_complaint(
-    shop_id: str, body: ComplaintIn, session: SessionDep, settings: SettingsDep, user: ReviewerUser
+    shop_id: str, body: ComplaintIn, session: SessionDep, settings: SettingsDep, user: ReviewerUser,
+    scope: ScopeDep
 ) -> Any:
     """A citizen report checked by an operator; it counts towards the shop's grade."""
-    registry.get_shop(session, shop_id)
+    registry.get_shop(session, shop_id, scope)
     from central.domain import audit
     from central.domain.clock import as_utc, now_utc
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from central import i18n
 from central.api.bounds import BoundedDay
-from central.api.deps import SessionDep, SettingsDep, ViewerUser
+from central.api.deps import ScopeDep, SessionDep, SettingsDep, ViewerUser
 from central.charts import grade_share_svg, share_series
 from central.domain import stats
 from central.domain.clock import local_day, local_day_bounds, now_utc
@@ -32,20 +32,21 @@ def _period(start: date | None, end: date | None, tz: str) -> tuple[date, date]:
 
 
 @router.get("/grades")
-def grade_distribution(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+def grade_distribution(session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep, start: Day = None,
                        end: Day = None) -> list[dict[str, Any]]:
     """Shops per grade at the end of each day, from the grade history."""
-    return stats.grade_distribution_over_time(session, *_period(start, end, tz := settings.timezone), tz=tz)
+    return stats.grade_distribution_over_time(session, *_period(start, end, tz := settings.timezone), tz=tz,
+                                              scope=scope)
 
 
 @router.get("/grades/chart", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-def grade_chart(request: Request, session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
-                end: Day = None) -> Response:
+def grade_chart(request: Request, session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep,
+                start: Day = None, end: Day = None) -> Response:
     """The grade distribution over time as a chart: each grade's share of graded shops per day, stacked
     (the same chart as the console's grade page), its text in the Accept-Language's language (else the
     deployment's) and dates in the deployment's time zone."""
     tz = settings.timezone
-    series = share_series(stats.grade_distribution_over_time(session, *_period(start, end, tz), tz=tz))
+    series = share_series(stats.grade_distribution_over_time(session, *_period(start, end, tz), tz=tz, scope=scope))
     language = i18n.negotiate(request.headers.get("accept-language")) or settings.language
     with i18n.use(i18n.translator(language, tz)):
         svg = grade_share_svg(series)
@@ -54,22 +55,23 @@ def grade_chart(request: Request, session: SessionDep, settings: SettingsDep, _:
 
 
 @router.get("/violations")
-def violations(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+def violations(session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep, start: Day = None,
                end: Day = None) -> list[dict[str, Any]]:
     """Cases opened per day, by violation type."""
-    return stats.violations_per_day(session, *_period(start, end, tz := settings.timezone), tz=tz)
+    return stats.violations_per_day(session, *_period(start, end, tz := settings.timezone), tz=tz, scope=scope)
 
 
 @router.get("/self-rectification")
-def self_rectification(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
+def self_rectification(session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep, start: Day = None,
                        end: Day = None) -> dict[str, Any]:
     """Share of decided cases the shop fixed itself within its window (cases still waiting are left out)."""
-    return stats.self_rectification_rate(session, *_period(start, end, tz := settings.timezone), tz=tz)
+    return stats.self_rectification_rate(session, *_period(start, end, tz := settings.timezone), tz=tz,
+                                         scope=scope)
 
 
 @router.get("/precision")
-def detection_precision(session: SessionDep, settings: SettingsDep, _: ViewerUser, start: Day = None,
-                        end: Day = None) -> list[dict[str, Any]]:
+def detection_precision(session: SessionDep, settings: SettingsDep, _: ViewerUser, scope: ScopeDep,
+                        start: Day = None, end: Day = None) -> list[dict[str, Any]]:
     """Per site, camera and detector model: cases operators confirmed and dismissed (verdicts given in the
     period, local days) and the precision confirmed / (confirmed + dismissed). The model is the one the
     edge named on the episode ("unknown" from edges that do not name it)."""
@@ -78,5 +80,5 @@ def detection_precision(session: SessionDep, settings: SettingsDep, _: ViewerUse
     tz = settings.timezone
     first, last = _period(start, end, tz)
     rows = precision_by_camera_and_model(session, since=local_day_bounds(first, tz)[0],
-                                         until=local_day_bounds(last, tz)[1])
+                                         until=local_day_bounds(last, tz)[1], scope=scope)
     return [r.to_dict() for r in rows]

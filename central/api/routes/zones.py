@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from central.api.bounds import Offset
-from central.api.deps import AdminUser, SessionDep, ViewerUser
+from central.api.deps import AdminUser, ScopeDep, SessionDep, ViewerUser
 from central.domain import audit, registry
 from central.domain.errors import Conflict, NotFound
 from central.domain.shop_schema import ZoneIn, ZonePublic
@@ -46,12 +46,14 @@ class CameraOut(CameraIn):
 def list_zones(
     session: SessionDep,
     _: ViewerUser,
+    scope: ScopeDep,
     camera_id: str | None = None,
     shop_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     offset: Offset = 0,
 ) -> Any:
-    stmt = select(ShopZone).order_by(ShopZone.camera_id, ShopZone.zone_id).limit(limit).offset(offset)
+    stmt = (select(ShopZone).where(scope.by_shop(ShopZone.shop_id))
+            .order_by(ShopZone.camera_id, ShopZone.zone_id).limit(limit).offset(offset))
     if camera_id:
         stmt = stmt.where(ShopZone.camera_id == camera_id)
     if shop_id:
@@ -88,8 +90,10 @@ def _zone(session, camera_id: str, zone_id: str) -> ShopZone:
 
 
 @router.get("/{camera_id}/{zone_id}", response_model=ZonePublic)
-def get_zone(camera_id: IdPath, zone_id: IdPath, session: SessionDep, _: ViewerUser) -> Any:
-    return _zone(session, camera_id, zone_id)
+def get_zone(camera_id: IdPath, zone_id: IdPath, session: SessionDep, _: ViewerUser, scope: ScopeDep) -> Any:
+    zone = _zone(session, camera_id, zone_id)
+    scope.check_shop_id(session, zone.shop_id, f"zone {camera_id}/{zone_id}")
+    return zone
 
 
 @router.put(

@@ -47,7 +47,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/cases/ownerless/{event_id}/assign": "reviewer",
     "POST /api/cases/ownerless/{event_id}/dismiss": "reviewer",
     "GET /api/cases/tasks": "viewer",
-    "POST /api/cases/tasks/{task_id}/complete": "reviewer",
+    "POST /api/cases/tasks/{task_id}/complete": "officer",  # an officer reports back, as on /officer
     "GET /api/cases/audit/verify": "admin",
     "GET /api/cases/{case_id}": "viewer",
     "GET /api/cases/{case_id}/audit": "viewer",
@@ -77,7 +77,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/hotspots/roads": "viewer",
     "POST /api/hotspots/refresh": "admin",
     "GET /api/inspections/due": "viewer",
-    "POST /api/inspections": "reviewer",
+    "POST /api/inspections": "officer",
     "GET /api/inspections": "viewer",
     # shops
     "GET /api/shops": "viewer",
@@ -172,7 +172,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/citizen-reports/tally.csv": "reviewer",
     "POST /api/citizen-reports/{report_id}/confirm": "reviewer",
     "POST /api/citizen-reports/{report_id}/reject": "reviewer",
-    "POST /api/evidence": "reviewer",
+    "POST /api/evidence": "officer",
     "GET /api/inspections/checklist": "viewer",
     # console pages added with the map, live queue, shop files, notices and reports
     "GET /console/map": "viewer",

@@ -1,5 +1,6 @@
-"""Issue 23 through the API: datetime parameters normalised to UTC (item 5) and the local day as the
-default day of the API and the console's due list (item 4). SQLite and PostgreSQL collated by ICU."""
+"""Issue 23 through the API: datetime parameters normalised to UTC (item 5), the local day as the default
+day of the API and the console's due list (item 4), and a registry from Chinese Excel uploaded (item 13).
+SQLite and PostgreSQL collated by ICU."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ def test_datetime_params_are_utc_and_the_default_day_is_local(api) -> None:
     assert any(local_day(t, tz).isoformat() in page.text for t in (now, after))
     assert not any(t.date().isoformat() in page.text for t in (now, after))
 
+
+
+def test_a_chinese_excel_csv_uploads_and_a_wrong_encoding_is_one_clear_error(api) -> None:
+    data = "id,name,address,business_type\nG1,鲜果铺,人民路 1 号,水果店\n".encode("gb18030")
+    r = api.post("/api/shops/import", files={"file": ("店铺.csv", data, "text/csv")})
+    assert r.status_code == 200 and r.json()["inserted"] == 1, r.text
+    assert api.get("/api/shops/G1").json()["business_type"] == "水果店"
+    r = api.post("/api/shops/import", params={"encoding": "utf-8"}, files={"file": ("店铺.csv", data, "text/csv")})
+    assert r.status_code == 400 and "line 2 is not valid utf-8" in r.json()["detail"], r.text

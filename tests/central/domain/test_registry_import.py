@@ -58,8 +58,8 @@ def test_reimport_updates_what_the_file_gives(any_session) -> None:
     assert s2.owner == "Li" and _zones(s, "S2") == {("cam-1", "z2", "registry")}
 
 
-def test_chinese_excel_encodings_are_detected(session) -> None:
-    s = session
+def test_chinese_excel_encodings_are_detected(any_session) -> None:
+    s = any_session
     gb = FULL.encode("gb18030")
     with pytest.raises(UnicodeDecodeError):
         gb.decode("utf-8")
@@ -79,9 +79,10 @@ def test_an_unreadable_line_is_reported_by_number() -> None:
     assert "坏" in shop_import.decode_text(FULL.encode("gb18030") + "S5,坏,x\n".encode("gb18030"))
 
 
-def test_xlsx_imports_directly(session, tmp_path) -> None:
+def test_xlsx_imports_directly(any_session, tmp_path) -> None:
     from openpyxl import Workbook
 
+    session = any_session
     book = Workbook()
     sheet = book.active
     sheet.append(["id", "name", "address", "business_type", "phone", "zones"])
