@@ -23,7 +23,7 @@ from central import metrics as central_metrics
 from central.api.security import SecurityHeaders
 from central.api.throttle import LoginThrottle
 from central.api.validation import RefuseHostileInput, validation_error_reply
-from central.auth import set_hash_concurrency
+from central.auth import set_hash_concurrency, set_hash_cost
 from central.domain.errors import DomainError
 from central.evidence_store import EvidenceStore, make_store
 from central.settings import CentralSettings, check_secret_key, secret_key_weakness
@@ -79,6 +79,7 @@ def create_app(settings: CentralSettings, session_factory: sessionmaker[Session]
     app.state.store = store if store is not None else make_store(settings)
     app.state.login_throttle = LoginThrottle()
     set_hash_concurrency(settings.password_hash_concurrency)
+    set_hash_cost(settings.password_hash_memory_kib, settings.password_hash_time_cost)
     app.add_middleware(RefuseHostileInput)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so even refusals carry the headers
     app.add_exception_handler(RequestValidationError, validation_error_reply)

@@ -85,6 +85,16 @@ class HashSlots:
 hash_slots = HashSlots(4)
 
 
+def set_hash_cost(memory_kib: int, time_cost: int) -> None:
+    """argon2 parameters of new hashes (settings.password_hash_memory_kib, password_hash_time_cost). A stored
+    hash keeps the parameters it was made with (verifying reads them from it) and is rehashed at its next
+    login."""
+    global _hasher, _DUMMY_HASH
+    if (memory_kib, time_cost) != (_hasher.memory_cost, _hasher.time_cost):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
 def set_hash_concurrency(limit: int) -> None:
     """Set the bound (settings.password_hash_concurrency); calls already waiting finish under the old one."""
     global hash_slots

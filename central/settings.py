@@ -97,6 +97,10 @@ class CentralSettings(BaseSettings):
                                                   "(operator tokens work too; anonymous scrapes get 401)")
     password_hash_concurrency: int = Field(default=4, ge=1, le=64,
                                            description="argon2 hashes computed at once (64 MiB each)")
+    password_hash_memory_kib: int = Field(default=65536, ge=1024, le=4 * 1024 * 1024,
+                                          description="argon2 memory cost of new password hashes (KiB; the "
+                                                      "default is argon2-cffi's, RFC 9106's second choice)")
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20, description="argon2 passes of new password hashes")
     self_rectify_window_s: float = Field(default=1800, ge=0, description="time a notified shop has to fix it")
     strike_window_days: int = Field(default=365, ge=1)
     lenient_self_rectified: bool = Field(default=True,

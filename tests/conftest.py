@@ -10,11 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from central.auth import set_hash_cost
 from testkit.broker import Broker
 from testkit.postgres import PostgresMissing, admin_url, clone_options, fresh_database, migrated_template
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DOORLINE_SHARED", REPO.parent / "shared")).resolve()
+
+# Password hashes: argon2 at 1 MiB and one pass in the tests (the deployment default is 64 MiB, three passes:
+# ~0.1-0.7 s a hash, and the suite makes thousands). Central reads these for every app and child process the
+# tests start; `set_hash_cost` covers what hashes before any app exists. Tests that need the real cost set it.
+os.environ.setdefault("DOORLINE_PASSWORD_HASH_MEMORY_KIB", "1024")
+os.environ.setdefault("DOORLINE_PASSWORD_HASH_TIME_COST", "1")
+
+set_hash_cost(int(os.environ["DOORLINE_PASSWORD_HASH_MEMORY_KIB"]), int(os.environ["DOORLINE_PASSWORD_HASH_TIME_COST"]))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from central import auth
 from central.app import create_app
@@ -129,6 +130,30 @@ def test_the_hash_bound_is_a_setting(tmp_path: Path) -> None:
                                                          data={"username": f"x{i}", "password": "p"}), range(8)))
         assert auth.hash_slots.limit == 1 and auth.hash_slots.peak == 1
     auth.set_hash_concurrency(4)
+
+
+
+def test_the_hash_cost_is_a_setting_and_a_login_rehashes_an_old_hash(tmp_path: Path) -> None:
+    """New hashes take the settings' argon2 cost; a stored hash of another cost still verifies and is
+    rehashed at the next login (so a deployment can raise the cost without resetting passwords)."""
+    from central.orm.users import User
+
+    old = auth.hash_password("pass-of-old")  # the tests' cheap hashes (tests/conftest.py)
+    try:
+        for env in open_env(tmp_path, f"sqlite:///{tmp_path / 'c.db'}", password_hash_memory_kib=2048,
+                            password_hash_time_cost=2):
+            assert "$m=2048,t=2," in auth.hash_password("x")
+            with env.factory() as s:
+                s.add(User(username="old", password_hash=old, role="viewer", active=True, token_version=0))
+                s.commit()
+            assert env.client.post("/api/auth/token", data={"username": "old", "password": "pass-of-old"}
+                                   ).status_code == 200
+            with env.factory() as s:
+                stored = s.scalars(select(User).where(User.username == "old")).one().password_hash
+                assert "$m=2048,t=2," in stored
+    finally:
+        auth.set_hash_cost(int(os.environ["DOORLINE_PASSWORD_HASH_MEMORY_KIB"]),
+                           int(os.environ["DOORLINE_PASSWORD_HASH_TIME_COST"]))
 
 
 # ---------------------------------------------------------------------------------------------- /metrics
