@@ -29,6 +29,7 @@ State = Literal[
     "rectified",
     "resolved",
     "dismissed",
+    "annulled",
 ]
 
 
