@@ -40,7 +40,7 @@ def _three(s, w, settings):
 
 
 def _actions(s, case_id: str) -> list[str]:
-    return list(s.scalars(select(AuditRecord.action).where(AuditRecord.case_id == case_id).order_by(AuditRecord.id)))
+    return list(s.scalars(select(AuditRecord.action).where(AuditRecord.case_id == case_id).order_by(AuditRecord.seq)))
 
 
 def test_upheld_appeal_on_the_third_strike_undoes_it(any_session, any_world, settings) -> None:
