@@ -43,7 +43,10 @@ def bin_dir() -> Path:
 class ThrowawayCluster:
     """A private PostgreSQL cluster in a temporary directory; `url` is its admin database."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
+        """`durable`: keep the server's default fsync and synchronous commit (benchmarks), not the tests' fast
+        settings."""
+        self.durable = durable
         self.port = port or free_port()
         self.bin = bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="doorline-pg-"))
@@ -66,7 +69,8 @@ class ThrowawayCluster:
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--locale=C", "--no-sync")
             with open(self.data / "postgresql.conf", "a") as conf:
-                conf.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n{_SETTINGS}")
+                fast = "listen_addresses = '127.0.0.1'\n" if self.durable else _SETTINGS
+                conf.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n{fast}")
             self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60",
                       "start")
         except BaseException:

@@ -1,4 +1,5 @@
-"""Evidence JPEGs as HTTP responses, checked against their content hash; shared by the API and the shop page."""
+"""Evidence JPEGs (and citizens' re-encoded MP4 clips) as HTTP responses, checked against their content hash;
+shared by the API and the shop page."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def read_evidence(store: EvidenceStore, sha256: str) -> bytes:
 
 def evidence_response(store: EvidenceStore, sha256: str) -> Response:
     data = read_evidence(store, sha256)
-    return Response(data, media_type="image/jpeg", headers={
+    # only cleaned files are stored: JPEGs, and MP4s the video check wrote (they start with an ftyp box)
+    mp4 = data[4:8] == b"ftyp"
+    return Response(data, media_type="video/mp4" if mp4 else "image/jpeg", headers={
         "ETag": f'"{sha256.lower()}"',
         "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed: never changes
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="{sha256.lower()}.jpg"',
+        "Content-Disposition": f'inline; filename="{sha256.lower()}.{"mp4" if mp4 else "jpg"}"',
     })

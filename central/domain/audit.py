@@ -71,13 +71,15 @@ def _insert_ignore(session: Session, table):
 
 
 def _advance_head(session: Session) -> tuple[int, str]:
-    """Take the next sequence number and the previous hash, holding the head row's write lock."""
-    bump = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
-    if session.execute(bump).rowcount == 0:  # the very first record: create the head, race-free
+    """Take the next sequence number and the previous hash, holding the head row's write lock (one round trip:
+    UPDATE … RETURNING, on PostgreSQL and SQLite ≥ 3.35)."""
+    bump = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+            .returning(AuditHead.seq, AuditHead.hash))
+    row = session.execute(bump).one_or_none()
+    if row is None:  # the very first record: create the head, race-free
         session.execute(_insert_ignore(session, AuditHead.__table__).values(id=1, seq=0, hash=GENESIS))
-        session.execute(bump)
-    seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    return seq, prev
+        row = session.execute(bump).one()
+    return row[0], row[1]
 
 
 def record(

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from central.domain import audit, strikes
 from central.domain.clock import as_utc, from_unix, now_utc
@@ -254,49 +254,41 @@ def confirm(
 ) -> Case:
     """Operator (or auto-confirm) accepts the alert: count the strike, notify the owner, open the window."""
     now = as_utc(now) or now_utc()
-    case = get_case(session, case_id, lock=True, scope=scope)
+    if not scope.everywhere:
+        shop_id = session.scalar(select(Case.shop_id).where(Case.id == case_id))
+        scope.check_shop_id(session, shop_id, f"case {case_id!r}")
+    # a detected case has no notices, tasks or penalties yet: lock the row without loading them (and the shop
+    # without its zones); every query saved here is saved on each confirmation
+    case = session.get(Case, case_id, with_for_update=True, populate_existing=True, options=[lazyload("*")])
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
     if case.state != "detected":
         raise InvalidTransition(f"case {case_id} is {case.state}; only a detected case can be confirmed")
     strike = strikes.prior_strikes(session, case.shop_id, now, settings, exclude_case=case.id) + 1
     kind = strikes.notice_kind(strike)
-    shop = session.get(Shop, case.shop_id)
+    shop = session.get(Shop, case.shop_id, options=[lazyload("*")])
     case.confirmed_at, case.confirmed_by, case.strike = now, actor, strike
     case.notified_at = now
     case.window_ends_at = now + timedelta(seconds=settings.self_rectify_window_s)
-    notice = Notice(
-        case_id=case.id,
-        shop_id=case.shop_id,
-        kind=kind,
-        strike=strike,
-        created_at=now,
-        recipient=f"{shop.owner} {shop.phone}".strip() if shop else "",
-        text=strikes.notice_text(
-            kind, strike=strike, violation=case.violation, settings=settings, deadline=case.window_ends_at
-        ),
-    )
-    case.notices.append(notice)
+    notice = Notice(case_id=case.id, shop_id=case.shop_id, kind=kind, strike=strike, created_at=now,
+                    recipient=f"{shop.owner} {shop.phone}".strip() if shop else "",
+                    text=strikes.notice_text(kind, strike=strike, violation=case.violation, settings=settings,
+                                             deadline=case.window_ends_at))
+    session.add(notice)
+    session.flush()
+    session.expire(case, ["notices"])  # loaded again, with this notice, when next read
     if shop is not None:
         from central.notices.outbox import enqueue_notice  # delivery rows commit with the notice, or neither
 
-        session.flush()
         enqueue_notice(session, notice, case=case, shop=shop, settings=settings, now=now)
-    _set_state(
-        session,
-        case,
-        "notified",
-        actor=actor,
-        action="case.confirm",
-        now=now,
-        details={
-            "strike": strike,
-            "notice": kind,
-            "window_ends_at": case.window_ends_at.isoformat(),
-            "note": note,
-        },
-    )
     from central.domain import grades  # grades import cases' tables, not this module
 
+    # regrade before the audit record: from that record to the commit this transaction holds the audit
+    # chain's head row, which every other writer waits for
     grades.regrade_shops(session, [case.shop_id], now=now, settings=settings, reason_prefix="case confirmed")
+    _set_state(session, case, "notified", actor=actor, action="case.confirm", now=now,
+               details={"strike": strike, "notice": kind, "window_ends_at": case.window_ends_at.isoformat(),
+                        "note": note})
     return case
 
 

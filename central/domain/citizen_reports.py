@@ -24,20 +24,29 @@ class BadReport(ValueError):
     """The report cannot be accepted as sent; the message is safe to show."""
 
 
-def submit(session: Session, *, shop_id: str | None, text: str, photos: list[str], contact: str = "",
-           place: str = "", lat: float | None = None, lon: float | None = None,
-           now: datetime | None = None) -> CitizenReport:
-    text, place, contact = text.strip()[:2000], place.strip()[:300], contact.strip()[:200]
+def check(session: Session, *, shop_id: str | None, text: str, place: str = "", lat: float | None = None,
+          lon: float | None = None, has_media: bool = False) -> None:
+    """BadReport unless the report says where and what (a photo, a video or some text)."""
     if shop_id and session.get(Shop, shop_id) is None:
         raise BadReport("unknown shop")
-    if not shop_id and not place and (lat is None or lon is None):
+    if not shop_id and not place.strip() and (lat is None or lon is None):
         raise BadReport("say where: a place, or the phone's location")
     if lat is not None and not (-90 <= lat <= 90) or lon is not None and not (-180 <= lon <= 180):
         raise BadReport("location out of range")
-    if not photos and not text:
-        raise BadReport("add a photo or a few words")
+    if not has_media and not text.strip():
+        raise BadReport("add a photo, a video or a few words")
+
+
+def submit(session: Session, *, shop_id: str | None, text: str, photos: list[str], contact: str = "",
+           place: str = "", lat: float | None = None, lon: float | None = None, video: str | None = None,
+           video_frames: list[str] | None = None, now: datetime | None = None) -> CitizenReport:
+    """A new report in the operator queue; `photos`, `video` (an MP4) and `video_frames` (its key frames) are
+    evidence sha256s of cleaned files already in the store."""
+    text, place, contact = text.strip()[:2000], place.strip()[:300], contact.strip()[:200]
+    check(session, shop_id=shop_id, text=text, place=place, lat=lat, lon=lon, has_media=bool(photos or video))
     row = CitizenReport(shop_id=shop_id or None, text=text, photos=photos, contact=contact, place=place,
-                        lat=lat, lon=lon, created_at=as_utc(now) or now_utc())
+                        lat=lat, lon=lon, video=video, video_frames=list(video_frames or []),
+                        created_at=as_utc(now) or now_utc())
     session.add(row)
     session.flush()
     return row
@@ -62,14 +71,16 @@ def confirm(session: Session, report_id: int, *, actor: str, settings: CentralSe
     if not shop_id or session.get(Shop, shop_id) is None:
         raise InvalidTransition("name the shop this report is about")
     complaint = Complaint(shop_id=shop_id, at=row.created_at, source="citizen", text=row.text, valid=True,
-                          evidence={"report_id": row.id, "photos": row.photos})
+                          evidence={"report_id": row.id, "photos": row.photos, "video": row.video,
+                                    "video_frames": row.video_frames})
     session.add(complaint)
     session.flush()
     row.shop_id, row.status, row.decided_by, row.decided_at = shop_id, "confirmed", actor, now
     row.complaint_id = complaint.id
     session.flush()
     audit.record(session, actor=actor, action="report.confirm", shop_id=shop_id, at=now,
-                 details={"report_id": row.id, "complaint_id": complaint.id}, evidence=row.photos)
+                 details={"report_id": row.id, "complaint_id": complaint.id},
+                 evidence=[*row.photos, *([row.video] if row.video else []), *row.video_frames])
     from central.domain import grades
 
     grades.regrade_shops(session, [shop_id], now=now, settings=settings, reason_prefix="citizen report")

@@ -1,7 +1,7 @@
 """Hot spots and road grades.
 
-An address with `settings.hotspot_tickets` (default 5) or more tickets (cases not dismissed, opened in the
-strike window) becomes a hot spot; it stays one until the address has no open case, then it is cleared.
+An address with `settings.hotspot_tickets` (default 5) or more tickets (cases neither dismissed nor annulled,
+opened in the strike window) becomes a hot spot; it stays one until the address has no open case, then it is cleared.
 A road is red when it has an active hot spot or ≥10% red shops, yellow when it has any red shop or ≥20%
 yellow shops, green otherwise.
 """
@@ -38,7 +38,7 @@ def address_tickets(session: Session, now: datetime, settings: CentralSettings) 
             func.min(Shop.area),
         )
         .join(Shop, Shop.id == Case.shop_id)
-        .where(Case.state != "dismissed", Case.opened_at >= since, Shop.address != "")
+        .where(Case.state.not_in(("dismissed", "annulled")), Case.opened_at >= since, Shop.address != "")
         .group_by(Shop.address)
     )
     return {a: (int(n), int(o or 0), r, ar) for a, n, o, r, ar in session.execute(stmt)}

@@ -20,7 +20,7 @@ MAX_PIXELS = 40_000_000  # decoded size cap (a 40 MP phone photo is about the la
 MAX_SIDE = 2048  # stored photos are scaled down to this
 FORMATS = {"JPEG", "PNG", "WEBP"}
 # markers of other file types or active content inside an image
-_SMUGGLED = re.compile(rb"PK\x03\x04|<script|<html|<svg|<\?php|<!doctype|%PDF-|\x7fELF|MZ\x90\x00", re.I)
+SMUGGLED = re.compile(rb"PK\x03\x04|<script|<html|<svg|<\?php|<!doctype|%PDF-|\x7fELF|MZ\x90\x00", re.I)
 
 
 def _metadata(data: bytes, fmt: str) -> bytes:
@@ -131,7 +131,7 @@ def clean_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MA
         raise PhotoRejected(f"not a photo we can read: {type(exc).__name__}") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise PhotoRejected(f"damaged image: {exc}") from None
-    if _trailing(data, fmt).strip(b"\x00\r\n \t") or _SMUGGLED.search(_metadata(data, fmt)):
+    if _trailing(data, fmt).strip(b"\x00\r\n \t") or SMUGGLED.search(_metadata(data, fmt)):
         raise PhotoRejected("the file carries other content besides the photo")
     photo.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()

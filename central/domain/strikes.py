@@ -2,8 +2,11 @@
 
 The strike number of a case is a function of confirmed violations only:
 
-    strike(case) = number of the shop's cases confirmed in [t - W, t] and not dismissed, this one included,
-                   where t = the case's confirmation time and W = settings.strike_window_days.
+    strike(case) = number of the shop's cases confirmed in [t - W, t] and neither dismissed nor annulled,
+                   this one included, where t = the case's confirmation time and W = settings.strike_window_days.
+
+A case annulled by an upheld appeal (`central.domain.appeals`) stops counting: the later cases are
+renumbered by this same function.
 
 Whether earlier cases were fixed by the shop, and when they were judged, does not change the count: fixing a
 violation is not undoing it. The sanction follows the strike (Suzhou, seed 002: 一次劝导、二次下达整改通知、
@@ -36,6 +39,7 @@ NOTICE_LABELS = {
     "rectification_notice": "整改通知 Written rectification notice",
     "penalty_notice": "处罚通知 Penalty notice",
 }
+NOT_COUNTING = ("dismissed", "annulled")  # closed states that are no violation
 SANCTIONS = ("advice", "rectification_notice", "penalty", "lighter_penalty")
 VIOLATION_NAMES = {"cross_door_trading": "跨门经营 cross-door trading", "piled_goods": "占道堆物 piled goods"}
 
@@ -52,9 +56,9 @@ def sanction(strike: int, *, self_rectified: bool, settings: CentralSettings) ->
 
 
 def counting_filter(settings: CentralSettings):
-    """SQL condition: the case counts as a violation (confirmed and not dismissed). Self-rectified cases
-    count too; `settings` is kept for rule variants."""
-    return Case.confirmed_at.is_not(None) & (Case.state != "dismissed")
+    """SQL condition: the case counts as a violation (confirmed, neither dismissed nor annulled by an upheld
+    appeal). Self-rectified cases count too; `settings` is kept for rule variants."""
+    return Case.confirmed_at.is_not(None) & Case.state.not_in(NOT_COUNTING)
 
 
 def prior_strikes(

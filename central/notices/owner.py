@@ -50,7 +50,7 @@ def appeal(session: Session, shop_id: str, case_id: str, *, reason: str, now: da
     if not reason:
         raise InvalidTransition("an appeal needs a reason")
     case = _owned_case(session, shop_id, case_id)
-    if case.confirmed_at is None or case.state == "dismissed":
+    if case.confirmed_at is None or case.state in ("dismissed", "annulled"):
         raise InvalidTransition(f"case {case_id} is {case.state}; only a confirmed case can be appealed")
     if open_appeal(session, case_id) is not None:
         raise InvalidTransition(f"case {case_id} already has an appeal waiting for review")

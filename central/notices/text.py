@@ -92,7 +92,10 @@ CATALOG: dict[str, str] = {
     "report.send": N_("Send report"),
     "report.thanks": N_("Thank you! Report %(id)s was received and will be checked."),
     "report.too_many": N_("Too many photos."),
-    "report.incomplete": N_("Please say where, and add a photo or a few words."),
+    "report.incomplete": N_("Please say where, and add a photo, a video or a few words."),
+    "report.video": N_("Or a short video (MP4 or MOV, up to %(seconds)s s and %(mb)s MB)"),
+    "report.bad_video": N_("That file is not a video we can take (MP4 or MOV, at most %(seconds)s s and %(mb)s MB)."),
+    "report.limit": N_("You have sent the reports allowed for this hour; please try again later."),
 }
 
 

@@ -13,9 +13,9 @@ from central.domain.clock import now_utc
 from central.orm.base import Base
 
 # Case states. Open: detected, notified, rechecking, officer_recheck, escalated, penalty_due.
-# Closed: rectified, resolved, dismissed.
+# Closed: rectified, resolved, dismissed, annulled (an upheld appeal).
 OPEN_STATES = ("detected", "notified", "rechecking", "officer_recheck", "escalated", "penalty_due")
-CLOSED_STATES = ("rectified", "resolved", "dismissed")
+CLOSED_STATES = ("rectified", "resolved", "dismissed", "annulled")
 
 
 class Case(Base):

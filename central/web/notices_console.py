@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
 from central.api.deps import SessionDep, SettingsDep, check_same_origin
-from central.domain import audit, citizen_reports
+from central.domain import appeals, audit, citizen_reports
 from central.domain.clock import now_utc
 from central.domain.errors import DomainError, NotFound
 from central.domain.scope import Scope
@@ -42,10 +42,11 @@ def notices_page(request: Request, session: SessionDep) -> HTMLResponse:
                                    .order_by(NoticeDelivery.next_attempt_at).limit(50)))
     counts = dict(session.execute(select(NoticeDelivery.status, func.count()).where(mine)
                                   .group_by(NoticeDelivery.status)).all())
-    appeals = list(session.scalars(select(Appeal).where(Appeal.status == "open", scope.by_shop(Appeal.shop_id))
-                                   .order_by(Appeal.id)))
+    waiting_appeals = list(session.scalars(select(Appeal).where(Appeal.status == "open", scope.by_shop(Appeal.shop_id))
+                                           .order_by(Appeal.id)))
     return page(request, "notices.html", {"user": user, "active": "notices", "msg": request.query_params.get("msg"),
-                                          "dead": dead, "waiting": waiting, "counts": counts, "appeals": appeals})
+                                          "dead": dead, "waiting": waiting, "counts": counts,
+                                          "appeals": waiting_appeals})
 
 
 @router.post("/{delivery_id}/resend")
@@ -69,18 +70,19 @@ def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectR
 
 
 @router.post("/appeals/{appeal_id}")
-def decide(appeal_id: int, request: Request, session: SessionDep,
+def decide(appeal_id: int, request: Request, session: SessionDep, settings: SettingsDep,
            outcome: Annotated[Literal["upheld", "rejected"], Form()]) -> RedirectResponse:
     check_same_origin(request)
     user = console_user(request, session)
     require_console_role(user, "reviewer")
     appeal = session.get(Appeal, appeal_id)
-    if appeal is None or appeal.status != "open" or not (
-            Scope.of(user).everywhere or Scope.of(user).covers(session.get(Shop, appeal.shop_id))):
+    if appeal is None or not (Scope.of(user).everywhere or Scope.of(user).covers(session.get(Shop, appeal.shop_id))):
         return _back(f"#{appeal_id} —")
-    appeal.status, appeal.decided_by, appeal.decided_at = outcome, user.username, now_utc()
-    audit.record(session, actor=user.username, action=f"appeal.{outcome}", case_id=appeal.case_id,
-                 shop_id=appeal.shop_id, at=appeal.decided_at, details={"appeal_id": appeal.id})
+    try:  # upheld: the case is annulled, its strike stops counting, the shop is regraded
+        appeals.decide(session, appeal_id, outcome=outcome, actor=user.username, settings=settings)
+    except DomainError:
+        session.rollback()
+        return _back(f"#{appeal_id} —")
     session.commit()
     return _back(f"#{appeal_id} {outcome}")
 

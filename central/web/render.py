@@ -36,7 +36,7 @@ VIOLATION_LABEL = {"cross_door_trading": N_("Cross-door trading"), "piled_goods"
 STATE_LABEL = {"detected": N_("detected"), "notified": N_("notified"), "rechecking": N_("rechecking"),
                "officer_recheck": N_("officer recheck"), "escalated": N_("escalated"),
                "penalty_due": N_("penalty due"), "rectified": N_("rectified"), "resolved": N_("resolved"),
-               "dismissed": N_("dismissed")}
+               "dismissed": N_("dismissed"), "annulled": N_("annulled (appeal upheld)")}
 OUTCOME_LABEL = {"clear": N_("clear"), "present": N_("still there"), "resolved": N_("resolved"), "done": N_("done")}
 TASK_LABEL = {"recheck": N_("recheck on site"), "escalation": N_("escalation"), "penalty": N_("penalty")}
 PHASE_NAME = {"start": N_("start"), "update": N_("update"), "end": N_("end")}
@@ -48,6 +48,7 @@ AUDIT_LABEL = {
     "case.recheck_ignored": N_("recheck answer ignored"), "case.recheck_timeout": N_("recheck timed out"),
     "case.officer_recheck": N_("officer recheck requested"), "case.officer_recheck_done": N_("officer rechecked"),
     "case.penalty": N_("penalty recorded"), "case.close": N_("closed"), "task.done": N_("officer task done"),
+    "case.annul": N_("annulled: appeal upheld"), "case.restrike": N_("strike recounted"),
     "ownerless.assign": N_("assigned to a shop"), "ownerless.dismiss": N_("dismissed"),
 }
 EDGE_STATE = {"online": N_("online"), "degraded": N_("degraded"), "offline": N_("offline")}

@@ -38,6 +38,7 @@ State = Literal[
     "rectified",
     "resolved",
     "dismissed",
+    "annulled",
 ]
 
 

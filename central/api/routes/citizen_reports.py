@@ -29,6 +29,8 @@ class ReportOut(BaseModel):
     place: str
     text: str
     photos: list[str]
+    video: str | None = None  # the re-encoded MP4 (evidence sha256), its key frames as JPEGs
+    video_frames: list[str] = []
     contact: str
     status: str
     created_at: datetime

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from central.api.deps import AdminUser, ReviewerUser, ScopeDep, SessionDep, SettingsDep
-from central.domain import audit
+from central.domain import appeals, audit
 from central.domain.clock import now_utc
 from central.domain.scope import EVERYWHERE, Scope
 from central.notices import links, outbox
@@ -242,15 +242,14 @@ def list_appeals(session: SessionDep, user: ReviewerUser, scope: ScopeDep,
 
 
 @router.post("/appeals/{appeal_id}/decide", summary="uphold or reject an appeal")
-def decide_appeal(appeal_id: int, body: AppealDecision, session: SessionDep, user: ReviewerUser,
-                  scope: ScopeDep) -> AppealOut:
+def decide_appeal(appeal_id: int, body: AppealDecision, session: SessionDep, settings: SettingsDep,
+                  user: ReviewerUser, scope: ScopeDep) -> AppealOut:
     appeal = session.get(Appeal, appeal_id)
     if appeal is None or not (scope.everywhere or scope.covers(session.get(Shop, appeal.shop_id))):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"appeal {appeal_id} not found")
-    if appeal.status != "open":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"appeal {appeal_id} is already {appeal.status}")
-    appeal.status, appeal.decided_by, appeal.decided_at = body.outcome, user.username, now_utc()
-    audit.record(session, actor=user.username, action=f"appeal.{body.outcome}", case_id=appeal.case_id,
-                 shop_id=appeal.shop_id, at=appeal.decided_at, details={"appeal_id": appeal.id, "note": body.note})
+    # upheld: the case is annulled, its strike stops counting, the shop is regraded (central.domain.appeals);
+    # DomainError → 404 / 409 by the app's handler
+    appeal = appeals.decide(session, appeal_id, outcome=body.outcome, actor=user.username, settings=settings,
+                            note=body.note)
     session.commit()
     return AppealOut.model_validate(appeal)

@@ -1,5 +1,6 @@
-"""Citizen reports: from a shop's board or the general page, hostile uploads refused over HTTP, rate-limited
-per client, into the operator queue; a confirmed report counts against the shop and for its reporter."""
+"""Citizen reports: from a shop's board or the general page, photos or a short video, hostile uploads refused
+over HTTP, rate-limited per client (one count shared by every central instance on the database), into the
+operator queue; a confirmed report counts against the shop and for its reporter."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import io
 import zipfile
 
 import numpy as np
+from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from central.app import create_app
+from central.db import make_engine, make_session_factory
+from central.evidence_store import LocalEvidenceStore
+from central.orm.base import Base
 from central.orm.cases import Complaint
 from central.orm.reports import CitizenReport
+from testkit.clips import small_clip, with_metadata
 
-from .conftest import PASSWORDS, Env, add_shop
+from .conftest import PASSWORDS, Env, add_shop, make_settings
 
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -133,3 +140,85 @@ def test_reports_are_rate_limited_per_client(sqlite_env: Env) -> None:
              for i in range(6)]
     assert codes == [200] * 5 + [429]
     assert count(env) == 5
+
+
+def test_a_video_report_is_cleaned_and_shown_in_the_queue(sqlite_env: Env) -> None:
+    env = sqlite_env
+    shop(env)
+    original = with_metadata(small_clip(seconds=2.0), location="+31.2990+120.5853/", make="PhoneMaker")
+    assert 'name="video"' in env.client.get("/report?shop=s1").text
+    r = env.client.post("/report", headers=ZH, data={"shop_id": "s1", "text": "三轮车占道"},
+                        files=[("video", ("VID_0001.mov", original, "video/quicktime"))])
+    assert r.status_code == 200 and "已收到" in r.text
+    with env.session() as s:
+        report = s.scalar(select(CitizenReport))
+        assert report.video and len(report.video_frames) == 3 and report.photos == []
+        clip = env.store.get(report.video)
+    assert clip[4:8] == b"ftyp" and b"PhoneMaker" not in clip and b"31.2990" not in clip
+    reviewer = env.login("reviewer")
+    served = env.client.get(f"/api/evidence/{report.video}", headers=reviewer)
+    assert served.headers["content-type"] == "video/mp4" and served.content == clip
+    frame = env.client.get(f"/api/evidence/{report.video_frames[0]}", headers=reviewer)
+    assert frame.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(frame.content)).size == (160, 120)
+    (queued,) = env.client.get("/api/citizen-reports", headers=reviewer).json()
+    assert queued["video"] == report.video and queued["video_frames"] == report.video_frames
+    env.client.post("/console/login", data={"username": "reviewer", "password": PASSWORDS["reviewer"]})
+    page = env.client.get("/console/reports").text
+    assert f'<video class="evidence" src="/api/evidence/{report.video}"' in page
+    assert all(f"/api/evidence/{sha}" in page for sha in report.video_frames)
+    env.client.post(f"/console/reports/{report.id}", data={"outcome": "confirm", "shop_id": "s1"})
+    with env.session() as s:
+        assert s.scalar(select(Complaint)).evidence["video"] == report.video
+
+
+def test_hostile_videos_are_refused_and_not_charged(sqlite_env: Env) -> None:
+    env = sqlite_env
+    shop(env)
+    clip = small_clip(seconds=1.0)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("x.html", "<script>alert(1)</script>")
+    hostile = {
+        "a photo named .mp4": photo(),
+        "oversized": clip + b"\x00" * (20 * 1024 * 1024),
+        "truncated": clip[: len(clip) // 2],
+        "polyglot MP4+ZIP": clip + archive.getvalue(),
+        "too long": small_clip(seconds=31.0, fps=2.0, size=(64, 48)),
+        "another container (AVI)": small_clip(seconds=0.5, fourcc="MJPG", suffix=".avi"),
+    }
+    for what, data in hostile.items():
+        r = env.client.post("/report", headers=ZH, data={"shop_id": "s1", "text": what},
+                            files=[("video", ("clip.mp4", data, "video/mp4"))])
+        assert r.status_code == 400 and "无法接收该视频" in r.text, what
+    assert count(env) == 0 and not list(env.settings.evidence_dir.rglob("*.*"))
+    # six refused uploads used none of the hour's five reports
+    codes = [env.client.post("/report", data={"shop_id": "s1", "text": f"r{i}"}).status_code for i in range(6)]
+    assert codes == [200] * 5 + [429]
+
+
+def test_the_report_limit_is_shared_by_two_instances(db_url: str, tmp_path) -> None:
+    """Two central apps on one database (SQLite file, PostgreSQL): a client's five reports an hour are five in
+    all, whichever instance takes them; another client has its own five."""
+    engine = make_engine(db_url)
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as s:
+        add_shop(s, "s1")
+        s.commit()
+    settings = make_settings(tmp_path, db_url)
+    apps = [create_app(settings, make_session_factory(make_engine(db_url)), store=LocalEvidenceStore(tmp_path / "ev"))
+            for _ in range(2)]
+    with TestClient(apps[0], client=("203.0.113.7", 5000)) as a, \
+            TestClient(apps[1], client=("203.0.113.7", 5001)) as b, \
+            TestClient(apps[1], client=("198.51.100.9", 5002)) as other:
+        def post(c: TestClient, i: int) -> int:
+            return c.post("/report", data={"shop_id": "s1", "text": f"report {i}"}).status_code
+
+        codes = [post(c, i) for i, c in enumerate((a, b, a, b, a, b, a))]
+        assert codes == [200] * 5 + [429, 429]
+        limited = b.post("/report", data={"shop_id": "s1", "text": "x"})
+        assert limited.status_code == 429 and 0 < int(limited.headers["Retry-After"]) <= 3601
+        assert post(other, 0) == 200
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CitizenReport)) == 6
+    engine.dispose()

@@ -157,6 +157,12 @@ def test_an_appeal_goes_to_the_review_queue(sqlite_env: Env) -> None:
     env.client.post(f"/console/notices/appeals/{appeal['id']}", data={"outcome": "upheld"})
     with env.session() as s:
         assert s.get(Appeal, appeal["id"]).status == "upheld"
+    # upheld: the case is annulled and no longer counts (the strike rules themselves: tests/central/domain)
+    case = env.client.get(f"/api/cases/{case_id}", headers=env.login("viewer")).json()
+    assert (case["state"], case["is_open"]) == ("annulled", False)
+    again = env.client.post(f"/api/appeals/{appeal['id']}/decide", headers=env.login("reviewer"),
+                            json={"outcome": "rejected"})
+    assert again.status_code == 409  # decided once
 
 
 def test_dead_letters_are_listed_and_resent_from_the_console_and_api(sqlite_env: Env) -> None:
