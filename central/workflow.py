@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.domain import cases, episodes, grades, hotspots, leases, matching, ownerless
+from central.domain import cases, episodes, grades, hotspots, leases, matching, ownerless, rectification
 from central.domain.clock import as_utc, now_utc
 from central.orm.cases import Case
 from central.settings import CentralSettings
@@ -57,7 +57,7 @@ def _ids(msg: EventMessage) -> dict[str, str]:
 def handle_recheck(
     session: Session, msg: RecheckResult, settings: CentralSettings, *, now: datetime | None = None
 ) -> Case | None:
-    return cases.apply_recheck(session, msg, settings=settings, now=now)
+    return rectification.apply_recheck(session, msg, settings=settings, now=now)
 
 
 def expire_windows(session: Session, now: datetime, settings: CentralSettings, limit: int = 500) -> int:
@@ -71,7 +71,7 @@ def expire_windows(session: Session, now: datetime, settings: CentralSettings, l
         )
     )
     for case in due:
-        cases.start_recheck(session, case, settings=settings, now=now)
+        rectification.start_recheck(session, case, settings=settings, now=now)
     return len(due)
 
 
@@ -86,7 +86,7 @@ def expire_rechecks(session: Session, now: datetime, limit: int = 500) -> int:
         )
     )
     for case in late:
-        cases.recheck_timed_out(session, case, now=now)
+        rectification.recheck_timed_out(session, case, now=now)
     return len(late)
 
 

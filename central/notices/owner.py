@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.domain import audit, cases
+from central.domain import audit, cases, rectification
 from central.domain.clock import as_utc, now_utc
 from central.domain.errors import InvalidTransition, NotFound
 from central.orm.cases import Case
@@ -36,7 +36,7 @@ def report_fixed(session: Session, shop_id: str, case_id: str, *, photo_sha256: 
     session.flush()
     audit.record(session, actor=f"owner:{shop_id}", action="case.owner_fixed", case_id=case.id, shop_id=shop_id,
                  at=now, details={"photo": photo_sha256}, evidence=[photo_sha256])
-    cases.start_recheck(session, case, settings=settings, now=now)
+    rectification.start_recheck(session, case, settings=settings, now=now)
     return case
 
 

@@ -27,7 +27,7 @@ from central.api.deps import COOKIE_NAME, SessionDep, SettingsDep, StoreDep, che
 from central.api.security import request_is_https
 from central.api.throttle import get_throttle
 from central.auth import AuthError, authenticate, create_access_token, revoke_tokens, shop_link_token, user_for_token
-from central.domain import cases
+from central.domain import cases, rectification
 from central.domain import ownerless as ownerless_domain
 from central.domain.clock import now_utc
 from central.domain.errors import DomainError, InvalidTransition, NotFound
@@ -353,7 +353,7 @@ def _penalty(request: Request, session: Session, settings: CentralSettings, user
         amount = -1
     if not ticket_no or amount < 0:
         raise DomainError(i18n.gettext("a ticket number and an amount of 0 or more are needed."))
-    cases.record_penalty(session, case_id, actor=user.username, ticket_no=ticket_no, amount=amount,
+    rectification.record_penalty(session, case_id, actor=user.username, ticket_no=ticket_no, amount=amount,
                          note=(form.get("note") or "")[:1000], scope=Scope.of(user))
     return i18n.gettext("Penalty %(ticket)s recorded.", ticket=ticket_no)
 
@@ -364,7 +364,7 @@ def _close(request: Request, session: Session, settings: CentralSettings, user: 
     reason = (form.get("reason") or "").strip()[:1000]
     if not reason:
         raise DomainError(i18n.gettext("a reason is needed."))
-    cases.close_case(session, case_id, actor=user.username, reason=reason, evidence=_sealed_photos(form),
+    rectification.close_case(session, case_id, actor=user.username, reason=reason, evidence=_sealed_photos(form),
                      scope=Scope.of(user))
     return i18n.gettext("Case %(case)s closed.", case=case_id)
 
@@ -373,7 +373,7 @@ def _close(request: Request, session: Session, settings: CentralSettings, user: 
 def _task(request: Request, session: Session, settings: CentralSettings, user: User, task_id: str,
           form: dict[str, str]) -> str:
     outcome = form.get("outcome") or ""
-    task = cases.complete_task(session, int(task_id), actor=user.username, outcome=outcome,
+    task = rectification.complete_task(session, int(task_id), actor=user.username, outcome=outcome,
                                note=(form.get("note") or "")[:1000], evidence=_sealed_photos(form),
                                settings=settings, scope=Scope.of(user))
     return i18n.gettext("Officer task %(task)s done: %(outcome)s.", task=task.id,

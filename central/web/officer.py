@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from central.api.deps import SessionDep, SettingsDep, StoreDep, check_same_origin
-from central.domain import cases, checklist, inspections, officer
+from central.domain import checklist, inspections, officer, rectification
 from central.domain.clock import local_day, now_utc, to_local
 from central.domain.errors import DomainError
 from central.domain.photos import OFFICER_MAX_BYTES, store_photo
@@ -98,7 +98,7 @@ def task_report(task_id: int, request: Request, session: SessionDep, settings: S
     user = _officer(request, session)
     try:
         officer.task_for(session, user, task_id)
-        cases.complete_task(session, task_id, actor=user.username, outcome=outcome, note=note,
+        rectification.complete_task(session, task_id, actor=user.username, outcome=outcome, note=note,
                             evidence=_photos(store, photos), settings=settings)
         session.commit()
     except DomainError as exc:

@@ -26,7 +26,7 @@ LAT, LON = 31.2304, 121.4737
 
 def _earlier_strike(server: Server) -> None:
     """A violation of shop-42 ten days ago, with the real photo as its evidence, confirmed and closed."""
-    from central.domain import cases
+    from central.domain import cases, rectification
     from central.domain.undo import undo_dismiss
     from central.workflow import handle_event
     from wire.schema import EventMessage, EvidenceRef
@@ -38,7 +38,7 @@ def _earlier_strike(server: Server) -> None:
                            score=0.8, evidence=[EvidenceRef(evidence_id=new_id(), sha256=server.sha, size=10)])
         c = handle_event(s, msg, server.settings)
         cases.confirm(s, c.id, actor="test", settings=server.settings)
-        cases.close_case(s, c.id, actor="test", reason="settled", evidence=[server.sha])
+        rectification.close_case(s, c.id, actor="test", reason="settled", evidence=[server.sha])
         undo_dismiss(s, server.case_id, actor="test")  # and waits in the queue again
         s.commit()
 

@@ -112,7 +112,7 @@ def _real_episode(server: Server, data_dir: Path) -> str:
 
 def _prior_strikes(server: Server, shop_id: str, n: int) -> None:
     """n earlier violations of the shop, confirmed and closed: the next confirmation is strike n + 1."""
-    from central.domain import cases
+    from central.domain import cases, rectification
     from central.workflow import handle_event
     from wire.ids import new_id
     from wire.schema import EventMessage
@@ -128,7 +128,7 @@ def _prior_strikes(server: Server, shop_id: str, n: int) -> None:
                 cases.dismiss(s, open_case.id, actor="test", reason="history")
             c = handle_event(s, msg, server.settings)
             cases.confirm(s, c.id, actor="test", settings=server.settings)
-            cases.close_case(s, c.id, actor="test", reason="settled", evidence=["ef" * 32])
+            rectification.close_case(s, c.id, actor="test", reason="settled", evidence=["ef" * 32])
             s.commit()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from central.domain import cases
+from central.domain import cases, rectification
 from central.orm.cases import Case
 from central.orm.grades import Inspection
 from central.users_cli import ensure_user
@@ -47,8 +47,8 @@ def test_officer_reports_a_recheck_and_an_inspection_on_a_phone(phone: Page, ser
         ensure_user(s, "officer-lin", "officer-pass-1", "officer", area="Old Town")
         cases.confirm(s, server.case_id, actor="reviewer", settings=server.settings, now=now)
         case = s.get(Case, server.case_id)
-        cases.start_recheck(s, case, settings=server.settings, now=now + timedelta(minutes=30))
-        cases.recheck_timed_out(s, case, now=now + timedelta(minutes=41))
+        rectification.start_recheck(s, case, settings=server.settings, now=now + timedelta(minutes=30))
+        rectification.recheck_timed_out(s, case, now=now + timedelta(minutes=41))
         s.commit()
 
     page = phone

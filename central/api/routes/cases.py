@@ -22,7 +22,7 @@ from central.api.deps import (
     StoreDep,
     ViewerUser,
 )
-from central.domain import audit, cases, ownerless
+from central.domain import audit, cases, ownerless, rectification
 from central.domain.photos import require_photos
 from central.orm.cases import Case, CaseEvent, OfficerTask
 
@@ -286,7 +286,7 @@ def complete_task(task_id: IntId, body: TaskDone, session: SessionDep, settings:
     """recheck → clear | present; escalation → resolved (both with the officer's photo in `evidence`);
     penalty → done (after the penalty is recorded). Officers too (as on their /officer pages), for the tasks
     of their area."""
-    task = cases.complete_task(
+    task = rectification.complete_task(
         session, task_id, actor=user.username, outcome=body.outcome, note=body.note,
         evidence=require_photos(store, body.evidence), settings=settings, scope=scope,
     )
@@ -357,7 +357,7 @@ def dismiss_case(case_id: str, body: Reason, session: SessionDep, user: Reviewer
 
 @router.post("/{case_id}/penalty", response_model=CaseDetail)
 def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> Any:
-    cases.record_penalty(
+    rectification.record_penalty(
         session, case_id, actor=user.username, ticket_no=body.ticket_no, amount=body.amount, note=body.note,
         scope=scope,
     )
@@ -373,7 +373,7 @@ def record_penalty(case_id: str, body: PenaltyIn, session: SessionDep, user: Rev
 )
 def close_case(case_id: str, body: CloseIn, session: SessionDep, store: StoreDep, user: ReviewerUser,
                scope: ScopeDep) -> Any:
-    case = cases.close_case(session, case_id, actor=user.username, reason=body.reason,
+    case = rectification.close_case(session, case_id, actor=user.username, reason=body.reason,
                             evidence=require_photos(store, body.evidence), scope=scope)
     session.commit()
     return _detail(session, case)

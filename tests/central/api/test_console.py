@@ -242,7 +242,7 @@ def test_strike_three_needs_a_penalty_before_closing(sqlite_env: Env) -> None:
 def test_officer_task_reported_from_the_case_page(sqlite_env: Env) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from central.domain import cases
+    from central.domain import cases, rectification
 
     env = sqlite_env
     case_id, _ = detected_case(env, "s1")
@@ -250,8 +250,8 @@ def test_officer_task_reported_from_the_case_page(sqlite_env: Env) -> None:
     with env.session() as s:
         cases.confirm(s, case_id, actor="reviewer", settings=env.settings)
         case = s.get(Case, case_id)
-        cases.start_recheck(s, case, settings=env.settings, now=later)
-        cases.recheck_timed_out(s, case, now=later + timedelta(hours=1))
+        rectification.start_recheck(s, case, settings=env.settings, now=later)
+        rectification.recheck_timed_out(s, case, now=later + timedelta(hours=1))
         s.commit()
         (task,) = [t for t in case.tasks if t.status == "open"]
         task_id = task.id

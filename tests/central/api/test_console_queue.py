@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from central.domain import cases
+from central.domain import cases, rectification
 from central.orm.audit import AuditRecord
 from central.orm.cases import Case
 from central.workflow import handle_event
@@ -91,7 +91,7 @@ def test_card_shows_strikes_and_a_penalty_needs_a_second_step(sqlite_env: Env) -
         case_id, _ = detected_case(env, "s1", seed=seed)
         with env.session() as s:
             cases.confirm(s, case_id, actor="t", settings=env.settings)
-            cases.close_case(s, case_id, actor="t", reason="done", evidence=["ef" * 32])
+            rectification.close_case(s, case_id, actor="t", reason="done", evidence=["ef" * 32])
             s.commit()
     case_id, _ = detected_case(env, "s1", seed=3)
     env.client.headers["Accept-Language"] = "en"

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from central.domain import cases
+from central.domain import cases, rectification
 from central.notices import links
 from central.orm.cases import Case
 from central.orm.events import Outbox
@@ -127,7 +127,7 @@ def test_fixed_with_a_photo_rechecks_at_once_and_shows_the_result(sqlite_env: En
     assert "摄像头正在复查" in page.text and "已提交，摄像头正在复查" in page.text
     # the camera answers (the edge's recheck result); the page's status then says it passed
     with env.session() as s:
-        cases.apply_recheck(s, RecheckResult(site_id="site-1", camera_id="cam-1", command_id=command_id,
+        rectification.apply_recheck(s, RecheckResult(site_id="site-1", camera_id="cam-1", command_id=command_id,
                                              case_id=case_id, zone_id="z-s1", result="clear", ts=time.time(),
                                              score=0.1), settings=env.settings)
         s.commit()

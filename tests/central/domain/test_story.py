@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from central import workflow
 from central.domain.audit import trail, verify_chain
-from central.domain.cases import complete_task, confirm
+from central.domain.cases import confirm
 from central.domain.errors import InvalidTransition
+from central.domain.rectification import complete_task
 from central.orm.cases import CaseEvent, Notice, OfficerTask
 
 from .conftest import T0

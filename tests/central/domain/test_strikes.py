@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from central import workflow
-from central.domain import cases
+from central.domain import cases, rectification
 from central.domain.errors import InvalidTransition, PenaltyRequired
 from central.domain.strikes import prior_strikes
 from central.orm.cases import Case
@@ -41,7 +41,7 @@ def test_three_strikes_penalty_required_to_close(any_session, any_world, setting
     c2 = _violation(s, w, strict, T0 + timedelta(days=3), fixed=False)
     assert (c2.strike, c2.notices[0].kind, c2.state) == (2, "rectification_notice", "escalated")
     esc = c2.tasks[0]
-    cases.complete_task(
+    rectification.complete_task(
         s,
         esc.id,
         actor="officer",
@@ -58,10 +58,10 @@ def test_three_strikes_penalty_required_to_close(any_session, any_world, setting
     # the shop fixed it, but a third strike must be punished: the case waits for the penalty
     assert c3.state == "penalty_due" and c3.is_open
     with pytest.raises(PenaltyRequired):
-        cases.close_case(s, c3.id, actor="officer", reason="done", now=T0 + timedelta(days=10, hours=1))
+        rectification.close_case(s, c3.id, actor="officer", reason="done", now=T0 + timedelta(days=10, hours=1))
     with pytest.raises(PenaltyRequired):
-        cases.complete_task(s, c3.tasks[-1].id, actor="officer", outcome="done", settings=strict)
-    cases.record_penalty(
+        rectification.complete_task(s, c3.tasks[-1].id, actor="officer", outcome="done", settings=strict)
+    rectification.record_penalty(
         s, c3.id, actor="officer", ticket_no="P-2026-0001", amount=200.0, now=T0 + timedelta(days=10, hours=2)
     )
     assert c3.state == "rectified" and not c3.is_open and c3.penalties[0].ticket_no == "P-2026-0001"
@@ -114,7 +114,7 @@ def test_strike_window_is_configurable(any_session, any_world, settings) -> None
             at = T0 + timedelta(days=days)
             case = workflow.handle_event(s, w.event(zone=zone, at=at), rules, now=at)
             cases.confirm(s, case.id, actor="op", settings=rules, now=at)
-            cases.close_case(s, case.id, actor="officer", reason="settled", evidence=["ef" * 32],
+            rectification.close_case(s, case.id, actor="officer", reason="settled", evidence=["ef" * 32],
                              now=at + timedelta(hours=1))
     s.commit()
     a, b = (sorted(s.scalars(select(Case).where(Case.shop_id == x)), key=lambda c: c.confirmed_at) for x in "AB")

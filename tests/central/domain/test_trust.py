@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from central import workflow
-from central.domain import cases, grades, inspections, stats, strikes
+from central.domain import cases, grades, inspections, rectification, stats, strikes
 from central.orm.cases import Case, Complaint
 from central.orm.shops import Shop
 from wire.ids import new_id
@@ -74,7 +74,8 @@ def test_self_rectified_violations_still_count_and_the_third_is_punished(any_ses
         states.append(case.state)
         if case.state == "penalty_due":
             assert "从轻" in case.tasks[-1].reason, "leniency lightens the sanction"
-            cases.record_penalty(s, case.id, actor="officer", ticket_no=f"P-{d}", now=T0 + timedelta(days=d, hours=1))
+            rectification.record_penalty(s, case.id, actor="officer", ticket_no=f"P-{d}",
+                                         now=T0 + timedelta(days=d, hours=1))
     assert [c.strike for c in six] == [1, 2, 3, 4, 5, 6]
     assert [c.notices[0].kind for c in six] == ["advice", "rectification_notice"] + ["penalty_notice"] * 4
     assert all(c.self_rectified for c in six)
@@ -323,17 +324,17 @@ def test_closing_needs_evidence_and_a_doubtful_clear_is_flagged(any_session, any
     case = _at_officer(s, w, settings, "za", ended=True)
     later = T0 + timedelta(hours=1)
     with pytest.raises(EvidenceRequired):
-        cases.close_case(s, case.id, actor="officer", reason="settled", now=later)
+        rectification.close_case(s, case.id, actor="officer", reason="settled", now=later)
     task = case.tasks[-1]
     with pytest.raises(EvidenceRequired):
-        cases.complete_task(s, task.id, actor="officer", outcome="clear", settings=settings, now=later)
-    cases.complete_task(s, task.id, actor="officer", outcome="clear", evidence=[PHOTO], settings=settings,
+        rectification.complete_task(s, task.id, actor="officer", outcome="clear", settings=settings, now=later)
+    rectification.complete_task(s, task.id, actor="officer", outcome="clear", evidence=[PHOTO], settings=settings,
                         now=later)
     assert case.state == "rectified" and case.self_rectified and PHOTO in case.evidence
 
     # the camera never saw B's episode end: the officer's "clear" closes it, flagged, not self-rectified
     other = _at_officer(s, w, settings, "zb", ended=False)
-    cases.complete_task(s, other.tasks[-1].id, actor="officer", outcome="clear", evidence=[PHOTO],
+    rectification.complete_task(s, other.tasks[-1].id, actor="officer", outcome="clear", evidence=[PHOTO],
                         settings=settings, now=later)
     assert not other.self_rectified and "flagged" in other.closed_reason
     actions = [r.action for r in s.query(AuditRecord).filter(AuditRecord.case_id == other.id)]
