@@ -51,156 +51,14 @@ from pathlib import Path
 
 import numpy as np
 
+from testkit.cpu import CpuCgroups, CpuMeter
 from testkit.ports import free_port
+from testkit.scaleout import print_scale, scale_summary
 
 REPO = Path(__file__).resolve().parents[2]
 
 PG_ADMIN = os.environ.get("DOORLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SITE = "bench-site"
-
-
-# ----------------------------------------------------------------------------- worker modes
-
-
-def unique_jpeg(base: bytes, token: bytes) -> bytes:
-    """The same picture with a unique COM segment, so every evidence has its own hash (no store dedupe)."""
-    seg = b"\xff\xfe" + (len(token) + 2).to_bytes(2, "big") + token
-    return base[:2] + seg + base[2:]
-
-
-def base_jpeg(kb: int) -> tuple[bytes, int, int]:
-    import cv2
-
-    side = max(16, int(300 * (kb / 83.0) ** 0.5))
-    img = np.random.default_rng(7).integers(0, 255, (side, side, 3), dtype=np.uint8)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return buf.tobytes(), side, side
-
-
-def edge_worker(args: argparse.Namespace) -> int:
-    from edge.publisher import Publisher
-    from wire.ids import new_id
-    from wire.mqtt import MqttSettings
-    from wire.schema import EventMessage, EvidenceMessage
-
-    settings = MqttSettings(port=args.port, prefix=args.prefix)
-    names = [f"edge-{args.worker}-{k}" for k in range(args.edges_here)]
-    pubs = [
-        Publisher(
-            settings,
-            edge_id=n,
-            site_id=SITE,
-            camera_ids=[f"cam-{n}"],
-            spool_path=args.spool_dir / f"{n}.db",
-            inflight_window=64,
-            status_interval_s=30,
-            bundle_evidence=not args.apart,
-            receipts=False,
-        )
-        for n in names
-    ]
-    for p in pubs:
-        p.start()
-    deadline = time.monotonic() + 10
-    while not all(p.connected for p in pubs) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    jpeg, w, h = base_jpeg(args.kb)
-    print("READY", flush=True)
-    start = float(sys.stdin.readline().strip() or time.time())  # common start time from the driver
-    while time.time() < start:
-        time.sleep(0.001)
-    interval = 1.0 / args.rate if args.rate > 0 else 0.0
-    t0 = time.monotonic()
-    for i in range(args.count):
-        if interval:
-            due = t0 + i * interval
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        pub = pubs[i % len(pubs)]
-        cam = pub.camera_ids[0]
-        event_id = new_id()
-        data = unique_jpeg(jpeg, uuid.uuid4().bytes)
-        ev = EvidenceMessage.from_jpeg(
-            data, width=w, height=h, site_id=SITE, camera_id=cam, evidence_id=new_id(), event_id=event_id
-        )
-        event = EventMessage(
-            site_id=SITE,
-            camera_id=cam,
-            event_id=event_id,
-            seq=0,
-            zone_id="z1",
-            violation="piled_goods",
-            phase="start",
-            ts=time.time(),
-            score=0.9,
-            evidence=[ev.ref()],
-        )
-        pub.publish_many([ev, event])  # as the pipeline does: one bundle (or, --apart, two messages)
-    ok = all(p.wait_drained(args.timeout) for p in pubs)
-    for p in pubs:
-        p.stop(timeout=2)
-    print("DRAINED" if ok else "NOT DRAINED", flush=True)
-    return 0 if ok else 1
-
-
-def central_worker(args: argparse.Namespace) -> int:
-    import threading
-
-    import central.orm  # noqa: F401
-    from central.db import make_engine, make_session_factory
-    from central.evidence_store import LocalEvidenceStore
-    from central.ingest import IngestService
-    from central.settings import CentralSettings
-    from wire.mqtt import MqttSettings
-
-    engine = make_engine(args.db_url)
-    settings = CentralSettings(
-        database_url=args.db_url,
-        evidence_dir=args.evidence_dir,
-        mqtt=MqttSettings(port=args.port, prefix=args.prefix),
-    )
-    svc = IngestService(
-        settings,
-        make_session_factory(engine),
-        LocalEvidenceStore(args.evidence_dir),
-        client_id=args.client_id,
-        use_workflow=args.workflow_on,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    svc.start()
-    if not svc.wait_ready(60):
-        print(f"NOT READY {svc.stats()}", flush=True)
-        return 1
-    # this instance's own storing rate: from its first commit to its last (messages stored since the first)
-    activity: dict[str, float] = {}
-
-    def watch() -> None:
-        last = 0
-        while not stop.wait(0.02):
-            n = svc.stats()["stored"]
-            if n != last:
-                now = time.time()
-                if not activity:
-                    activity.update(first_t=now, first_n=n)
-                activity.update(last_t=now, last_n=n)
-                last = n
-
-    threading.Thread(target=watch, daemon=True).start()
-    print("READY", flush=True)
-    stop.wait()
-    svc.stop()
-    st = svc.stats()
-    if activity and activity["last_t"] > activity["first_t"]:
-        st["own_messages_per_s"] = round(
-            (activity["last_n"] - activity["first_n"]) / (activity["last_t"] - activity["first_t"]), 1
-        )
-        st["active_s"] = round(activity["last_t"] - activity["first_t"], 2)
-    print("STATS " + json.dumps(st), flush=True)
-    engine.dispose()
-    return 0
 
 
 # ----------------------------------------------------------------------------- driver
@@ -235,7 +93,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
 
 def spawn(mode: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, __file__, mode, *extra],
+        [sys.executable, "-m", "testkit.ingest_workers", mode, *extra],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -255,188 +113,7 @@ def expect(proc: subprocess.Popen, word: str, timeout: float) -> None:
                 return
             if not line and proc.poll() is not None:
                 break
-    raise RuntimeError(f"{proc.args[2]} did not say {word}")
-
-
-# ----------------------------------------------------------------------------- CPU budget (cgroup v1) and CPU use
-
-CGROUP_CPU_ROOT = Path(os.environ.get("DOORLINE_BENCH_CGROUP_CPU", "/sys/fs/cgroup/cpu"))
-CGROUP_PREFIX = "doorline-bench-ingest-"
-
-
-class CpuCgroups:
-    """One cgroup v1 `cpu` group per constrained central instance, under a parent group of this run.
-
-    Each child gets `cpu.cfs_quota_us = cores × cpu.cfs_period_us`: a hard ceiling, as if the instance had
-    its own machine with that much CPU. The parent gets a high `cpu.shares`, so when the rest of the chain
-    (edges, broker, PostgreSQL) is busy the instances still get their whole budget. `close()` removes every
-    group (it runs from a `finally`, also on error or Ctrl-C)."""
-
-    PERIOD_US = 100_000
-
-    def __init__(self, root: Path = CGROUP_CPU_ROOT):
-        self.root = root
-        self.parent = root / f"{CGROUP_PREFIX}{os.getpid()}"
-        self.children: list[Path] = []
-
-    @classmethod
-    def unavailable_reason(cls, root: Path = CGROUP_CPU_ROOT) -> str | None:
-        """None if per-instance CPU quotas can be set here, else why not."""
-        if not hasattr(os, "geteuid"):
-            return "no cgroups on this platform"
-        if not (root / "cpu.cfs_quota_us").exists():
-            unified = Path("/sys/fs/cgroup/cgroup.controllers")
-            if unified.exists() and "cpu" in unified.read_text().split():
-                return f"only cgroup v2 is mounted ({root} has no cgroup v1 cpu controller); not supported"
-            return f"no cgroup v1 cpu controller at {root} (cpu.cfs_quota_us missing)"
-        if os.geteuid() != 0 and not os.access(root, os.W_OK):
-            return f"not root and {root} is not writable"
-        return None
-
-    def open(self) -> None:
-        self._remove_stale()
-        self.parent.mkdir()
-        (self.parent / "cpu.shares").write_text("8192\n")
-
-    def create(self, name: str, cores: float) -> Path:
-        path = self.parent / name
-        path.mkdir()
-        self.children.append(path)
-        (path / "cpu.cfs_period_us").write_text(f"{self.PERIOD_US}\n")
-        (path / "cpu.cfs_quota_us").write_text(f"{max(1000, round(cores * self.PERIOD_US))}\n")
-        return path
-
-    @staticmethod
-    def add(path: Path, pid: int) -> None:
-        (path / "cgroup.procs").write_text(f"{pid}\n")  # moves every thread of the process
-
-    @staticmethod
-    def stat(path: Path) -> dict[str, int]:
-        out = {}
-        for line in (path / "cpu.stat").read_text().splitlines():
-            k, _, v = line.partition(" ")
-            out[k] = int(v)
-        return out
-
-    def release(self, path: Path) -> None:
-        """Move whatever is left in `path` back to the root group and remove it."""
-        if not path.exists():
-            return
-        try:
-            for pid in (path / "cgroup.procs").read_text().split():
-                try:
-                    (self.root / "cgroup.procs").write_text(f"{pid}\n")
-                except OSError:
-                    pass  # already gone
-        except OSError:
-            pass
-        for _ in range(50):
-            try:
-                path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.1)  # a just-killed process not reaped yet
-        print(f"warning: could not remove cgroup {path}", file=sys.stderr)
-
-    def close(self) -> None:
-        for path in self.children:
-            self.release(path)
-        self.children.clear()
-        self.release(self.parent)
-
-    def _remove_stale(self) -> None:
-        """Groups left by an earlier run of this script that was SIGKILLed (its pid is gone)."""
-        for d in self.root.glob(f"{CGROUP_PREFIX}*"):
-            pid = d.name[len(CGROUP_PREFIX) :]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                for child in d.iterdir():
-                    if child.is_dir():
-                        self.release(child)
-                self.release(d)
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), seconds; 0 if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every `postgres` process on the machine (server + backends)."""
-    out = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if (d / "comm").read_text().strip() == "postgres":
-                    out[int(d.name)] = proc_cpu_s(int(d.name))
-            except OSError:
-                pass
-    return out
-
-
-def system_busy_s() -> float:
-    """Busy CPU seconds of the whole machine (all cores) since boot, from /proc/stat."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return float("nan")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / CLK_TCK
-
-
-class CpuMeter:
-    """CPU used by each part of the chain between `begin()` and `end()`, in cores (CPU s / wall s)."""
-
-    def __init__(self, centrals: list[subprocess.Popen], edges: list[subprocess.Popen], broker: subprocess.Popen):
-        self.centrals, self.edges, self.broker = centrals, edges, broker
-
-    def _sample(self) -> dict:
-        return {
-            "t": time.monotonic(),
-            "centrals": [proc_cpu_s(p.pid) for p in self.centrals],
-            # an edge that has exited stays readable as a zombie until it is reaped (the driver reaps them
-            # only in backlog rounds, before begin())
-            "edges": {p.pid: proc_cpu_s(p.pid) for p in self.edges},
-            "broker": proc_cpu_s(self.broker.pid),
-            "postgres": postgres_cpu(),
-            "system": system_busy_s(),
-        }
-
-    @staticmethod
-    def _delta(a: dict[int, float], b: dict[int, float]) -> float:
-        """CPU used by processes alive at the end (one that exited meanwhile counts 0, not negative)."""
-        return sum(max(0.0, v - a.get(pid, 0.0)) for pid, v in b.items() if v > 0)
-
-    def begin(self) -> None:
-        self.a = self._sample()
-
-    def end(self) -> dict:
-        b = self._sample()
-        wall = b["t"] - self.a["t"]
-        pg = self._delta(self.a["postgres"], b["postgres"])
-        cores = {
-            "window_s": round(wall, 2),
-            "central_per_instance": [
-                round((y - x) / wall, 3) for x, y in zip(self.a["centrals"], b["centrals"], strict=True)
-            ],
-            "edges": round(self._delta(self.a["edges"], b["edges"]) / wall, 3),
-            "broker": round((b["broker"] - self.a["broker"]) / wall, 3),
-            "postgres": round(pg / wall, 3),
-            "machine_busy": round((b["system"] - self.a["system"]) / wall, 3),
-            "machine_cores": os.cpu_count(),
-        }
-        cores["rest_of_chain"] = round(cores["edges"] + cores["broker"] + cores["postgres"], 3)
-        cores["machine_idle"] = round(max(0.0, (os.cpu_count() or 1) - cores["machine_busy"]), 3)
-        return cores
+    raise RuntimeError(f"{proc.args[3]} did not say {word}")
 
 
 class Database:
@@ -494,7 +171,7 @@ def run_once(
         for k in range(instances):
             centrals.append(
                 spawn(
-                    "--central-worker",
+                    "central",
                     "--db-url",
                     db.url,
                     "--port",
@@ -521,7 +198,7 @@ def run_once(
         for i in range(procs):
             edges.append(
                 spawn(
-                    "--edge-worker",
+                    "edge",
                     "--port",
                     str(port),
                     "--prefix",
@@ -664,134 +341,8 @@ def run_once(
         db.close()
 
 
-def scale_summary(rounds: list[dict]) -> dict | None:
-    """Events/s per instance count under one per-instance CPU budget, ratios against 1 instance."""
-    if not rounds:
-        return None
-    ones = [r for r in rounds if r["instances"] == 1]
-
-    def mean(xs: list[float]) -> float:
-        return sum(xs) / len(xs)
-
-    # the 1-instance reference: the mean over its rounds (ratios of single rounds are against that mean)
-    base = (
-        {
-            "events_per_s": mean([r["events_per_s"] for r in ones]),
-            "steady_events_per_s": mean([r["steady_events_per_s"] or 0 for r in ones]),
-            "per_instance_events_per_s": [mean([sum(x or 0 for x in r["per_instance_events_per_s"]) for r in ones])],
-        }
-        if ones
-        else None
-    )
-    rows = []
-    for r in rounds:
-        cpu = r["cpu_cores"]
-        rows.append(
-            {
-                "instances": r["instances"],
-                "events_per_s": r["events_per_s"],
-                "steady_events_per_s": r["steady_events_per_s"],
-                "ratio_vs_1": round(r["events_per_s"] / base["events_per_s"], 2) if base else None,
-                "sum_ratio_vs_1": (
-                    round(
-                        sum(x or 0 for x in r["per_instance_events_per_s"])
-                        / sum(x or 0 for x in base["per_instance_events_per_s"]),
-                        2,
-                    )
-                    if base and any(base["per_instance_events_per_s"])
-                    else None
-                ),
-                "steady_ratio_vs_1": (
-                    round(r["steady_events_per_s"] / base["steady_events_per_s"], 2)
-                    if base and r["steady_events_per_s"] and base["steady_events_per_s"]
-                    else None
-                ),
-                "split_messages": r["per_instance_stored"],
-                "per_instance_events_per_s": r["per_instance_events_per_s"],
-                "sum_of_instance_rates": round(sum(x or 0 for x in r["per_instance_events_per_s"]), 1),
-                "central_cores_per_instance": cpu["central_per_instance"],
-                "throttled_fraction": [t["throttled_fraction"] for t in r["throttled"]],
-                "edges_cores": cpu["edges"],
-                "broker_cores": cpu["broker"],
-                "postgres_cores": cpu["postgres"],
-                "machine_idle_cores": cpu["machine_idle"],
-                "edges_drained_s": r["edges_drained_s"],
-                "span_s": r["span_s"],
-                "events_per_central_core_s": round(r["events_per_s"] / sum(cpu["central_per_instance"]), 1),
-                "complete": r["events"] == r["expected"] and r["evidence_stored"] == r["expected"],
-            }
-        )
-    by_n = {}
-    for n in sorted({r["instances"] for r in rows}):
-        mine = [r for r in rows if r["instances"] == n]
-        ev = mean([r["events_per_s"] for r in mine])
-        by_n[n] = {
-            "rounds": len(mine),
-            "events_per_s": [r["events_per_s"] for r in mine],
-            "mean_events_per_s": round(ev, 1),
-            "ratio_vs_1": round(ev / base["events_per_s"], 2) if base else None,
-            "mean_central_cores_total": round(mean([sum(r["central_cores_per_instance"]) for r in mine]), 3),
-            "mean_events_per_central_core_s": round(mean([r["events_per_central_core_s"] for r in mine]), 1),
-            "max_machine_idle_cores": max(r["machine_idle_cores"] for r in mine),
-        }
-    return {"central_cpu_budget_cores": rounds[0]["central_cpu_budget"], "rows": rows, "by_instances": by_n}
-
-
-def print_scale(scale: dict, mode: str) -> None:
-    budget = scale["central_cpu_budget_cores"]
-    what = (
-        "backlog (edges filled the broker while central was paused; timed from resume)"
-        if mode == "backlog"
-        else "live saturation (edges publishing while central stores)"
-    )
-    print(f"\nscale-out, {what}, each central instance capped at {budget} cores (own cgroup, cfs quota):")
-    header = (
-        f"{'instances':>9} {'ev/s':>7} {'x vs 1':>6} {'steady':>7} {'x vs 1':>6} {'sum':>6} {'x vs 1':>6}  "
-        f"{'ev/s each':<18} {'central cores each':<18} {'throttled':<14} {'edges':>5} {'broker':>6} {'pg':>5} "
-        f"{'idle':>5} {'drained/span s':>14} {'ev/core-s':>9}  split"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in scale["rows"]:
-        print(
-            f"{r['instances']:>9} {r['events_per_s']:>7} {r['ratio_vs_1']!s:>6} {r['steady_events_per_s']!s:>7} "
-            f"{r['steady_ratio_vs_1']!s:>6} {r['sum_of_instance_rates']!s:>6} {r['sum_ratio_vs_1']!s:>6}  "
-            f"{' '.join(str(x) for x in r['per_instance_events_per_s']):<18} "
-            f"{' '.join(f'{c:.2f}' for c in r['central_cores_per_instance']):<18} "
-            f"{' '.join(f'{t:.0%}' if t is not None else '-' for t in r['throttled_fraction']):<14} "
-            f"{r['edges_cores']:>5.2f} {r['broker_cores']:>6.2f} {r['postgres_cores']:>5.2f} "
-            f"{r['machine_idle_cores']:>5.2f} {r['edges_drained_s']:>6.1f}/{r['span_s']!s:<7} "
-            f"{r['events_per_central_core_s']:>9}  {r['split_messages']}" + ("" if r["complete"] else "  INCOMPLETE")
-        )
-    print(
-        "(ev/s = events / span; steady = commits between the 10th and 90th percentile of commit times; sum = "
-        "sum of each instance's own rate, first to last commit; cores = CPU s / wall s over the round; idle = "
-        "machine cores not busy, other jobs included; drained = s until the broker had every event; span = "
-        "first publish (backlog: central resumed) to last commit. Live: drained << span means central was "
-        "the bottleneck; ev/core-s = events/s per core of CPU the central instances used)"
-    )
-    for n, a in scale["by_instances"].items():
-        print(
-            f"  {n} instance(s): mean {a['mean_events_per_s']} ev/s over {a['rounds']} round(s) {a['events_per_s']}, "
-            f"{a['ratio_vs_1']}x vs 1 instance, central CPU {a['mean_central_cores_total']} cores in all, "
-            f"{a['mean_events_per_central_core_s']} events per central core-second"
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--edge-worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--central-worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--prefix", help=argparse.SUPPRESS)
-    p.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--edges-here", type=int, default=1, help=argparse.SUPPRESS)
-    p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--spool-dir", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--db-url", help=argparse.SUPPRESS)
-    p.add_argument("--evidence-dir", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--client-id", help=argparse.SUPPRESS)
-    p.add_argument("--workflow-on", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--with-workflow",
         action="store_true",
@@ -841,10 +392,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "ingest.json")
     args = p.parse_args(argv)
-    if args.edge_worker:
-        return edge_worker(args)
-    if args.central_worker:
-        return central_worker(args)
 
     results = []
     load_before = os.getloadavg()
