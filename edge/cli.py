@@ -190,7 +190,6 @@ def _publisher(settings, camera_ids: list[str]):
             camera_ids=camera_ids,
             spool_path=settings.spool_path,
             spool_max_bytes=settings.spool_max_bytes,
-            bundle_evidence=settings.bundle_evidence,
             receipts=settings.receipts,
             receipt_timeout_s=settings.receipt_timeout_s,
             verify_central=settings.verify_central,

@@ -181,10 +181,6 @@ class EdgeSettings(BaseSettings):
         description="with a broker password, act only on commands and receipts that central signed with this "
                     "edge's key (central signs when it has DOORLINE_EDGE_ACCOUNTS)",
     )
-    bundle_evidence: bool = Field(
-        default=True,
-        description="send an event and its pictures as one message (central before 2026-12-02 cannot read it)",
-    )
     evidence_dir: Path | None = Field(default=None, description="also write evidence JPEGs here")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)

@@ -104,21 +104,20 @@ def test_missing_settings_file(tmp_path: Path) -> None:
         EdgeSettings.load(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("bundle", [True, False])
-def test_the_cli_publisher_bundles_evidence_as_configured(tmp_path: Path, monkeypatch, bundle: bool) -> None:
+@pytest.mark.parametrize("defaults", [True, False])
+def test_the_cli_publisher_follows_the_settings(tmp_path: Path, monkeypatch, defaults: bool) -> None:
     from edge.cli import _publisher
 
     monkeypatch.setenv("DOORLINE_EDGE_MQTT__USERNAME", "edge-1")
     monkeypatch.setenv("DOORLINE_EDGE_MQTT__PASSWORD", "edge-1-secret")
-    if not bundle:  # settings for a central from before 2026-12-02
-        monkeypatch.setenv("DOORLINE_EDGE_BUNDLE_EVIDENCE", "false")
+    if not defaults:
         monkeypatch.setenv("DOORLINE_EDGE_RECEIPTS", "false")
         monkeypatch.setenv("DOORLINE_EDGE_VERIFY_CENTRAL", "false")
     settings = EdgeSettings.load(spool_path=tmp_path / "spool")
     publisher = _publisher(settings, ["cam-1"])  # not started: no broker needed
     try:
-        assert publisher.bundle_evidence is bundle
-        assert publisher.receipts is bundle  # receipts are on by default, off in the second case
-        assert publisher.verify_central is bundle  # with a password, central's signature is checked by default
+        assert publisher.bundle_evidence  # an event and its pictures travel as one message
+        assert publisher.receipts is defaults  # receipts are on by default, off in the second case
+        assert publisher.verify_central is defaults  # with a password, central's signature is checked by default
     finally:
         publisher.spool.close()
