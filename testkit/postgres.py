@@ -74,6 +74,14 @@ class ThrowawayCluster:
             raise
         return self
 
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m fast|immediate|smart`: the server goes away under its clients (a fault test)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self) -> None:
+        """Start the stopped server again on the same port and data (crash recovery after `immediate`)."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")
+
     def remove(self) -> None:
         """Stop the server (if it runs) and delete the directory."""
         if (self.data / "postmaster.pid").exists():

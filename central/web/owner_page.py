@@ -141,7 +141,9 @@ def owner_login_verify(request: Request, session: SessionDep, settings: Settings
                        phone: Annotated[str, Form(max_length=50)],
                        code: Annotated[str, Form(max_length=12)]) -> Response:
     throttle = _login_throttle(request)
-    key = f"owner-code|{request.client.host if request.client else '?'}"
+    from central.api.throttle import client_of
+
+    key = f"owner-code|{client_of(request)}"
     throttle.check(key)
     shops = otp.verify(session, settings, phone, code)
     session.commit()

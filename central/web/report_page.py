@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from central.api.deps import SessionDep, StoreDep
-from central.api.throttle import LoginThrottle
+from central.api.throttle import LoginThrottle, client_of
 from central.domain import citizen_reports
 from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.notices.text import t
@@ -32,7 +32,7 @@ def _throttle(request: Request) -> LoginThrottle:
 
 
 def _client(request: Request) -> str:
-    return f"report|{request.client.host if request.client else '?'}"
+    return f"report|{client_of(request)}"
 
 
 def _form(request: Request, session: SessionDep, shop_id: str | None, error: str | None = None,
