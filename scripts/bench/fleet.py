@@ -112,7 +112,7 @@ def sim_worker(args: argparse.Namespace) -> int:
     def pump(timeout: float) -> None:
         for key, _ in sel.select(timeout):
             clients[key.data].loop_read()
-        for i, c in clients.items():
+        for c in clients.values():
             if c.want_write():
                 c.loop_write()
 
