@@ -26,7 +26,7 @@ def available() -> str | None:
     """None when the server can run here, else why not."""
     probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
              "from gi.repository import Gst; Gst.init(None); "
-             "assert all(Gst.ElementFactory.find(e) for e in ('multifilesrc', 'identity', 'rtpjpegpay'))")
+             "assert all(Gst.ElementFactory.find(e) for e in ('appsrc', 'rtpjpegpay'))")
     try:
         r = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -61,10 +61,14 @@ class RtspCamera:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20) -> RtspCamera:
+        first = cv2.imread(str(self.frames / "00000.jpg"))
+        if first is None:
+            raise FileNotFoundError(f"no {self.frames / '00000.jpg'}")
+        height, width = first.shape[:2]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 -- the child owns it
         self.proc = subprocess.Popen(
             [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--frames", str(self.frames),
-             "--fps", str(self.fps), "--path", self.path],
+             "--fps", str(self.fps), "--path", self.path, "--width", str(width), "--height", str(height)],
             stdout=subprocess.PIPE, stderr=out, text=True)
         if out is not subprocess.DEVNULL:
             out.close()

@@ -2,7 +2,7 @@
 gstreamer1.0-plugins-base and -good, python3-gi) serving a folder of JPEG frames, looped, as RTP/JPEG at a
 fixed rate. It runs under the system Python (python3-gi is not in the venv); testkit.rtsp starts it.
 
-    /usr/bin/python3 testkit/rtsp_server.py --port 8554 --frames DIR --fps 10 --path /cam
+    /usr/bin/python3 testkit/rtsp_server.py --port 8554 --frames DIR --fps 10 --path /cam --width 768 --height 576
 
 Prints `READY rtsp://127.0.0.1:<port><path>` once it listens; runs until SIGTERM."""
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 import gi
 
@@ -25,18 +26,38 @@ def main() -> int:
     p.add_argument("--frames", required=True, help="folder of %%05d.jpg frames")
     p.add_argument("--fps", type=int, default=10)
     p.add_argument("--path", default="/cam")
+    p.add_argument("--width", type=int, required=True)
+    p.add_argument("--height", type=int, required=True)
     args = p.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
+    frames = [f.read_bytes() for f in sorted(Path(args.frames).glob("*.jpg"))]
+    if not frames:
+        print(f"no JPEG frames in {args.frames}", file=sys.stderr, flush=True)
+        return 1
     factory = GstRtspServer.RTSPMediaFactory()
-    # is-live through `identity sync=true`: frames leave at the clip's own rate, as from a camera
+    # a live source: the frames leave at the clip's own rate, stamped as they go, like a camera's
     factory.set_launch(
-        f'( multifilesrc location="{args.frames}/%05d.jpg" loop=true '
-        f'caps="image/jpeg,framerate={args.fps}/1" ! identity sync=true ! rtpjpegpay name=pay0 pt=26 )'
+        "( appsrc name=src is-live=true do-timestamp=true format=time "
+        f'caps="image/jpeg,width={args.width},height={args.height},framerate={args.fps}/1" '
+        "! rtpjpegpay name=pay0 pt=26 )"
     )
     factory.set_shared(True)  # one pipeline for every client, like a camera
+    position = [0]
+
+    def configure(_factory, media) -> None:
+        src = media.get_element().get_by_name("src")
+
+        def push() -> bool:
+            data = frames[position[0] % len(frames)]
+            position[0] += 1
+            return src.emit("push-buffer", Gst.Buffer.new_wrapped(data)) == Gst.FlowReturn.OK
+
+        GLib.timeout_add(int(1000 / args.fps), push)
+
+    factory.connect("media-configure", configure)
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

@@ -87,7 +87,7 @@ def _metric(text: str, name: str) -> float:
 @pytest.mark.skipif(bool(os.environ.get(ENV_URL)), reason="stops its own PostgreSQL: needs initdb, not a shared server")
 def test_postgresql_stopped_twice_mid_stream_loses_and_doubles_nothing(broker, topic_prefix, make_edge,
                                                                         tmp_path) -> None:
-    cluster = ThrowawayCluster().start()
+    cluster = ThrowawayCluster(durable=True).start()  # fsync and synchronous commit on, as in production
     central = probe = None
     try:
         with fresh_database(cluster.url) as db_url:
@@ -132,8 +132,12 @@ def test_postgresql_stopped_twice_mid_stream_loses_and_doubles_nothing(broker, t
                 outages.append((mode, t_down, t_up, at_stop))
             producer.join(N / RATE + 30)
             assert not producer.is_alive()
-            wait_for(lambda: stored() >= N and edge.depth == 0, 90,
-                     f"all {N} events after the restarts (have {stored()}, edge spool {edge.depth})")
+            deadline = time.monotonic() + 90
+            while not (stored() >= N and edge.depth == 0):
+                assert time.monotonic() < deadline, (
+                    f"after 90 s: {stored()} of {N} events stored, edge spool {edge.depth}; central log:\n"
+                    + (tmp_path / "central.log").read_text()[-2000:])
+                time.sleep(0.2)
             time.sleep(1.0)  # would a late duplicate still arrive?
             probe.stopped.set()
             probe.join(5)
@@ -143,6 +147,9 @@ def test_postgresql_stopped_twice_mid_stream_loses_and_doubles_nothing(broker, t
             events, phases, distinct = count(f, Event), count(f, EventPhaseRecord), distinct_events(f)
             pictures = count(f, Evidence, Evidence.stored.is_(True))
             engine.dispose()
+            alive_to_the_end = central.poll() is None
+            central.terminate()  # before the database is dropped under it
+            central.wait(30)
     finally:
         if probe is not None:
             probe.stopped.set()
@@ -150,7 +157,7 @@ def test_postgresql_stopped_twice_mid_stream_loses_and_doubles_nothing(broker, t
             central.terminate()
             central.wait(20)
         cluster.remove()
-    assert central.returncode == 0, (tmp_path / "central.log").read_text()[-3000:]
+    assert alive_to_the_end, (tmp_path / "central.log").read_text()[-3000:]
     assert phases == N and events == N and distinct == N, (phases, events, distinct)
     assert pictures == N // 10
     figures: dict[str, object] = {}
