@@ -122,9 +122,9 @@ def test_postgresql_stopped_twice_mid_stream_loses_and_doubles_nothing(broker, t
             outages = []
             for mode, after in (("fast", 100), ("immediate", 400)):
                 wait_for(lambda a=after: stored() >= a, 60, f"{after} events stored before the {mode} stop")
+                at_stop = stored()
                 t_down = time.monotonic()
                 cluster.stop(mode)
-                at_stop = stored()
                 time.sleep(OUTAGE_S)
                 assert central.poll() is None, (tmp_path / "central.log").read_text()[-3000:]
                 cluster.restart()
