@@ -51,8 +51,14 @@ def camera_frames(data_dir: Path, tmp_path_factory) -> Path:
     return d / "frames"
 
 
+def _state(status: StatusMessage) -> str:
+    """cam-1's source state in a heartbeat (`source_state` reads `cam-1=live`)."""
+    return dict(part.split("=", 1) for part in status.source_state.split(", ") if "=" in part).get("cam-1", "")
+
+
 def _attempt(status: StatusMessage) -> int:
-    m = re.search(r"attempt (\d+)", status.source_state)
+    """The reconnect attempt the heartbeat's detail names (`cam-1: reconnecting, attempt 3: …`), else 0."""
+    m = re.search(r"attempt (\d+)", status.detail)
     return int(m.group(1)) if m else 0
 
 
@@ -88,7 +94,7 @@ def test_an_rtsp_camera_stopped_for_10s_and_restarted(camera_frames, models_dir,
 
     try:
         try:
-            wait_for(lambda: any(m.source_state == "live" for _, m in statuses()), 60, "the camera live")
+            wait_for(lambda: any(_state(m) == "live" for _, m in statuses()), 60, "the camera live")
             # the first time round the clip: the bag is set down (6 s) and taken away (13 s)
             wait_for(lambda: {"start", "end"} <= set(phases()), 60, "an episode before the outage")
         except AssertionError as exc:
@@ -100,13 +106,13 @@ def test_an_rtsp_camera_stopped_for_10s_and_restarted(camera_frames, models_dir,
         t_up = time.monotonic()
         camera.start()
         try:
-            wait_for(lambda: any(m.source_state == "live" for _, m in statuses(since=t_up)), 40,
+            wait_for(lambda: any(_state(m) == "live" for _, m in statuses(since=t_up)), 40,
                      "the camera live again")
             # the restarted server plays the clip from its start: the bag comes again, a second episode
             wait_for(lambda: phases().count("end") >= 2, 60, "an episode after the outage")
         except AssertionError as exc:
             raise AssertionError(f"{exc}; edge log:\n{log()}") from None
-        t_live = next(t for t, m in statuses(since=t_up) if m.source_state == "live")
+        t_live = next(t for t, m in statuses(since=t_up) if _state(m) == "live")
         assert edge.poll() is None, log()
     finally:
         stop_process(edge, timeout=40)  # SIGTERM: the edge ends its episodes and drains its spool
@@ -115,15 +121,16 @@ def test_an_rtsp_camera_stopped_for_10s_and_restarted(camera_frames, models_dir,
     observer.close()
     assert edge.returncode == 0, log()
     down = statuses(t_down, t_up)
-    states = [m.source_state for _, m in down]
+    states = [_state(m) for _, m in down]
     # reported: the stall or the lost stream shows in the heartbeat while the camera is away
-    assert any(s.startswith(("stalled", "reconnecting")) for s in states), states
+    assert any(s in ("stalled", "reconnecting") for s in states), states
+    assert any(m.state == "degraded" for _, m in down), [m.state for _, m in down]
     assert not any(s == "live" for s in states[2:]), states  # (a heartbeat already on its way may say live)
     # heartbeats went on: one a second, allowing for a slow machine
     assert len(down) >= OUTAGE_S / 2, f"{len(down)} heartbeats in {OUTAGE_S:g} s"
     # reconnected with backoff: attempts came at growing intervals (0.5, 1, 2, 4, 4 s), not one every 0.5 s
     attempts = max((_attempt(m) for _, m in down), default=0)
-    assert 2 <= attempts <= 7, (attempts, states)
+    assert 2 <= attempts <= 7, (attempts, [m.detail for _, m in down])
     sent = {m.message_id for _, m in observer.of(EventMessage)}
     with f() as s:
         stored = set(s.scalars(select(EventPhaseRecord.message_id)))
