@@ -12,13 +12,14 @@ edge has), sends a retained QoS 1 status (heartbeat) per camera every `--status-
 (each with a `--evidence-kb` picture in front, as a separate message) at random times, at the rate the
 schedule gives. No spool, no detector: what is measured is the broker, central and PostgreSQL.
 
-Schedule (rates are the whole fleet's events per second, `--base` = 1x): a steady phase at 1x, a burst at 10x,
-1x again (does the backlog drain, does latency come back), then the ramp `--ramp` (multiples of 1x) with
-`--step-s` seconds per step. Per phase: events offered and stored (by the time they were sent), their
-latency (central's commit stamp − the edge's `sent_at`, one clock), statuses applied, and the CPU (% of one
-core) and memory (RSS) of central, Mosquitto, PostgreSQL (all its processes) and the simulators. A phase is
-saturated when it stores less than 95 % of what it was offered within the phase or its p99 exceeds
-`--p99-limit-s`; the first saturated ramp step is where the fleet saturates this machine.
+Schedule (rates are the whole fleet's events per second, `--base` = 1x): a steady phase at 1x, the ramp
+`--ramp` (multiples of 1x, `--step-s` seconds each), a burst at 10x, then 1x again (does the backlog drain,
+does latency come back). Per phase: events sent in it, events committed in it (`stored/s`), the latency of
+the events sent in it (central's commit stamp − the edge's `sent_at`, one clock), statuses applied per
+second, and the CPU (% of one core) and peak memory (RSS) of central, Mosquitto, PostgreSQL (all its
+processes) and the simulators. A phase is saturated when the p99 of its events exceeds `--p99-limit-s`
+(past saturation the queue grows as long as the phase lasts); the first saturated ramp step (or the burst)
+is where the fleet saturates this machine.
 
 Prints a table, writes JSON (default var/bench/fleet.json).
 """
@@ -64,6 +65,13 @@ def _rate_at(schedule: Schedule, t: float) -> float:
     return 0.0
 
 
+def _phase_index(schedule: Schedule, t: float) -> int:
+    for k, (_name, start, end, _rate) in enumerate(_phases(schedule)):
+        if start <= t < end:
+            return k
+    return len(schedule) - 1
+
+
 def _phases(schedule: Schedule) -> list[tuple[str, float, float, float]]:
     """(name, start s, end s, rate) of each phase."""
     out, t = [], 0.0
@@ -90,6 +98,7 @@ def sim_worker(args: argparse.Namespace) -> int:
     clients: dict[int, mqtt.Client] = {}
     acked = [0]
     published = {"events": 0, "evidence": 0, "statuses": 0}
+    per_phase = [0] * len(schedule)  # events sent in each phase
     connected: set[int] = set()
 
     def cam(i: int) -> str:
@@ -158,6 +167,7 @@ def sim_worker(args: argparse.Namespace) -> int:
                                    boxes=[[1.0, 2.0, 30.0, 40.0]], evidence=refs)
                 clients[i].publish(topics.topic(SITE, cam(i), "event", args.prefix), encode(msg), qos=1)
                 published["events"] += 1
+                per_phase[_phase_index(schedule, time.time() - start)] += 1
             # the next event at the rate of the moment (a phase at rate 0 is stepped over)
             next_event += rng.expovariate(rate) if rate > 0 else 0.05
         pump(0.002)
@@ -165,13 +175,14 @@ def sim_worker(args: argparse.Namespace) -> int:
             for c in clients.values():
                 c.loop_misc()
             last_misc = now
-    end = time.time() + args.drain_s  # wait for the broker's PUBACKs of what was sent
+    end = time.time() + 60  # wait for the broker's PUBACKs of what was sent
     while acked[0] < sum(published.values()) and time.time() < end:
         pump(0.05)
     for c in clients.values():
         c.disconnect()
         c.loop_write()
-    print("STATS " + json.dumps({**published, "acked": acked[0], "connected": len(connected)}), flush=True)
+    print("STATS " + json.dumps({**published, "per_phase": per_phase, "acked": acked[0],
+                                 "connected": len(connected)}), flush=True)
     return 0
 
 
@@ -277,9 +288,9 @@ def _metric(base: str, name: str) -> float:
 
 def build_schedule(args: argparse.Namespace) -> Schedule:
     b = args.base
-    sched = [("steady 1x", args.steady_s, b), ("burst 10x", args.burst_s, 10 * b), ("after 1x", args.steady_s, b)]
+    sched = [("steady 1x", args.steady_s, b)]
     sched += [(f"ramp {m:g}x", args.step_s, m * b) for m in args.ramp]
-    return sched
+    return sched + [("burst 10x", args.burst_s, 10 * b), ("after 1x", args.steady_s, b)]
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -360,17 +371,20 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"  {name}: done", flush=True)
             stats = []
             for s in sims:
-                out, _ = s.communicate(timeout=args.drain_s + 60)
+                out, _ = s.communicate(timeout=120)
                 stats += [json.loads(line[6:]) for line in out.splitlines() if line.startswith("STATS ")]
             sent = sum(s["events"] for s in stats)
             engine = create_engine(db_url)
-            deadline = time.time() + args.drain_s
+            # central may be far behind after a burst: wait while it makes progress (up to --drain-s)
+            deadline, last_n, last_progress = time.time() + args.drain_s, -1, time.time()
             with engine.connect() as conn:
-                while time.time() < deadline:
+                while time.time() < deadline and time.time() - last_progress < 60:
                     n = conn.scalar(select(func.count()).select_from(EventPhaseRecord))
                     if n >= sent:
                         break
-                    time.sleep(0.5)
+                    if n != last_n:
+                        last_n, last_progress = n, time.time()
+                    time.sleep(1.0)
                 drained_at = time.time()
                 rows = conn.execute(select(EventPhaseRecord.sent_at, EventPhaseRecord.received_at)).all()
                 distinct = conn.scalar(select(func.count(func.distinct(EventPhaseRecord.event_id))))
@@ -388,10 +402,11 @@ def run(args: argparse.Namespace) -> dict:
     sent_at = np.array([r[0] for r in rows]) - start_at
     committed = np.array([r[1].timestamp() for r in rows]) - start_at
     lat = committed - sent_at
-    for r, (_, a, b, _) in zip(results, phases, strict=True):
+    for k, (r, (_, a, b, _)) in enumerate(zip(results, phases, strict=True)):
         mine = (sent_at >= a) & (sent_at < b)
         lat_p = lat[mine]
-        r["events_sent"] = int(mine.sum())
+        r["events_sent"] = sum(s["per_phase"][k] for s in stats)
+        r["events_sent_stored"] = int(mine.sum())
         r["events_stored_in_phase"] = int(((committed >= a) & (committed < b)).sum())
         r["stored_rate"] = round(r["events_stored_in_phase"] / (b - a), 1)
         r["p50_s"] = round(float(np.percentile(lat_p, 50)), 3) if len(lat_p) else None
@@ -399,8 +414,8 @@ def run(args: argparse.Namespace) -> dict:
         r["max_s"] = round(float(lat_p.max()), 3) if len(lat_p) else None
         offered = r["events_sent"] / (b - a)
         r["offered_measured_rate"] = round(offered, 1)
-        r["saturated"] = bool(r["events_stored_in_phase"] < 0.95 * r["events_sent"]
-                              or (r["p99_s"] is not None and r["p99_s"] > args.p99_limit_s))
+        # past saturation the queue grows for as long as the phase lasts: the p99 runs away
+        r["saturated"] = bool(r["p99_s"] is not None and r["p99_s"] > args.p99_limit_s)
     last_commit = float(committed.max()) if len(committed) else 0.0
     saturates = next((r for r in results if r["phase"].startswith(("burst", "ramp")) and r["saturated"]), None)
     return {
@@ -412,7 +427,8 @@ def run(args: argparse.Namespace) -> dict:
         "saturates_at": (None if saturates is None else
                          {"phase": saturates["phase"], "offered_rate": saturates["offered_measured_rate"],
                           "stored_rate": saturates["stored_rate"], "p99_s": saturates["p99_s"]}),
-        "sim_stats": stats, "drained": drained_at - start_at <= total_s + args.drain_s,
+        "sim_stats": stats, "drained": len(rows) >= sent,
+        "waited_for_central_s": round(drained_at - start_at - total_s, 1),
         "host": {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "python": platform.python_version()},
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -447,6 +463,9 @@ def print_table(r: dict) -> None:
             f"{u['mosquitto']['cpu_pct']}/{u['mosquitto']['rss_mb_peak']}",
             f"{u['postgresql']['cpu_pct']}/{u['postgresql']['rss_mb_peak']}", u["simulated edges"]["cpu_pct"],
             "yes" if p["saturated"] else "no")))
+    if not r["drained"]:
+        print(f"central had not stored everything {r['waited_for_central_s']} s after the schedule (no progress for "
+              "60 s or --drain-s): 'lost' counts what it had not stored by then")
     print(f"sent {r['events_sent']}, stored {r['events_stored']} ({r['events_distinct']} distinct): lost {r['lost']}, "
           f"doubled {r['doubled']}, dead letters {r['dead_letters']}; backlog gone "
           f"{r['backlog_drained_s_after_end']} s after the schedule; saturates at {r['saturates_at']}")
@@ -462,11 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steady-s", type=float, default=20.0)
     p.add_argument("--burst-s", type=float, default=15.0)
     p.add_argument("--step-s", type=float, default=15.0)
-    p.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",") if x], default=[15.0, 20.0, 30.0])
+    p.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",") if x], default=[2.0, 3.0, 5.0])
     p.add_argument("--short", action="store_true", help="steady 10 s, burst 10 s, after 10 s, no ramp")
     p.add_argument("--p99-limit-s", type=float, default=5.0)
     p.add_argument("--connect-s", type=float, default=20.0, help="time the simulators get to connect")
-    p.add_argument("--drain-s", type=float, default=120.0)
+    p.add_argument("--drain-s", type=float, default=600.0, help="longest wait for central after the schedule")
     p.add_argument("--workdir", default=str(REPO / "var" / "bench" / "fleet"))
     p.add_argument("--json", default=str(REPO / "var" / "bench" / "fleet.json"))
     # simulator process
