@@ -32,7 +32,9 @@ def test_a_fleet_of_1000_edges_loses_and_doubles_nothing(tmp_path: Path) -> None
     assert all(p["statuses_per_s"] > 0 for p in r["phases"])  # the heartbeats were applied all along
     assert run.returncode == 0, run.stdout[-2000:]
     figures = {"edges": r["edges"], "events": r["events_sent"], "lost": r["lost"], "doubled": r["doubled"],
-               "backlog_gone_after_s": r["backlog_drained_s_after_end"]}
+               "backlog_gone_after_s": r["backlog_drained_s_after_end"],
+               "peak_stored_per_s_over_10s": r["peak_stored_rate_10s"],
+               "load_avg_1min": round(r["host"]["load_avg"][0], 1)}
     for p in r["phases"]:
         key = p["phase"].split()[0]
         u = p["use"]
