@@ -1,7 +1,7 @@
 """Issue 15's smaller findings on the HTTP side: a weak secret key refuses to serve, logout revokes, argon2
 runs a bounded number at once, /metrics needs a token, viewers see no edge credentials, `Origin: null` is
-refused on cookie writes, every reply carries the browser protections, and cookies are Secure behind a
-trusted TLS proxy."""
+refused on cookie writes, every reply carries the browser protections, cookies are Secure behind a trusted
+TLS proxy, and the login throttle keys on the client a trusted proxy forwards."""
 
 from __future__ import annotations
 
