@@ -56,7 +56,9 @@ i18n:
 	@.venv/bin/python -m central.i18n.check
 
 # faults and attacks (issue 15): poison payloads, dead threads, spool on small disks, broker/central/edge kills,
-# hypothesis fuzzing with many more examples, the long runs; RELIABILITY.md is rendered from what they measured
+# PostgreSQL stopped, an RTSP camera stopped, 1,000 simulated edges, hypothesis and schemathesis fuzzing with
+# many more examples, the role matrix, the long runs; RELIABILITY.md is rendered from what they measured
+# (about 25 min on a quiet 2-core machine)
 RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py tests/transport/test_spool_disk.py \
 	tests/transport/test_clock_skew.py tests/transport/test_evidence_disk_full.py \
 	tests/transport/test_reliability_long.py tests/transport/test_resilience.py tests/transport/test_resilience_more.py \
@@ -64,7 +66,9 @@ RELIABILITY_TESTS = tests/transport/test_poison.py tests/transport/test_fuzz.py 
 	tests/transport/test_ingest.py::test_prepare_stage_writes_evidence_once_and_the_writer_retries_what_it_could_not \
 	tests/edge/test_cli.py::test_a_full_disk_for_local_files_does_not_stop_the_run_or_the_messages \
 	tests/edge/test_sources.py::test_mjpeg_stream_that_stalls_is_reported_and_reconnected \
-	tests/central/api/test_api_fuzz.py
+	tests/central/api/test_api_fuzz.py tests/central/api/test_hostile_inputs.py tests/central/api/test_role_matrix.py \
+	tests/central/api/test_hardening.py tests/transport/test_postgres_restart.py tests/transport/test_rtsp_restart.py \
+	tests/transport/test_fleet.py
 reliability:
 	@bash scripts/setup.sh --test
 	@rm -rf var/reliability && mkdir -p var/reliability

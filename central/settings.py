@@ -91,7 +91,8 @@ class CentralSettings(BaseSettings):
     token_ttl_s: int = Field(default=8 * 3600, ge=60)
     trusted_proxies: list[str] = Field(default_factory=list,
                                        description="addresses or networks of reverse proxies whose "
-                                                   "X-Forwarded-Proto is believed (Secure cookies behind TLS)")
+                                                   "X-Forwarded-Proto and X-Forwarded-For are believed (Secure "
+                                                   "cookies behind TLS; login limits per real client)")
     metrics_token: str | None = Field(default=None, min_length=16,
                                       description="bearer token a Prometheus scraper sends to /metrics "
                                                   "(operator tokens work too; anonymous scrapes get 401)")

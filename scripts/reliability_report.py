@@ -148,30 +148,64 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("tests/edge/test_cli.py::test_a_full_disk_for_local_files",)),
     Scenario("Video stream stopped and restarted",
              "an MJPEG stream over HTTP on loopback that stalls, then comes back",
-             "reported and reconnected (RTSP itself: not yet)",
+             "reported and reconnected",
              ("tests/edge/test_sources.py::test_mjpeg_stream_that_stalls",)),
-    Scenario("PostgreSQL restart", "", "",
-             not_yet="the tests share one PostgreSQL server; restarting it would break the other runs. Needs a "
-                     "private PostgreSQL instance per test (initdb/pg_ctl), not done"),
+    Scenario("PostgreSQL restart (long)",
+             "`doorline-central serve` on a private PostgreSQL cluster, 900 events (a picture with every 10th) at "
+             "20/s from an edge; PostgreSQL stopped mid-stream for 12 s with `pg_ctl stop -m fast`, started, then "
+             "again with `-m immediate` (crash recovery), started",
+             "900 stored once, pictures complete, no dead letter; `/healthz` answers 503 while the database is "
+             "down and 200 again after; the central process lives through it",
+             (T + "test_postgres_restart.py::",), ("postgres-restart",)),
     Scenario("Edge clock 10 min off",
              "events and statuses from an edge clock 10 min ahead and 10 min behind, each event sent twice; then "
              "the clock put right",
              "3 events stored once each; the status after the correction is applied at once (it used to be "
              "ignored as older for 10 min); a genuinely older status is still ignored",
              (T + "test_clock_skew.py::",), ("edge-clock-10min",)),
-    Scenario("RTSP source stopped and restarted", "", "",
-             not_yet="no RTSP server on loopback in the tests; the MJPEG-over-HTTP row above is the nearest"),
+    Scenario("RTSP source stopped and restarted (long)",
+             "GStreamer's RTSP server on loopback serving the bag clip (real footage, 10 fps RTP/JPEG) to a real "
+             "`doorline-edge run` with the real detector; the server stopped for 10 s after an episode, then "
+             "started again",
+             "the heartbeat says stalled/reconnecting while it is away and goes on every second; reconnects with "
+             "backoff (attempts at 0.5, 1, 2, 4 s, not every 0.5 s); live again; the next episode is detected; "
+             "every event the edge sent is stored once, every episode ended",
+             (T + "test_rtsp_restart.py::",), ("rtsp-restart",)),
     Scenario("Evidence disk full on a small tmpfs at central",
              "central's evidence store on a real 1 MiB tmpfs, 10 events with ~200 KB pictures; then the file system "
              "given room (remount to 8 MiB)",
              "nothing acked that is not stored (the writer retries, the broker keeps the rest); then all 10 stored "
              "once with their pictures, no dead letter",
              (T + "test_evidence_disk_full.py::",), ("central-evidence-disk-full",)),
-    Scenario("1,000-edge simulated fleet", "", "",
-             not_yet="BENCHMARKS.md has 8 simulated edges at 300 events/s; heartbeats and events from 1,000 edges "
-                     "with 10x bursts (CPU, memory, p99 where it saturates) are not measured"),
-    Scenario("HTTP API fuzzing (schemathesis) and the role x endpoint matrix", "", "",
-             not_yet="another helper's part of issue 15 (items 2, 3, 5); its tests are not in this suite yet"),
+    Scenario("1,000-edge simulated fleet (long)",
+             "`scripts/bench/fleet.py --short`: 1,000 simulated edges, each its own MQTT connection with a last "
+             "will, a retained heartbeat every 10 s, events with an 8 KB picture at 20/s for the fleet, a 10x "
+             "burst (200/s), then 20/s again; real Mosquitto, `doorline-central serve`, PostgreSQL",
+             "every edge connected; every event stored once (none lost, none doubled), no dead letter; CPU, "
+             "memory and p99 latency per phase (BENCHMARKS.md has the full run with its ramp to saturation)",
+             (T + "test_fleet.py::",), ("fleet-1000",)),
+    Scenario("HTTP API fuzzing (schemathesis)",
+             "every operation of the OpenAPI schema: 60 valid and 60 invalid requests (random) as an admin, on "
+             "SQLite and PostgreSQL; the ordinary suite runs 3 + 3 fixed ones",
+             "no 500; every JSON reply strict JSON (no NaN, valid UTF-8); a route that raises is caught",
+             ("tests/central/api/test_api_fuzz.py::",)),
+    Scenario("Hostile REST inputs",
+             "offsets and ids >= 2^63, page 10^30, year-9999 dates, NaN/Infinity, lone surrogates and NUL in JSON "
+             "bodies, a GeoJSON import nested 100,000 deep, malformed polygons",
+             "422 or 400 with a message that does not echo the input, never 500",
+             ("tests/central/api/test_hostile_inputs.py::",)),
+    Scenario("Role x endpoint matrix",
+             "every route of the app (API and console) for anonymous, edge, viewer, officer, reviewer and admin",
+             "each cell answers exactly as EXPECTED says; a route without an entry fails; the matrix can fail",
+             ("tests/central/api/test_role_matrix.py::",)),
+    Scenario("Secrets, sessions and browser protections",
+             "the default or a weak secret key, logout, 40 concurrent logins, /metrics anonymous, viewers on the "
+             "edge page, `Origin: null`, forwarded scheme and address from trusted and untrusted proxies, guessed "
+             "passwords behind a proxy",
+             "refused to serve; token revoked; argon2 bounded; 401; no credentials; refused; CSP and frame headers "
+             "on every reply; Secure cookies and the login throttle only believe a trusted proxy, which keys the "
+             "throttle on the forwarded client",
+             ("tests/central/api/test_hardening.py::",)),
 )
 
 

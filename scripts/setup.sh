@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Doorline needs on this machine, and says what it does.
 #   scripts/setup.sh          venv + package + Mosquitto (enough for the demo)
-#   scripts/setup.sh --test   also Chromium (browser tests) and PostgreSQL's binaries (the tests run their own)
+#   scripts/setup.sh --test   also Chromium (browser tests), PostgreSQL's binaries (the tests run their own) and
+#                             GStreamer's RTSP server (a camera on loopback for a fault test)
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,13 @@ PY
     fi
     say "postgresql: the tests start a throwaway cluster of their own ($(.venv/bin/python -c \
       'from testkit.postgres import bin_dir; print(bin_dir())'))"
+  fi
+  # 5. An RTSP camera on loopback for the camera-restart fault test: GStreamer's gst-rtsp-server, run by the
+  #    system Python through python3-gi (testkit/rtsp.py). Only packages; nothing is started here.
+  if ! .venv/bin/python -c 'import sys; from testkit.rtsp import available; sys.exit(1 if available() else 0)' \
+      2>/dev/null; then
+    apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      || say "no gst-rtsp-server: the RTSP restart test (make reliability) cannot run"
   fi
 fi
 say "done"

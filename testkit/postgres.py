@@ -44,10 +44,10 @@ class ThrowawayCluster:
     """A private PostgreSQL cluster in a temporary directory; `url` is its admin database."""
 
     def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
-        """`durable`: keep the server's default fsync and synchronous commit (benchmarks), not the tests' fast
-        settings."""
-        self.durable = durable
+        """`durable`: keep PostgreSQL's own fsync and synchronous commit (a test that crashes the server must
+        not lose what it was told is committed); else skip the flushes for speed."""
         self.port = port or free_port()
+        self.durable = durable
         self.bin = bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="doorline-pg-"))
         self.data = self.dir / "data"
@@ -69,14 +69,22 @@ class ThrowawayCluster:
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--locale=C", "--no-sync")
             with open(self.data / "postgresql.conf", "a") as conf:
-                fast = "listen_addresses = '127.0.0.1'\n" if self.durable else _SETTINGS
-                conf.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n{fast}")
+                settings = "listen_addresses = '127.0.0.1'\n" if self.durable else _SETTINGS
+                conf.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n{settings}")
             self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60",
                       "start")
         except BaseException:
             self.remove()
             raise
         return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m fast|immediate|smart`: the server goes away under its clients (a fault test)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self) -> None:
+        """Start the stopped server again on the same port and data (crash recovery after `immediate`)."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")
 
     def remove(self) -> None:
         """Stop the server (if it runs) and delete the directory."""
@@ -108,7 +116,8 @@ def fresh_database(admin: str, prefix: str = "doorline_t", options: str = "") ->
     template (`options` such as `TEMPLATE name STRATEGY FILE_COPY`, or a collation, follow CREATE DATABASE)."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(admin, isolation_level="AUTOCOMMIT")
+    # pre-ping: a test may have restarted the server since the database was made
+    engine = sqlalchemy.create_engine(admin, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with engine.connect() as conn:

@@ -6,6 +6,9 @@
 - `request_is_https`: true when the request itself is https, or when it comes from one of
   `settings.trusted_proxies` (addresses or networks) that says `X-Forwarded-Proto: https`. Other clients'
   forwarded headers are ignored: anyone can send them.
+- `client_address`: the client's address for per-client limits (login throttle, owner codes, citizen reports).
+  Behind a trusted proxy it is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (what
+  our own proxy saw), never the left-most one a client can write; from anyone else the header is ignored.
 """
 
 from __future__ import annotations
@@ -82,3 +85,27 @@ def request_is_https(request: Request, proxies: list[str] | tuple[str, ...]) -> 
         return False
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return forwarded == "https"
+
+
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool | None:
+    """Whether `address` is one of `proxies`; None when it is not an IP address at all."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return any(ip in net for net in _networks(proxies))
+
+
+def client_address(request: Request, proxies: list[str] | tuple[str, ...]) -> str:
+    """The address a per-client limit should key on (see the module docstring)."""
+    peer = request.client.host if request.client else "?"
+    if not from_trusted_proxy(request, proxies):
+        return peer
+    chain = [part.strip() for header in request.headers.getlist("x-forwarded-for") for part in header.split(",")]
+    for hop in reversed([h for h in chain if h]):
+        trusted = _trusted(hop, tuple(proxies))
+        if trusted is None:
+            return peer  # a garbled entry our proxy chain vouches for: key on the proxy rather than guess
+        if not trusted:
+            return str(ipaddress.ip_address(hop))
+    return peer  # no header, or every hop a proxy of ours: the request started at the proxy

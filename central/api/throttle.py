@@ -1,5 +1,8 @@
 """Slows password guessing: after `max_failures` wrong logins for one (name, client address) inside
-`window_s`, further attempts get 429 until the window has passed. In memory, per process."""
+`window_s`, further attempts get 429 until the window has passed. In memory, per process. Behind a reverse
+proxy listed in `settings.trusted_proxies` the client address is the one the proxy forwarded
+(`central.api.security.client_address`), so one guesser cannot lock out everyone behind the proxy and cannot
+dodge the limit by writing its own X-Forwarded-For."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import time
 from collections import deque
 
 from fastapi import HTTPException, Request, status
+
+from central.api.security import client_address
 
 
 class LoginThrottle:
@@ -20,8 +25,7 @@ class LoginThrottle:
 
     @staticmethod
     def key(request: Request, name: str) -> str:
-        host = request.client.host if request.client else "?"
-        return f"{name.strip().lower()}|{host}"
+        return f"{name.strip().lower()}|{client_of(request)}"
 
     def _recent(self, key: str, now: float) -> deque[float]:
         q = self._failures.get(key, deque())
@@ -52,6 +56,12 @@ class LoginThrottle:
     def succeeded(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+def client_of(request: Request) -> str:
+    """The client's address, through the app's trusted proxies (none configured: the peer's address)."""
+    settings = getattr(getattr(getattr(request, "app", None), "state", None), "settings", None)
+    return client_address(request, tuple(getattr(settings, "trusted_proxies", None) or ()))
 
 
 def get_throttle(request: Request) -> LoginThrottle:

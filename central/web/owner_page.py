@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from central.api.deps import SessionDep, SettingsDep, StoreDep
 from central.api.evidence_response import SHA256_RE, evidence_response
+from central.api.throttle import client_of
 from central.domain.clock import as_utc, to_local
 from central.domain.errors import DomainError
 from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
@@ -141,7 +142,7 @@ def owner_login_verify(request: Request, session: SessionDep, settings: Settings
                        phone: Annotated[str, Form(max_length=50)],
                        code: Annotated[str, Form(max_length=12)]) -> Response:
     throttle = _login_throttle(request)
-    key = f"owner-code|{request.client.host if request.client else '?'}"
+    key = f"owner-code|{client_of(request)}"
     throttle.check(key)
     shops = otp.verify(session, settings, phone, code)
     session.commit()

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from central.api.deps import SessionDep, SettingsDep, StoreDep
+from central.api.throttle import client_of
 from central.domain import citizen_reports, report_limits, videos
 from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.evidence_store import EvidenceStore
@@ -56,7 +57,7 @@ async def report_submit(request: Request, session: SessionDep, store: StoreDep, 
                         contact: Annotated[str, Form(max_length=200)] = "",
                         lat: Annotated[float | None, Form()] = None,
                         lon: Annotated[float | None, Form()] = None) -> Response:
-    key = report_limits.client_key(settings.secret_key, request.client.host if request.client else "?")
+    key = report_limits.client_key(settings.secret_key, client_of(request))
     try:  # one place in this client's hourly allowance, shared with every instance; given back if refused
         window = report_limits.take(session, key)
     except report_limits.TooManyReports as exc:

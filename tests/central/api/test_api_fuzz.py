@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from schemathesis.generation.modes import GenerationMode
 
 from central.app import create_app
 from central.settings import CentralSettings
+from testkit.postgres import fresh_database
 
 from .conftest import Env, detected_case, open_env
 
@@ -45,33 +47,13 @@ def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def long_env(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """The long run on both back-ends: PostgreSQL refuses what SQLite stores (NUL characters, say)."""
     tmp = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp / 'doorline.db'}", None
-    else:
-        import sqlalchemy
-
-        from tests.conftest import PG_ADMIN_URL
-
-        admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = f"doorline_fuzz_{secrets.token_hex(6)}"
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
-    try:
+    with ExitStack() as stack:
+        url = f"sqlite:///{tmp / 'doorline.db'}"
+        if request.param == "postgresql":  # a fresh database on the run's PostgreSQL, dropped afterwards
+            url = stack.enter_context(fresh_database(request.getfixturevalue("pg_admin_url"), prefix="doorline_fuzz"))
         for env in open_env(tmp, url):
             detected_case(env, "s1")
             yield env
-    finally:
-        if drop is not None:
-            drop()
 
 
 def _operation_labels() -> list[str]:

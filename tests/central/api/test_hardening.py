@@ -1,7 +1,7 @@
 """Issue 15's smaller findings on the HTTP side: a weak secret key refuses to serve, logout revokes, argon2
 runs a bounded number at once, /metrics needs a token, viewers see no edge credentials, `Origin: null` is
-refused on cookie writes, every reply carries the browser protections, and cookies are Secure behind a
-trusted TLS proxy."""
+refused on cookie writes, every reply carries the browser protections, cookies are Secure behind a trusted
+TLS proxy, and the login throttle keys on the client a trusted proxy forwards."""
 
 from __future__ import annotations
 
@@ -232,6 +232,55 @@ def test_cookie_is_secure_only_behind_a_trusted_tls_proxy(tmp_path: Path) -> Non
         assert "secure" not in cookie_line("10.1.2.3", {"X-Forwarded-Proto": "http"}).split("; ")
         assert "secure" not in cookie_line("192.0.2.9", https).split("; ")  # anyone can send the header
         assert "httponly" in cookie_line("10.1.2.3", https)
+
+
+def test_the_login_throttle_keys_on_the_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    """Behind the proxy every request comes from the proxy's address: keyed on that, one guesser locked out
+    everyone. The throttle keys on the address the trusted proxy forwarded (the right-most X-Forwarded-For
+    entry that is not a proxy of ours); a client's own X-Forwarded-For is ignored unless a proxy vouches."""
+    for env in open_env(tmp_path, f"sqlite:///{tmp_path / 't.db'}", trusted_proxies=["10.1.0.0/16"]):
+        env.client.app.state.login_throttle.max_failures = 3
+
+        def login(peer: str, forwarded: str | None, password: str = "guess", app=env.client.app) -> int:
+            headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
+            with TestClient(app, client=(peer, 5000)) as c:
+                return c.post("/api/auth/token", data={"username": "viewer", "password": password},
+                              headers=headers).status_code
+
+        proxy, guesser, colleague = "10.1.2.3", "198.51.100.7", "203.0.113.5"
+        assert [login(proxy, guesser) for _ in range(3)] == [401] * 3
+        assert login(proxy, guesser, PASSWORDS["viewer"]) == 429
+        # someone else behind the same proxy is not locked out by the guesser
+        assert login(proxy, colleague, PASSWORDS["viewer"]) == 200
+        # the guesser writes an X-Forwarded-For of its own; the proxy appends what it saw: still locked out
+        assert login(proxy, f"192.0.2.50, {guesser}", PASSWORDS["viewer"]) == 429
+        # through two proxies of ours (the inner one appended the outer one's address)
+        assert login(proxy, f"{guesser}, 10.1.9.9", PASSWORDS["viewer"]) == 429
+        # a client that is no proxy of ours is keyed on its own address whatever header it sends
+        direct = "192.0.2.9"
+        assert [login(direct, f"192.0.2.{100 + i}") for i in range(3)] == [401] * 3
+        assert login(direct, "192.0.2.200", PASSWORDS["viewer"]) == 429
+        assert login("192.0.2.10", direct, PASSWORDS["viewer"]) == 200  # nor can it borrow another's key
+
+
+def test_client_address_walks_the_forwarded_chain_from_the_right() -> None:
+    from starlette.requests import Request
+
+    from central.api.security import client_address
+
+    def addr(peer: str, *forwarded: str, proxies=("10.0.0.0/8", "fd00::/8")) -> str:
+        headers = [(b"x-forwarded-for", f.encode()) for f in forwarded]
+        return client_address(Request({"type": "http", "client": (peer, 1), "headers": headers}), proxies)
+
+    assert addr("10.0.0.1", "198.51.100.7") == "198.51.100.7"
+    assert addr("10.0.0.1", "1.2.3.4, 198.51.100.7, 10.0.0.2") == "198.51.100.7"
+    assert addr("10.0.0.1", "1.2.3.4", "198.51.100.7") == "198.51.100.7"  # two headers: one list, in order
+    assert addr("fd00::1", " 2001:db8::7 ") == "2001:db8::7"
+    assert addr("10.0.0.1", "not-an-address") == "10.0.0.1"  # garbled: the proxy, never the client's words
+    assert addr("10.0.0.1", "10.0.0.3") == "10.0.0.1"  # only proxies: the request began at one
+    assert addr("10.0.0.1") == "10.0.0.1"
+    assert addr("192.0.2.9", "198.51.100.7") == "192.0.2.9"  # not a proxy of ours: the header is ignored
+    assert addr("10.0.0.1", "198.51.100.7", proxies=()) == "10.0.0.1"  # no proxies configured
 
 
 def test_a_bad_trusted_proxy_setting_is_refused() -> None:
