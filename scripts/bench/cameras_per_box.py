@@ -144,26 +144,24 @@ def trial_settings(video: Path, zones: Path, model: str, workdir: Path, n: int, 
 
 
 def trial(settings: EdgeSettings, detector, fps: float, seconds: float, ramp_s: float = 3.0) -> dict:
-    """The worker with `settings` for ramp_s + seconds of real time; rates measured after the ramp."""
+    """The worker with `settings` for ramp_s + seconds of real time; rates and CPU measured after the ramp."""
     pipe = Pipeline(settings, detectors={settings.model: detector})
     pipe.start()
-    marks: dict[str, tuple[float, dict, int]] = {}
+    marks: dict[str, tuple[float, dict, int, float]] = {}
 
     def mark(name: str) -> None:
         marks[name] = (time.monotonic(),
                        {cid: (c.analysed, c.source.decoded, c.source.dropped) for cid, c in pipe.cameras.items()},
-                       pipe.stats.detections_skipped)
+                       pipe.stats.detections_skipped, time.process_time())
 
-    c0 = time.process_time()
     timers = [threading.Timer(ramp_s, mark, ("a",)), threading.Timer(ramp_s + seconds, mark, ("b",)),
               threading.Timer(ramp_s + seconds + 0.2, pipe.stop)]
     for timer in timers:
         timer.start()
     pipe.run()
-    cpu = time.process_time() - c0
     for timer in timers:
         timer.cancel()
-    (ta, a, sa), (tb, b, sb) = marks["a"], marks["b"]
+    (ta, a, sa, ca), (tb, b, sb, cb) = marks["a"], marks["b"]
     span = tb - ta
     analysed = np.array([b[c][0] - a[c][0] for c in a]) / span
     decoded = np.array([b[c][1] - a[c][1] for c in a]) / span
@@ -173,33 +171,46 @@ def trial(settings: EdgeSettings, detector, fps: float, seconds: float, ramp_s: 
     return {"cameras": len(a), "sustained": ok, "min_analysed_fps": float(analysed.min()),
             "mean_analysed_fps": float(analysed.mean()), "min_decoded_fps": float(decoded.min()),
             "dropped_frames": dropped, "detector_skipped_share": (sb - sa) / max(1.0, analysed.sum() * span),
-            "cpu_cores_used": cpu / (ramp_s + seconds), "load": load()}
+            "cpu_ms_per_camera_s": 1000 * (cb - ca) / span / len(a), "load": load()}
 
 
-def max_cameras(run, start: int, limit: int, label: str, max_trials: int = 6) -> dict:
-    """The largest n for which `run(n)` is sustained: grow by half until a trial fails, then bisect."""
-    trials: list[dict] = []
-    n, good, bad = max(1, start), 0, None
-    while len(trials) < max_trials:
-        r = run(n)
-        trials.append(r)
-        print(f"  {label:<22} {n:4d} cameras: analysed min {r['min_analysed_fps']:.2f} fps, decoded min "
+class Search:
+    """The largest n for which a trial is sustained: grow by half until one fails, then bisect. Searches of
+    one footage take turns trial by trial, so that a change in the host's load hits them alike."""
+
+    def __init__(self, label: str, run, start: int, limit: int, max_trials: int) -> None:
+        self.label, self.run, self.limit, self.max_trials = label, run, limit, max_trials
+        self.n, self.good, self.bad = max(1, start), 0, None
+        self.trials: list[dict] = []
+        self.done = False
+
+    def step(self) -> None:
+        n = self.n
+        r = self.run(n)
+        self.trials.append(r)
+        print(f"  {self.label:<22} {n:4d} cameras: analysed min {r['min_analysed_fps']:.2f} fps, decoded min "
               f"{r['min_decoded_fps']:.1f} fps, dropped {r['dropped_frames']}, detector skipped "
-              f"{r['detector_skipped_share']:.0%}, load {r['load']:.1f} → "
-              f"{'sustained' if r['sustained'] else 'NOT sustained'}", flush=True)
+              f"{r['detector_skipped_share']:.0%}, {r['cpu_ms_per_camera_s']:.1f} ms CPU per camera-second, "
+              f"load {r['load']:.1f} → {'sustained' if r['sustained'] else 'NOT sustained'}", flush=True)
         if r["sustained"]:
-            good = max(good, n)
+            self.good = max(self.good, n)
         else:
-            bad = n if bad is None else min(bad, n)
-        if bad is None:
-            if n >= limit:
-                break
-            n = min(limit, max(n + 2, round(n * 1.5)))
-        elif bad - good <= max(2, good // 10):
-            break
+            self.bad = n if self.bad is None else min(self.bad, n)
+        if self.bad is None:
+            self.done = n >= self.limit
+            self.n = min(self.limit, max(n + 2, round(n * 1.5)))
+        elif self.bad - self.good <= max(2, self.good // 10):
+            self.done = True
         else:
-            n = (good + bad) // 2 if good else max(1, bad // 2)
-    return {"max_cameras": good, "first_failed": bad, "trials": trials}
+            self.n = (self.good + self.bad) // 2 if self.good else max(1, self.bad // 2)
+        self.done = self.done or len(self.trials) >= self.max_trials
+
+    def result(self) -> dict:
+        cpu = [t["cpu_ms_per_camera_s"] for t in self.trials if t["sustained"]]
+        per_camera = float(np.median(cpu)) if cpu else None
+        return {"max_cameras": self.good, "first_failed": self.bad, "trials": self.trials,
+                "cpu_ms_per_camera_s": per_camera,  # median over the sustained trials
+                "cpu_cameras": int((os.cpu_count() or 1) * 1000 / per_camera) if per_camera else None}
 
 
 def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
@@ -211,8 +222,7 @@ def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
           f"{dec['retrieve_cpu_ms']:.2f} ms, model {mod['cpu_ms_per_frame']:.1f} ms CPU → CPU ceiling {est}",
           flush=True)
     out: dict = {"video": str(video), "zones": str(zones), "native_fps": fps, "decode": dec, "model": mod,
-                 "cpu_ceiling": est}
-    empty = no_zones(video, workdir)
+                 "cpu_ceiling": est, "load_start": load()}
 
     def runner(zones_file: Path, mode: str):
         def run(n: int) -> dict:
@@ -221,14 +231,23 @@ def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
             return trial(s, detector, fps, args.seconds)
         return run
 
-    ceiling = max_cameras(runner(empty, "off"), max(2, int(0.8 * est)), args.max_cameras, f"{kind} decode+model")
-    out["ceiling"] = ceiling
-    c = max(1, ceiling["max_cameras"])
-    out["off"] = max_cameras(runner(zones, "off"), max(2, int(0.8 * c)), args.max_cameras, f"{kind} savings off")
-    start_on = c if kind == "busy" else 2 * c
-    out["on"] = max_cameras(runner(zones, "on"), start_on, args.max_cameras, f"{kind} savings on")
+    start = args.start_cameras or max(2, est // 3)
+    searches = {"ceiling": Search(f"{kind} decode+model", runner(no_zones(video, workdir), "off"), start,
+                                  args.max_cameras, args.max_trials),
+                "off": Search(f"{kind} savings off", runner(zones, "off"), start, args.max_cameras, args.max_trials),
+                "on": Search(f"{kind} savings on", runner(zones, "on"), start, args.max_cameras, args.max_trials)}
+    while not all(x.done for x in searches.values()):
+        for search in searches.values():
+            if not search.done:
+                search.step()
+    for name, search in searches.items():
+        out[name] = search.result()
+    c, cpu_c = max(1, out["ceiling"]["max_cameras"]), out["ceiling"]["cpu_cameras"]
     for mode in ("off", "on"):
         out[mode]["of_ceiling"] = out[mode]["max_cameras"] / c
+        got = out[mode]["cpu_cameras"]
+        out[mode]["cpu_of_ceiling"] = got / cpu_c if got and cpu_c else None
+    out["load_end"] = load()
     return out
 
 
@@ -284,6 +303,9 @@ def main() -> int:
     ap.add_argument("--model", default=str(SHARED / "models" / "yolox_nano.onnx"))
     ap.add_argument("--seconds", type=float, default=12.0, help="measured seconds per camera trial")
     ap.add_argument("--max-cameras", type=int, default=240)
+    ap.add_argument("--start-cameras", type=int, default=None, help="first trial's cameras (default: a third "
+                    "of the CPU ceiling)")
+    ap.add_argument("--max-trials", type=int, default=6, help="trials per search")
     ap.add_argument("--workers", type=int, default=None, help="inference workers (default: the pipeline's)")
     ap.add_argument("--static-fps", type=float, default=1.0, help="static-object model rate with savings on")
     ap.add_argument("--static-side", type=int, default=64, help="static-object model canvas side with savings on")
@@ -332,25 +354,33 @@ def main() -> int:
 
 
 def table(result: dict) -> list[tuple[str, str, str]]:
+    def cpu(m: dict) -> str:
+        return (f"; by CPU {m['cpu_cameras']} ({m['cpu_ms_per_camera_s']:.1f} ms per camera-second)"
+                if m.get("cpu_cameras") else "; by CPU: no sustained trial")
+
     rows: list[tuple[str, str, str]] = []
     for kind in ("busy", "quiet"):
         if kind not in result:
             continue
         r = result[kind]
-        c = r["ceiling"]["max_cameras"]
-        rows.append((f"{kind}: decode + model alone", f"{c} cameras (CPU ceiling from the costs: "
+        c = r["ceiling"]
+        rows.append((f"{kind}: decode + model alone", f"{c['max_cameras']} cameras{cpu(c)} (from the costs: "
                      f"{r['cpu_ceiling']}; model {r['model']['cpu_ms_per_frame']:.1f} ms CPU)", ""))
         for mode in ("off", "on"):
             m = r[mode]
+            by_cpu = f", by CPU {m['cpu_of_ceiling']:.2f} x" if m.get("cpu_of_ceiling") else ""
             rows.append((f"{kind}: full pipeline, savings {mode}",
-                         f"{m['max_cameras']} cameras = {m['of_ceiling']:.2f} x the ceiling",
+                         f"{m['max_cameras']} cameras = {m['of_ceiling']:.2f} x the ceiling{by_cpu}{cpu(m)}",
                          f">= 0.75 {'met' if m['of_ceiling'] >= 0.75 else 'NOT met'}" if mode == "on" else ""))
     if "busy" in result and "quiet" in result:
         for mode in ("off", "on"):
-            q, b = result["quiet"][mode]["max_cameras"], result["busy"][mode]["max_cameras"]
-            ratio = q / max(b, 1)
-            result.setdefault("quiet_over_busy", {})[mode] = ratio
-            rows.append((f"quiet / busy cameras, savings {mode}", f"{q} / {b} = {ratio:.2f}",
+            q, b = result["quiet"][mode], result["busy"][mode]
+            ratio = q["max_cameras"] / max(b["max_cameras"], 1)
+            cpu_ratio = (q["cpu_cameras"] / b["cpu_cameras"]) if q["cpu_cameras"] and b["cpu_cameras"] else None
+            result.setdefault("quiet_over_busy", {})[mode] = {"cameras": ratio, "by_cpu": cpu_ratio}
+            rows.append((f"quiet / busy cameras, savings {mode}",
+                         f"{q['max_cameras']} / {b['max_cameras']} = {ratio:.2f}"
+                         + (f" (by CPU {cpu_ratio:.2f})" if cpu_ratio else ""),
                          f">= 2 {'met' if ratio >= 2 else 'NOT met'}" if mode == "on" else ""))
     if "dev_events" in result:
         d = result["dev_events"]
@@ -359,8 +389,8 @@ def table(result: dict) -> list[tuple[str, str, str]]:
             rows.append((f"dev clips, savings {mode}", f"recall {s['recall']}, precision {s['precision']}, ends "
                          f"{s['ends']}, alert max {s['tta_max_s']} s, false starts {s['false_starts']}", ""))
         shifts = [v["max_ts_shift_s"] for v in d["compare"].values() if v["max_ts_shift_s"] is not None]
-        rows.append(("dev clips: events with savings on", "same phases in the same zones" if d["unchanged"]
-                     else "CHANGED", f"max shift {max(shifts, default=0):.1f} s"))
+        rows.append(("dev clips: events with savings on", "same phases in the same zones, same scores"
+                     if d["unchanged"] else "CHANGED", f"times moved by at most {max(shifts, default=0):.1f} s"))
     rows.append(("load average (start / end)",
                  f"{result['machine']['load_start']:.1f} / {result['machine']['load_end']:.1f}", ""))
     return rows
@@ -456,12 +486,18 @@ def gpu_main(args, providers: list[str], out_path: Path) -> int:
                 return trial(s, detector, fps, args.seconds)
             return run
 
-        start = max(2, int(1000 / (fps * dec["grab_cpu_ms"] + 2 * dec["retrieve_cpu_ms"]) / 2))
-        r["ceiling"] = max_cameras(runner(no_zones(video, workdir), "off"), start, args.max_cameras,
-                                   f"{kind} decode+model")
+        start = args.start_cameras or max(2, int(1000 / (fps * dec["grab_cpu_ms"] + 2 * dec["retrieve_cpu_ms"]) / 2))
+        searches = {"ceiling": Search(f"{kind} decode+model", runner(no_zones(video, workdir), "off"), start,
+                                      args.max_cameras, args.max_trials),
+                    **{mode: Search(f"{kind} savings {mode}", runner(zones, mode), start, args.max_cameras,
+                                    args.max_trials) for mode in ("off", "on")}}
+        while not all(x.done for x in searches.values()):
+            for search in searches.values():
+                if not search.done:
+                    search.step()
+        r.update({name: search.result() for name, search in searches.items()})
         c = max(1, r["ceiling"]["max_cameras"])
         for mode in ("off", "on"):
-            r[mode] = max_cameras(runner(zones, mode), c, args.max_cameras, f"{kind} savings {mode}")
             r[mode]["of_ceiling"] = r[mode]["max_cameras"] / c
         result[kind] = r
         nv = r["decode_nvdec"]
