@@ -503,7 +503,8 @@ def gpu_main(args, providers: list[str], out_path: Path) -> int:
         nv = r["decode_nvdec"]
         rows += [
             (f"{kind}: decode per frame", f"CPU grab {dec['grab_cpu_ms']:.2f} + convert {dec['retrieve_cpu_ms']:.2f} "
-             f"ms; NVDEC {nv['ms_per_frame']:.2f} ms" if nv["status"] == "measured" else f"NVDEC: {nv['status']}"),
+             "ms; " + (f"NVDEC {nv['ms_per_frame']:.2f} ms" if nv["status"] == "measured"
+                       else f"NVDEC: {nv['status']}")),
             (f"{kind}: model per frame", f"batch 1: {r['model_batch_1']['ms_per_frame']:.2f} ms, batch {batch}: "
              f"{r['model_batched']['ms_per_frame']:.2f} ms"),
             (f"{kind}: pipeline per frame", f"{r['pipeline']['ms_per_frame']:.2f} ms (detect "
