@@ -2,7 +2,7 @@
 decode + model alone sustain, on busy and quiet footage, with the savings (edge.settings.SavingsSettings)
 off and on.
 
-    .venv/bin/python scripts/bench/cameras_per_box.py [--seconds 12] [--dev-events] [--device cpu|cuda]
+    .venv/bin/python scripts/bench/cameras_per_box.py [--seconds 15] [--dev-events] [--device cpu|cuda]
 
 Footage: busy = ../shared/data/pets2009/vtest.avi (pedestrians all over the view, 768x576, 10 fps; zones
 scripts/bench/edge_zones.yaml), quiet = ../shared/data/parking-lot/car-detection.mp4 (a parking lot where a
@@ -20,8 +20,11 @@ In one run, per footage:
 3. cameras sustained by the full pipeline with the savings off (the shipped analysis before issue 20) and
    with every saving on (the motion gate, the static-object model at `--static-fps` on a `--static-side` px
    canvas).
-A trial of n cameras is sustained when every camera decoded at >= 90 % of its native rate, analysed >= 1.7
-fps (2 fps with +-1 frame of window jitter) and at most 1 % of the sampled frames were dropped. Targets:
+A trial of n cameras is sustained when every camera decoded at >= 90 % of its native rate, at most 1 % of the
+sampled frames were dropped, and every camera analysed >= 2 - 3 / window fps (1.8 fps in a 15 s window: it may
+lag by its 2 queued frames and one frame of window jitter). Beside the real-time count, each search gives the
+CPU ms per camera-second of its sustained trials and the cameras that implies (cores x 1000 / that): on a
+shared host the real-time count follows the other processes' load, the CPU cost much less. Targets:
 full pipeline with savings >= 0.75 x the measured ceiling, and quiet >= 2 x busy cameras.
 `--dev-events`: ../shared/data/dev-events' clips through the pipeline with the savings off and on; the
 events are compared one by one and scored (models.event_scoring, the rule of ../shared/checks/score-events).
@@ -167,7 +170,9 @@ def trial(settings: EdgeSettings, detector, fps: float, seconds: float, ramp_s: 
     decoded = np.array([b[c][1] - a[c][1] for c in a]) / span
     dropped = int(sum(b[c][2] - a[c][2] for c in a))
     total = float(analysed.sum() * span + dropped)
-    ok = bool(dropped <= 0.01 * total and analysed.min() >= 1.7 and decoded.min() >= 0.9 * fps)
+    # a camera may lag by its queue (2 frames) plus one frame of window jitter without losing any frame
+    ok = bool(dropped <= 0.01 * total and analysed.min() >= ANALYSIS_FPS - 3.0 / span - 0.01
+              and decoded.min() >= 0.9 * fps)
     return {"cameras": len(a), "sustained": ok, "min_analysed_fps": float(analysed.min()),
             "mean_analysed_fps": float(analysed.mean()), "min_decoded_fps": float(decoded.min()),
             "dropped_frames": dropped, "detector_skipped_share": (sb - sa) / max(1.0, analysed.sum() * span),
@@ -301,7 +306,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", help="cpu, or cuda: the GPU mode (skips without a CUDA provider)")
     ap.add_argument("--model", default=str(SHARED / "models" / "yolox_nano.onnx"))
-    ap.add_argument("--seconds", type=float, default=12.0, help="measured seconds per camera trial")
+    ap.add_argument("--seconds", type=float, default=15.0, help="measured seconds per camera trial")
     ap.add_argument("--max-cameras", type=int, default=240)
     ap.add_argument("--start-cameras", type=int, default=None, help="first trial's cameras (default: a third "
                     "of the CPU ceiling)")
