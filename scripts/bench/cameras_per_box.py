@@ -20,6 +20,8 @@ In one run, per footage:
 3. cameras sustained by the full pipeline with the savings off (the shipped analysis before issue 20) and
    with every saving on (the motion gate, the static-object model at `--static-fps` on a `--static-side` px
    canvas).
+The six searches (2 footages x 2-3) take turns trial by trial, so that a shared host's changing load hits
+them alike.
 A trial of n cameras is sustained when every camera decoded at >= 90 % of its native rate, at most 1 % of the
 sampled frames were dropped, and every camera analysed >= 2 - 3 / window fps (1.8 fps in a 15 s window: it may
 lag by its 2 queued frames and one frame of window jitter). Beside the real-time count, each search gives the
@@ -218,7 +220,8 @@ class Search:
                 "cpu_cameras": int((os.cpu_count() or 1) * 1000 / per_camera) if per_camera else None}
 
 
-def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
+def footage_searches(kind: str, args, detector, workers: int, workdir: Path) -> tuple[dict, dict[str, Search]]:
+    """The footage's costs and its three searches (decode + model, savings off, savings on), not yet run."""
     video, zones = FOOTAGE[kind]
     fps = native_fps(video)
     dec, mod = decode_cost(video), model_cost(detector, video, workers)
@@ -227,7 +230,7 @@ def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
           f"{dec['retrieve_cpu_ms']:.2f} ms, model {mod['cpu_ms_per_frame']:.1f} ms CPU → CPU ceiling {est}",
           flush=True)
     out: dict = {"video": str(video), "zones": str(zones), "native_fps": fps, "decode": dec, "model": mod,
-                 "cpu_ceiling": est, "load_start": load()}
+                 "cpu_ceiling": est}
 
     def runner(zones_file: Path, mode: str):
         def run(n: int) -> dict:
@@ -241,10 +244,19 @@ def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
                                   args.max_cameras, args.max_trials),
                 "off": Search(f"{kind} savings off", runner(zones, "off"), start, args.max_cameras, args.max_trials),
                 "on": Search(f"{kind} savings on", runner(zones, "on"), start, args.max_cameras, args.max_trials)}
-    while not all(x.done for x in searches.values()):
-        for search in searches.values():
+    return out, searches
+
+
+def run_interleaved(searches: list[Search]) -> None:
+    """Every search one trial at a time in turn (busy and quiet, ceiling, off and on), so that the host's load
+    (a shared machine's changes over minutes) hits them alike."""
+    while not all(x.done for x in searches):
+        for search in searches:
             if not search.done:
                 search.step()
+
+
+def footage_result(out: dict, searches: dict[str, Search]) -> dict:
     for name, search in searches.items():
         out[name] = search.result()
     c, cpu_c = max(1, out["ceiling"]["max_cameras"]), out["ceiling"]["cpu_cameras"]
@@ -252,7 +264,6 @@ def footage_run(kind: str, args, detector, workers: int, workdir: Path) -> dict:
         out[mode]["of_ceiling"] = out[mode]["max_cameras"] / c
         got = out[mode]["cpu_cameras"]
         out[mode]["cpu_of_ceiling"] = got / cpu_c if got and cpu_c else None
-    out["load_end"] = load()
     return out
 
 
@@ -340,8 +351,10 @@ def main() -> int:
                     "savings_on": savings("on", args.static_fps, args.static_side).model_dump(),
                     "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
     if not args.skip_cameras:
-        for kind in args.footage:
-            result[kind] = footage_run(kind, args, detector, workers, workdir)
+        prepared = {kind: footage_searches(kind, args, detector, workers, workdir) for kind in args.footage}
+        run_interleaved([x for _, searches in prepared.values() for x in searches.values()])
+        for kind, (out, searches) in prepared.items():
+            result[kind] = footage_result(out, searches)
     if args.dev_events:
         print("dev clips, savings off and on", flush=True)
         result["dev_events"] = dev_events(args, detector, workers, workdir)
