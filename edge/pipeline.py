@@ -682,6 +682,8 @@ class Pipeline:
                           camera.detector_key, exc)
                 return False
         camera.previous_detector_key, camera.detector_key = camera.detector_key, key
+        if camera.gate is not None:  # the new model looks at the next frame, moved or not
+            camera.gate.forget()
         log.info("camera %s: now runs model %s (previous %s kept for rollback)", camera.settings.id, key,
                  camera.previous_detector_key)
         return True
