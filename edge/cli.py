@@ -256,8 +256,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for cid, c in stats.per_camera.items()
     )
     print(
-        f"doorline-edge: {stats.frames_decoded} frames decoded, {stats.frames_analysed} analysed, "
-        f"{stats.events} event phases, {stats.evidence} evidence pictures in {elapsed:.1f} s; {states}",
+        f"doorline-edge: {stats.frames_decoded} frames decoded, {stats.frames_analysed} analysed "
+        f"({stats.detections_skipped} without the detector: nothing moved), {stats.events} event phases, "
+        f"{stats.evidence} evidence pictures in {elapsed:.1f} s; {states}",
         file=sys.stderr,
     )
     if stats.publish_errors:

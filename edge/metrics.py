@@ -24,6 +24,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "doorline_edge_frames_analysed_total": ("counter", "frames analysed per camera (rate = analysed fps)"),
     "doorline_edge_events_total": ("counter", "event phases raised per camera"),
     "doorline_edge_detector_errors_total": ("counter", "detector batches that raised and were skipped"),
+    "doorline_edge_detections_skipped_total": ("counter", "frames analysed with their camera's last detections, "
+                                               "nothing having moved near its zones (the motion gate)"),
     "doorline_edge_camera_state": ("gauge", "1 for the camera's current source state"),
     "doorline_edge_spool_messages": ("gauge", "messages in the local spool, not yet acknowledged"),
     "doorline_edge_spool_local_bytes": ("gauge", "bytes in the local spool"),
@@ -51,6 +53,7 @@ def render(pipeline: _Pipeline, edge_id: str) -> str:
         state = camera.state
         out["doorline_edge_camera_state"] += [f'{{{cam},state="{s}"}} {int(s == state)}' for s in STATES]
     out["doorline_edge_detector_errors_total"].append(f"{{{edge}}} {pipeline.stats.detector_errors}")
+    out["doorline_edge_detections_skipped_total"].append(f"{{{edge}}} {pipeline.stats.detections_skipped}")
     publisher = pipeline.publisher
     if publisher is not None:
         st = publisher.stats()

@@ -32,7 +32,6 @@ central commands wait in a queue of `command_queue_size`, past which the oldest 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import queue
 import sys
@@ -52,13 +51,16 @@ from edge.bounded import put_dropping_oldest
 from edge.clock import WallClock
 from edge.drone import DroneAnalyzer, DroneEvent, drone_for, sighting_event
 from edge.events import ZoneEvent
+from edge.events_out import EventsOut
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
 from edge.lifecycle import CAMERA_FAILED, END_OF_STREAM, STOPPED, VIEW_MOVED
+from edge.motion import MotionGate
 from edge.proposals import propose
 from edge.recheck import Rechecks, RecheckVerdict
 from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
+from edge.savings import detections_for, motion_gate, static_params, to_detect, with_skipped
 from edge.settings import CameraSettings, EdgeSettings
 from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
@@ -125,6 +127,8 @@ class Camera:
     held: str = ""  # why it raises no events (its view moved), until its zones are reloaded; "" while it runs
     zones_refused: str = ""  # why the last zones sent by central were refused; "" after a good reload
     episodes_ended: bool = False  # its source ended (or it failed) and its open episodes were ended
+    gate: MotionGate | None = None  # skips the detector where nothing moved (edge.motion); None: never skips
+    last_detections: Detections | None = None  # what a frame the gate skipped is analysed with
 
     @property
     def state(self) -> str:
@@ -143,6 +147,7 @@ class RunStats:
     evidence: int = 0
     rechecks: int = 0
     detector_errors: int = 0  # batches skipped because the detector raised; also logged
+    detections_skipped: int = 0  # frames analysed with their camera's last detections (the motion gate)
     commands_dropped: int = 0  # central commands dropped because the queue was full; also logged
     publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
     local_write_errors: int = 0  # --events-out lines that could not be written (full disk); also logged
@@ -204,7 +209,7 @@ class Pipeline:
         self.views = ViewReferences(settings.reference_dir) if settings.reference_dir is not None else None
         self._stop = threading.Event()
         self._frame_ready = threading.Event()
-        self._events_out = None
+        self._events_out: EventsOut | None = None
         self._started = False
         self._last_status = 0.0
         self._status_due = False
@@ -212,7 +217,7 @@ class Pipeline:
         self._bar = None
         self._next_camera = 0  # where the next batch starts taking frames
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: deque[tuple[list[tuple[Camera, Frame]], list[Future]]] = deque()
+        self._inflight: deque[tuple[list[tuple[Camera, Frame]], list[int], list[Future]]] = deque()
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> Pipeline:
@@ -246,11 +251,9 @@ class Pipeline:
             view = self.views.load(key, zones) if self.views is not None and source.live else None
             self.cameras[cam.id] = Camera(cam, zones, source, sampler, analyzer, self._tracker(), cam.model or s.model,
                                           drone=drone_for(cam, s.rule_config(zones.rules)), reference=view,
-                                          reference_unverified=view is not None)
-        if s.events_out is not None:
-            s.events_out.parent.mkdir(parents=True, exist_ok=True)
-            # a fresh file by default: a clip run twice into one file must not list its events twice
-            self._events_out = s.events_out.open("a" if s.events_out_append else "w", encoding="utf-8")
+                                          reference_unverified=view is not None, gate=motion_gate(s.savings, cam.kind))
+        if s.events_out is not None:  # a fresh file by default: a clip run twice must not list its events twice
+            self._events_out = EventsOut(s.events_out, append=s.events_out_append)
         if self.publisher is not None:
             self.publisher.on_command(self.submit_command)
         for camera in self.cameras.values():
@@ -261,7 +264,7 @@ class Pipeline:
         return self
 
     def _analyzer(self, zones: CameraZones) -> SceneAnalyzer:
-        return SceneAnalyzer(zones, self.settings.rule_config(zones.rules))
+        return SceneAnalyzer(zones, self.settings.rule_config(zones.rules), static_params(self.settings.savings))
 
     def _tracker(self) -> ByteTracker:
         t = self.settings.tracker
@@ -296,10 +299,7 @@ class Pipeline:
             camera.source.stop()
             self._save_reference(camera, final=True)
         if self._events_out is not None:
-            try:
-                self._events_out.close()
-            except OSError as exc:  # what a full disk refused earlier is tried once more, and fails again
-                log.error("events-out file not closed cleanly: %s", exc)
+            self._events_out.close()
             self._events_out = None
         if self._bar is not None:
             self._bar.close()
@@ -324,7 +324,7 @@ class Pipeline:
                 self._apply_commands()
                 batch = self._gather() if len(self._inflight) < depth else []
                 if batch:
-                    self._inflight.append((batch, self._submit(batch)))
+                    self._inflight.append((batch, *self._submit(batch)))
                 if self._inflight and (len(self._inflight) >= depth or not batch):
                     self._finish_oldest()
                 elif not batch and not self._inflight:
@@ -393,15 +393,18 @@ class Pipeline:
         assert all(r is not None for r in results)
         return results, time.perf_counter() - t  # type: ignore[return-value]
 
-    def _submit(self, batch: list[tuple[Camera, Frame]]) -> list[Future]:
-        """The batch in one contiguous chunk per worker, so that all of them work on it at once."""
+    def _submit(self, batch: list[tuple[Camera, Frame]]) -> tuple[list[int], list[Future]]:
+        """The frames the motion gate lets through (their indices) in one contiguous chunk per worker, so that
+        all of them work on it at once."""
         assert self._pool is not None
-        n = min(self.settings.workers, len(batch))
-        bounds = [round(i * len(batch) / n) for i in range(n + 1)]
-        return [self._pool.submit(self._detect, batch[a:b]) for a, b in itertools.pairwise(bounds)]
+        wanted = to_detect(batch, [self.rechecks.pending(c.settings.id) > 0 for c, _ in batch])
+        todo = [batch[i] for i in wanted]
+        n = min(self.settings.workers, len(todo))
+        bounds = [round(i * len(todo) / n) for i in range(n + 1)] if n else [0]
+        return wanted, [self._pool.submit(self._detect, todo[a:b]) for a, b in itertools.pairwise(bounds)]
 
     def _finish_oldest(self) -> None:
-        batch, futures = self._inflight.popleft()
+        batch, wanted, futures = self._inflight.popleft()
         results: list[Detections] = []
         failed: BaseException | None = None
         for future in futures:
@@ -414,6 +417,9 @@ class Pipeline:
             self.stats.detect_s += seconds
         if failed is not None:
             self.stats.detector_errors += 1
+            for camera, _ in batch:  # the last detections its gate counted on are lost: detect the next frame
+                if camera.gate is not None:
+                    camera.gate.forget()
             cams = sorted({camera.settings.id for camera, _ in batch})
             if self.stats.detector_errors == 1:
                 log.error("detector failed on a batch of %d frames (cameras %s); the batch is skipped",
@@ -423,13 +429,14 @@ class Pipeline:
                          "%d batches skipped so far): %s: %s", len(batch), ", ".join(cams),
                          self.stats.detector_errors, type(failed).__name__, failed)
             return
-        self._analyse_batch(batch, results)
+        self._analyse_batch(batch, with_skipped(len(batch), wanted, results))
 
-    def _analyse_batch(self, batch: list[tuple[Camera, Frame]], results: list[Detections]) -> None:
+    def _analyse_batch(self, batch: list[tuple[Camera, Frame]], results: list[Detections | None]) -> None:
         self.stats.batches += 1
+        self.stats.detections_skipped += sum(r is None for r in results)
         self.clock.sync()  # a step of the system clock moves the stamps of this batch's messages
         for (camera, frame), dets in zip(batch, results, strict=True):
-            self.analyse(camera, frame, dets)
+            self.analyse(camera, frame, detections_for(camera, dets))
         if self._bar is not None:
             self._bar.update(sum(c.source.decoded for c in self.cameras.values()) - self._bar.n)
             self._bar.set_postfix(
@@ -619,34 +626,8 @@ class Pipeline:
             extra={"camera_id": camera.settings.id, "zone_id": event.zone_id, "event_id": msg.event_id},
         )
         if self._events_out is not None:
-            line = {
-                "event_id": msg.event_id,
-                "message_id": msg.message_id,
-                "seq": msg.seq,
-                "site_id": msg.site_id,
-                "camera_id": msg.camera_id,
-                "zone_id": msg.zone_id,
-                "shop_id": msg.shop_id,
-                "violation": msg.violation,
-                "phase": msg.phase,
-                "end_reason": msg.end_reason,
-                "ts": round(video_ts, 3) if video_ts is not None else msg.ts,
-                "unix_ts": msg.ts,
-                "video_ts": None if video_ts is None else round(video_ts, 3),
-                "score": round(msg.score, 4),
-                "boxes": msg.boxes,
-                "evidence": str(paths[0]) if paths else None,
-                "evidence_files": [str(p) for p in paths],
-                "geo": None if msg.geo is None else msg.geo.model_dump(),
-                "model": msg.model,
-            }
-            try:
-                self._events_out.write(json.dumps(line) + "\n")
-                self._events_out.flush()
-            except OSError as exc:  # a full disk must not stop the analysis; the event is still published
-                self.stats.local_write_errors += 1
-                log_some(log, self.stats.local_write_errors, "events-out line for %s not written (%d so far): %s",
-                         msg.event_id, self.stats.local_write_errors, exc)
+            self._events_out.write(msg, video_ts, paths)
+            self.stats.local_write_errors = self._events_out.write_errors
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self) -> None:
@@ -698,6 +679,8 @@ class Pipeline:
                           camera.detector_key, exc)
                 return False
         camera.previous_detector_key, camera.detector_key = camera.detector_key, key
+        if camera.gate is not None:  # the new model looks at the next frame, moved or not
+            camera.gate.forget()
         log.info("camera %s: now runs model %s (previous %s kept for rollback)", camera.settings.id, key,
                  camera.previous_detector_key)
         return True
@@ -784,7 +767,7 @@ class Pipeline:
         for camera in self.cameras.values():
             if not camera.episodes_ended and not camera.failed and camera.source.finished:
                 if busy is None:
-                    busy = {id(c) for batch, _ in self._inflight for c, _ in batch}
+                    busy = {id(c) for batch, *_ in self._inflight for c, _ in batch}
                 if id(camera) in busy:
                     continue
                 camera.episodes_ended = True

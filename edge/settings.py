@@ -101,6 +101,41 @@ class TrackerSettings(BaseModel):
     track_activation_threshold: float = Field(default=0.45, ge=0, le=1)
 
 
+class SavingsSettings(BaseModel):
+    """Work the edge may leave out to carry more cameras per box (issue 20). Each saving is switched here;
+    `scripts/bench/cameras_per_box.py` measures what they save and BENCHMARKS.md records it together with
+    the dev clips' events with every saving on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    motion_gate: bool = Field(
+        default=True,
+        description="skip the detector on a camera's frame where nothing moved since the detector last looked "
+                    "and nothing needs fresh boxes (edge.motion); the zone analysis still runs on every frame",
+    )
+    motion_width: int = Field(default=160, ge=16, le=1920, description="the gate's picture width (px)")
+    motion_pixel_threshold: int = Field(default=20, ge=1, le=254, description="grey levels that count as moved")
+    motion_min_changed_px: int = Field(default=6, ge=1, le=100_000,
+                                       description="moved pixels of the gate's picture that make it motion")
+    detect_every_s: float = Field(default=5.0, gt=0, le=3600,
+                                  description="the detector looks at least this often, motion or not")
+    motion_hangover_s: float = Field(default=1.0, ge=0, le=60,
+                                     description="and keeps looking this long after the last motion")
+    static_model_fps: float = Field(
+        default=2.0, gt=0, le=60,
+        description="the static-object (piled goods) model runs at most this often per camera; in between "
+                    "the zones keep its last state (2: every frame at the default 2 analysed fps; 1 halves its "
+                    "cost but moved the dev clips' alerts 0.5 s later, so it is not the default)",
+    )
+    static_model_max_side: int = Field(
+        default=96, ge=16, le=1024,
+        description="each zone's crop is downscaled to at most this many px on its longer side before the "
+                    "static-object model looks at it (smaller: cheaper, coarser; 64 raised the dev clips' events "
+                    "at the very same times, but a false episode on the road zone of the tests' bag clip, so it "
+                    "is not the default)",
+    )
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOORLINE_EDGE_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
@@ -184,6 +219,7 @@ class EdgeSettings(BaseSettings):
     evidence_dir: Path | None = Field(default=None, description="also write evidence JPEGs here")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    savings: SavingsSettings = Field(default_factory=SavingsSettings)
     events_out: Path | None = Field(
         default=None, description="also write every event phase as JSON lines (the file is started afresh)"
     )

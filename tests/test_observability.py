@@ -97,6 +97,7 @@ def test_edge_metrics_endpoint_serves_the_running_pipeline(data_dir: Path, model
     assert 'doorline_edge_camera_state{edge="edge-m",camera="cam-1",state="ended"} 1' in text
     assert 'doorline_edge_camera_state{edge="edge-m",camera="cam-1",state="live"} 0' in text
     assert 'doorline_edge_detector_errors_total{edge="edge-m"} 0' in text
+    assert f'doorline_edge_detections_skipped_total{{edge="edge-m"}} {stats.detections_skipped}' in text
     assert "doorline_edge_spool_messages" not in text  # no publisher, no spool: not reported as 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,11 +29,29 @@ DEFAULT_INPUT = 640
 _INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
+def trt_cache_dir() -> Path:
+    """Where TensorRT keeps the engines it builds (minutes per model and GPU), so that a restart reuses them:
+    $DOORLINE_TRT_CACHE, default ~/.cache/doorline/tensorrt."""
+    return Path(os.environ.get("DOORLINE_TRT_CACHE") or Path.home() / ".cache" / "doorline" / "tensorrt")
+
+
+def _gpu_options(provider: str, index: str) -> dict[str, Any]:
+    opts: dict[str, Any] = {"device_id": int(index)} if index else {}
+    if provider == "TensorrtExecutionProvider":
+        opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(trt_cache_dir()),
+                    trt_timing_cache_enable=True)
+    return opts
+
+
 def choose_providers(device: str, available: list[str]) -> list[str | tuple[str, dict[str, Any]]]:
-    """Execution providers for `device` in preference order, restricted to what this machine has."""
+    """Execution providers for `device` in preference order, restricted to what this machine has. "auto"
+    takes TensorRT, then CUDA, when onnxruntime-gpu offers them (a GPU box), else the CPU; "tensorrt" falls
+    back to CUDA for what TensorRT cannot run, and both to the CPU. TensorRT keeps its engines in
+    `trt_cache_dir()`."""
     kind, _, index = device.lower().partition(":")
     if kind == "auto":
-        return [p for p in PROVIDER_ORDER if p in available] or ["CPUExecutionProvider"]
+        chosen = [p for p in PROVIDER_ORDER if p in available] or ["CPUExecutionProvider"]
+        return [(p, opts) if (opts := _gpu_options(p, index)) else p for p in chosen]
     provider = _DEVICE_PROVIDER.get(kind)
     if provider is None:
         raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda[:N] or tensorrt[:N]")
@@ -43,8 +62,9 @@ def choose_providers(device: str, available: list[str]) -> list[str | tuple[str,
         )
     if kind == "cpu":
         return [provider]
-    opts = {"device_id": int(index)} if index else {}
-    return [(provider, opts), "CPUExecutionProvider"]
+    chosen = [provider, *(["CUDAExecutionProvider"] if kind == "tensorrt" and "CUDAExecutionProvider" in available
+                          else [])]
+    return [(p, opts) if (opts := _gpu_options(p, index)) else p for p in chosen] + ["CPUExecutionProvider"]
 
 
 def _static(dim: object) -> int | None:
@@ -80,6 +100,8 @@ class OnnxDetector(Detector):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
         providers = choose_providers(options.device, ort.get_available_providers())
+        if any(isinstance(p, tuple) and p[0] == "TensorrtExecutionProvider" for p in providers):
+            trt_cache_dir().mkdir(parents=True, exist_ok=True)
         try:
             session = ort.InferenceSession(str(path), so, providers=providers)
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.backends.onnx import choose_providers
+from models.backends.onnx import choose_providers, trt_cache_dir
 from models.base import ModelError
 from models.families import class_names_for
 from models.model_card import card_for, load_cards, sha256_of
@@ -88,6 +88,10 @@ def test_bad_options(models_dir: Path, kwargs, error) -> None:
         load_detector("yolox_nano.onnx", models_dir=models_dir, **kwargs)
 
 
+TRT = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(trt_cache_dir()),
+       "trt_timing_cache_enable": True}
+
+
 @pytest.mark.parametrize(
     ("device", "available", "expected", "error"),
     [
@@ -95,7 +99,16 @@ def test_bad_options(models_dir: Path, kwargs, error) -> None:
         (
             "auto",
             ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"],
-            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            [("TensorrtExecutionProvider", TRT), "CUDAExecutionProvider", "CPUExecutionProvider"],
+            None,
+        ),
+        ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"],
+         None),
+        (
+            "tensorrt:0",
+            ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"],
+            [("TensorrtExecutionProvider", {"device_id": 0, **TRT}), ("CUDAExecutionProvider", {"device_id": 0}),
+             "CPUExecutionProvider"],
             None,
         ),
         ("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"], None),
