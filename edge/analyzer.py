@@ -200,8 +200,12 @@ class SceneAnalyzer:
                     col = col & _door_side_ok(zone, detections.anchors("bottom_center"))
                 frame = TradingFrame(xyxy, upright, is_goods, is_vehicle, still_s, mean_conf)
                 ready = state is not None and state.ready
-                cond, claimed = self.trading[zid].step(
-                    frame, col, state.boxes if ready else _NO_BOXES, state.onset_age_s if ready else 0.0, ts, r)
+                boxes = state.boxes if ready else _NO_BOXES
+                placed = self.membership.anchors_in(Detections(boxes, np.ones(len(boxes), np.float32),
+                                                               np.zeros(len(boxes), np.int32)))
+                zone_col = self.membership.zone_ids.index(zid)
+                cond, claimed = self.trading[zid].step(frame, col, boxes, placed[:, zone_col],
+                                                       state.onset_age_s if ready else 0.0, ts, r)
                 self.last[(zid, CROSS_DOOR_TRADING)] = cond
                 events.extend(self.trackers[(zid, CROSS_DOOR_TRADING)].step(cond, ts))
             if PILED_GOODS in zone.violations:

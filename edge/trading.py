@@ -125,9 +125,11 @@ class TradingJudge:
     claimed: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     claimed_seen: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def step(self, f: TradingFrame, in_zone: np.ndarray, static_boxes: np.ndarray, onset_age_s: float,
-             ts: float, r: RuleConfig) -> tuple[Condition, np.ndarray]:
-        """(condition, bool per static box: claimed as trading)."""
+    def step(self, f: TradingFrame, in_zone: np.ndarray, static_boxes: np.ndarray, static_in_zone: np.ndarray,
+             onset_age_s: float, ts: float, r: RuleConfig) -> tuple[Condition, np.ndarray]:
+        """(condition, bool per static box: claimed as trading). `in_zone`: per detection, its anchor lies in
+        the zone; `static_in_zone`: per static box, its bottom-centre does (the model also reports objects
+        in a margin around the zone, which stand in front of another shop or behind the door)."""
         still = f.still_s >= r.trading_still_s
         people = f.xyxy[f.person]
         tenders = f.xyxy[f.person & still]
@@ -138,24 +140,30 @@ class TradingJudge:
         parked = f.vehicle & in_zone & still
         goods_boxes, parked_boxes = f.xyxy[goods], f.xyxy[parked]
         stat = np.asarray(static_boxes, np.float64).reshape(-1, 4)
+        fresh = np.asarray(static_in_zone, bool).copy()
         if len(stat) and len(people):  # a standing person the model took for an object
-            stat_ok = _inside_share(stat, people).max(axis=1) < PERSON_SHARE
-        else:
-            stat_ok = np.ones(len(stat), bool)
+            fresh &= _inside_share(stat, people).max(axis=1) < PERSON_SHARE
         claim = np.zeros(len(stat), bool)
         if len(stat):
             if len(goods_boxes):
                 claim |= _touches(stat, goods_boxes).any(axis=1)
             if len(tenders):
                 h = tenders[:, 3] - tenders[:, 1]
-                claim |= _touches(stat, _grow(tenders, r.tend_reach * h)).any(axis=1)
+                near = _touches(stat, _grow(tenders, r.tend_reach * h))
+                # a "person" lying within the object is part of it (a printed figure, a sack named a person)
+                near &= (_inside_share(tenders, stat) < PERSON_SHARE).T
+                claim |= near.any(axis=1)
             if len(parked_boxes):
                 side = np.maximum(parked_boxes[:, 2] - parked_boxes[:, 0], parked_boxes[:, 3] - parked_boxes[:, 1])
-                claim |= _touches(stat, _grow(parked_boxes, STALL_PAD * side)).any(axis=1)
-            if len(self.claimed):
-                claim |= (_iou(stat, self.claimed) >= KEEP_IOU).any(axis=1) | (
-                    _inside_share(self.claimed, stat) >= 0.5).any(axis=0)
-            claim &= stat_ok
+                around = _touches(stat, _grow(parked_boxes, STALL_PAD * side))
+                # the vehicle's own edges, just outside its box, are not goods around it
+                own = _inside_share(stat, _grow(parked_boxes, 0.12 * side)) >= PERSON_SHARE
+                claim |= (around & ~own).any(axis=1)
+            claim &= fresh
+            if len(self.claimed):  # once claimed, an object stays claimed, also while someone stands before it
+                claim |= static_in_zone & ((_iou(stat, self.claimed) >= KEEP_IOU).any(axis=1)
+                                           | (_inside_share(stat, self.claimed) >= 0.5).any(axis=1)
+                                           | (_inside_share(self.claimed, stat) >= 0.5).any(axis=0))
         stalls = np.zeros(len(parked_boxes), bool)
         if len(parked_boxes):
             side = np.maximum(parked_boxes[:, 2] - parked_boxes[:, 0], parked_boxes[:, 3] - parked_boxes[:, 1])

@@ -21,7 +21,7 @@ Each zone gets one of these (truth kinds raise the named violation, the others m
 - `passers`: 6–10 people carrying a bag walk across the zone, each 2–4 s in it;
 - `brief`: 2–3 people walk in, stop for 5–12 s and walk on (once beside a pile, whose truth stays piled);
 - `standing`: a person with a handbag stands in the zone for 50–90 s;
-- `parked`: a vehicle alone parked in the zone for the rest of the clip;
+- `parked`: a vehicle (one the detector names a vehicle) alone, parked in the zone for the rest of the clip;
 - `litter`: a small scrap (about 1 % of the zone) left in the zone.
 Every clip has one `tended` zone; the kinds of the other five are drawn. The truth's `kind` and the
 `negatives` (zone, kind, times) say what each zone holds. Score with `models.violation_scoring`
@@ -181,26 +181,35 @@ class Scene:
     def tended(self, z: dict, on: float, off: float) -> None:
         self.display(z, on, off)
 
-    def stall(self, z: dict, on: float, off: float) -> bool:
+    def vehicle(self, z: dict, foot: float, room: float) -> tuple[Sprite, float] | None:
+        """A vehicle the detector names one, parked at the zone's left with `room` (share of the zone's
+        width) free on its right; None when none of six tries fits."""
         x0, y0, x1, y1 = self.geometry(z)
-        foot = float(self.rng.uniform(y0 + 0.6 * (y1 - y0), y1 - 3))
         ph = self.libs["height"](foot)
         vehicles = self.libs["vehicles"]
         for _ in range(6):
             v = scaled(vehicles[int(self.rng.integers(len(vehicles)))], ph * float(self.rng.uniform(0.7, 1.0)))
             vx = x0 + 6 + v.alpha.shape[1] / 2
-            if vx + v.alpha.shape[1] / 2 + 0.3 * (x1 - x0) > x1:
+            if vx + v.alpha.shape[1] / 2 + room * (x1 - x0) > x1:
                 continue
-            if not recognised(self.libs["detector"], self.libs["background"], v, (int(vx), int(foot)),
-                              self.libs["vehicle_classes"], 0.35):
-                continue
-            self.still(v, vx, foot, on, off)
-            gx = vx + v.alpha.shape[1] / 2 + 3
-            for g in self.goods(z, 2, gx, 0.25 * (x1 - x0), foot):
-                self.still(g, gx + g.alpha.shape[1] / 2, foot, on + 2, off)
-                gx += g.alpha.shape[1] + 2
-            return True
-        return False
+            if recognised(self.libs["detector"], self.libs["background"], v, (int(vx), int(foot)),
+                          self.libs["vehicle_classes"], 0.35):
+                return v, vx
+        return None
+
+    def stall(self, z: dict, on: float, off: float) -> bool:
+        x0, y0, x1, y1 = self.geometry(z)
+        foot = float(self.rng.uniform(y0 + 0.6 * (y1 - y0), y1 - 3))
+        found = self.vehicle(z, foot, 0.3)
+        if found is None:
+            return False
+        v, vx = found
+        self.still(v, vx, foot, on, off)
+        gx = vx + v.alpha.shape[1] / 2 + 3
+        for g in self.goods(z, 2, gx, 0.25 * (x1 - x0), foot):
+            self.still(g, gx + g.alpha.shape[1] / 2, foot, on + 2, off)
+            gx += g.alpha.shape[1] + 2
+        return True
 
     def pile(self, z: dict, on: float, off: float) -> None:
         x0, y0, x1, y1 = self.geometry(z)
@@ -246,14 +255,13 @@ class Scene:
         self.still(p, float(self.rng.uniform(x0 + p.alpha.shape[1], x1 - p.alpha.shape[1])), y, on,
                    min(off, on + float(self.rng.uniform(50, 90))), front=True)
 
-    def parked(self, z: dict, on: float, off: float) -> None:
+    def parked(self, z: dict, on: float, off: float) -> bool:
         x0, y0, x1, y1 = self.geometry(z)
         foot = float(self.rng.uniform(y0 + 0.6 * (y1 - y0), y1 - 3))
-        v = scaled(self.libs["vehicles"][int(self.rng.integers(len(self.libs["vehicles"])))],
-                   self.libs["height"](foot) * float(self.rng.uniform(0.7, 1.0)))
-        self.still(v, float(self.rng.uniform(x0 + v.alpha.shape[1] / 2 + 4, max(x1 - v.alpha.shape[1] / 2 - 4,
-                                                                                 x0 + v.alpha.shape[1] / 2 + 5))),
-                   foot, on, off)
+        found = self.vehicle(z, foot, 0.0)
+        if found is not None:
+            self.still(found[0], found[1], foot, on, off)
+        return found is not None
 
     def litter(self, z: dict, on: float, off: float) -> None:
         x0, y0, x1, y1 = self.geometry(z)
@@ -284,9 +292,11 @@ def make_clip(index: int, seed: int, footage: list[bytes], libs: dict, out: Path
                                 "stays_to_end": stays, "kind": kind})
             continue
         off = duration if kind in ("parked", "litter") else off
+        if kind == "parked" and not scene.parked(z, on, off):
+            kind = "passers"  # no vehicle the detector names fits this zone
         if kind == "brief":
             scene.brief(z, on)
-        else:
+        elif kind != "parked":
             getattr(scene, kind)(z, on, off)
         scene.negatives.append({"zone_id": z["zone_id"], "kind": kind, "on": on, "off": off})
     cond = conditions(rng, duration / 238.3)
