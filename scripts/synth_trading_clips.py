@@ -252,7 +252,9 @@ class Scene:
         x0, y0, x1, y1 = self.geometry(z)
         y = float(self.rng.uniform(y0 + 0.5 * (y1 - y0), y1 - 3))
         p = self.person(y, bag=True)
-        self.still(p, float(self.rng.uniform(x0 + p.alpha.shape[1], x1 - p.alpha.shape[1])), y, on,
+        w = p.alpha.shape[1]
+        lo, hi = (x0 + w, x1 - w) if x1 - x0 > 2 * w else (x0 + w / 2, max(x1 - w / 2, x0 + w / 2 + 1))
+        self.still(p, float(self.rng.uniform(lo, hi)), y, on,
                    min(off, on + float(self.rng.uniform(50, 90))), front=True)
 
     def parked(self, z: dict, on: float, off: float) -> bool:
@@ -372,6 +374,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "trading")
     ap.add_argument("--count", type=int, default=6)
+    ap.add_argument("--first", type=int, default=0, help="make clips first..count-1 only (the others exist)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=150.0)
     ap.add_argument("--footage", type=Path, default=SHARED / "data" / "pets2009" / "vtest.avi")
@@ -387,7 +390,9 @@ def main() -> int:
     else:
         footage = load_footage(a.footage)
         libs = libraries(footage, a.model, a.bags)
-        clips = [make_clip(i, a.seed, footage, libs, a.out, a.seconds) for i in tqdm(range(a.count), desc="clips")]
+        for i in tqdm(range(a.first, a.count), desc="clips"):
+            make_clip(i, a.seed, footage, libs, a.out, a.seconds)
+        clips = [a.out / f"clip_{i:02d}.json" for i in range(a.count)]
     if a.with_dev:
         clips = sorted((SHARED / "data" / "dev-events").glob("clip_*.json")) + list(clips)
     return score(clips, a.model, a.out) if a.score or a.rescore else 0
