@@ -21,7 +21,7 @@ from edge.trading import StillTracks, TradingFrame, TradingJudge, unclaimed_shar
 from models.classes import COCO80
 from models.detections import Detections
 from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
-from zones.door import on_street_side, street_normal
+from zones.door import door_distance, on_street_side, street_normal
 from zones.fit import check_fit, scale_for
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
@@ -49,6 +49,16 @@ def _door_side_ok(zone: Zone, points: np.ndarray) -> np.ndarray:
     if zone.door_line is None or len(points) == 0:
         return np.ones(len(points), bool)
     return on_street_side(zone.door_line, street_normal(zone.polygon, zone.door_line), points)
+
+
+def _at_door(zone: Zone, xyxy: np.ndarray, reach: float) -> np.ndarray | None:
+    """Per box: its bottom-centre lies behind the zone's door line within `reach` of its height of the door
+    (someone in the shop's doorway); None without a door line."""
+    if zone.door_line is None or len(xyxy) == 0:
+        return None
+    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+    behind = ~on_street_side(zone.door_line, street_normal(zone.polygon, zone.door_line), feet)
+    return behind & (door_distance(zone.door_line, feet) <= reach * (xyxy[:, 3] - xyxy[:, 1]))
 
 
 class SceneAnalyzer:
@@ -205,7 +215,8 @@ class SceneAnalyzer:
                                                                np.zeros(len(boxes), np.int32)))
                 zone_col = self.membership.zone_ids.index(zid)
                 cond, claimed = self.trading[zid].step(frame, col, boxes, placed[:, zone_col],
-                                                       state.onset_age_s if ready else 0.0, ts, r)
+                                                       state.onset_age_s if ready else 0.0, ts, r,
+                                                       _at_door(zone, xyxy, r.tend_reach))
                 self.last[(zid, CROSS_DOOR_TRADING)] = cond
                 events.extend(self.trackers[(zid, CROSS_DOOR_TRADING)].step(cond, ts))
             if PILED_GOODS in zone.violations:

@@ -6,7 +6,8 @@ The rule (docs/ACCURACY.md, "Trading or piled goods"):
   carried (a handbag, a bag at someone's feet) and never counts either.
 - In the zone (the street side of the door line), there is **trading** when
   1. a static object (the static-object model's, `edge.background`) has goods-class detections on it, or a
-     still person within `tend_reach` of their own height of it (the vendor, also standing in the doorway),
+     still person within `tend_reach` of their own height of it, standing in the zone or in its doorway
+     (the vendor; not the next shop's),
      or a parked vehicle next to it (a tricycle stall with its goods around it); once claimed, the object
      stays trading for as long as it stands, even while its vendor steps away;
   2. a still, goods-class track scores `goods_min_confidence` on average (a table or rack learned as part
@@ -126,13 +127,17 @@ class TradingJudge:
     claimed_seen: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def step(self, f: TradingFrame, in_zone: np.ndarray, static_boxes: np.ndarray, static_in_zone: np.ndarray,
-             onset_age_s: float, ts: float, r: RuleConfig) -> tuple[Condition, np.ndarray]:
+             onset_age_s: float, ts: float, r: RuleConfig, at_door: np.ndarray | None = None
+             ) -> tuple[Condition, np.ndarray]:
         """(condition, bool per static box: claimed as trading). `in_zone`: per detection, its anchor lies in
         the zone; `static_in_zone`: per static box, its bottom-centre does (the model also reports objects
-        in a margin around the zone, which stand in front of another shop or behind the door)."""
+        in a margin around the zone, which stand in front of another shop or behind the door); `at_door`:
+        per detection, its feet are in the shop's doorway. Only people in the zone or its doorway tend its
+        goods (not the next shop's vendor)."""
         still = f.still_s >= r.trading_still_s
         people = f.xyxy[f.person]
-        tenders = f.xyxy[f.person & still]
+        here = in_zone if at_door is None else in_zone | at_door
+        tenders = f.xyxy[f.person & still & here]
         carried = (_inside_share(f.xyxy, people).max(axis=1) >= CARRIED_SHARE) if len(people) else np.zeros(
             len(f.xyxy), bool)
         goods_now = f.goods & in_zone & ~carried

@@ -61,6 +61,14 @@ def on_street_side(door_line: np.ndarray, normal: np.ndarray, points: np.ndarray
     return (np.asarray(points, np.float64) - door_line[0]) @ normal >= 0.0
 
 
+def door_distance(door_line: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance (px) of each point to the door segment."""
+    a, b = np.asarray(door_line, np.float64)
+    ab = b - a
+    t = np.clip(((points - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+    return np.hypot(*(points - (a + t[:, None] * ab)).T)
+
+
 def cut_at_door(polygon: np.ndarray, door_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An old zone whose door line crosses it → (polygon, door_line) in the new form: the part of the polygon
     on the side of its vertex mean (the part the old rule counted goods in), and the door line along the cut.

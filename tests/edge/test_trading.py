@@ -73,11 +73,11 @@ def footage(data_dir: Path, models_dir: Path) -> Footage:
     return Footage(data_dir, models_dir)
 
 
-def goods(f: Footage, on: float, x: float = 60.0, foot: float = 318.0) -> list[Actor]:
-    """Two bags side by side, set down at `on`."""
+def goods(f: Footage, on: float, x: float = 60.0, foot: float = 318.0, n: int = 2) -> list[Actor]:
+    """`n` bags side by side, set down at `on`."""
     bag = scaled(f.bag, 0.45 * f.height(foot))
     w = bag.alpha.shape[1]
-    return [Actor(bag, [(on, x + i * (w + 3), foot), (999.0, x + i * (w + 3), foot)]) for i in range(2)]
+    return [Actor(bag, [(on, x + i * (w + 3), foot), (999.0, x + i * (w + 3), foot)]) for i in range(n)]
 
 
 def standing(f: Footage, x: float, foot: float, on: float, off: float, bag: bool = False) -> Actor:
@@ -97,11 +97,19 @@ def walking(f: Footage, k: int, t0: float, foot: float, stop_s: float = 0.0, bag
 Scene = Callable[[Footage], list[Actor]]
 
 
-def tended(f: Footage) -> list[Actor]:
-    """Goods the detector does not name, their vendor standing just beside them (right of the zone)."""
-    bags = goods(f, 4.0)
+def tended(f: Footage, vendor_x: float = 14.0, vendor_foot: float = 318.0, goods_x: float = 70.0) -> list[Actor]:
+    """Goods the detector does not name, their vendor standing beside them (`vendor_x` right of them)."""
+    bags = goods(f, 4.0, x=goods_x, n=1)
     right = bags[-1].box_at(5.0)[2]
-    return [*bags, standing(f, right + 14, 318.0, 4.0, 999.0)]
+    return [*bags, standing(f, right + vendor_x, vendor_foot, 4.0, 999.0)]
+
+
+def tended_from_the_doorway(f: Footage) -> list[Actor]:
+    return tended(f, vendor_foot=ZONE[0, 1] - 3)  # feet just behind the door line
+
+
+def the_next_shops_vendor_beside_a_pile(f: Footage) -> list[Actor]:
+    return tended(f, vendor_x=28.0, goods_x=150.0)  # by the goods, but right of the zone: not in it
 
 
 def pile(f: Footage) -> list[Actor]:
@@ -132,6 +140,8 @@ def standing_with_handbag(f: Footage) -> list[Actor]:
 
 @pytest.mark.parametrize(("scene", "violations"), [
     (tended, {"cross_door_trading"}),  # a static object with its vendor standing by: trading, not a pile
+    (tended_from_the_doorway, {"cross_door_trading"}),
+    (the_next_shops_vendor_beside_a_pile, {"piled_goods"}),
     (pile, {"piled_goods"}),  # the same goods alone: a pile, not trading
     (passers_by_with_bags, set()),
     (brief_stop, set()),
