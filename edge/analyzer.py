@@ -16,10 +16,12 @@ import numpy as np
 from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from edge.lifecycle import ZONE_CHANGED, ZONE_REMOVED, EpisodeTracker
-from edge.rules import Condition, cross_door_trading, piled_goods
+from edge.rules import Condition, piled_goods
+from edge.trading import StillTracks, TradingFrame, TradingJudge, unclaimed_share
 from models.classes import COCO80
 from models.detections import Detections
 from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
+from zones.door import door_distance, on_street_side, street_normal
 from zones.fit import check_fit, scale_for
 from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
@@ -43,14 +45,20 @@ def class_names(detections: Detections) -> np.ndarray:
 
 
 def _door_side_ok(zone: Zone, points: np.ndarray) -> np.ndarray:
-    """Points on the street side of the zone's door line (the side holding the zone's centroid)."""
+    """Points on the street side of the zone's door line: the side its interior touches (`zones.door`)."""
     if zone.door_line is None or len(points) == 0:
         return np.ones(len(points), bool)
-    (ax, ay), (bx, by) = zone.door_line
-    def side(p: np.ndarray) -> np.ndarray:
-        return (bx - ax) * (p[..., 1] - ay) - (by - ay) * (p[..., 0] - ax)
-    ref = side(zone.polygon.mean(axis=0))
-    return np.sign(side(points)) == np.sign(ref)
+    return on_street_side(zone.door_line, street_normal(zone.polygon, zone.door_line), points)
+
+
+def _at_door(zone: Zone, xyxy: np.ndarray, reach: float) -> np.ndarray | None:
+    """Per box: its bottom-centre lies behind the zone's door line within `reach` of its height of the door
+    (someone in the shop's doorway); None without a door line."""
+    if zone.door_line is None or len(xyxy) == 0:
+        return None
+    feet = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1).astype(np.float64)
+    behind = ~on_street_side(zone.door_line, street_normal(zone.polygon, zone.door_line), feet)
+    return behind & (door_distance(zone.door_line, feet) <= reach * (xyxy[:, 3] - xyxy[:, 1]))
 
 
 class SceneAnalyzer:
@@ -68,6 +76,8 @@ class SceneAnalyzer:
             (z.zone_id, v): EpisodeTracker(z.zone_id, z.shop_id, v, self.rules[z.zone_id])
             for z in zones.zones for v in z.violations
         }
+        self.still = StillTracks()  # camera-wide: how long each track has stood still
+        self.trading = {z.zone_id: TradingJudge() for z in zones.zones if CROSS_DOOR_TRADING in z.violations}
         self._frame_size: tuple[int, int] | None = None
         self._drawn_for: tuple[int, int] | None = None  # zones without a frame_size: the first frames' size
         self.frame_size_changes = 0
@@ -99,8 +109,8 @@ class SceneAnalyzer:
         self.membership = ZoneMembership(scaled, frame_size)
         params = self.static_params or StaticModelParams()
         static: dict[str, tuple[np.ndarray, StaticModelParams, tuple]] = {}
-        for z in scaled:
-            if PILED_GOODS in z.violations:
+        for z in scaled:  # trading is told apart from piles on the same static objects
+            if PILED_GOODS in z.violations or CROSS_DOOR_TRADING in z.violations:
                 r = self.rules[z.zone_id]
                 p = StaticModelParams(**{**params.__dict__, "static_after_s": r.static_after_s,
                                          "shake_px": r.shake_px})
@@ -170,7 +180,7 @@ class SceneAnalyzer:
         names = class_names(detections)
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
-        groups: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        groups: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
         xyxy = detections.xyxy
         box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
         for key, r in self._class_rules.items():
@@ -178,36 +188,48 @@ class SceneAnalyzer:
             is_person = np.isin(names, r.person_classes) & keep
             # a "person" much wider than tall is a misdetected object: masking it would hide that object
             upright = box_w <= r.person_max_aspect * box_h
-            groups[key] = (is_person, ((is_person & upright) | np.isin(names, r.vehicle_classes)) & keep,
-                           np.isin(names, r.goods_classes) & keep)
+            is_vehicle = np.isin(names, r.vehicle_classes) & keep
+            groups[key] = (is_person, (is_person & upright) | is_vehicle,
+                           np.isin(names, r.goods_classes) & keep & ~is_vehicle, is_vehicle, is_person & upright)
+        still_s, mean_conf = self.still.update(detections, ts)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass
             static = self.static_bank.update(frame_bgr, ts, {k: detections.xyxy[g[1]] for k, g in groups.items()})
             self.last_static.update(static)
         for zid, zone in self._scaled.items():
             r = self.rules[zid]
-            is_person, _, is_goods = groups[self._class_key[zid]]
-            for violation in zone.violations:
-                if violation == PILED_GOODS:
-                    state = static[zid]
-                    holding = self.trackers[(zid, violation)].holding
-                    cond = (piled_goods(state.coverage, state.boxes, r, state.onset_age_s, holding)
-                            if state.ready else Condition(False, 0.0))
-                elif violation == CROSS_DOOR_TRADING:
-                    key = (r.anchor, r.min_overlap)
-                    if key not in anchors_cache:
-                        anchors_cache[key] = self.membership.trigger(detections, r.anchor, r.min_overlap)
-                    col = anchors_cache[key][:, self.membership.zone_ids.index(zid)]
-                    goods = col & is_goods
-                    if goods.any():
-                        goods &= _door_side_ok(zone, detections.anchors("bottom_center"))
-                    persons = int((col & is_person).sum())
-                    cond = cross_door_trading(detections.xyxy[goods].astype(np.float32),
-                                              detections.confidence[goods], persons, r)
+            _, _, is_goods, is_vehicle, upright = groups[self._class_key[zid]]
+            state = static.get(zid)
+            claimed = np.zeros(0, bool)
+            if CROSS_DOOR_TRADING in zone.violations:
+                key = (r.anchor, r.min_overlap)
+                if key not in anchors_cache:
+                    anchors_cache[key] = self.membership.trigger(detections, r.anchor, r.min_overlap)
+                col = anchors_cache[key][:, self.membership.zone_ids.index(zid)]
+                if col.any():
+                    col = col & _door_side_ok(zone, detections.anchors("bottom_center"))
+                frame = TradingFrame(xyxy, upright, is_goods, is_vehicle, still_s, mean_conf)
+                ready = state is not None and state.ready
+                boxes = state.boxes if ready else _NO_BOXES
+                placed = self.membership.anchors_in(Detections(boxes, np.ones(len(boxes), np.float32),
+                                                               np.zeros(len(boxes), np.int32)))
+                zone_col = self.membership.zone_ids.index(zid)
+                cond, claimed = self.trading[zid].step(frame, col, boxes, placed[:, zone_col],
+                                                       state.onset_age_s if ready else 0.0, ts, r,
+                                                       _at_door(zone, xyxy, r.tend_reach))
+                self.last[(zid, CROSS_DOOR_TRADING)] = cond
+                events.extend(self.trackers[(zid, CROSS_DOOR_TRADING)].step(cond, ts))
+            if PILED_GOODS in zone.violations:
+                assert state is not None
+                holding = self.trackers[(zid, PILED_GOODS)].holding
+                if state.ready:
+                    left = claimed if len(claimed) == len(state.boxes) else np.zeros(len(state.boxes), bool)
+                    cond = piled_goods(state.coverage * unclaimed_share(state.boxes, left), state.boxes[~left],
+                                       r, state.onset_age_s, holding)
                 else:
-                    continue
-                self.last[(zid, violation)] = cond
-                events.extend(self.trackers[(zid, violation)].step(cond, ts))
+                    cond = Condition(False, 0.0)
+                self.last[(zid, PILED_GOODS)] = cond
+                events.extend(self.trackers[(zid, PILED_GOODS)].step(cond, ts))
         return events
 
     # ------------------------------------------------------------------ reload
@@ -241,6 +263,9 @@ class SceneAnalyzer:
             else:
                 carried_static = set(self.static_bank.take_zones(old.static_bank, sorted(static_same)))
             self.last_static = {z: st for z, st in old.last_static.items() if z in carried_static}
+        self.still = old.still
+        for zid in same & set(self.trading) & set(old.trading):
+            self.trading[zid] = old.trading[zid]
         ended: list[ZoneEvent] = []
         for key, tracker in old.trackers.items():
             zid, violation = key

@@ -1,7 +1,8 @@
-"""The two violation rules (cross-door trading, piled goods) on what the scene models measured.
+"""The piled-goods rule on what the static-object model measured, and the `Condition` both rules give.
 
-Their parameters are `zones.rules.RuleConfig`. The rule functions are pure: they say whether a violation
-condition holds in a zone right now; timing (dwell, clear, cool-down) lives in `edge.lifecycle`.
+Their parameters are `zones.rules.RuleConfig`. The rule functions say whether a violation condition holds in
+a zone right now; timing (dwell, clear, cool-down) lives in `edge.lifecycle`. Cross-door trading, which needs
+track identity and stillness, is `edge.trading`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,3 @@ def piled_goods(coverage: float, boxes: np.ndarray, rules: RuleConfig, onset_age
     score = float(min(1.0, coverage / max(rules.min_coverage, 1e-6) / 2.0)) if present else 0.0
     backdate = rules.static_after_s if onset_age_s is None else onset_age_s
     return Condition(present, score, boxes if present else np.zeros((0, 4), np.float32), backdate)
-
-
-def cross_door_trading(goods_boxes: np.ndarray, goods_conf: np.ndarray, persons_in_zone: int,
-                       rules: RuleConfig) -> Condition:
-    """Goods-like detector objects in the zone (beyond the door line), optionally tended by a person."""
-    present = len(goods_boxes) > 0 and (persons_in_zone > 0 or not rules.require_person)
-    score = float(goods_conf.max()) if present else 0.0
-    return Condition(present, score, goods_boxes if present else np.zeros((0, 4), np.float32))

@@ -20,12 +20,14 @@ from typing import Any
 
 import shapely
 
+from zones.door import DOOR_TOLERANCE_PX, door_line_problem
 from zones.io import ZoneFileError, load_zones
 from zones.model import CameraZones
 
 # code → params of the problems found across a file (loading errors carry zones.io.ERROR_CODES)
 CHECK_CODES: dict[str, tuple[str, ...]] = {
     "door_point_off_edge": ("n", "x", "y", "distance"),
+    "door_line_crosses_zone": ("distance",),
     "zones_overlap": ("other", "shop", "share", "tolerance"),
     "shop_not_registered": ("shop",),
     "central_unreachable": ("shop",),
@@ -47,19 +49,16 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
-def door_line_problems(cz: CameraZones, path: str, tolerance_px: float = 4.0) -> list[Problem]:
+def door_line_problems(cz: CameraZones, path: str, tolerance_px: float = DOOR_TOLERANCE_PX) -> list[Problem]:
+    """Door lines that are not a segment of their zone's edge (loading refuses them at the default
+    tolerance; a stricter `tolerance_px` reports more)."""
     out = []
     for z in cz.zones:
         if z.door_line is None:
             continue
-        edge = shapely.Polygon(z.polygon).exterior
-        for k, point in enumerate(z.door_line):
-            d = edge.distance(shapely.Point(point))
-            if d > tolerance_px:
-                out.append(Problem(path, z.zone_id, f"door line point {k + 1} ({point[0]:g}, {point[1]:g}) is "
-                                                    f"{d:.1f} px off the zone's edge (the door is on its edge)",
-                                   "door_point_off_edge", {"n": k + 1, "x": float(point[0]), "y": float(point[1]),
-                                                           "distance": round(float(d), 1)}))
+        problem = door_line_problem(z.polygon, z.door_line, tolerance_px)
+        if problem is not None:
+            out.append(Problem(path, z.zone_id, problem.reason, problem.code, problem.params))
     return out
 
 
@@ -145,7 +144,21 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("--overlap", type=float, default=0.05,
                      help="largest share of a zone that another shop's zone may cover (default 0.05)")
     chk.add_argument("--door-tolerance", type=float, default=4.0, help="px a door line may lie off the edge")
+    mig = sub.add_parser("migrate-door", help="cut old zones at a door line that crosses them (the new form)")
+    mig.add_argument("file", type=Path)
+    mig.add_argument("--out", type=Path, required=True, help="where to write the migrated file (JSON)")
     args = ap.parse_args(argv)
+    if args.command == "migrate-door":
+        from zones.migrate import migrate_file
+
+        try:
+            changed = migrate_file(args.file, args.out)
+        except ZoneFileError as exc:
+            print(f"INVALID {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.out}: {len(changed)} zone(s) cut at their door line"
+              + (f" [{', '.join(changed)}]" if changed else ""))
+        return 0
     lookup = central_lookup(args.central, os.environ.get(args.token_env)) if args.central else None
     bad = 0
     for f in args.files:

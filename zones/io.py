@@ -13,7 +13,7 @@ Two layouts are accepted (YAML or JSON, chosen by content, not by extension):
          - zone_id: z-1             # unique per camera
            shop_id: shop-17         # optional
            polygon: [[x, y], ...]   # >= 3 points, image px, simple (not self-intersecting), area > 0
-           door_line: [[x, y], [x, y]]          # optional: the shop's door threshold
+           door_line: [[x, y], [x, y]]          # optional: the shop's door, a segment of the polygon's edge
            violations: [piled_goods, cross_door_trading]   # optional, default both
            rules: {min_coverage: 0.1}           # optional per-zone overrides
 
@@ -43,6 +43,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity, make_valid
 
 from wire.schema import PILED_GOODS, VIOLATIONS
+from zones.door import door_line_problem
 from zones.model import CameraZones, Zone
 from zones.rules import RuleConfig, rule_problem
 
@@ -78,6 +79,8 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "polygon_not_simple": ("detail",),
     "point_outside_frame": ("x", "y", "width", "height"),
     "door_line_invalid": (),
+    "door_point_off_edge": ("n", "x", "y", "distance"),
+    "door_line_crosses_zone": ("distance",),
     "violations_invalid": ("allowed",),
 }
 
@@ -188,7 +191,7 @@ def _rules(path: Path, value: Any, zid: str | None = None) -> dict[str, Any]:
 
 
 def _zone(path: Path, raw: Any, index: int, frame_size: tuple[int, int] | None,
-          default_violations: tuple[str, ...], lenient: bool) -> Zone:
+          default_violations: tuple[str, ...], lenient: bool, door_check: bool = True) -> Zone:
     if not isinstance(raw, dict):
         raise ZoneFileError(path, f"zones[{index}] must be a mapping", code="zone_not_mapping", index=index)
     zid = raw.get("zone_id")
@@ -206,6 +209,9 @@ def _zone(path: Path, raw: Any, index: int, frame_size: tuple[int, int] | None,
         if door.shape != (2, 2) or np.allclose(door[0], door[1]):
             raise ZoneFileError(path, "door_line must be two distinct points [[x, y], [x, y]]", zid,
                                 code="door_line_invalid")
+        problem = door_line_problem(poly, door) if door_check else None
+        if problem is not None:
+            raise ZoneFileError(path, problem.reason, zid, code=problem.code, **problem.params)
     violations = raw.get("violations", default_violations)
     if isinstance(violations, str):
         violations = [violations]
@@ -219,10 +225,10 @@ def _zone(path: Path, raw: Any, index: int, frame_size: tuple[int, int] | None,
 
 
 def _zones(path: Path, raw: Any, frame_size: tuple[int, int] | None, default_violations: tuple[str, ...],
-           lenient: bool = False) -> list[Zone]:
+           lenient: bool = False, door_check: bool = True) -> list[Zone]:
     if not isinstance(raw, list) or not raw:
         raise ZoneFileError(path, "zones must be a non-empty list", code="zones_empty")
-    zones = [_zone(path, z, i, frame_size, default_violations, lenient) for i, z in enumerate(raw)]
+    zones = [_zone(path, z, i, frame_size, default_violations, lenient, door_check) for i, z in enumerate(raw)]
     seen: set[str] = set()
     for z in zones:
         if z.zone_id in seen:
@@ -231,8 +237,10 @@ def _zones(path: Path, raw: Any, frame_size: tuple[int, int] | None, default_vio
     return zones
 
 
-def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
-    """Validate already-parsed zone data (either layout) into CameraZones."""
+def parse_zones(data: Any, path: str | Path = "<data>", *, door_check: bool = True) -> CameraZones:
+    """Validate already-parsed zone data (either layout) into CameraZones. A door line must be a segment of
+    its zone's edge (`zones.door`); `door_check=False` reads old files whose door line crosses the zone, only
+    to migrate them."""
     path = Path(path)
     if not isinstance(data, dict):
         raise ZoneFileError(path, "top level must be a mapping", code="top_not_mapping")
@@ -243,7 +251,7 @@ def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
         if not isinstance(raw_rules, dict):
             raise ZoneFileError(path, "rules must be a mapping", code="rules_not_mapping")
         rules = _rules(path, raw_rules)
-        zones = _zones(path, data.get("zones"), size, (PILED_GOODS,), lenient=True)
+        zones = _zones(path, data.get("zones"), size, (PILED_GOODS,), lenient=True, door_check=door_check)
         return CameraZones(path.stem, None, size, zones, RuleConfig.model_validate(rules))
     _check_keys(path, data, _CAMERA_KEYS)
     cam = data.get("camera_id")
@@ -251,15 +259,15 @@ def parse_zones(data: Any, path: str | Path = "<data>") -> CameraZones:
         raise ZoneFileError(path, "camera_id is required", code="camera_id_missing")
     size = _frame_size(path, data.get("frame_size"))
     rules = RuleConfig.model_validate(_rules(path, data.get("rules")))
-    zones = _zones(path, data.get("zones"), size, VIOLATIONS)
+    zones = _zones(path, data.get("zones"), size, VIOLATIONS, door_check=door_check)
     site = data.get("site_id")
     return CameraZones(str(cam), None if site is None else str(site), size, zones, rules)
 
 
-def load_zones(path: str | Path) -> CameraZones:
+def load_zones(path: str | Path, *, door_check: bool = True) -> CameraZones:
     """Read and validate a zone file (own layout or dev-events clip layout); raises ZoneFileError."""
     path = Path(path)
-    return parse_zones(_read(path), path)
+    return parse_zones(_read(path), path, door_check=door_check)
 
 
 def zones_document(zones: CameraZones, *, digits: int = 1) -> dict[str, Any]:

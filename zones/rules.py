@@ -35,6 +35,19 @@ class RuleConfig(BaseModel):
     anchor: Literal["bottom_center", "center", "overlap"] = "bottom_center"
     min_overlap: float = Field(0.3, ge=0.0, le=1.0, description="box fraction inside a zone (anchor=overlap)")
     require_person: bool = Field(False, description="cross-door trading needs a person tending the goods")
+    trading_still_s: float = Field(
+        20.0, ge=0.0, le=3_600.0,
+        description="cross-door trading: a person, goods or vehicle counts only on a track standing still this long "
+        "(passers-by and brief stops never do)",
+    )
+    goods_min_confidence: float = Field(
+        0.45, ge=0.0, le=1.0,
+        description="cross-door trading: a still goods-class track needs this mean score to count by itself",
+    )
+    tend_reach: float = Field(
+        0.6, ge=0.0, le=10.0,
+        description="cross-door trading: a still person within this many of their own heights tends an object",
+    )
     min_confidence: float = Field(0.25, ge=0.0, le=1.0)
     person_max_aspect: float = Field(
         1.25, gt=0.0, le=100.0,

@@ -39,6 +39,8 @@ REASONS: dict[str, str] = {
     # zones.check
     "door_point_off_edge": N_("door line point %(n)s (%(x)s, %(y)s) is %(distance)s px off the zone's edge "
                               "(the door is on its edge)."),
+    "door_line_crosses_zone": N_("the door line crosses the zone (%(distance)s px off its edge between its "
+                                 "ends): draw it along the zone's edge, where the shop's front is."),
     "zones_overlap": N_("overlaps zone %(other)s (shop %(shop)s) by %(share)s of the smaller zone "
                         "(at most %(tolerance)s)."),
     "shop_not_registered": N_("shop %(shop)s is not in the registry."),

@@ -175,22 +175,6 @@ def test_reset_zone_relearns_and_unknown_zone() -> None:
         analyzer.assess("nope")
 
 
-def test_cross_door_trading_goods_in_zone() -> None:
-    analyzer = SceneAnalyzer(camera(("cross_door_trading",)))
-    frame = np.zeros((H, W, 3), np.uint8)
-    crate = Detections(np.array([[150, 140, 180, 170], [10, 10, 30, 30]], np.float32),
-                       np.array([0.6, 0.9], np.float32), np.array([28, 28], np.int32),
-                       data={"class_name": np.array(["suitcase", "suitcase"])})
-    events = []
-    for ts in np.arange(0, 30, 0.5):
-        events += analyzer.update(frame, float(ts), crate)
-    for ts in np.arange(30, 40, 0.5):
-        events += analyzer.update(frame, float(ts), Detections.empty())
-    assert [e.phase for e in events] == ["start", "end"]
-    assert events[0].violation == "cross_door_trading" and events[0].ts == pytest.approx(20.0)
-    np.testing.assert_allclose(events[0].boxes, [[150, 140, 180, 170]])  # only the crate inside the zone
-
-
 def test_polygons_scale_with_frame_size() -> None:
     cz = CameraZones("c", None, (W * 2, H * 2), [Zone("z-1", None, ZONE * 2)], RULES)
     events, _, _ = play(Scene(object_on=5.0, object_off=35.0, person=None), 50.0, analyzer=SceneAnalyzer(cz))
@@ -207,20 +191,6 @@ def test_pile_partly_taken_away_keeps_its_episode() -> None:
     assert [e.phase for e in events] == ["start", "end"]
     assert 0.075 < coverage[int(55 * 2)] < 0.15
     assert events[1].ts >= 70.0
-
-
-@pytest.mark.parametrize(("feet_y", "counts"), [(170.0, True), (125.0, False)])
-def test_cross_door_trading_only_beyond_the_door_line(feet_y: float, counts: bool) -> None:
-    # the zone reaches into the doorway; only goods on the street side of the door line (the side of
-    # the zone's centroid) are trading
-    zone = Zone("z-1", None, np.array([[90, 110], [240, 110], [240, 200], [90, 200]], float),
-                door_line=np.array([[90, 135], [240, 135]], float), violations=("cross_door_trading",))
-    analyzer = SceneAnalyzer(CameraZones("c", None, (W, H), [zone], RULES))
-    crate = Detections(np.array([[150, feet_y - 30, 180, feet_y]], np.float32), np.array([0.6], np.float32),
-                       np.array([28], np.int32), data={"class_name": np.array(["suitcase"])})
-    frame = np.zeros((H, W, 3), np.uint8)
-    events = [e for ts in np.arange(0, 25, 0.5) for e in analyzer.update(frame, float(ts), crate)]
-    assert [e.phase for e in events] == (["start"] if counts else [])
 
 
 @pytest.mark.parametrize(("max_aspect", "phases"), [(1.25, ["start"]), (100.0, [])])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge.rules import cross_door_trading, piled_goods
+from edge.rules import piled_goods
 from zones.rules import RuleConfig, check_overrides
 
 BOX = np.array([[10, 10, 40, 40]], np.float32)
@@ -60,15 +60,3 @@ def test_piled_goods_threshold_with_hysteresis(coverage: float, holding: bool, p
 
 def test_piled_goods_needs_an_object_box() -> None:
     assert not piled_goods(0.5, np.zeros((0, 4), np.float32), RuleConfig()).present
-
-
-@pytest.mark.parametrize(
-    ("n_goods", "persons", "require_person", "present"),
-    [(0, 1, False, False), (1, 0, False, True), (1, 0, True, False), (2, 1, True, True)],
-)
-def test_cross_door_trading(n_goods: int, persons: int, require_person: bool, present: bool) -> None:
-    boxes = np.repeat(BOX, n_goods, axis=0)
-    conf = np.full(n_goods, 0.7, np.float32)
-    c = cross_door_trading(boxes, conf, persons, RuleConfig(require_person=require_person))
-    assert c.present is present
-    assert c.score == (pytest.approx(0.7) if present else 0.0)

@@ -32,18 +32,45 @@ def test_a_clean_file_passes_and_prints_its_summary(tmp_path: Path, capsys: pyte
     assert "ok " in capsys.readouterr().out
 
 
-def test_door_line_off_the_edge_and_overlapping_shops(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_overlapping_shops(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = _file(tmp_path, [
-        {"zone_id": "z-1", "shop_id": "s-1", "polygon": SQUARE, "door_line": [[10, 10], [60, 35]]},
+        {"zone_id": "z-1", "shop_id": "s-1", "polygon": SQUARE, "door_line": [[10, 10], [60, 10]]},
         {"zone_id": "z-2", "shop_id": "s-2", "polygon": [[60, 10], [160, 10], [160, 60], [60, 60]]},
         {"zone_id": "z-3", "shop_id": "s-1", "polygon": [[20, 20], [50, 20], [50, 50], [20, 50]]},
     ])
     problems = [str(p) for p in check_file(path)]
-    assert any("zone 'z-1'" in p and "door line point 2" in p and "off the zone's edge" in p for p in problems)
     assert any("zone 'z-1'" in p and "overlaps zone 'z-2'" in p and "50%" in p for p in problems)
     assert not any("'z-3'" in p for p in problems)  # the same shop's zones may overlap
     assert main(["check", str(path)]) == 1
-    assert capsys.readouterr().err.count("INVALID") == len(problems) == 2
+    assert capsys.readouterr().err.count("INVALID") == len(problems) == 1
+
+
+@pytest.mark.parametrize(("door", "says"), [
+    ([[10, 10], [60, 35]], "door line point 2 (60, 35) is 25.0 px off the zone's edge"),  # an end inside
+    ([[10, 35], [110, 35]], "crosses the zone's interior"),  # both ends on the edge, across the zone
+])
+def test_a_door_line_off_the_edge_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, door: list,
+                                             says: str) -> None:
+    path = _file(tmp_path, [{"zone_id": "z-1", "shop_id": "s-1", "polygon": SQUARE, "door_line": door}])
+    problems = [str(p) for p in check_file(path)]
+    assert len(problems) == 1 and "zone 'z-1'" in problems[0] and says in problems[0]
+    assert "migrate-door" in problems[0]  # it says how to convert an old file
+
+
+def test_an_old_crossing_door_line_is_migrated_to_the_part_it_counted(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    # the old rule counted goods on the side of the vertex mean: below y=20 here (the larger part)
+    old = _file(tmp_path, [{"zone_id": "z-1", "shop_id": "s-1", "polygon": SQUARE,
+                            "door_line": [[10, 20], [110, 20]]}])
+    new = tmp_path / "new.json"
+    assert main(["migrate-door", str(old), "--out", str(new)]) == 0
+    assert "1 zone(s) cut" in capsys.readouterr().out
+    assert main(["check", str(new)]) == 0
+    from zones.io import load_zones
+
+    z = load_zones(new).zones[0]
+    assert sorted(map(tuple, z.polygon.tolist())) == [(10, 20), (10, 60), (110, 20), (110, 60)]
+    assert sorted(map(tuple, z.door_line.tolist())) == [(10, 20), (110, 20)]
 
 
 def test_load_errors_come_through_and_the_old_entry_point_is_the_same_command(tmp_path: Path) -> None:
