@@ -62,6 +62,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from models.base import ModelError
     from models.training import TrainError, train
 
     try:
@@ -69,8 +70,10 @@ def _train(args: argparse.Namespace) -> int:
             data=args.data, base=args.base, epochs=args.epochs, imgsz=args.imgsz, device=args.device,
             seed=args.seed, out=args.out, name=args.name, freeze=args.freeze, patience=args.patience,
             resume=args.resume, roles=_parse_roles(args.role), licence=args.licence,
+            single_class=args.single_class, batch=args.batch, workers=args.workers, cache=args.cache,
+            hours=args.hours,
         )
-    except TrainError as exc:
+    except (TrainError, ModelError, evaluate.EvalError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model card: {card_path}")
@@ -134,7 +137,9 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
         )
         if name == "train":
             p.add_argument("--data", required=True, type=Path, help="data.yaml of a YOLO dataset (see split)")
-            p.add_argument("--base", required=True, help="base checkpoint (.pt) ultralytics can load offline")
+            p.add_argument("--base", required=True,
+                           help="yolov5n.pt (../shared/models, converted offline), an ultralytics .pt, "
+                           "or a model .yaml (random init)")
             p.add_argument("--epochs", type=int, default=30)
             p.add_argument("--imgsz", type=int, default=416)
             p.add_argument("--device", default="cpu", help="cpu, cuda or a cuda index")
@@ -142,6 +147,13 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
             p.add_argument("--freeze", type=int, default=10, help="first N layers frozen (the backbone)")
             p.add_argument("--patience", type=int, default=10, help="early stop after N epochs without gain")
             p.add_argument("--resume", action="store_true", help="resume the run's last checkpoint")
+            p.add_argument("--single-class", default=None, metavar="NAME",
+                           help="class-agnostic: every label becomes one class called NAME")
+            p.add_argument("--batch", type=int, default=16)
+            p.add_argument("--workers", type=int, default=None, help="data-loading processes (default 2)")
+            p.add_argument("--cache", action="store_true", help="keep decoded images in RAM")
+            p.add_argument("--hours", type=float, default=None,
+                           help="time budget: the number of epochs is re-planned to end within it")
         else:
             p.add_argument("--model", required=True, help="the ONNX file (path or name in the models folder)")
             p.add_argument("--data", type=Path, default=None, help="evaluate on this folder for the card")
