@@ -5,6 +5,7 @@
     doorline-models split --data ../shared/data/drone-vendors/train --out var/datasets/vendors
     doorline-models train --data var/datasets/vendors/data.yaml --base yolov8n.pt --epochs 30 --imgsz 416
     doorline-models register --model var/models/vendors.onnx --data ... (a card for an ONNX made elsewhere)
+    doorline-models variants --model var/models/vendors.onnx --calibration var/datasets/vendors/train (fp16, int8)
 
 `export-reviews` (central's verdicts as a dataset) is added by central.models_cli, which is the installed
 script: this module never imports central."""
@@ -97,6 +98,22 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _variants(args: argparse.Namespace) -> int:
+    from models.base import ModelError
+    from models.variants import export_variants
+
+    try:
+        cards = export_variants(args.model, args.calibration, kinds=tuple(args.kinds.split(",")),
+                                n_images=args.calibration_images, data=args.data, agnostic=args.agnostic,
+                                models_dir=args.models_dir)
+    except (ModelError, evaluate.EvalError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for kind, card in cards.items():
+        print(f"{kind}: model card {card}")
+    return 0
+
+
 def _parse_roles(items: Sequence[str]) -> dict[str, str]:
     roles: dict[str, str] = {}
     for item in items:
@@ -167,6 +184,16 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
                        help="class role for the rules: person, vehicle or goods (repeatable)")
         p.add_argument("--licence", default="AGPL-3.0", help="licence of the weights")
         p.set_defaults(handler=_train if name == "train" else _register)
+
+    p = sub.add_parser("variants", help="fp16 and int8 (static, calibrated) copies of a registered ONNX model")
+    p.add_argument("--model", required=True, help="the registered fp32 ONNX (path or name in the models folder)")
+    p.add_argument("--calibration", required=True, type=Path, help="images for int8 calibration (train side)")
+    p.add_argument("--calibration-images", type=int, default=64)
+    p.add_argument("--kinds", default="fp16,int8")
+    p.add_argument("--data", type=Path, default=None, help="evaluate each variant on this folder for its card")
+    p.add_argument("--agnostic", action="store_true")
+    p.add_argument("--models-dir", type=Path, default=None)
+    p.set_defaults(handler=_variants)
     return ap, sub
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 FONT_CANDIDATES = (
@@ -33,14 +34,16 @@ def _local_font() -> Path | None:
 
 
 def offline_ultralytics(config_dir: Path | None = None) -> Path:
-    """Prepare the environment; returns the settings folder. Idempotent; an explicit YOLO_CONFIG_DIR set by
-    the caller is kept (the fonts are still linked into it)."""
+    """Prepare the environment; returns the folder holding the settings and fonts. Idempotent; an explicit
+    YOLO_CONFIG_DIR set by the caller is kept. Once ultralytics is imported its folder is fixed: the fonts
+    are linked into that one."""
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "false"
     os.environ.setdefault("YOLO_VERBOSE", "false")
     folder = Path(os.environ.get("YOLO_CONFIG_DIR") or config_dir or Path.home() / ".config" / "doorline-ultralytics")
     os.environ["YOLO_CONFIG_DIR"] = str(folder)
-    fonts = folder / "Ultralytics"
+    imported = sys.modules.get("ultralytics.utils")
+    fonts = Path(imported.USER_CONFIG_DIR) if imported is not None else folder / "Ultralytics"
     fonts.mkdir(parents=True, exist_ok=True)
     font = _local_font()
     for name in FONT_NAMES:
@@ -50,7 +53,7 @@ def offline_ultralytics(config_dir: Path | None = None) -> Path:
                 dst.symlink_to(font)
             except FileExistsError:
                 pass
-    return folder
+    return fonts
 
 
 def quiet_settings() -> None:
