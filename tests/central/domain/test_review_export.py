@@ -144,6 +144,7 @@ def _train_extra() -> str | None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(_train_extra() is not None, reason=str(_train_extra()))
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the training is the point: one database is enough
 def test_exported_verdicts_train_a_model_the_edge_loads(reviewed, tmp_path: Path, models_dir: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The feedback loop closed on a tiny case: export-reviews → doorline-models train (one epoch) → a model
