@@ -44,6 +44,15 @@ def class_names(detections: Detections) -> np.ndarray:
     return out.astype(str)
 
 
+def has_role(detections: Detections, role: str) -> np.ndarray:
+    """Detections whose class the model card gives `role` (person, vehicle, goods): a fine-tuned model's own
+    classes (e.g. `rubbish_bag`, `vendedor_ambulante`) count for the rules without being listed in them."""
+    roles = detections.data.get("role")
+    if roles is None:
+        return np.zeros(len(detections), dtype=bool)
+    return np.asarray(roles).astype(str) == role
+
+
 def _door_side_ok(zone: Zone, points: np.ndarray) -> np.ndarray:
     """Points on the street side of the zone's door line: the side its interior touches (`zones.door`)."""
     if zone.door_line is None or len(points) == 0:
@@ -178,6 +187,7 @@ class SceneAnalyzer:
                 self._resize((w, h))
         assert self.membership is not None
         names = class_names(detections)
+        card_person, card_vehicle, card_goods = (has_role(detections, g) for g in ("person", "vehicle", "goods"))
         events: list[ZoneEvent] = []
         anchors_cache: dict[tuple[str, float], np.ndarray] = {}
         groups: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
@@ -185,12 +195,13 @@ class SceneAnalyzer:
         box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
         for key, r in self._class_rules.items():
             keep = detections.confidence >= r.min_confidence
-            is_person = np.isin(names, r.person_classes) & keep
+            is_person = (np.isin(names, r.person_classes) | card_person) & keep
             # a "person" much wider than tall is a misdetected object: masking it would hide that object
             upright = box_w <= r.person_max_aspect * box_h
-            is_vehicle = np.isin(names, r.vehicle_classes) & keep
+            is_vehicle = (np.isin(names, r.vehicle_classes) | card_vehicle) & keep
             groups[key] = (is_person, (is_person & upright) | is_vehicle,
-                           np.isin(names, r.goods_classes) & keep & ~is_vehicle, is_vehicle, is_person & upright)
+                           (np.isin(names, r.goods_classes) | card_goods) & keep & ~is_vehicle, is_vehicle,
+                           is_person & upright)
         still_s, mean_conf = self.still.update(detections, ts)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass

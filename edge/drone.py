@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from edge.analyzer import class_names
+from edge.analyzer import class_names, has_role
 from edge.events import ZoneEvent
 from edge.settings import CameraSettings
 from models.detections import Detections
@@ -245,7 +245,8 @@ class DroneAnalyzer:
             self.frames_without_pose += 1
             return self.grouper.add(ts, np.zeros((0, 2)), self.violation)
         names = class_names(detections)
-        keep = np.isin(names, self.goods_classes) & (detections.confidence >= self.min_confidence)
+        goods = np.isin(names, self.goods_classes) | has_role(detections, "goods")  # e.g. a vendor model's class
+        keep = goods & (detections.confidence >= self.min_confidence)
         boxes = detections.xyxy[keep]
         contact = contact_pixel(boxes, pose)
         return self.grouper.add(ts, ground_points(contact, pose, cam), self.violation,

@@ -5,6 +5,7 @@
     doorline-models split --data ../shared/data/drone-vendors/train --out var/datasets/vendors
     doorline-models train --data var/datasets/vendors/data.yaml --base yolov8n.pt --epochs 30 --imgsz 416
     doorline-models register --model var/models/vendors.onnx --data ... (a card for an ONNX made elsewhere)
+    doorline-models variants --model var/models/vendors.onnx --calibration var/datasets/vendors/train (fp16, int8)
 
 `export-reviews` (central's verdicts as a dataset) is added by central.models_cli, which is the installed
 script: this module never imports central."""
@@ -62,6 +63,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from models.base import ModelError
     from models.training import TrainError, train
 
     try:
@@ -69,8 +71,10 @@ def _train(args: argparse.Namespace) -> int:
             data=args.data, base=args.base, epochs=args.epochs, imgsz=args.imgsz, device=args.device,
             seed=args.seed, out=args.out, name=args.name, freeze=args.freeze, patience=args.patience,
             resume=args.resume, roles=_parse_roles(args.role), licence=args.licence,
+            single_class=args.single_class, batch=args.batch, workers=args.workers, cache=args.cache,
+            hours=args.hours,
         )
-    except TrainError as exc:
+    except (TrainError, ModelError, evaluate.EvalError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model card: {card_path}")
@@ -91,6 +95,22 @@ def _register(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model card: {card_path}")
+    return 0
+
+
+def _variants(args: argparse.Namespace) -> int:
+    from models.base import ModelError
+    from models.variants import export_variants
+
+    try:
+        cards = export_variants(args.model, args.calibration, kinds=tuple(args.kinds.split(",")),
+                                n_images=args.calibration_images, data=args.data, agnostic=args.agnostic,
+                                models_dir=args.models_dir)
+    except (ModelError, evaluate.EvalError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for kind, card in cards.items():
+        print(f"{kind}: model card {card}")
     return 0
 
 
@@ -134,7 +154,9 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
         )
         if name == "train":
             p.add_argument("--data", required=True, type=Path, help="data.yaml of a YOLO dataset (see split)")
-            p.add_argument("--base", required=True, help="base checkpoint (.pt) ultralytics can load offline")
+            p.add_argument("--base", required=True,
+                           help="yolov5n.pt (../shared/models, converted offline), an ultralytics .pt, "
+                           "or a model .yaml (random init)")
             p.add_argument("--epochs", type=int, default=30)
             p.add_argument("--imgsz", type=int, default=416)
             p.add_argument("--device", default="cpu", help="cpu, cuda or a cuda index")
@@ -142,6 +164,13 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
             p.add_argument("--freeze", type=int, default=10, help="first N layers frozen (the backbone)")
             p.add_argument("--patience", type=int, default=10, help="early stop after N epochs without gain")
             p.add_argument("--resume", action="store_true", help="resume the run's last checkpoint")
+            p.add_argument("--single-class", default=None, metavar="NAME",
+                           help="class-agnostic: every label becomes one class called NAME")
+            p.add_argument("--batch", type=int, default=16)
+            p.add_argument("--workers", type=int, default=None, help="data-loading processes (default 2)")
+            p.add_argument("--cache", action="store_true", help="keep decoded images in RAM")
+            p.add_argument("--hours", type=float, default=None,
+                           help="time budget: the number of epochs is re-planned to end within it")
         else:
             p.add_argument("--model", required=True, help="the ONNX file (path or name in the models folder)")
             p.add_argument("--data", type=Path, default=None, help="evaluate on this folder for the card")
@@ -155,6 +184,16 @@ def build_parser(prog: str = "doorline-models") -> tuple[argparse.ArgumentParser
                        help="class role for the rules: person, vehicle or goods (repeatable)")
         p.add_argument("--licence", default="AGPL-3.0", help="licence of the weights")
         p.set_defaults(handler=_train if name == "train" else _register)
+
+    p = sub.add_parser("variants", help="fp16 and int8 (static, calibrated) copies of a registered ONNX model")
+    p.add_argument("--model", required=True, help="the registered fp32 ONNX (path or name in the models folder)")
+    p.add_argument("--calibration", required=True, type=Path, help="images for int8 calibration (train side)")
+    p.add_argument("--calibration-images", type=int, default=64)
+    p.add_argument("--kinds", default="fp16,int8")
+    p.add_argument("--data", type=Path, default=None, help="evaluate each variant on this folder for its card")
+    p.add_argument("--agnostic", action="store_true")
+    p.add_argument("--models-dir", type=Path, default=None)
+    p.set_defaults(handler=_variants)
     return ap, sub
 
 

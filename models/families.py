@@ -39,6 +39,7 @@ class FamilySpec:
     pad_value: int = 114
     box_scale: float = 1.0  # normalised output boxes (TFLite exports) → input pixels
     grid: np.ndarray | None = field(default=None, repr=False)
+    roles: np.ndarray | None = field(default=None, repr=False)  # (nc,) str per class from the card, "" if none
 
     @property
     def size(self) -> tuple[int, int]:
@@ -52,7 +53,7 @@ class FamilySpec:
         return decode_ultralytics(raw, conf, self.box_scale)
 
     def finish(self, cand: Candidates, box: Letterbox, iou: float, max_det: int) -> Detections:
-        return to_detections(cand, box, self.class_names, iou=iou, max_det=max_det)
+        return to_detections(cand, box, self.class_names, iou=iou, max_det=max_det, roles=self.roles)
 
 
 def anchor_count(width: int, height: int, strides: tuple[int, ...] = YOLOX_STRIDES) -> int:
@@ -149,5 +150,12 @@ def make_spec(
             pad_value=card.input.pad_value,
             box_scale=box_scale,
             grid=spec.grid,
+            roles=class_roles(class_names, card.roles) if card.roles else None,
         )
     return spec
+
+
+def class_roles(class_names: np.ndarray, roles: dict[str, str]) -> np.ndarray:
+    """The card's class → role map as one role per class id ("" for a class without one): the rules take a
+    fine-tuned model's classes (e.g. `rubbish_bag: goods`) from it, whatever the class is called."""
+    return np.array([roles.get(str(n), "") for n in class_names], dtype=object).astype(str)

@@ -91,12 +91,15 @@ def to_detections(
     *,
     iou: float,
     max_det: int = MAX_DETECTIONS,
+    roles: np.ndarray | None = None,
 ) -> Detections:
-    """NMS, map boxes back to the original frame, attach `data["class_name"]`."""
+    """NMS, map boxes back to the original frame, attach `data["class_name"]` (and `data["role"]`, the card's
+    role of each detection's class, when the model card gives roles)."""
     keep = nms(cand.xyxy, cand.score, cand.class_id, iou)[:max_det]
     if len(keep) == 0:
         det = Detections.empty()
-        return Detections(det.xyxy, det.confidence, det.class_id, data={"class_name": class_names[:0]})
+        data = {"class_name": class_names[:0]} | ({"role": roles[:0]} if roles is not None else {})
+        return Detections(det.xyxy, det.confidence, det.class_id, data=data)
     xyxy = box.to_original(cand.xyxy[keep])
     valid = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     keep, xyxy = keep[valid], xyxy[valid]
@@ -105,5 +108,5 @@ def to_detections(
         xyxy=xyxy,
         confidence=cand.score[keep],
         class_id=class_id,
-        data={"class_name": class_names[class_id]},
+        data={"class_name": class_names[class_id]} | ({"role": roles[class_id]} if roles is not None else {}),
     )

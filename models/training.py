@@ -131,12 +131,55 @@ def register(
     return card_path
 
 
-def _ultralytics() -> Any:
+def _ultralytics(config_dir: Path | None = None) -> Any:
+    from models.offline import offline_ultralytics, quiet_settings
+
+    offline_ultralytics(config_dir)  # before the first import: ultralytics reads its environment then
     try:
         from ultralytics import YOLO  # type: ignore[import-not-found]
     except ImportError:
         raise TrainError(TRAIN_EXTRA_HINT) from None
+    quiet_settings()
     return YOLO
+
+
+def resolve_base(base: str, folder: Path) -> str:
+    """What ultralytics is given: a `.yaml` (random init, e.g. yolov8n.yaml), an ultralytics `.pt`, or the
+    official yolov5 checkpoint (`yolov5n.pt` in ../shared/models), converted offline (models.v5_base)."""
+    if base.endswith((".yaml", ".yml")) and not Path(base).is_file():
+        return base  # a model definition shipped inside the ultralytics package: random init
+    try:
+        path = resolve_model_path(base)
+    except ModelError as exc:
+        raise TrainError(str(exc)) from None
+    from models.v5_base import convert, is_v5_checkpoint
+
+    if is_v5_checkpoint(path):
+        converted, copied, total = convert(path, folder / "bases")
+        print(f"base: {path.name} → {converted} ({copied}/{total} tensors from COCO; the head starts fresh)",
+              file=sys.stderr)
+        return str(converted)
+    return str(path)
+
+
+def _progress_callback(epochs: int) -> Any:
+    """One line per epoch with the whole run's ETA (ultralytics' own bars show one epoch at a time)."""
+    import time
+
+    started = time.monotonic()
+
+    def on_fit_epoch_end(trainer: Any) -> None:
+        done, total = trainer.epoch + 1, trainer.epochs  # a time budget re-plans the number of epochs
+        if done > total or getattr(trainer, "_doorline_reported", -1) == done:
+            return  # the final validation of best.pt fires the callback once more
+        trainer._doorline_reported = done
+        elapsed = time.monotonic() - started
+        eta = elapsed / max(done - trainer.start_epoch, 1) * (total - done)
+        fit = trainer.metrics.get("metrics/mAP50(B)", float("nan"))
+        print(f"[doorline-train] epoch {done}/{total} val mAP@0.5 {fit:.3f} elapsed {elapsed / 60:.1f} min "
+              f"ETA {eta / 60:.1f} min (early stop may end it sooner)", file=sys.stderr, flush=True)
+
+    return on_fit_epoch_end
 
 
 def train(
@@ -154,34 +197,73 @@ def train(
     resume: bool = False,
     roles: dict[str, str] | None = None,
     licence: str = "AGPL-3.0",
+    single_class: str | None = None,
+    batch: int = 16,
+    workers: int | None = None,
+    cache: bool = False,
+    config_dir: Path | None = None,
+    hours: float | None = None,
 ) -> Path:
     """Fine-tune `base` on the YOLO dataset `data` (a data.yaml with train/ and val/, e.g. from
     `doorline-models split`), export ONNX (fp32, static input `imgsz`), register it with its card.
-    Deterministic for a given seed on CPU; early stopping on the val split (`patience`)."""
-    yolo_cls = _ultralytics()  # before anything else: a missing extra is a one-line error, not a traceback
+    Deterministic for a given seed on CPU; early stopping on the val split (`patience`). `single_class`
+    trains class-agnostic: every label is one class of that name. `hours` is a time budget: ultralytics
+    re-plans the number of epochs (and the learning-rate schedule) to end within it."""
     data = Path(data)
+    folder = models_folder(out)
+    yolo_cls = _ultralytics(config_dir or folder / ".ultralytics")  # a missing extra: one line, first
     if not data.is_file():
         raise TrainError(f"{data}: no such data.yaml (make one with `doorline-models split`)")
     spec = yaml.safe_load(data.read_text()) or {}
-    folder = models_folder(out)
     name = name or f"{Path(base).stem}-{data.parent.name}"
     runs = folder / "runs"
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     last = runs / name / "weights" / "last.pt"
-    model = yolo_cls(str(last) if resume and last.is_file() else base)
+    resuming = resume and last.is_file()
+    start = str(last) if resuming else resolve_base(base, folder)
+    model = yolo_cls(start, task="detect")
     settings = {
         "data": str(data), "base": str(base), "epochs": epochs, "imgsz": imgsz, "device": device, "seed": seed,
-        "freeze": freeze, "patience": patience, "deterministic": True,
+        "freeze": freeze, "patience": patience, "deterministic": True, "batch": batch,
+        "single_class": single_class, "split": spec.get("split"), "hours": hours,
     }
+    model.add_callback("on_fit_epoch_end", _progress_callback(epochs))
     model.train(
         data=str(data), epochs=epochs, imgsz=imgsz, device=device, seed=seed, deterministic=True,
-        freeze=freeze, patience=patience, project=str(runs), name=name, exist_ok=True, resume=resume and last.is_file(),
-        workers=min(2, os.cpu_count() or 1), plots=False, verbose=False,
+        freeze=freeze, patience=patience, project=str(runs.resolve()), name=name, exist_ok=True, resume=resuming,
+        workers=workers if workers is not None else min(2, os.cpu_count() or 1), plots=False, verbose=False,
+        batch=batch, single_cls=single_class is not None, cache=cache, amp=False,
+        **({"time": hours} if hours else {}),
     )
     best = runs / name / "weights" / "best.pt"
-    onnx = Path(yolo_cls(str(best)).export(format="onnx", imgsz=imgsz, dynamic=False, simplify=False))
+    if not best.is_file():
+        raise TrainError(f"{best}: training ended without a checkpoint")
+    trained = yolo_cls(str(best), task="detect")
+    if single_class:
+        trained.model.names = {0: single_class}
+    onnx = Path(trained.export(format="onnx", imgsz=imgsz, dynamic=False, simplify=False, opset=17))
+    settings["best_epoch"] = _best_epoch(runs / name / "results.csv")
     val_dir = Path(spec.get("path", data.parent)) / str(spec.get("val", "val/images"))
     return register(
         onnx, out=folder, name=name, data=val_dir.parent, eval_split="all", roles=roles, licence=licence,
         source=f"fine-tuned from {base} by doorline-models train", training=settings,
+        agnostic=single_class is not None,
     )
+
+
+def _best_epoch(results_csv: Path) -> int | None:
+    """The epoch whose checkpoint is best.pt (highest fitness = 0.9 mAP@0.5:0.95 + 0.1 mAP@0.5)."""
+    import csv
+
+    if not results_csv.is_file():
+        return None
+    rows = list(csv.DictReader(results_csv.open()))
+    best, best_fit = None, -1.0
+    for row in rows:
+        row = {k.strip(): v for k, v in row.items()}
+        try:
+            fit = 0.1 * float(row["metrics/mAP50(B)"]) + 0.9 * float(row["metrics/mAP50-95(B)"])
+        except (KeyError, ValueError):
+            continue
+        if fit > best_fit:
+            best, best_fit = int(float(row["epoch"])), fit
+    return best

@@ -2,7 +2,8 @@
 # Sets up everything Doorline needs on this machine, and says what it does.
 #   scripts/setup.sh          venv + package + Mosquitto (enough for the demo)
 #   scripts/setup.sh --test   also Chromium (browser tests), PostgreSQL's binaries (the tests run their own) and
-#                             GStreamer's RTSP server (a camera on loopback for a fault test)
+#                             GStreamer's RTSP server (a camera on loopback for a fault test); the [train] extra
+#                             (torch + ultralytics: CI's smoke training)
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,5 +84,22 @@ PY
     apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
       || say "no gst-rtsp-server: the RTSP restart test (make reliability) cannot run"
   fi
+  # 6. The [train] extra (torch, torchvision, ultralytics, onnx): CI's smoke training (tests/models/
+  #    test_train_smoke.py) trains, exports and loads a model. Big (torch with its CUDA libraries, a few GB),
+  #    so only when it does not import yet. ultralytics pulls opencv-python (the GUI build), whose cv2 would
+  #    replace opencv-python-headless's: it is removed and the headless build put back.
+  if ! .venv/bin/python -c 'import torch, torchvision, ultralytics, onnx' 2>/dev/null; then
+    say "installing the [train] extra into .venv (torch + ultralytics; several minutes the first time)"
+    headless=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opencv-python-headless"))')
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,train]" 2>&1 | grep -v '^WARNING: Location' || true
+    if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then
+      .venv/bin/python -m pip uninstall -y -q opencv-python
+      .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+        "opencv-python-headless==$headless" 2>&1 | grep -v '^WARNING: Location' || true
+    fi
+    .venv/bin/python -c 'import torch, torchvision, ultralytics, onnx, cv2' \
+      || { say "the [train] extra did not install (see pip output above)"; exit 1; }
+  fi
+  say "train extra: torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"
 fi
 say "done"

@@ -5,7 +5,6 @@ Doorline runs without it."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +17,9 @@ from models.options import DetectorOptions
 
 
 def _import_yolo() -> Any:
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # never try to download weights, fonts or assets
+    from models.offline import offline_ultralytics
+
+    offline_ultralytics()  # never try to download weights, fonts or assets, nor install anything
     try:
         from ultralytics import YOLO
     except ImportError as exc:

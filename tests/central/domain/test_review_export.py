@@ -131,3 +131,42 @@ def test_export_reviews_needs_a_database(tmp_path: Path, monkeypatch, capsys) ->
     monkeypatch.delenv("DOORLINE_DATABASE_URL", raising=False)
     assert doorline_models(["export-reviews", "--since", "2026-03-01", "--out", str(tmp_path)]) == 2
     assert "DOORLINE_DATABASE_URL" in capsys.readouterr().err
+
+
+def _train_extra() -> str | None:
+    try:
+        import torch  # noqa: F401
+        import ultralytics  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 -- a broken torch build is as missing as none
+        return f"the [train] extra (torch + ultralytics) is not importable ({exc}); scripts/setup.sh --test installs it"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_train_extra() is not None, reason=str(_train_extra()))
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the training is the point: one database is enough
+def test_exported_verdicts_train_a_model_the_edge_loads(reviewed, tmp_path: Path, models_dir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feedback loop closed on a tiny case: export-reviews → doorline-models train (one epoch) → a model
+    registered by name that loads with its card and detects on the confirmed frame."""
+    from models.model_card import card_for, load_card
+    from models.registry import load_detector
+
+    url, evidence_dir, _, _, _ = reviewed
+    out = tmp_path / "reviews"
+    assert doorline_models(["export-reviews", "--since", "2026-03-01", "--out", str(out), "--database-url", url,
+                            "--evidence-dir", str(evidence_dir)]) == 0
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    folder = tmp_path / "models"
+    assert doorline_models(["train", "--data", str(out / "data.yaml"), "--base", str(models_dir / "yolov5n.pt"),
+                            "--epochs", "1", "--imgsz", "96", "--batch", "2", "--workers", "0", "--out", str(folder),
+                            "--name", "reviews-v1", "--role", "piled_goods=goods"]) == 0
+    card = load_card(folder / "reviews-v1.card.yaml")
+    names = json.loads((out / "card.json").read_text())["classes"]
+    assert card.classes == names and card.roles == {"piled_goods": "goods"}
+    assert card.training["data"] == str(out / "data.yaml") and card.evaluation["images"] == 2
+    detector = load_detector("reviews-v1.onnx", models_dir=folder, conf=0.001)
+    assert card_for(detector.source) == card
+    frame = cv2.imread(str(next((out / "images").glob("*.jpg"))))
+    dets = detector.detect([frame])[0]
+    assert len(dets) > 0 and set(dets.data["class_name"]) <= set(names)
