@@ -1,6 +1,6 @@
 """Render RELIABILITY.md from a `make reliability` run: one row per fault or attack scenario, with the tests
 that try it, whether they held (from pytest's JUnit XML) and the figures they measured (the JSON files that
-tests/transport/reliability_support.record() wrote). Scenarios no test tries yet are listed as such.
+testkit.reliability.record() wrote). Scenarios no test tries yet are listed as such.
 
     python scripts/reliability_report.py var/reliability RELIABILITY.md
 """

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from reliability_support import record
-from transport_support import REPO_DIR
+from testkit.reliability import record
+from testkit.transport import REPO_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]  # ~90 s: 20 s to connect, 30 s of load, the drain
 

@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from reliability_support import record
+from testkit.reliability import record
 from sqlalchemy.exc import OperationalError
-from transport_support import METRICS_TOKEN, central_db, count, distinct_events, make_event, make_evidence, wait_for
+from testkit.transport import METRICS_TOKEN, central_db, count, distinct_events, make_event, make_evidence, wait_for
 
 from central.orm.events import Event, EventPhaseRecord, Evidence
 from testkit.ports import free_port

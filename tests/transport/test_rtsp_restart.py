@@ -13,9 +13,9 @@ from pathlib import Path
 
 import cv2
 import pytest
-from reliability_support import record
+from testkit.reliability import record
 from sqlalchemy import select
-from transport_support import SITE, Observer, count, edge_process, stop_process, wait_for, write_yaml_atomically
+from testkit.transport import SITE, Observer, count, edge_process, stop_process, wait_for, write_yaml_atomically
 
 from central.orm.events import Event, EventPhaseRecord
 from testkit import rtsp
