@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from testkit.reliability import record
 from testkit.transport import REPO_DIR
 

@@ -21,13 +21,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from testkit.reliability import record
 from sqlalchemy.exc import OperationalError
-from testkit.transport import METRICS_TOKEN, central_db, count, distinct_events, make_event, make_evidence, wait_for
 
 from central.orm.events import Event, EventPhaseRecord, Evidence
 from testkit.ports import free_port
 from testkit.postgres import ENV_URL, ThrowawayCluster, fresh_database
+from testkit.reliability import record
+from testkit.transport import METRICS_TOKEN, central_db, count, distinct_events, make_event, make_evidence, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]  # ~60 s: two outages of 12 s each
 

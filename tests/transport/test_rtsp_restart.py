@@ -13,13 +13,13 @@ from pathlib import Path
 
 import cv2
 import pytest
-from testkit.reliability import record
 from sqlalchemy import select
-from testkit.transport import SITE, Observer, count, edge_process, stop_process, wait_for, write_yaml_atomically
 
 from central.orm.events import Event, EventPhaseRecord
 from testkit import rtsp
 from testkit.footage import bag_zones, make_bag_clip
+from testkit.reliability import record
+from testkit.transport import SITE, Observer, count, edge_process, stop_process, wait_for, write_yaml_atomically
 from wire import topics
 from wire.schema import EventMessage, StatusMessage
 
