@@ -65,8 +65,9 @@ def to_detect(batch: Sequence[tuple[GatedCamera, Frame]], needed: Sequence[bool]
         gate = camera.gate
         if gate is not None and gate.watching != (camera.analyzer, frame.size):  # new zones or a new frame size
             gate.watch(zone_boxes(camera.analyzer, frame.size), (camera.analyzer, frame.size))
-        if (gate is None or camera.last_detections is None
-                or gate.wants(frame.image, frame.ts, needed=needed[i] or boxes_needed(camera.analyzer))):
+        # a camera's first frame is fresh to its gate, so it is detected; the frames after it may be skipped while
+        # its detections are still in flight: they are analysed after it, in stream order
+        if gate is None or gate.wants(frame.image, frame.ts, needed=needed[i] or boxes_needed(camera.analyzer)):
             wanted.append(i)
     return wanted
 
@@ -84,5 +85,6 @@ def detections_for(camera: GatedCamera, found: Detections | None) -> Detections:
     if found is not None:
         camera.last_detections = found
         return found
-    assert camera.last_detections is not None, "a frame skipped before its camera's first detection"
+    if camera.last_detections is None:  # its first detected batch failed (the detector raised): no boxes
+        return Detections.empty()
     return camera.last_detections

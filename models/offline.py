@@ -4,7 +4,8 @@
 - `YOLO_CONFIG_DIR`: a settings folder of our own (settings `sync: false`, no telemetry) holding `Arial.ttf`
   and `Arial.Unicode.ttf` as links to a font already on the machine, so the plotting code's font check finds
   them instead of downloading them.
-- `YOLO_AUTOINSTALL=false`: a missing requirement is an error, never a `pip install` at run time."""
+- `YOLO_AUTOINSTALL=false`: a missing requirement is an error, never a `pip install` at run time.
+- `restore_pillow()` after the import: ultralytics replaces `PIL.Image.open` for the whole process."""
 
 from __future__ import annotations
 
@@ -63,3 +64,16 @@ def quiet_settings() -> None:
     wanted = {"sync": False, "hub": False} if "hub" in SETTINGS else {"sync": False}
     if any(SETTINGS.get(k) != v for k, v in wanted.items()):
         SETTINGS.update(wanted)
+
+
+def restore_pillow() -> None:
+    """Put Pillow's own `Image.open` back after ultralytics is imported. Its replacement, on a file Pillow
+    cannot identify, tries to install and import pi-heif; offline that raises ImportError instead of Pillow's
+    UnidentifiedImageError, so everything else in the process that checks a file by decoding it (uploaded
+    photos) would fail the wrong way. Doorline reads no HEIF; ultralytics opens JPEG and PNG with Pillow's own."""
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is getattr(patches, "image_open", None):
+        Image.open = original

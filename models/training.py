@@ -132,13 +132,14 @@ def register(
 
 
 def _ultralytics(config_dir: Path | None = None) -> Any:
-    from models.offline import offline_ultralytics, quiet_settings
+    from models.offline import offline_ultralytics, quiet_settings, restore_pillow
 
     offline_ultralytics(config_dir)  # before the first import: ultralytics reads its environment then
     try:
         from ultralytics import YOLO  # type: ignore[import-not-found]
     except ImportError:
         raise TrainError(TRAIN_EXTRA_HINT) from None
+    restore_pillow()
     quiet_settings()
     return YOLO
 

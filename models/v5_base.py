@@ -75,6 +75,10 @@ def convert(path: Path, out_dir: Path, scale_yaml: str = "yolov5n.yaml") -> tupl
     import torch
     from ultralytics.nn.tasks import DetectionModel  # type: ignore[import-not-found]
 
+    from models.offline import restore_pillow
+
+    restore_pillow()
+
     digest = sha256_of(path)
     out = Path(out_dir) / f"{CONVERTED_PREFIX}{digest[:8]}.pt"
     model = DetectionModel(scale_yaml, nc=80, verbose=False)

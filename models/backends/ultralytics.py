@@ -17,7 +17,7 @@ from models.options import DetectorOptions
 
 
 def _import_yolo() -> Any:
-    from models.offline import offline_ultralytics
+    from models.offline import offline_ultralytics, restore_pillow
 
     offline_ultralytics()  # never try to download weights, fonts or assets, nor install anything
     try:
@@ -32,6 +32,7 @@ def _import_yolo() -> Any:
             f"ultralytics is installed but does not import ({type(exc).__name__}: {exc}); it needs a "
             "torch and torchvision built for each other"
         ) from exc
+    restore_pillow()
     return YOLO
 
 

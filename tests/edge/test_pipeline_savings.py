@@ -94,8 +94,8 @@ def test_a_still_view_skips_the_detector_and_still_finds_the_bag(data_dir: Path,
     stats, detected, events = run(video, zones, detector, tmp_path, ALL_ON)
     assert stats.frames_analysed == 100
     assert detected + stats.detections_skipped == 100
-    # detected: the first frames, the bag set down and taken away (+ half a second after each), every 5 s
-    assert detected <= 15, f"the detector saw {detected} of 100 frames of a still view"
+    # detected: the first frame, the bag set down and taken away (and the frames just after each), every 5 s
+    assert detected <= 14, f"the detector saw {detected} of 100 frames of a still view"
     phases = [(e.zone_id, e.phase) for e in events if e.phase != "update"]
     assert phases == [("z-bag", "start"), ("z-bag", "end")]
     assert BAG_ON + 1 <= events[0].video_ts <= BAG_ON + 6

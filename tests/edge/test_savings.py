@@ -44,10 +44,13 @@ def test_a_still_camera_reuses_its_last_detections_until_something_needs_fresh_o
     cam = Cam(MotionGate(MotionParams(detect_every_s=60, hangover_s=0)), analyzer)
     rng = np.random.default_rng(0)
     still = rng.integers(0, 255, (240, 320, 3), np.uint8)
-    assert to_detect([(cam, frame(still, 0.0))], [False]) == [0]  # no detections yet: always detected
-    found = with_skipped(1, [0], [person()])
+    # the first frame is fresh to the gate: detected; the next ones of the same still view are not, even while
+    # the first one's detections are still in flight (they are analysed after it, in stream order)
+    assert to_detect([(cam, frame(still, 0.0)), (cam, frame(still, 0.2))], [False, False]) == [0]
+    found = with_skipped(2, [0], [person()])
     assert detections_for(cam, found[0]) is cam.last_detections
-    assert to_detect([(cam, frame(still, 0.5))], [False]) == [0]  # the gate's first picture
+    assert detections_for(cam, found[1]) is cam.last_detections
+    assert to_detect([(cam, frame(still, 0.5))], [False]) == []
     assert to_detect([(cam, frame(still, 1.0)), (cam, frame(still, 1.5))], [False, False]) == []
     assert with_skipped(2, [], []) == [None, None]
     assert detections_for(cam, None) is cam.last_detections  # a skipped frame: the last boxes again
@@ -58,6 +61,11 @@ def test_a_still_camera_reuses_its_last_detections_until_something_needs_fresh_o
     far = moved.copy()
     far[200:230, 175:195] = 0  # below and between the zones, farther than 48 px from both
     assert to_detect([(cam, frame(far, 3.5))], [False]) == []
+
+
+def test_a_frame_skipped_after_a_failed_first_batch_is_analysed_with_no_boxes() -> None:
+    cam = Cam(MotionGate(MotionParams()), SceneAnalyzer(parse_zones(ZONES), RuleConfig()))
+    assert len(detections_for(cam, None)) == 0 and cam.last_detections is None
 
 
 def test_cross_door_trading_being_timed_keeps_the_detector_on() -> None:

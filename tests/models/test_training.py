@@ -4,6 +4,7 @@ the registry then uses when the edge loads the model by name, and `train`'s one-
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -66,11 +67,7 @@ def test_register_refuses_what_it_cannot_describe(models_dir: Path, tmp_path: Pa
 
 
 def test_train_without_the_extra_is_one_line(tmp_path: Path, capsys) -> None:
-    try:
-        import ultralytics  # noqa: F401
-    except ImportError:
-        pass
-    else:
+    if importlib.util.find_spec("ultralytics") is not None:
         pytest.skip("ultralytics is installed here: the missing-extra path cannot be shown")
     with pytest.raises(TrainError, match=r"\[train\] extra"):
         train(data=tmp_path / "data.yaml", base="yolov8n.pt", epochs=1, imgsz=320, out=tmp_path)

@@ -137,6 +137,10 @@ def _train_extra() -> str | None:
     try:
         import torch  # noqa: F401
         import ultralytics  # noqa: F401
+
+        from models.offline import restore_pillow
+
+        restore_pillow()  # the import replaced PIL.Image.open for this whole test process
     except Exception as exc:  # noqa: BLE001 -- a broken torch build is as missing as none
         return f"the [train] extra (torch + ultralytics) is not importable ({exc}); scripts/setup.sh --test installs it"
     return None
