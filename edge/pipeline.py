@@ -14,8 +14,7 @@ second than one inference spread over all cores (less synchronisation), and the 
 idle moments. Central commands (recheck, reload_zones, set_fps) arrive on the publisher's thread and are
 applied between batches. While it runs, Python's thread switch interval is cut from 5 ms to
 `gil_switch_interval_ms`: a worker whose detector call returned would otherwise wait up to 5 ms for the GIL
-while the pipeline thread analyses, its core idle (pipeline / (decode + model): median 1.22 → 1.08 in
-BENCHMARKS.md).
+while the pipeline thread analyses, its core idle (measured in BENCHMARKS.md).
 
 Times: analysis runs on stream seconds (file position, or monotonic arrival for live sources), so the dwell
 and clear timers never see the wall clock. Messages carry unix seconds: for files the wall-clock start of
@@ -27,6 +26,10 @@ Failures that must not stop the worker: a camera's reader reconnects with capped
 a detector call that raises skips that batch (counted in `RunStats.detector_errors`, logged for the first
 and every 100th); a recheck that its camera cannot judge in `recheck_timeout_s` is answered `unknown`;
 central commands wait in a queue of `command_queue_size`, past which the oldest is dropped and logged.
+
+Parts kept in their own modules: the camera record and run counters (`edge.camera`), central's commands
+(`edge.camera_commands`), the heartbeat and status (`edge.heartbeat`), the savings (`edge.savings`), the
+`--events-out` file (`edge.events_out`).
 """
 
 from __future__ import annotations
@@ -38,35 +41,34 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from edge.analyzer import SceneAnalyzer
 from edge.bounded import put_dropping_oldest
+from edge.camera import Camera, MessageSink, RunStats
+from edge.camera_commands import CameraCommands
 from edge.clock import WallClock
-from edge.drone import DroneAnalyzer, DroneEvent, drone_for, sighting_event
+from edge.drone import DroneEvent, drone_for, sighting_event
 from edge.events import ZoneEvent
 from edge.events_out import EventsOut
 from edge.evidence import EvidenceOptions, EvidenceWriter
 from edge.failures import log_some
+from edge.heartbeat import Heartbeat
 from edge.lifecycle import CAMERA_FAILED, END_OF_STREAM, STOPPED, VIEW_MOVED
-from edge.motion import MotionGate
 from edge.proposals import propose
-from edge.recheck import Rechecks, RecheckVerdict
+from edge.recheck import Rechecks
 from edge.reference_store import ReferenceStore
 from edge.sampler import Sampler
 from edge.savings import detections_for, motion_gate, static_params, to_detect, with_skipped
-from edge.settings import CameraSettings, EdgeSettings
-from edge.sources import Frame, Source, SourceOptions, SourceState, open_source
+from edge.settings import EdgeSettings
+from edge.sources import Frame, SourceOptions, SourceState, open_source
 from edge.tracker import ByteTracker
 from edge.view_reference import ViewReferences, moved_while_down, view_key
-from edge.zones_update import ZonesRefused, check_document, write_zones
-from models.base import Detector, ModelError
+from models.base import Detector
 from models.detections import Detections
 from wire.schema import (
     MAX_BOXES,
@@ -75,10 +77,7 @@ from wire.schema import (
     EventMessage,
     EvidenceMessage,
     GeoPoint,
-    RecheckResult,
-    ZoneProposal,
     model_name,
-    recheck_evidence_owner,
 )
 from zones.fit import ZoneFitError
 from zones.io import load_zones
@@ -87,83 +86,7 @@ from zones.model import CameraZones
 log = logging.getLogger(__name__)
 
 
-class MessageSink(Protocol):
-    """What the pipeline needs of `edge.publisher.Publisher`."""
-
-    def publish(self, msg: Any) -> Any: ...
-
-    def publish_many(self, msgs: Sequence[Any]) -> Any: ...
-
-    def on_command(self, callback: Callable[[CommandMessage], None]) -> None: ...
-
-    def set_status(self, state: str, *, fps: float | None = None, source_state: str | None = None,
-                   detail: str | None = None, proposals: dict[str, ZoneProposal] | None = None) -> None: ...
-
-    @property
-    def depth(self) -> int: ...
-
-
-@dataclass
-class Camera:
-    settings: CameraSettings
-    zones: CameraZones
-    source: Source
-    sampler: Sampler
-    analyzer: SceneAnalyzer
-    tracker: ByteTracker
-    detector_key: str
-    analysed: int = 0
-    events: int = 0
-    last_frame: Frame | None = None
-    last_state: SourceState | None = None
-    view_changed_at: float | None = None  # unix time the view last changed, until the zones are reloaded
-    view_changes_seen: int = 0
-    drone: DroneAnalyzer | None = None  # a drone with shop footprints: sightings go to shops, not zones
-    previous_detector_key: str | None = None  # the model before central's last switch (kept loaded: rollback)
-    failed: str = ""  # why the worker gave this camera up (its zones do not fit its frames); "" while it runs
-    reference: np.ndarray | None = None  # the trusted view its zones were loaded for (realignment)
-    reference_unverified: bool = False  # loaded from disk at start: its first frame is compared with it
-    proposal: ZoneProposal | None = None  # realigned zones sent to central after a view change
-    held: str = ""  # why it raises no events (its view moved), until its zones are reloaded; "" while it runs
-    zones_refused: str = ""  # why the last zones sent by central were refused; "" after a good reload
-    episodes_ended: bool = False  # its source ended (or it failed) and its open episodes were ended
-    gate: MotionGate | None = None  # skips the detector where nothing moved (edge.motion); None: never skips
-    last_detections: Detections | None = None  # what a frame the gate skipped is analysed with
-
-    @property
-    def state(self) -> str:
-        return SourceState.FAILED.value if self.failed else self.source.state.value
-
-    @property
-    def detail(self) -> str:
-        return self.failed or self.source.detail
-
-
-@dataclass
-class RunStats:
-    frames_decoded: int = 0
-    frames_analysed: int = 0
-    events: int = 0
-    evidence: int = 0
-    rechecks: int = 0
-    detector_errors: int = 0  # batches skipped because the detector raised; also logged
-    detections_skipped: int = 0  # frames analysed with their camera's last detections (the motion gate)
-    commands_dropped: int = 0  # central commands dropped because the queue was full; also logged
-    publish_errors: int = 0  # messages the publisher refused (spool full / unwritable); also logged
-    local_write_errors: int = 0  # --events-out lines that could not be written (full disk); also logged
-    batches: int = 0
-    seconds: float = 0.0
-    detect_s: float = 0.0  # summed over inference workers: per-call latency x calls, can exceed `seconds`
-    track_s: float = 0.0
-    analyse_s: float = 0.0  # zones + static-object model + rules + episode timers (SceneAnalyzer.update)
-    evidence_s: float = 0.0
-    per_camera: dict[str, dict] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-class Pipeline:
+class Pipeline(CameraCommands, Heartbeat):
     """`Pipeline(settings).start()` opens models, zones and sources (raising ModelError / ZoneFileError /
     SourceError); `run()` processes until every file source has ended or `stop()` is called."""
 
@@ -629,118 +552,6 @@ class Pipeline:
             self._events_out.write(msg, video_ts, paths)
             self.stats.local_write_errors = self._events_out.write_errors
 
-    # ------------------------------------------------------------------ commands
-    def _apply_commands(self) -> None:
-        while True:
-            try:
-                cmd = self.commands.get_nowait()
-            except queue.Empty:
-                return
-            camera = self.cameras.get(cmd.camera_id)
-            if camera is None:
-                log.warning("command %s for unknown camera %s ignored", cmd.cmd, cmd.camera_id)
-                continue
-            if cmd.cmd == "recheck":
-                self.stats.rechecks += 1
-                if camera.held:  # its zones are off the shop fronts: it cannot judge one
-                    self._answer_recheck(camera, RecheckVerdict(cmd, "unknown", 0.0, np.zeros((0, 4), np.float32),
-                                                                None, None, f"camera {cmd.camera_id}: {camera.held}"))
-                    continue
-                for verdict in self.rechecks.add(cmd):
-                    self._answer_recheck(camera, verdict)
-            elif cmd.cmd == "set_fps":
-                camera.sampler.set_fps(cmd.fps)
-                log.info("camera %s: analysis rate set to %s fps", cmd.camera_id, cmd.fps)
-            elif cmd.cmd == "reload_zones":
-                if cmd.model is not None:
-                    self._switch_model(camera, cmd.model)
-                if cmd.zones is not None:
-                    self._zones_from_central(camera, cmd)
-                else:
-                    self._reload_zones(camera)
-
-    def _load_detector(self, key: str) -> Detector:
-        from models.registry import load_detector
-
-        s = self.settings
-        return load_detector(key, models_dir=s.models_dir, backend=s.backend, conf=s.conf, device=s.device,
-                             threads=s.inference_threads, max_batch=s.batch_size)
-
-    def _switch_model(self, camera: Camera, key: str) -> bool:
-        """Central's reload named a model: the camera runs it from its next batch on. The previous detector stays
-        loaded (rollback = a reload naming it again, instant); a model that does not load changes nothing."""
-        if key == camera.detector_key:
-            return True
-        if key not in self.detectors:
-            try:
-                self.detectors[key] = self._load_detector(key)
-            except ModelError as exc:
-                log.error("camera %s: model %s not loaded, keeping %s: %s", camera.settings.id, key,
-                          camera.detector_key, exc)
-                return False
-        camera.previous_detector_key, camera.detector_key = camera.detector_key, key
-        if camera.gate is not None:  # the new model looks at the next frame, moved or not
-            camera.gate.forget()
-        log.info("camera %s: now runs model %s (previous %s kept for rollback)", camera.settings.id, key,
-                 camera.previous_detector_key)
-        return True
-
-    def _zones_from_central(self, camera: Camera, cmd: CommandMessage) -> None:
-        """A reload carrying the camera's zones: checked, written over its zones file (the old one kept as
-        .bak), then reloaded. Refused (bad zones, not fitting the frames, no zones file): logged and said in
-        the status; the old zones go on."""
-        cid = camera.settings.id
-        frame = camera.last_frame
-        try:
-            if camera.settings.zones is None or camera.drone is not None:
-                raise ZonesRefused("this camera has no zones file (a drone placed by footprints)")
-            zones = check_document(cmd.zones or {}, cid, frame.size if frame is not None else None)
-            backup = write_zones(camera.settings.zones, cmd.zones or {})
-        except (ZonesRefused, OSError) as exc:
-            camera.zones_refused = f"zones from central refused (command {cmd.command_id}): {exc}"[:500]
-            log.error("camera %s: %s; keeping the old zones", cid, camera.zones_refused)
-            self._status_due = True
-            return
-        log.info("camera %s: zones from central (command %s) written to %s%s", cid, cmd.command_id,
-                 camera.settings.zones, f", the old ones kept in {backup}" if backup else "")
-        self._reload_zones(camera, zones)
-
-    def _reload_zones(self, camera: Camera, zones: CameraZones | None = None) -> None:
-        if camera.settings.zones is None:  # a drone placed by footprints has no zones to reload
-            log.info("camera %s: no zones file to reload", camera.settings.id)
-            return
-        if zones is None:
-            try:
-                zones = load_zones(camera.settings.zones)
-            except ValueError as exc:  # ZoneFileError: keep the zones we have
-                log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
-                return
-        old, new = camera.analyzer, self._analyzer(zones)
-        frame = camera.last_frame
-        try:
-            ended = new.take_over(old, frame.ts if frame is not None else 0.0)
-        except ZoneFitError as exc:  # drawn for another image: the old zones go on
-            log.error("camera %s: zones not reloaded, keeping the old ones: %s", camera.settings.id, exc)
-            return
-        camera.zones = zones
-        camera.analyzer = new
-        camera.view_changed_at, camera.view_changes_seen = None, new.view_changes  # zones redrawn (or confirmed)
-        camera.held, camera.proposal, camera.zones_refused = "", None, ""
-        self._take_reference(camera, frame.image if frame is not None else None)  # the view they are drawn for
-        self._status_due = True
-        kept = sum(1 for k, t in new.trackers.items() if old.trackers.get(k) is t)
-        log.info(
-            "camera %s: %d zones reloaded from %s (%d zone timers kept, %d open episodes ended)",
-            camera.settings.id,
-            len(zones.zones),
-            camera.settings.zones,
-            kept,
-            len(ended),
-        )
-        if frame is not None:  # no frame yet means nothing was analysed, so nothing is open
-            for event in ended:
-                self._emit(camera, frame, event, analyzer=old)
-
     # ------------------------------------------------------------------ episodes the edge stops watching
     def _end_episodes(self, camera: Camera, reason: str) -> int:
         """End the camera's open episodes now, with `reason`, so that central never holds an episode nothing
@@ -797,113 +608,6 @@ class Pipeline:
         camera.episodes_ended = True
         camera.source.stop(timeout=1.0)
         self._status_due = True
-
-    def _answer_recheck(self, camera: Camera, verdict: RecheckVerdict) -> None:
-        cmd = verdict.command
-        refs = []
-        unix = camera.source.to_unix(verdict.ts) if verdict.ts is not None else self.clock.now()
-        if verdict.frame is not None and cmd.zone_id and cmd.zone_id in camera.analyzer.zones:
-            h, w = verdict.frame.shape[:2]
-            bundle = self.evidence.make(
-                verdict.frame,
-                camera_id=camera.settings.id,
-                event_id=recheck_evidence_owner(cmd.command_id),
-                unix_ts=unix,
-                polygon=camera.analyzer.polygon(cmd.zone_id, (w, h)),
-                boxes=verdict.boxes,
-                title=f"recheck zone {cmd.zone_id}: {verdict.result}",
-                name="recheck",
-            )
-            for msg in bundle.messages[:MAX_EVIDENCE_ITEMS]:
-                self._publish(msg)
-                refs.append(msg.ref())
-        result = RecheckResult(
-            site_id=self.settings.site_id,
-            camera_id=camera.settings.id,
-            command_id=cmd.command_id,
-            case_id=cmd.case_id,
-            zone_id=cmd.zone_id or "unknown",
-            result=verdict.result,
-            ts=unix,
-            score=verdict.score,
-            evidence=refs,
-            detail=verdict.detail[:1000],
-        )
-        self._publish(result)
-        log.info(
-            "camera %s: recheck of zone %s → %s (%s)",
-            camera.settings.id,
-            cmd.zone_id,
-            verdict.result,
-            verdict.detail,
-        )
-
-    # ------------------------------------------------------------------ status
-    def status(self) -> dict:
-        now = time.perf_counter()
-        dt = max(1e-6, now - self._last_status) if self._last_status else 0.0
-        fps = (self.stats.frames_analysed - self._status_analysed) / dt if dt else 0.0
-        states = {cid: c.state for cid, c in self.cameras.items()}
-        troubles = {cid: c.source.describe() for cid, c in self.cameras.items()
-                    if not c.failed and ((c.source.live and states[cid] != "live") or c.source.attempts)}
-        depth = 0
-        if self.publisher is not None:
-            depth = int(self.publisher.depth)
-        return {
-            "fps": round(fps, 2),
-            "source_states": states,
-            "spool_depth": depth,
-            "analysed": self.stats.frames_analysed,
-            "events": self.stats.events,
-            "cameras": troubles,  # camera id -> "reconnecting, attempt 3: <last error>" for cameras in trouble
-            "detector_errors": self.stats.detector_errors,
-        }
-
-    def _heartbeat(self, force: bool = False) -> None:
-        # Source states are polled here too, so a stall is noticed (and logged) even with no frames.
-        for camera in self.cameras.values():
-            state = SourceState(camera.state)
-            if state is not camera.last_state:
-                camera.last_state = state
-                if state in (SourceState.STALLED, SourceState.RECONNECTING, SourceState.FAILED) and not camera.failed:
-                    log.warning("camera %s: %s %s", camera.settings.id, state.value, camera.detail,
-                                extra={"camera_id": camera.settings.id})
-        if self.rechecks.timeout_s and any(self.rechecks.pending(cid) for cid in self.cameras):
-            why = {cid: c.failed or c.held or c.source.describe() for cid, c in self.cameras.items()}
-            for verdict in self.rechecks.expire(why.__getitem__):
-                self._answer_recheck(self.cameras[verdict.command.camera_id], verdict)
-        now = time.perf_counter()
-        if not force and not self._status_due and now - self._last_status < self.settings.status_interval_s:
-            return
-        self._status_due = False
-        status = self.status()
-        self._last_status, self._status_analysed = now, self.stats.frames_analysed
-        if self.publisher is not None:
-            states = status["source_states"]
-            bad = [s for s in states.values() if s in ("stalled", "reconnecting", "failed", "connecting")]
-            moved = {cid: c.view_changed_at for cid, c in self.cameras.items() if c.view_changed_at is not None}
-            refused = {cid: c.zones_refused for cid, c in self.cameras.items() if c.zones_refused}
-            state = ("offline" if force and self._stop.is_set()
-                     else ("degraded" if bad or moved or refused else "online"))
-            summary = ", ".join(f"{cid}={st}" for cid, st in states.items())[:200]
-            detail = "; ".join(
-                [f"{cid}: {text}" for cid, text in status["cameras"].items()]
-                + [f"{cid}: the view changed at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC, check "
-                   "that its zones still fit, then reload them"
-                   + (f" ({self.cameras[cid].held})" if self.cameras[cid].held else "")
-                   for cid, at in moved.items()]
-                + [f"{cid}: {text}" for cid, text in refused.items()]
-                + ([f"detector failed on {status['detector_errors']} batches (skipped)"]
-                   if status["detector_errors"] else [])
-            )
-            failed = "; ".join(f"{cid}: {c.failed}" for cid, c in self.cameras.items() if c.failed)
-            detail = "; ".join(d for d in (failed, detail) if d)[:1000]
-            try:
-                proposals = {cid: c.proposal for cid, c in self.cameras.items() if c.proposal is not None}
-                self.publisher.set_status(state, fps=status["fps"], source_state=summary, detail=detail,
-                                          proposals=proposals)
-            except Exception as exc:  # noqa: BLE001 -- a status failure must not stop the analysis
-                log.warning("status not published: %s", exc)
 
     def _open_bar(self) -> None:
         if not self.progress:
