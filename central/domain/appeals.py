@@ -8,7 +8,9 @@ state, like dismissed) and stops counting as a violation (`strikes.counting_filt
 - the shop is regraded.
 
 A penalty ticket already recorded on the annulled case is listed in the audit record as void. Every change
-is audited. Functions flush, never commit."""
+is audited. Either way the owner is told, in the same transaction (`central.notices.outbox`): upheld, that
+the strike is annulled and their grade now; rejected, the reviewer's note and what follows (the
+rectification deadline still applies). Functions flush, never commit."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from central.domain import audit, strikes
 from central.domain.cases import get_case
 from central.domain.clock import as_utc, now_utc
 from central.domain.errors import InvalidTransition, NotFound
-from central.orm.cases import Case
+from central.orm.cases import APPEAL_NOTICE_KINDS, Case, Notice
 from central.orm.notices import Appeal
+from central.orm.shops import Shop
 from central.settings import CentralSettings
 
 ANNULLED = "annulled"
@@ -46,7 +49,29 @@ def decide(session: Session, appeal_id: int, *, outcome: Literal["upheld", "reje
     if outcome == "upheld":
         annul(session, appeal.case_id, actor=actor, reason=f"appeal {appeal.id} upheld" + (f": {note}" if note else ""),
               settings=settings, now=now)
+    notify(session, appeal, note=note, settings=settings, now=now)
     return appeal
+
+
+def notify(session: Session, appeal: Appeal, *, note: str, settings: CentralSettings, now: datetime) -> Notice | None:
+    """The owner's notice of the decision (after an upheld appeal's regrade, so it states the new grade),
+    queued to the shop's channels. Flushes."""
+    from central.notices.outbox import enqueue_notice, owner_message  # the notice commits with the decision
+
+    case = session.get(Case, appeal.case_id)
+    shop = session.get(Shop, appeal.shop_id)
+    if case is None or shop is None:
+        return None
+    notice = Notice(case_id=case.id, shop_id=shop.id, kind=APPEAL_NOTICE_KINDS[appeal.status],
+                    strike=case.strike or 0, created_at=now,
+                    recipient=f"{shop.owner or ''} {shop.phone or ''}".strip())
+    notice.text = owner_message(notice, case=case, shop=shop, settings=settings, lang=settings.language, note=note,
+                                now=now)[1]
+    session.add(notice)
+    session.flush()
+    session.expire(case, ["notices"])  # loaded again, with this notice, when next read
+    enqueue_notice(session, notice, case=case, shop=shop, settings=settings, now=now, note=note)
+    return notice
 
 
 def annul(session: Session, case_id: str, *, actor: str, reason: str, settings: CentralSettings,

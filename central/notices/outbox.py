@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from central.domain.clock import as_utc, now_utc, to_local
 from central.notices.channels import Envelope, Route
 from central.notices.links import owner_url
-from central.notices.text import CATALOG, t
-from central.orm.cases import Case, Notice
+from central.notices.text import CATALOG, appeal_message, t
+from central.orm.cases import APPEAL_NOTICE_KINDS, Case, Notice
 from central.orm.notices import NoticeDelivery, OfficerContact, ShopChannel
 from central.orm.shops import Shop
 from central.settings import CentralSettings
@@ -51,13 +51,36 @@ def _values(case: Case, notice: Notice, shop: Shop, settings: CentralSettings, l
         "when": _local(case.first_seen_at or case.opened_at, settings),
         "deadline": _local(case.window_ends_at, settings),
         "strike": notice.strike, "window_days": settings.strike_window_days,
+        "grade": t(f"grade.{shop.grade}" if shop.grade in ("red", "yellow", "green") else "grade.none", lang),
     }
 
 
+def _next_step(case: Case, now: datetime) -> str:
+    """What follows a rejected appeal, as a catalog key: the window still running, over, or the case closed."""
+    if not case.is_open:
+        return "appeal.next.closed"
+    if case.window_ends_at is not None and as_utc(case.window_ends_at) > now:
+        return "appeal.next.deadline"
+    return "appeal.next.passed"
+
+
+def owner_message(notice: Notice, *, case: Case, shop: Shop, settings: CentralSettings, lang: str, link: str = "",
+                  note: str = "", now: datetime | None = None) -> tuple[str, str]:
+    """Subject and body of `notice` for the shop owner in `lang`."""
+    values = _values(case, notice, shop, settings, lang)
+    if notice.kind in APPEAL_NOTICE_KINDS.values():
+        now = as_utc(now) or now_utc()
+        rejected = notice.kind == APPEAL_NOTICE_KINDS["rejected"]
+        return appeal_message(notice.kind, lang, **values, link=link, note=note if rejected else "",
+                              next_step=_next_step(case, now) if rejected else None)
+    return t("owner.subject", lang, **values), t("owner.body", lang, **values, link=link)
+
+
 def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, settings: CentralSettings,
-                   now: datetime | None = None) -> list[NoticeDelivery]:
-    """Queue `notice` to every enabled channel of the shop and to the street's officers. Flushes; the
-    caller's commit makes the notice and its deliveries exist together, or neither."""
+                   now: datetime | None = None, note: str = "") -> list[NoticeDelivery]:
+    """Queue `notice` to every enabled channel of the shop and (strike notices) to the street's officers;
+    an appeal decision is the owner's alone, with the reviewer's `note`. Flushes; the caller's commit makes
+    the notice and its deliveries exist together, or neither."""
     now = as_utc(now) or now_utc()
     if notice.id is None:
         session.flush()
@@ -66,16 +89,17 @@ def enqueue_notice(session: Session, notice: Notice, *, case: Case, shop: Shop, 
     channels = session.scalars(select(ShopChannel).where(ShopChannel.shop_id == shop.id,
                                                          ShopChannel.enabled.is_(True)).order_by(ShopChannel.id))
     for ch in channels:
-        values = _values(case, notice, shop, settings, ch.language)
+        subject, body = owner_message(notice, case=case, shop=shop, settings=settings, lang=ch.language, link=link,
+                                      note=note, now=now)
         rows.append(NoticeDelivery(
             idempotency_key=f"notice-{notice.id}-shop_channel-{ch.id}", notice_id=notice.id, case_id=case.id,
             shop_id=shop.id, audience="owner", route=f"shop_channel:{ch.id}", channel=ch.kind,
-            language=ch.language, subject=t("owner.subject", ch.language, **values),
-            body=t("owner.body", ch.language, **values, link=link), link=link, recipient=shop.phone or "",
+            language=ch.language, subject=subject, body=body, link=link, recipient=shop.phone or "",
             next_attempt_at=now,
             created_at=now))
     case_link = f"{settings.public_base_url.rstrip('/')}/console/cases/{case.id}"
-    for oc in officer_contacts(session, shop):
+    officers = [] if notice.kind in APPEAL_NOTICE_KINDS.values() else officer_contacts(session, shop)
+    for oc in officers:
         values = _values(case, notice, shop, settings, oc.language)
         rows.append(NoticeDelivery(
             idempotency_key=f"notice-{notice.id}-officer_contact-{oc.id}", notice_id=notice.id, case_id=case.id,

@@ -11,6 +11,8 @@ CATALOG: dict[str, str] = {
     "kind.advice": N_("Advice"),
     "kind.rectification_notice": N_("Written rectification notice"),
     "kind.penalty_notice": N_("Penalty notice"),
+    "kind.appeal_upheld": N_("Appeal upheld"),
+    "kind.appeal_rejected": N_("Appeal rejected"),
     "violation.cross_door_trading": N_("Cross-door trading"),
     "violation.piled_goods": N_("Piled goods"),
     "grade.red": N_("Red — high risk"),
@@ -23,6 +25,23 @@ CATALOG: dict[str, str] = {
                      "This is violation %(strike)s in %(window_days)s days (%(kind)s).\n"
                      "Please clear the door strip before %(deadline)s; the camera will check again then.\n"
                      "Photos, 'fixed' and appeals: %(link)s"),
+    # the owner's message when a reviewer decided their appeal (`appeal_message`)
+    "appeal_upheld.subject": N_("[Appeal upheld] %(shop)s: %(violation)s"),
+    "appeal_upheld.body": N_("Dear %(owner)s,\nYour appeal about %(violation)s in front of \"%(shop)s\" at %(when)s "
+                             "was upheld: the violation is annulled, it no longer counts against your shop and no "
+                             "penalty follows from it.\nYour grade is now: %(grade)s."),
+    "appeal_rejected.subject": N_("[Appeal rejected] %(shop)s: %(violation)s"),
+    "appeal_rejected.body": N_("Dear %(owner)s,\nYour appeal about %(violation)s in front of \"%(shop)s\" at "
+                               "%(when)s was rejected: the violation stands (violation %(strike)s in "
+                               "%(window_days)s days)."),
+    "appeal.note": N_("The reviewer's note: %(note)s"),
+    "appeal.next.deadline": N_("The rectification deadline still applies: please clear the door strip before "
+                               "%(deadline)s; the camera will check again then."),
+    "appeal.next.passed": N_("The rectification deadline (%(deadline)s) has passed; the case goes on as before: "
+                             "the recheck, an officer's visit if needed and, from the 3rd violation, a penalty "
+                             "ticket."),
+    "appeal.next.closed": N_("This case is closed; it still counts for your grade, which is now: %(grade)s."),
+    "appeal.link": N_("Your shop page: %(link)s"),
     # the street officer's message
     "officer.subject": N_("[Street] %(shop)s: %(violation)s (strike %(strike)s)"),
     "officer.body": N_("%(officer)s:\n%(violation)s at \"%(shop)s\" (%(address)s) at %(when)s; the owner was sent "
@@ -102,3 +121,19 @@ CATALOG: dict[str, str] = {
 def t(key: str, lang: str | None = None, /, **values: object) -> str:
     """The text for `key` in `lang` (zh-CN when missing or unknown), with `values` filled in."""
     return translator(lang or DEFAULT_LANGUAGE).gettext(CATALOG[key], **values)
+
+
+def appeal_message(kind: str, lang: str | None, /, *, next_step: str | None = None, note: str = "",
+                   **values: object) -> tuple[str, str]:
+    """Subject and body telling an owner how their appeal was decided: `kind` is `appeal_upheld` or
+    `appeal_rejected`; a rejection carries the reviewer's `note` (if any) and `next_step`, the catalog key
+    of what happens now (`appeal.next.*`). `values` as for the owner's notice, plus `grade` and `link`."""
+    subject = t(f"{kind}.subject", lang, **values)
+    lines = [t(f"{kind}.body", lang, **values)]
+    if note.strip():
+        lines.append(t("appeal.note", lang, note=note.strip()))
+    if next_step:
+        lines.append(t(next_step, lang, **values))
+    if values.get("link"):
+        lines.append(t("appeal.link", lang, link=values["link"]))
+    return subject, "\n".join(lines)

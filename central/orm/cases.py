@@ -106,8 +106,13 @@ class OwnerlessEvent(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
+# the notice telling an owner how a reviewer decided their appeal (`central.domain.appeals.decide`)
+APPEAL_NOTICE_KINDS = {"upheld": "appeal_upheld", "rejected": "appeal_rejected"}
+
+
 class Notice(Base):
-    """Sent to the shop owner: advice (1st strike), rectification notice (2nd), penalty notice (3rd+)."""
+    """Sent to the shop owner: advice (1st strike), rectification notice (2nd), penalty notice (3rd+), and
+    the decision on an appeal (`APPEAL_NOTICE_KINDS`; `strike` is then the appealed case's)."""
 
     __tablename__ = "notices"
 

@@ -71,15 +71,17 @@ def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectR
 
 @router.post("/appeals/{appeal_id}")
 def decide(appeal_id: int, request: Request, session: SessionDep, settings: SettingsDep,
-           outcome: Annotated[Literal["upheld", "rejected"], Form()]) -> RedirectResponse:
+           outcome: Annotated[Literal["upheld", "rejected"], Form()],
+           note: Annotated[str, Form(max_length=1000)] = "") -> RedirectResponse:
     check_same_origin(request)
     user = console_user(request, session)
     require_console_role(user, "reviewer")
     appeal = session.get(Appeal, appeal_id)
     if appeal is None or not (Scope.of(user).everywhere or Scope.of(user).covers(session.get(Shop, appeal.shop_id))):
         return _back(f"#{appeal_id} —")
-    try:  # upheld: the case is annulled, its strike stops counting, the shop is regraded
-        appeals.decide(session, appeal_id, outcome=outcome, actor=user.username, settings=settings)
+    try:  # upheld: the case is annulled, its strike stops counting, the shop is regraded; the owner is told
+        appeals.decide(session, appeal_id, outcome=outcome, actor=user.username, settings=settings,
+                       note=note.strip())
     except DomainError:
         session.rollback()
         return _back(f"#{appeal_id} —")

@@ -27,7 +27,7 @@ from central.domain.errors import DomainError
 from central.domain.photos import MAX_BYTES, PhotoRejected, clean_photo
 from central.notices import links, otp, owner
 from central.notices.text import CATALOG, t
-from central.orm.cases import Case, Notice
+from central.orm.cases import APPEAL_NOTICE_KINDS, Case, Notice
 from central.orm.notices import NoticeDelivery, ShopChannel
 from central.orm.shops import Shop
 from central.settings import CentralSettings
@@ -86,7 +86,8 @@ def vapid_public_key(settings: CentralSettings) -> str | None:
 
 
 def _case_view(session: Session, case: Case, settings: CentralSettings, lang: str) -> dict[str, Any]:
-    kind = case.notices[-1].kind if case.notices else None
+    # the strike's own notice, not an appeal decision that came after it
+    kind = next((n.kind for n in reversed(case.notices) if n.kind not in APPEAL_NOTICE_KINDS.values()), None)
     return {
         "case": case, "violation": _violation(case.violation, lang),
         "photo": case.evidence[0] if case.evidence else None,
@@ -184,8 +185,13 @@ def owner_page(token: str, request: Request, session: SessionDep, settings: Sett
                                    .order_by(Notice.id.desc()).limit(50)))
     sent = {n for (n,) in session.execute(select(NoticeDelivery.notice_id).where(
         NoticeDelivery.shop_id == shop.id, NoticeDelivery.audience == "owner", NoticeDelivery.status == "sent"))}
-    history = [{"at": _local(n.created_at, settings), "kind": t(f"kind.{n.kind}", lang), "strike": n.strike,
-                "delivered": n.id in sent} for n in notices]
+    # an appeal decision shows its message (the reviewer's note, what follows) as written, in the deployment's
+    # language; a strike notice shows its kind and number
+    appeal_kinds = APPEAL_NOTICE_KINDS.values()
+    history = [{"at": _local(n.created_at, settings), "kind": t(f"kind.{n.kind}", lang),
+                "strike": None if n.kind in appeal_kinds else n.strike,
+                "text": n.text if n.kind in appeal_kinds else None,
+                "delivered": n.id in sent, "kind_code": n.kind} for n in notices]
     ctx = {
         "T": lambda key, **v: t(key, lang, **v), "token": token, "shop": shop,
         "grade_key": _grade_key(shop.grade), "grade_since": _local(shop.grade_since, settings),

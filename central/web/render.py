@@ -31,7 +31,8 @@ GRADE_LABEL = {"red": N_("Red — high risk"), "yellow": N_("Yellow — medium r
 GRADE_NAME = {"red": N_("red"), "yellow": N_("yellow"), "green": N_("green")}
 NOTICE_LABEL = {"advice": N_("Advice"), "rectification": N_("Written rectification notice"),
                 "penalty": N_("Penalty notice"), "rectification_notice": N_("Written rectification notice"),
-                "penalty_notice": N_("Penalty notice")}
+                "penalty_notice": N_("Penalty notice"), "appeal_upheld": N_("Appeal upheld"),
+                "appeal_rejected": N_("Appeal rejected")}
 VIOLATION_LABEL = {"cross_door_trading": N_("Cross-door trading"), "piled_goods": N_("Piled goods")}
 STATE_LABEL = {"detected": N_("detected"), "notified": N_("notified"), "rechecking": N_("rechecking"),
                "officer_recheck": N_("officer recheck"), "escalated": N_("escalated"),

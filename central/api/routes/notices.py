@@ -107,7 +107,7 @@ class AppealOut(BaseModel):
 
 class AppealDecision(BaseModel):
     outcome: Literal["upheld", "rejected"]
-    note: str = ""
+    note: str = Field("", max_length=1000, description="the reviewer's note; a rejection's goes to the owner")
 
 
 def _channel_out(row: ShopChannel | OfficerContact, model: type[ChannelOut]) -> ChannelOut:

@@ -13,14 +13,18 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from central import workflow
 from central.domain import cases, rectification
+from central.domain.clock import to_local
 from central.notices import links
-from central.orm.cases import Case
+from central.notices.text import t
+from central.orm.cases import Case, Notice
 from central.orm.events import Outbox
 from central.orm.notices import Appeal, NoticeDelivery
+from central.orm.shops import Shop
 from wire.schema import RecheckResult
 
-from .conftest import PASSWORDS, Env, detected_case, tiny_jpeg
+from .conftest import PASSWORDS, Env, detected_case, event_message, tiny_jpeg
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
@@ -163,6 +167,59 @@ def test_an_appeal_goes_to_the_review_queue(sqlite_env: Env) -> None:
     again = env.client.post(f"/api/appeals/{appeal['id']}/decide", headers=env.login("reviewer"),
                             json={"outcome": "rejected"})
     assert again.status_code == 409  # decided once
+
+
+def test_the_owner_page_lists_the_decisions_on_appeals_and_the_shop_is_sent_them(sqlite_env: Env) -> None:
+    """A reviewer rejects one appeal through the API (with a note) and upholds another in the console: the
+    owner's page lists both decisions with their message, and each went to the shop's channel."""
+    env = sqlite_env
+    rejected_case, _, token = confirmed(env, "s1")
+    r = env.client.post("/api/shops/s1/channels", headers=env.login("admin"),
+                        json={"kind": "webhook", "target": "https://gw.example/sms", "secret": "s" * 20})
+    assert r.status_code == 201
+    channel = r.json()["id"]
+    with env.session() as s:  # a second case of the shop, for another violation
+        sha = env.store.put(tiny_jpeg(7))
+        upheld_case = workflow.handle_event(s, event_message(zone="z-s1", sha=sha, violation="cross_door_trading"),
+                                            env.settings).id
+        cases.confirm(s, upheld_case, actor="reviewer", settings=env.settings)
+        deadline = to_local(s.get(Case, rejected_case).window_ends_at, "Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
+        s.commit()
+    for case_id in (rejected_case, upheld_case):
+        assert env.client.post(f"/owner/{token}/cases/{case_id}/appeal", data={"reason": "不是我们的"},
+                               follow_redirects=False).status_code == 303
+    ids = {a["case_id"]: a["id"] for a in env.client.get("/api/appeals", headers=env.login("reviewer")).json()}
+    r = env.client.post(f"/api/appeals/{ids[rejected_case]}/decide", headers=env.login("reviewer"),
+                        json={"outcome": "rejected", "note": "箱子在责任区内"})
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    console_login(env, "reviewer")
+    env.client.post(f"/console/notices/appeals/{ids[upheld_case]}", data={"outcome": "upheld"})
+
+    page = env.client.get(f"/owner/{token}", headers=ZH)
+    assert page.status_code == 200
+    history = page.text[page.text.index('class="history"'):]
+    rejected = re.search(r'<li data-kind="appeal_rejected">(.*?)</li>', history, re.S)
+    upheld = re.search(r'<li data-kind="appeal_upheld">(.*?)</li>', history, re.S)
+    assert rejected and upheld
+    assert "申诉被驳回" in rejected[1] and "审核人员说明：箱子在责任区内" in rejected[1]
+    assert f"请在{deadline}前清理" in rejected[1]  # the deadline still applies, in Shanghai time
+    assert "申诉成立" in upheld[1] and "该违规已撤销" in upheld[1]
+    with env.session() as s:
+        grade = s.get(Shop, "s1").grade
+    assert f"您的店铺等级现为：{t(f'grade.{grade}', 'zh-CN')}" in upheld[1]
+    # the rejected case is still open: its strike line names its own notice, not the appeal decision
+    assert t("page.strike", "zh-CN", strike=1, window_days=env.settings.strike_window_days,
+             kind=t("kind.advice", "zh-CN")) in page.text
+    # in English the list names them in English
+    en = env.client.get(f"/owner/{token}", headers={"Accept-Language": "en"}).text
+    assert "Appeal rejected" in en and "Appeal upheld" in en
+    with env.session() as s:
+        rows = s.scalars(select(NoticeDelivery).join(Notice, Notice.id == NoticeDelivery.notice_id)
+                         .where(Notice.kind.like("appeal_%")).order_by(NoticeDelivery.id)).all()
+    assert [(r.case_id, r.route, r.audience, r.language) for r in rows] == [
+        (rejected_case, f"shop_channel:{channel}", "owner", "zh-CN"),
+        (upheld_case, f"shop_channel:{channel}", "owner", "zh-CN")]
+    assert rows[0].subject.startswith("【申诉被驳回】") and rows[1].subject.startswith("【申诉成立】")
 
 
 def test_dead_letters_are_listed_and_resent_from_the_console_and_api(sqlite_env: Env) -> None:
