@@ -25,8 +25,9 @@ truncated right after its commit.
 A disk that fills up must still let the spool drain: deleting a sent row writes to the WAL, and a checkpoint
 grows the database file. So a write is refused (`SpoolError`, the publisher holds the message in memory)
 when the file system would be left with less free space than the write itself twice (WAL, then database),
-the WAL not yet checkpointed and `DISK_MARGIN` for the deletes (free pages inside the file take their share of
-the database's growth).
+the WAL not yet checkpointed and room for the deletes: twice what the spool would then hold plus a few pages,
+at most `DISK_MARGIN` (free pages inside the file take their share of the database's growth). An emptied spool
+on a full disk thus takes messages again: its file's free pages hold them, and there is little left to delete.
 """
 
 from __future__ import annotations
@@ -297,7 +298,8 @@ class Spool:
         # start, so its present size is room), with DISK_MARGIN kept for the deletes that follow; then into the
         # database file at the checkpoint, where the file's free pages take what they can
         wal_room = wal_size if frames == done else max(0, wal_size - frames * (page + 24))
-        need = max(0, total + 2 * page + DISK_MARGIN - wal_room) + max(0, total + pending - in_file)
+        margin = min(DISK_MARGIN, 2 * (self._bytes + total) + 8 * page)
+        need = max(0, total + 2 * page + margin - wal_room) + max(0, total + pending - in_file)
         if free < need:
             raise SpoolError(
                 f"spool write refused ({self.path}): disk nearly full, {free} bytes free and {need} needed for "

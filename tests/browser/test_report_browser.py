@@ -109,6 +109,10 @@ def test_a_citizen_reports_with_a_video_on_a_phone_and_the_operator_sees_its_key
         served = page.request.get(f"{server.url}/api/evidence/{sha}")
         assert served.ok and served.headers["content-type"] == "image/jpeg"
         assert served.body()[:3] == b"\xff\xd8\xff"
+    # the key frames are a row of thumbnails under the clip, not pictures stretched to the clip's width
+    boxes = [frames.nth(i).bounding_box() for i in range(videos.KEY_FRAMES)]
+    assert all(b is not None and b["width"] <= 120 for b in boxes), boxes
+    assert len({round(b["y"]) for b in boxes}) == 1, boxes
     video = item.locator("video.evidence")
     assert video.get_attribute("poster") == f"/api/evidence/{report.video_frames[0]}"
     # the re-encoded clip plays in the operator's browser (its metadata decodes: the frame size and length)
