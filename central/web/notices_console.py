@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
+from central.api.bounds import IntId
 from central.api.deps import SessionDep, SettingsDep, check_same_origin
 from central.domain import appeals, audit, citizen_reports
 from central.domain.clock import now_utc
@@ -50,7 +51,7 @@ def notices_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/{delivery_id}/resend")
-def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectResponse:
+def resend(delivery_id: IntId, request: Request, session: SessionDep) -> RedirectResponse:
     check_same_origin(request)
     user = console_user(request, session)
     require_console_role(user, "reviewer")
@@ -70,7 +71,7 @@ def resend(delivery_id: int, request: Request, session: SessionDep) -> RedirectR
 
 
 @router.post("/appeals/{appeal_id}")
-def decide(appeal_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def decide(appeal_id: IntId, request: Request, session: SessionDep, settings: SettingsDep,
            outcome: Annotated[Literal["upheld", "rejected"], Form()],
            note: Annotated[str, Form(max_length=1000)] = "") -> RedirectResponse:
     check_same_origin(request)
@@ -100,7 +101,7 @@ def reports_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @reports_router.post("/{report_id}")
-def decide_report(report_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def decide_report(report_id: IntId, request: Request, session: SessionDep, settings: SettingsDep,
                   outcome: Annotated[Literal["confirm", "reject"], Form()],
                   shop_id: Annotated[str, Form()] = "") -> RedirectResponse:
     check_same_origin(request)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, s
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
+from central.api.bounds import IntId
 from central.api.deps import SessionDep, SettingsDep, StoreDep, check_same_origin
 from central.domain import checklist, inspections, officer, rectification
 from central.domain.clock import local_day, now_utc, to_local
@@ -80,7 +81,7 @@ def shop_file(shop_id: str, request: Request, session: SessionDep, settings: Set
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-def task_form(task_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def task_form(task_id: IntId, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     user = _officer(request, session)
     try:
         task = officer.task_for(session, user, task_id)
@@ -91,7 +92,7 @@ def task_form(task_id: int, request: Request, session: SessionDep, settings: Set
 
 
 @router.post("/tasks/{task_id}")
-def task_report(task_id: int, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
+def task_report(task_id: IntId, request: Request, session: SessionDep, settings: SettingsDep, store: StoreDep,
                 outcome: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
                 photos: Annotated[list[UploadFile] | None, File()] = None) -> RedirectResponse:
     check_same_origin(request)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from central.api.bounds import IntId
 from central.api.deps import ReviewerUser, SessionDep, SettingsDep
 from central.domain import citizen_reports
 from central.orm.reports import CitizenReport
@@ -60,7 +61,7 @@ def list_reports(session: SessionDep, user: ReviewerUser,
 
 
 @router.post("/{report_id}/confirm", summary="accept a report: a valid complaint against the shop")
-def confirm_report(report_id: int, body: ConfirmIn, session: SessionDep, settings: SettingsDep,
+def confirm_report(report_id: IntId, body: ConfirmIn, session: SessionDep, settings: SettingsDep,
                    user: ReviewerUser) -> ReportOut:
     row = citizen_reports.confirm(session, report_id, actor=user.username, settings=settings, shop_id=body.shop_id)
     session.commit()
@@ -68,7 +69,7 @@ def confirm_report(report_id: int, body: ConfirmIn, session: SessionDep, setting
 
 
 @router.post("/{report_id}/reject", summary="reject a report")
-def reject_report(report_id: int, body: RejectIn, session: SessionDep, user: ReviewerUser) -> ReportOut:
+def reject_report(report_id: IntId, body: RejectIn, session: SessionDep, user: ReviewerUser) -> ReportOut:
     row = citizen_reports.reject(session, report_id, actor=user.username, reason=body.reason)
     session.commit()
     return ReportOut.model_validate(row)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from central.api.bounds import IntId
 from central.api.deps import AdminUser, ReviewerUser, ScopeDep, SessionDep, SettingsDep
 from central.domain import appeals, audit
 from central.domain.clock import now_utc
@@ -139,7 +140,7 @@ def list_deliveries(session: SessionDep, user: ReviewerUser, scope: ScopeDep,
 
 
 @router.post("/notices/deliveries/{delivery_id}/resend", summary="send a dead letter again")
-def resend_delivery(delivery_id: int, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> DeliveryOut:
+def resend_delivery(delivery_id: IntId, session: SessionDep, user: ReviewerUser, scope: ScopeDep) -> DeliveryOut:
     found = session.get(NoticeDelivery, delivery_id)
     scope.check_shop_id(session, found.shop_id if found else None, f"notice delivery {delivery_id}")
     row = outbox.resend(session, delivery_id)
@@ -168,7 +169,7 @@ def add_channel(shop_id: str, body: ChannelIn, session: SessionDep, user: AdminU
 
 
 @router.delete("/shops/{shop_id}/channels/{channel_id}", status_code=204, summary="remove a shop's channel")
-def delete_channel(shop_id: str, channel_id: int, session: SessionDep, user: AdminUser) -> None:
+def delete_channel(shop_id: str, channel_id: IntId, session: SessionDep, user: AdminUser) -> None:
     row = session.get(ShopChannel, channel_id)
     if row is None or row.shop_id != shop_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {channel_id} of shop {shop_id} not found")
@@ -190,7 +191,7 @@ def add_officer(body: OfficerIn, session: SessionDep, user: AdminUser) -> Office
 
 
 @router.delete("/officer-contacts/{contact_id}", status_code=204, summary="remove a street officer contact")
-def delete_officer(contact_id: int, session: SessionDep, user: AdminUser) -> None:
+def delete_officer(contact_id: IntId, session: SessionDep, user: AdminUser) -> None:
     row = session.get(OfficerContact, contact_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"officer contact {contact_id} not found")
@@ -242,7 +243,7 @@ def list_appeals(session: SessionDep, user: ReviewerUser, scope: ScopeDep,
 
 
 @router.post("/appeals/{appeal_id}/decide", summary="uphold or reject an appeal")
-def decide_appeal(appeal_id: int, body: AppealDecision, session: SessionDep, settings: SettingsDep,
+def decide_appeal(appeal_id: IntId, body: AppealDecision, session: SessionDep, settings: SettingsDep,
                   user: ReviewerUser, scope: ScopeDep) -> AppealOut:
     appeal = session.get(Appeal, appeal_id)
     if appeal is None or not (scope.everywhere or scope.covers(session.get(Shop, appeal.shop_id))):
