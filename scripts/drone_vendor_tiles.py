@@ -38,18 +38,22 @@ from zones.projection import CameraPose, Intrinsics, ground_points
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "drone-vendors" / "train"
 VENDOR_CLASS = "vendedor_ambulante"
+VARIANT_SUFFIXES = ("-fp16", "-int8")  # doorline-models variants
 ORIGIN = (4.30, -74.80)  # arbitrary (the tiles carry no geo): somewhere in Cundinamarca, where they were taken
 SPACING_M = 100.0
 _DIAGONAL_35MM = math.hypot(36.0, 24.0)
 
 
 def vendor_model(dirs: list[Path] | None = None) -> Path | None:
-    """The first registered model (a card beside it or in models/cards) whose classes include the vendor class."""
+    """The first registered model (a card beside it or in models/cards) whose classes include the vendor class;
+    a full-precision model before its fp16 and int8 variants."""
     from models.base import ModelError
     from models.model_card import card_for
 
     for folder in dirs or default_models_dirs():
-        for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+        found = sorted(folder.glob("*.onnx"), key=lambda p: (p.stem.endswith(VARIANT_SUFFIXES), p.name)) \
+            if folder.is_dir() else []
+        for path in found:
             try:
                 card = card_for(path)
             except ModelError:

@@ -65,4 +65,9 @@ def test_auto_finds_a_registered_vendor_model_or_none(script, models_dir: Path, 
                 roles={script.VENDOR_CLASS: "goods"})
     (tmp_path / "vendors.card.yaml").write_text(yaml.safe_dump(card))
     assert script.vendor_model([models_dir, tmp_path]) == model
+    # its fp16 copy sorts first by name ("-" < "."), the full-precision model is still the one taken
+    variant = tmp_path / "vendors-fp16.onnx"
+    shutil.copy(model, variant)
+    (tmp_path / "vendors-fp16.card.yaml").write_text(yaml.safe_dump({**card, "file": variant.name}))
+    assert script.vendor_model([models_dir, tmp_path]) == model
     assert script.goods_classes(str(model)) == [script.VENDOR_CLASS]
