@@ -35,20 +35,19 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, make_url, select
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+import central.orm  # noqa: F401
+from central.db import make_engine, make_session_factory
+from central.domain import cases
+from central.notices.channels import verify_webhook
+from central.notices.outbox import enqueue_notice
+from central.notices.sender import NoticeSender
+from central.orm.base import Base
+from central.orm.cases import Case, Notice
+from central.orm.notices import NoticeDelivery, ShopChannel
+from central.orm.shops import Shop
+from central.settings import CentralSettings, NoticeSettings
 
-import central.orm  # noqa: E402,F401
-from central.db import make_engine, make_session_factory  # noqa: E402
-from central.domain import cases  # noqa: E402
-from central.notices.channels import verify_webhook  # noqa: E402
-from central.notices.outbox import enqueue_notice  # noqa: E402
-from central.notices.sender import NoticeSender  # noqa: E402
-from central.orm.base import Base  # noqa: E402
-from central.orm.cases import Case, Notice  # noqa: E402
-from central.orm.notices import NoticeDelivery, ShopChannel  # noqa: E402
-from central.orm.shops import Shop  # noqa: E402
-from central.settings import CentralSettings, NoticeSettings  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 SECRET = "bench-webhook-secret"
 
