@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -25,6 +27,8 @@ class Detector(ABC):
     # File suffixes this back-end loads when no back-end is named (e.g. (".onnx",)); lower case.
     suffixes: ClassVar[tuple[str, ...]] = ()
     class_names: list[str]
+    # class name → role (person, vehicle, goods) from the model card; empty for a model whose card gives none
+    class_roles: Mapping[str, str] = MappingProxyType({})
 
     @classmethod
     def from_file(cls, path: Path, options: DetectorOptions, card: ModelCard | None) -> Detector:

@@ -239,7 +239,10 @@ def evaluate(
     at IoU `iou` and averaged over IoU 0.5:0.95, precision/recall at score `pr_conf`.
     Load the detector with a low conf (e.g. 0.01) so the precision/recall curve is complete."""
     ds = find_dataset(data, names)
-    groups = make_groups(ds.names, detector.class_names, mapping, agnostic=agnostic)
+    # a dataset class with no detector class of its name is scored against the goods: COCO's, and those a
+    # fine-tuned model's card names (e.g. rubbish_bag: goods)
+    goods = tuple(sorted({*GOODS, *(n for n, r in detector.class_roles.items() if r == "goods")}))
+    groups = make_groups(ds.names, detector.class_names, mapping, fallback=goods, agnostic=agnostic)
     cmap = ClassMap(detector.class_names)
     thresholds = tuple(sorted({iou, *IOU_THRESHOLDS}))
     per_group: dict[str, dict[str, list]] = {

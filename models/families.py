@@ -45,6 +45,13 @@ class FamilySpec:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
+    @property
+    def role_map(self) -> dict[str, str]:
+        """Class name → role, for the classes the card gives one."""
+        if self.roles is None:
+            return {}
+        return {str(n): str(r) for n, r in zip(self.class_names, self.roles, strict=True) if r}
+
     def decode(self, raw: np.ndarray, conf: float) -> Candidates:
         """`raw`: one frame's output without the batch dimension."""
         if self.family == "yolox":

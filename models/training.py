@@ -36,13 +36,14 @@ def models_folder(out: Path | None) -> Path:
     raise TrainError(f"no models folder: pass --out or set {ENV_MODELS_DIR}")
 
 
-def _eval_figures(model: Path, data: Path, split: str, agnostic: bool) -> dict[str, Any]:
+def _eval_figures(model: Path, data: Path, split: str, agnostic: bool, roles: dict[str, str]) -> dict[str, Any]:
     from models.evaluate import evaluate, find_dataset
     from models.splits import select_split
 
     ds = find_dataset(data)
     images = select_split(ds.images, split)
     detector = load_detector(model, conf=0.01)
+    detector.class_roles = roles  # the card that will carry them is written after these figures
     result = evaluate(detector, data, images=images, agnostic=agnostic, progress=sys.stderr.isatty())
     return {
         "data": str(data),
@@ -92,7 +93,7 @@ def register(
     unknown = sorted(set(roles) - set(names))
     if unknown:
         raise TrainError(f"--role names classes the model does not have: {unknown} (it has {names})")
-    figures = _eval_figures(dst, Path(data), eval_split, agnostic) if data is not None else None
+    figures = _eval_figures(dst, Path(data), eval_split, agnostic, roles) if data is not None else None
     card = {
         "file": dst.name,
         "family": spec.family,

@@ -84,6 +84,7 @@ class OnnxDetector(Detector):
         self._in_dtype = _INPUT_TYPES[session.get_inputs()[0].type]
         self.source = source
         self.spec = spec
+        self.class_roles = spec.role_map
         self.options = options
         self.batched = batched
         self.class_names = [str(n) for n in spec.class_names]

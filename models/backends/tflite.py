@@ -57,6 +57,7 @@ class TfliteDetector(Detector):
         self._out_scale, self._out_zp = out["quantization"]
         self._out_quantised = np.dtype(out["dtype"]) in (np.int8, np.uint8) and self._out_scale != 0
         self.spec = spec
+        self.class_roles = spec.role_map
         self.options = options
         self.class_names = [str(n) for n in spec.class_names]
         self._lock = threading.Lock()  # a TFLite interpreter must not be invoked from two threads at once

@@ -47,6 +47,7 @@ def test_register_writes_a_card_the_edge_loads_by_name(models_dir: Path, data_di
     # the edge finds it by name in its models folder, and the card is the one in force
     detector = load_detector("piles-v1.onnx", models_dir=folder)
     assert card_for(detector.source) == card
+    assert detector.class_roles == {"suitcase": "goods", "person": "person"}  # what evaluation and the rules read
     # a file that is not the one the card describes: the card is ignored (decoded from the file itself)
     shutil.copy(models_dir / "yolox_nano.onnx", model)
     assert card_for(model) is None
