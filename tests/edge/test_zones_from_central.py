@@ -223,19 +223,22 @@ def test_a_light_change_that_fires_the_view_check_withdraws_the_warning(clip: Pa
 
 @pytest.fixture(scope="module")
 def bumped_bag(data_dir: Path, tmp_path_factory) -> Path:
-    """34 s of PETS2009: bumped SHIFT at 6 s; from 16 s to 29 s a bag lies in the bag zone's spot, as the
-    camera now sees it (shifted): with the old zones it would still lie partly in z-bag."""
+    """40 s of PETS2009: bumped SHIFT at 6 s; from 20 s to 33 s a bag lies in the bag zone's spot, as the
+    camera now sees it (shifted): with the old zones it would still lie partly in z-bag. The zones are
+    proposed at ~12 s and accepted a moment later; the bag comes late enough after that for the realigned
+    zones to learn the empty pavement first. With the bag at 16 s the test failed on a busy CPU (2 runs of 6)
+    whenever the acceptance came at 12.6 s instead of 12.0-12.4 s: no event at all."""
     cap = cv2.VideoCapture(str(data_dir / "pets2009" / "vtest.avi"))
     video = tmp_path_factory.mktemp("bumped-bag") / "bumped.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME_SIZE)
     bag = bag_photo(data_dir)
     dx, dy = SHIFT
-    for i in range(int(34 * FPS)):
+    for i in range(int(40 * FPS)):
         ok, frame = cap.read()
         assert ok
         if i >= 6 * FPS:
             frame = np.roll(frame, (dy, dx), axis=(0, 1))
-        if 16 * FPS <= i < 29 * FPS:
+        if 20 * FPS <= i < 33 * FPS:
             frame[270 + dy:315 + dy, 45 + dx:135 + dx] = bag
         writer.write(frame)
     writer.release()
