@@ -32,13 +32,14 @@ import cv2
 import numpy as np
 
 from models.registry import default_models_dirs
+from models.variants import KINDS
 from zones.geo import LocalProjection
 from zones.projection import CameraPose, Intrinsics, ground_points
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "drone-vendors" / "train"
 VENDOR_CLASS = "vendedor_ambulante"
-VARIANT_SUFFIXES = ("-fp16", "-int8")  # doorline-models variants
+VARIANT_SUFFIXES = tuple(f"-{kind}" for kind in KINDS)  # `<stem>-fp16.onnx`, written by doorline-models variants
 ORIGIN = (4.30, -74.80)  # arbitrary (the tiles carry no geo): somewhere in Cundinamarca, where they were taken
 SPACING_M = 100.0
 _DIAGONAL_35MM = math.hypot(36.0, 24.0)
