@@ -18,6 +18,7 @@ from edge.events import ZoneEvent
 from edge.lifecycle import ZONE_CHANGED, ZONE_REMOVED, EpisodeTracker
 from edge.rules import Condition, piled_goods
 from edge.trading import StillTracks, TradingFrame, TradingJudge, unclaimed_share
+from edge.vehicles import VehicleMasks
 from models.classes import COCO80
 from models.detections import Detections
 from wire.schema import CROSS_DOOR_TRADING, PILED_GOODS
@@ -86,6 +87,7 @@ class SceneAnalyzer:
             for z in zones.zones for v in z.violations
         }
         self.still = StillTracks()  # camera-wide: how long each track has stood still
+        self.vehicle_masks = VehicleMasks()  # camera-wide: which vehicles hide their box from the static model
         self.trading = {z.zone_id: TradingJudge() for z in zones.zones if CROSS_DOOR_TRADING in z.violations}
         self._frame_size: tuple[int, int] | None = None
         self._drawn_for: tuple[int, int] | None = None  # zones without a frame_size: the first frames' size
@@ -193,16 +195,24 @@ class SceneAnalyzer:
         groups: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
         xyxy = detections.xyxy
         box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        still_s, mean_conf = self.still.update(detections, ts)
+        vehicles = {key: (np.isin(names, r.vehicle_classes) | card_vehicle)
+                    & (detections.confidence >= r.min_confidence) for key, r in self._class_rules.items()}
+        any_vehicle = np.zeros(len(detections), bool)
+        for is_vehicle in vehicles.values():
+            any_vehicle |= is_vehicle
+        masks_vehicle = np.zeros(len(detections), bool)
+        masks_vehicle[any_vehicle] = self.vehicle_masks.update(
+            xyxy[any_vehicle], self.still.moved(detections)[any_vehicle], ts)
         for key, r in self._class_rules.items():
             keep = detections.confidence >= r.min_confidence
             is_person = (np.isin(names, r.person_classes) | card_person) & keep
             # a "person" much wider than tall is a misdetected object: masking it would hide that object
             upright = box_w <= r.person_max_aspect * box_h
-            is_vehicle = (np.isin(names, r.vehicle_classes) | card_vehicle) & keep
-            groups[key] = (is_person, (is_person & upright) | is_vehicle,
+            is_vehicle = vehicles[key]
+            groups[key] = (is_person, (is_person & upright) | (is_vehicle & masks_vehicle),
                            (np.isin(names, r.goods_classes) | card_goods) & keep & ~is_vehicle, is_vehicle,
                            is_person & upright)
-        still_s, mean_conf = self.still.update(detections, ts)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass
             static = self.static_bank.update(frame_bgr, ts, {k: detections.xyxy[g[1]] for k, g in groups.items()})
@@ -275,6 +285,7 @@ class SceneAnalyzer:
                 carried_static = set(self.static_bank.take_zones(old.static_bank, sorted(static_same)))
             self.last_static = {z: st for z, st in old.last_static.items() if z in carried_static}
         self.still = old.still
+        self.vehicle_masks = old.vehicle_masks
         for zid in same & set(self.trading) & set(old.trading):
             self.trading[zid] = old.trading[zid]
         ended: list[ZoneEvent] = []

@@ -73,6 +73,7 @@ class _Spell:
     last: float
     conf_sum: float = 0.0
     n: int = 0
+    moved: bool = False  # the track had moved away from where it was first seen before this spell
 
 
 class StillTracks:
@@ -98,13 +99,20 @@ class StillTracks:
             reach = 0.3 * max(x2 - x1, y2 - y1) + 3.0
             s = self._spells.get(tid)
             if s is None or float(np.hypot(*(foot - s.anchor))) > reach or ts < s.last:
-                s = self._spells[tid] = _Spell(foot, ts, ts)
+                moved = s is not None and (s.moved or ts >= s.last)
+                s = self._spells[tid] = _Spell(foot, ts, ts, moved=moved)
             s.last = ts
             s.conf_sum += float(detections.confidence[i])
             s.n += 1
             still[i], mean[i] = ts - s.since, s.conf_sum / s.n
         self._spells = {k: v for k, v in self._spells.items() if ts - v.last <= self.forget_s}
         return still, mean
+
+    def moved(self, detections: Detections) -> np.ndarray:
+        """Per detection (after `update` on them): its track has moved away from where it was first seen (a
+        vehicle that drove in, not one that only ever stood there); False on no confirmed track."""
+        ids = detections.tracker_id if detections.tracker_id is not None else np.full(len(detections), -1)
+        return np.array([(s := self._spells.get(int(t))) is not None and s.moved for t in ids], bool)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ a walking person (with its detector box), slow lighting drift, an exposure step 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -247,3 +248,57 @@ def test_redrawn_zone_ends_its_open_episode_at_the_reload() -> None:
     ended = moved.take_over(old, 40.0)
     assert [(e.phase, e.event_id, e.ts) for e in ended] == [("end", start.event_id, 40.0)]
     assert not moved.trackers[("z-1", "piled_goods")].holding
+
+
+def _vehicle_scene(at: Callable[[float], tuple[float, float] | None], ids: Callable[[float], int],
+                   seconds: float, score: float = 0.8) -> list[ZoneEvent]:
+    """A dark block (a car, or a sack the detector calls one) whose top-left is `at(t)` (None: not there),
+    detected as a `car` on track `ids(t)` (-1: no confirmed track) whenever it is there; 2 fps."""
+    scene = Scene(person=None)
+    car = _texture(4, 36, 60, 20, 60)
+    analyzer = SceneAnalyzer(camera())
+    events: list[ZoneEvent] = []
+    for ts in np.arange(0.0, seconds, 0.5):
+        frame, _ = scene.frame(float(ts))
+        place = at(float(ts))
+        dets = Detections.empty()
+        if place is not None:
+            x, y = int(place[0]), int(place[1])
+            frame[y:y + 36, x:x + 60] = car.astype(np.uint8)
+            dets = Detections(np.array([[x - 2, y - 2, x + 62, y + 38]], np.float32), np.array([score], np.float32),
+                              np.zeros(1, np.int32), np.array([ids(float(ts))]),
+                              data={"class_name": np.array(["car"])})
+        events += analyzer.update(frame, float(ts), dets)
+    return events
+
+
+@pytest.mark.parametrize("track", [7, -1])
+def test_sack_the_detector_calls_a_car_is_still_a_pile(track: int) -> None:
+    # YOLOX calls a small far sack a `car` (score 0.3-0.5) on nearly every frame (docs/ACCURACY.md). It never
+    # moved, so it does not earn a vehicle's mask: the static-object model sees it and the zone alerts on time.
+    events = _vehicle_scene(lambda t: (130, 132) if t >= 15 else None, lambda t: track, 60.0, score=0.4)
+    assert [e.phase for e in events] == ["start"], [(e.phase, e.ts) for e in events]
+    assert 15.0 + 20.0 - 1 <= events[0].ts <= 15.0 + 20.0 + 3
+
+
+def _drive_in(t: float) -> tuple[float, float] | None:  # from the left edge, parked in the zone from 16 s
+    return None if t < 10 else (min(0.0 + (t - 10) * 22, 130.0), 132.0)
+
+
+@pytest.mark.parametrize("refound_at", [None, 30.0])
+def test_a_car_that_drove_in_and_parked_is_not_a_pile(refound_at: float | None) -> None:
+    # the car came in moving: it keeps its mask while it stands, also when its track is lost and found again
+    # under a new id that never moved (the place it stood in is remembered)
+    def ids(t: float) -> int:
+        return 9 if refound_at is not None and t >= refound_at else 3
+
+    assert _vehicle_scene(_drive_in, ids, 70.0) == []
+
+
+def test_a_car_parked_from_the_start_that_drives_away_is_not_a_pile() -> None:
+    # seen in the first seconds, before the zone's empty look is known: masked, so it is never learned as
+    # the empty zone, and the bare asphalt it leaves is not a pile
+    def at(t: float) -> tuple[float, float] | None:
+        return (130.0, 132.0) if t < 40 else (None if t > 46 else (130 + (t - 40) * 20, 132.0))
+
+    assert _vehicle_scene(at, lambda t: 5, 80.0) == []

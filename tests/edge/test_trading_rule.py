@@ -73,3 +73,21 @@ def test_still_tracks_time_stillness_per_track() -> None:
     assert tracks.update(det(60.0), 11.0)[0][0] == 0.0  # walked off: a new spell
     assert tracks.update(Detections(box, np.array([0.8], np.float32), np.zeros(1, np.int32), np.array([-1])),
                          12.0)[0][0] == 0.0  # no confirmed track: never still
+
+
+def test_still_tracks_tell_a_track_that_moved_from_one_that_only_stood() -> None:
+    tracks = StillTracks()
+    box = np.array([[100, 40, 130, 120]], np.float32)
+
+    def det(dx: float, tid: int) -> Detections:
+        return Detections(box + [dx, 0, dx, 0], np.array([0.8], np.float32), np.zeros(1, np.int32),
+                          np.array([tid]))
+
+    for t in range(5):
+        tracks.update(det(t * 1.0, 4), float(t))  # sways: has not moved
+    assert not tracks.moved(det(4.0, 4))[0]
+    tracks.update(det(80.0, 4), 5.0)  # drove off and stands again
+    tracks.update(det(81.0, 4), 6.0)
+    assert tracks.moved(det(81.0, 4))[0]
+    tracks.update(det(0.0, -1), 7.0)
+    assert not tracks.moved(det(0.0, -1))[0]  # no confirmed track
