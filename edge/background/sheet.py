@@ -108,7 +108,8 @@ class _Sheet:
         self._scratch = {name: np.zeros(size, dtype) for name, size, dtype in (
             ("cur", 3 * px, np.float32), ("cur_n", 3 * px, np.float32), ("t1", 3 * px, np.float32),
             ("t2", 3 * px, np.float32), ("b3", 3 * px, bool), ("excess", px, np.float32), ("thr", px, np.float32),
-            ("t2d", px, np.float32), ("raw", px, bool), ("busy", px, bool), ("pick", px, bool), ("eroded", px, bool),
+            ("t2d", px, np.float32), ("raw", px, bool), ("busy", px, bool), ("pick", px, bool), ("seen", px, bool),
+            ("eroded", px, bool),
             ("x", 3 * (px + pad), np.float32), ("src", px + pad, bool))}
         self.reset()
 
@@ -364,17 +365,26 @@ class _Sheet:
         rows = band.rows
         sub = (slice(None, None, 2), slice(None, None, 2))
         cs = cur[:, ::2, ::2]
-        pick = np.logical_and(usable[sub], self._known[rows][sub], out=self._buf("pick", *usable[sub].shape))
-        pick &= ~self._static[rows][sub]
-        pick &= ~self._fg[rows][sub]
-        pick &= self._ref_lum[rows][sub] > 12.0
+        seen = np.logical_and(usable[sub], self._known[rows][sub], out=self._buf("seen", *usable[sub].shape))
+        seen &= self._ref_lum[rows][sub] > 12.0
         if dark:  # a clipped channel says nothing
-            pick &= np.minimum(np.minimum(cs[0], cs[1]), cs[2]) > 2.0
+            seen &= np.minimum(np.minimum(cs[0], cs[1]), cs[2]) > 2.0
         if bright:
-            pick &= np.maximum(np.maximum(cs[0], cs[1]), cs[2]) < _SATURATED
+            seen &= np.maximum(np.maximum(cs[0], cs[1]), cs[2]) < _SATURATED
+        pick = np.logical_and(seen, ~self._static[rows][sub], out=self._buf("pick", *seen.shape))
+        pick &= ~self._fg[rows][sub]
         spans = band.tile_grid.T.tolist()
         counts = np.array([np.count_nonzero(pick[a:b]) for a, b in spans])
-        enough = np.flatnonzero(counts >= self._gain_min[band.tiles.start:band.tiles.stop])
+        # a zone all foreground with nothing in front of it: its gain went wrong (read off a big object that no
+        # box covered, a car the detector missed) and every pixel now reads too bright or too dark, so no
+        # background is left to correct it by. Estimate it from every pixel seen, or the zone is a pile for good
+        gain_min = self._gain_min[band.tiles.start:band.tiles.stop]
+        for i in np.flatnonzero(counts < gain_min):
+            a, b = spans[i]
+            if np.count_nonzero(seen[a:b]) >= 4 * gain_min[i]:
+                pick[a:b] = seen[a:b]
+                counts[i] = np.count_nonzero(pick[a:b])
+        enough = np.flatnonzero(counts >= gain_min)
         if len(enough) == 0:  # keep the last gain
             return
         ratio = np.divide(cs, np.maximum(self._ref[:, rows][:, ::2, ::2], 1.0), out=self._buf("t1", 3, *pick.shape))

@@ -302,3 +302,23 @@ def test_a_car_parked_from_the_start_that_drives_away_is_not_a_pile() -> None:
         return (130.0, 132.0) if t < 40 else (None if t > 46 else (130 + (t - 40) * 20, 132.0))
 
     assert _vehicle_scene(at, lambda t: 5, 80.0) == []
+
+
+def test_a_big_object_no_box_covered_does_not_leave_a_pile_behind() -> None:
+    # a car the detector missed drives over the zone and fills its whole crop for a moment: the gain read off
+    # it is wrong, so when it has gone every pixel of the zone reads too dark and nothing is left to correct
+    # the gain by. The zone must recover, not become a pile for good (seen on a parking lot: a start 30 s
+    # after a car passed, with no object there). A second zone elsewhere keeps the view itself unchanged.
+    zones = [Zone("z-1", "s-1", ZONE, violations=("piled_goods",)),
+             Zone("z-2", "s-2", np.array([[10, 10], [70, 10], [70, 40], [10, 40]], float), violations=("piled_goods",))]
+    analyzer = SceneAnalyzer(CameraZones("cam-t", "site-t", (W, H), zones, RULES))
+    scene = Scene(person=None, shake_px=1.0)
+    car = _texture(5, 170, 260, 60, 100) * np.array([0.6, 0.9, 1.4])  # bluish, with light and dark panels
+    car = (car * np.where((np.arange(260) // 16) % 2 == 1, 0.4, 1.9)[None, :, None]).clip(0, 255)
+    events: list[ZoneEvent] = []
+    for ts in np.arange(0.0, 70.0, 0.5):
+        frame, _ = scene.frame(float(ts))
+        if 20.0 <= ts < 22.0:
+            frame[65:235, 40:300] = car.astype(np.uint8)
+        events += analyzer.update(frame, float(ts), Detections.empty())
+    assert events == [], [(e.zone_id, e.phase, e.ts) for e in events]

@@ -61,6 +61,7 @@ class ReferenceSheet:
         box = np.array([[t.crop[0], t.crop[1], t.crop[0], t.crop[1]] for t in tiles], np.float64)
         self._offset, self._scales = box, np.array([t.scale for t in tiles], np.float64)
         self._limits = np.array([[t.size[0] - 1, t.size[1] - 1] for t in tiles], np.int64)
+        self.all_foreground = 0  # times a zone all foreground read its gain off every pixel it saw
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -155,8 +156,14 @@ class ReferenceSheet:
         sub = (slice(None, None, 2), slice(None, None, 2))  # every other pixel of every other row
         cs = cur[sub]
         clipped = (_cmax(cs) >= _SATURATED) | (_cmin(cs) <= 2.0)  # no use for measuring the gain
-        pick = (usable[sub] & ~clipped & self.known[sub] & ~self.static[sub] & ~self.fg[sub]
-                & (self.ref_lum[sub] > 12.0))
+        seen = usable[sub] & ~clipped & self.known[sub] & (self.ref_lum[sub] > 12.0)
+        pick = seen & ~self.static[sub] & ~self.fg[sub]
+        least = np.maximum(30, 0.05 * self.n_sample)
+        for i, t in enumerate(self.tiles):  # a zone all foreground: every pixel seen (its gain went wrong)
+            rows = slice(t.rows.start // 2, (t.rows.stop + 1) // 2)
+            if pick[rows].sum() < least[i] and seen[rows].sum() >= 4 * least[i]:
+                pick[rows] = seen[rows]
+                self.all_foreground += 1
         rows, cols = np.nonzero(pick)  # row-major, so grouped by zone (zones are stacked)
         if len(rows) == 0:
             return
@@ -301,6 +308,8 @@ def _frame(k: int) -> tuple[np.ndarray, np.ndarray]:
         img[180:215, 140:185] = (200.0, 60.0, 40.0)  # bag in zone 3, stays
     if 8 <= k < 30:
         img[190:230, 265:300] = 245.0  # bright box in zone 4
+    if 44 <= k < 46:  # a glare fills zone 1's crop: every pixel foreground, so the next frame's gain has no
+        img[0:140, 170:400] = 400.0  # background pixel left to be read off
     x = 20 + 9 * k % 360
     img[120:200, x:x + 25] = 120.0
     boxes = np.array([[x, 120, x + 25, 200]], np.float32)
@@ -328,7 +337,8 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
     by_radius: dict[int, list[np.ndarray]] = {}
     for poly in ZONES:
         by_radius.setdefault(kernel_radius(poly, (W, H), p), []).append(poly)
-    covered = clipped = unclipped = 0  # the comparison is only worth something if the scene exercises the model
+    covered = clipped = unclipped = all_foreground = 0  # the comparison is only worth something if the scene
+    # exercises the model
     for polys in by_radius.values():
         fast, ref = _Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
         for k in range(48):
@@ -344,7 +354,8 @@ def test_sheet_equals_the_reference(monkeypatch: pytest.MonkeyPatch, band_px: in
             covered += sum(len(s.boxes) > 0 for s in want)
             clipped += ref.ref_clipped.any()
             unclipped += (was_clipped & ~ref.ref_clipped).any()  # the patch dims below the clip level
-    assert covered > 10 and clipped > 10 and unclipped > 0
+        all_foreground += ref.all_foreground
+    assert covered > 10 and clipped > 10 and unclipped > 0 and all_foreground > 0
 
 
 @pytest.mark.parametrize("band_px", [2_000, _Sheet.BAND_PX])
