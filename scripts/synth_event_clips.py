@@ -20,6 +20,9 @@ generator, so clips made without it keep their zones, objects and timings, JSON 
 - `crowd`: 2–3 objects in each event zone, set down and taken away at different times (the truth is the
   zone's union of them), and 1–2 neighbours' objects standing just outside the zone's edge, from about
   when the first is set down to the clip's end (they are in no zone, so they must raise nothing).
+- `spill`: 1–2 neighbours' objects per event zone that reach 2–6 px into it across its edge (at most 15 % of
+  the object), set down 5–30 s after the zone's own object and left to the clip's end: they belong to the
+  next shop (most of each stands outside), so the zone must still end when its own object goes.
 
 Each `clip_NN.json` uses the dev-events layout (zones, rules, truth, short, negatives, conditions), so
 `doorline-edge run --zones clip_NN.json` and `../shared/checks/score-events` read it unchanged. `--score`
@@ -47,7 +50,7 @@ FPS = 10.0
 SIZE = (768, 576)
 FULL_S = 238.3  # dev-events' length; timings below are drawn for it and scaled to a shorter --seconds
 RULES = {"min_dwell_s": 30.0, "clear_s": 10.0}
-KINDS = ("far", "dull", "straddle", "crowd")
+KINDS = ("far", "dull", "straddle", "crowd", "spill")
 FAR_ROWS = (100, 240)  # PETS2009's far paving and road, where a zone is small in pixels
 
 
@@ -227,17 +230,20 @@ def straddle(p: Placement, zone: dict, others: np.ndarray, rng: np.random.Genera
 
 
 def outside_neighbour(zone: dict, crop: np.ndarray, alpha: np.ndarray, taken: np.ndarray,
-                      rng: np.random.Generator, on: float, off: float, width: tuple[float, float]
-                      ) -> Placement | None:
-    """A neighbour's object standing just outside `zone` (0–4 px from its edge, left, right, above or below),
-    touching no zone (`taken`: every zone, dilated) nor other placed objects; None when none fits."""
+                      rng: np.random.Generator, on: float, off: float, width: tuple[float, float],
+                      gaps: tuple[int, int] = (0, 5)) -> Placement | None:
+    """A neighbour's object standing just outside `zone` (`gaps`: from 0 to 4 px from its edge, left, right,
+    above or below; a negative gap reaches that far into the zone), touching nothing `taken` (other zones,
+    dilated, and other placed objects); None when none fits."""
     p = place(zone, crop, alpha, rng, on, off, width)
     poly = np.array(zone["polygon"])
     zx0, zy0 = poly.min(0)
     zx1, zy1 = poly.max(0)
     h, w = p.alpha.shape
     for _ in range(200):
-        side, gap = int(rng.integers(4)), int(rng.integers(0, 5))
+        side, gap = int(rng.integers(4)), int(rng.integers(*gaps))
+        if gap < 0:  # reaching in: at most 15 % of the object, so that most of it stands outside
+            gap = -min(-gap, max(1, int(0.15 * (w if side < 2 else h))))
         if side == 0:
             x, y = zx0 - w - gap, int(rng.integers(zy0, max(zy1 - h, zy0 + 1)))
         elif side == 1:
@@ -335,18 +341,23 @@ def make_clip(index: int, seed: int, footage: list[bytes], background: np.ndarra
         placements.append(p)
         return p
 
-    def neighbour(zone: dict, on: float) -> None:
+    def neighbour(zone: dict, on: float, spill: bool = False) -> None:
         image, box = bags[int(kr.integers(len(bags)))]
-        taken = masks[zone["zone_id"]] + sum((m for i, m in grown.items() if i != zone["zone_id"]),
-                                             np.zeros_like(masks[zone["zone_id"]]))
+        taken = sum((m for i, m in grown.items() if i != zone["zone_id"]), np.zeros_like(masks[zone["zone_id"]]))
+        if not spill:
+            taken = taken + masks[zone["zone_id"]]
         for q in (*placements, *neighbours):
             x1, y1, x2, y2 = q.box
             taken[y1:y2, x1:x2] = 1
-        n = outside_neighbour(zone, *cut_out(image, box, kr), taken, kr, on, duration, width)
+        n = outside_neighbour(zone, *cut_out(image, box, kr), taken, kr, on, duration, width,
+                              gaps=(-6, -1) if spill else (0, 5))
         if n is not None:
             neighbours.append(dull(n, background, kr) if "dull" in kinds else n)
 
     def truth_bag(zone: dict, on: float, off: float, stays: bool, r: np.random.Generator) -> None:
+        if "spill" in kinds:  # drawn first: a zone's own objects then keep clear of the spilled ones
+            for _ in range(int(kr.integers(1, 3))):
+                neighbour(zone, round(on + float(kr.uniform(5, 30)) * k, 1), spill=True)
         if "crowd" not in kinds:
             p = set_down(zone, on, off, r)
             truth.append({"zone_id": zone["zone_id"], "violation": "piled_goods", "on": on, "off": off,
