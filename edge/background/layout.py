@@ -42,6 +42,8 @@ class StaticModelParams:
     thr_edge: float = 0.2  # plus this fraction of the reference's local contrast (max - min nearby) ...
     edge_knee: float = 64.0  # ... above this much, i.e. only on strong edges, not on textured ground
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
+    min_inside: float = 0.3  # ... and ones with less than this share of their pixels in the zone are the next
+    # shop's, reaching across the edge (objects set across the edge stand 40-70 % inside: docs/ACCURACY.md)
     mover_pad: float = 0.12  # boxes of people/vehicles grow by this fraction of their size on each side
     mover_pad_px: float = 4.0
     max_fps: float = 2.0  # the model runs at most this often (its timers are seconds long); frames in between

@@ -79,7 +79,10 @@ def states(sheet: _Sheet, ts: float, ready: np.ndarray) -> list[StaticState]:
         held = np.logical_or.reduceat(sheet._static.any(axis=1), sheet._y0 - 1)
         stats, in_zone, pixels = components(sheet, np.flatnonzero(held & (has | has[-1])))
         owner = sheet.row_tile[stats[:, cv2.CC_STAT_TOP]]
-        keep = np.flatnonzero((in_zone >= sheet.min_blob[owner]) & has[owner])
+        # an object counts for a zone when enough of it stands in the zone: the next shop's goods reaching a few
+        # pixels across the edge are the next shop's, and must neither raise this zone nor keep it open
+        mostly = in_zone >= sheet.p.min_inside * stats[:, cv2.CC_STAT_AREA]
+        keep = np.flatnonzero((in_zone >= sheet.min_blob[owner]) & mostly & has[owner])
         for i in np.unique(owner[keep]):
             mine = keep[owner[keep] == i]
             t = sheet.tiles[i]

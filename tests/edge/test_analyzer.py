@@ -322,3 +322,21 @@ def test_a_big_object_no_box_covered_does_not_leave_a_pile_behind() -> None:
             frame[65:235, 40:300] = car.astype(np.uint8)
         events += analyzer.update(frame, float(ts), Detections.empty())
     assert events == [], [(e.zone_id, e.phase, e.ts) for e in events]
+
+
+@pytest.mark.parametrize(("inside_px", "phases"), [(6, []), (30, ["start"])])
+def test_the_next_shops_goods_reaching_across_the_edge_are_not_this_zones(inside_px: int,
+                                                                          phases: list[str]) -> None:
+    # a 60 x 40 px object below the zone's bottom edge (y 180), reaching `inside_px` rows into it: 15 % inside
+    # is the next shop's; 75 % inside is this zone's (objects set across an edge stand 40-70 % inside)
+    scene = Scene(person=None)
+    top = 180 - inside_px
+    box = _texture(6, 40, 60, 20, 60)
+    analyzer = SceneAnalyzer(camera())
+    events = []
+    for ts in np.arange(0.0, 45.0, 0.5):
+        frame, _ = scene.frame(float(ts))
+        if ts >= 5.0:
+            frame[top:top + 40, 130:190] = box.astype(np.uint8)
+        events += analyzer.update(frame, float(ts), Detections.empty())
+    assert [e.phase for e in events] == phases

@@ -27,7 +27,8 @@ def _cmin(a: np.ndarray) -> np.ndarray:
 
 class ReferenceSheet:
     """The sheet as first written (straightforward whole-canvas numpy / OpenCV), kept verbatim but for the
-    rule added since in `_learn` (clipped channels get their upper bound back)."""
+    rules added since: in `_learn` (clipped channels get their upper bound back), in `_estimate_gain` (a zone
+    all foreground) and in `_states` (objects mostly outside the zone)."""
 
     def __init__(self, polygons: Sequence[np.ndarray], frame_size: tuple[int, int], p: StaticModelParams) -> None:
         self.p = p
@@ -251,7 +252,8 @@ class ReferenceSheet:
             count, labels, stats, _ = cv2.connectedComponentsWithStats(self.static.view(np.uint8), connectivity=8)
             in_zone = np.bincount(labels[self.zone_mask], minlength=count)  # pixels of each component in its zone
             owner = self.row_tile[stats[:, cv2.CC_STAT_TOP]]
-            keep = np.flatnonzero((in_zone >= self.min_blob[owner]) & has[owner])
+            mostly = in_zone >= self.p.min_inside * stats[:, cv2.CC_STAT_AREA]
+            keep = np.flatnonzero((in_zone >= self.min_blob[owner]) & mostly & has[owner])
             keep = keep[keep > 0]
             for i in np.unique(owner[keep]):
                 mine = keep[owner[keep] == i]
@@ -308,6 +310,8 @@ def _frame(k: int) -> tuple[np.ndarray, np.ndarray]:
         img[180:215, 140:185] = (200.0, 60.0, 40.0)  # bag in zone 3, stays
     if 8 <= k < 30:
         img[190:230, 265:300] = 245.0  # bright box in zone 4
+    if 10 <= k:
+        img[224:262, 150:190] = 15.0  # the next shop's box below zone 3, 6 of its 38 rows inside
     if 44 <= k < 46:  # a glare fills zone 1's crop: every pixel foreground, so the next frame's gain has no
         img[0:140, 170:400] = 400.0  # background pixel left to be read off
     x = 20 + 9 * k % 360
