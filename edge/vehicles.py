@@ -14,17 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.tracker import box_iou
+
 MATCH_IOU = 0.5  # a vehicle box overlapping a remembered masked one this much stands in its place
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) intersection over union of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class VehicleMasks:
@@ -49,7 +41,7 @@ class VehicleMasks:
         mask = np.asarray(moved, bool).copy()
         if ts - self.t0 < self.settle_s:
             mask[:] = True
-        match = _iou(boxes, self.places) if len(boxes) and len(self.places) else np.zeros((len(boxes), 0))
+        match = box_iou(boxes, self.places) if len(boxes) and len(self.places) else np.zeros((len(boxes), 0))
         if match.shape[1]:
             mask |= match.max(axis=1) >= MATCH_IOU
         for i in np.flatnonzero(mask):  # the place follows the vehicle's latest box
