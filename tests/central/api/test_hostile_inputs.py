@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
+from fastapi.routing import APIRoute
 
+from central.api.bounds import MAX_INT_ID
 from central.api.validation import safe_errors
 from central.orm.cases import Case
 
 from .conftest import Env, detected_case
+from .test_role_matrix import _app_for_collection, flat_routes
 
 BIG = str(2**63)
 HUGE = str(10**30)
@@ -160,35 +164,62 @@ def test_nul_characters_are_refused_or_reported_on_both_backends(env: Env) -> No
     assert r.json()["inserted"] == 1 and r.json()["errors"][0]["reason"] == "a field holds a NUL character"
 
 
-# every route with an integer id in its path; each gave 500 for an id past the database's integer before it was
-# bounded (found by the long schemathesis run: SQLite's OverflowError, PostgreSQL's NumericValueOutOfRange)
-INT_ID_ROUTES = [
-    ("post", "/api/citizen-reports/{id}/confirm", {"json": {}}),
-    ("post", "/api/citizen-reports/{id}/reject", {"json": {"reason": ""}}),
-    ("post", "/api/notices/deliveries/{id}/resend", {}),
-    ("delete", "/api/shops/s1/channels/{id}", {}),
-    ("delete", "/api/officer-contacts/{id}", {}),
-    ("post", "/api/appeals/{id}/decide", {"json": {"outcome": "rejected", "note": "x"}}),
-    ("post", "/console/notices/{id}/resend", {}),
-    ("post", "/console/notices/appeals/{id}", {"data": {"outcome": "rejected"}}),
-    ("post", "/console/reports/{id}", {"data": {"outcome": "reject"}}),
-    ("get", "/officer/tasks/{id}", {}),
-    ("post", "/officer/tasks/{id}", {"data": {"outcome": "clear"}}),
-]
+# every route with an integer id in its path (`test_the_integer_id_routes_are_the_apps` keeps this list whole);
+# each gave 500 for an id past the database's integer before it was bounded (found by the long schemathesis run:
+# SQLite's OverflowError, PostgreSQL's NumericValueOutOfRange). Other path parameters take PATH_FILL's values.
+INT_ID_ROUTES = {
+    ("POST", "/api/cases/tasks/{task_id}/complete"): {"json": {"outcome": "clear"}},
+    ("POST", "/api/citizen-reports/{report_id}/confirm"): {"json": {}},
+    ("POST", "/api/citizen-reports/{report_id}/reject"): {"json": {"reason": ""}},
+    ("POST", "/api/notices/deliveries/{delivery_id}/resend"): {},
+    ("DELETE", "/api/shops/{shop_id}/channels/{channel_id}"): {},
+    ("DELETE", "/api/officer-contacts/{contact_id}"): {},
+    ("POST", "/api/appeals/{appeal_id}/decide"): {"json": {"outcome": "rejected", "note": "x"}},
+    ("POST", "/console/tasks/{task_id}/complete"): {"data": {"outcome": "clear"}},
+    ("POST", "/console/notices/{delivery_id}/resend"): {},
+    ("POST", "/console/notices/appeals/{appeal_id}"): {"data": {"outcome": "rejected"}},
+    ("POST", "/console/reports/{report_id}"): {"data": {"outcome": "reject"}},
+    ("GET", "/officer/tasks/{task_id}"): {},
+    ("POST", "/officer/tasks/{task_id}"): {"data": {"outcome": "clear"}},
+}
+PATH_FILL = {"shop_id": "s1"}
+
+
+def _app_int_ids() -> dict[tuple[str, str], list]:
+    """(method, path) of every route of the app with an integer path parameter: its integer parameters."""
+    out: dict[tuple[str, str], list] = {}
+    for route in flat_routes(_app_for_collection().routes):
+        if isinstance(route, APIRoute):
+            ints = [f for f in route.dependant.path_params if f.field_info.annotation is int]
+            for method in sorted(route.methods - {"HEAD"}) if ints else ():
+                out[(method, route.path)] = ints
+    return out
+
+
+def test_the_integer_id_routes_are_the_apps_and_every_one_is_bounded() -> None:
+    """A new route with an integer id fails here until it is bounded (`IntId`) and listed above."""
+    routes = _app_int_ids()
+    assert sorted(routes) == sorted(INT_ID_ROUTES), "list the new route in INT_ID_ROUTES"
+    for key, fields in routes.items():
+        for f in fields:
+            bounds = {type(m).__name__: m for m in f.field_info.metadata}
+            assert bounds.get("Ge") and bounds["Ge"].ge >= 1, (key, f.name)
+            assert bounds.get("Le") and bounds["Le"].le <= MAX_INT_ID, (key, f.name)
 
 
 @pytest.mark.parametrize("big", [str(2**31), BIG, HUGE])
 def test_every_integer_id_past_the_databases_integer_is_refused(env: Env, big: str) -> None:
     admin = env.login("admin")
     token = admin["Authorization"].split()[1]
-    for method, path, kw in INT_ID_ROUTES:
-        url = path.format(id=big)
+    for (method, path), kw in INT_ID_ROUTES.items():
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_FILL.get(m[1], big), path)
         extra = {"headers": admin} if url.startswith("/api/") else {"cookies": {"doorline_token": token}}
-        r = env.client.request(method.upper(), url, **kw, **extra)
+        r = env.client.request(method, url, **kw, **extra)
         assert r.status_code != 500, (method, url, r.text[:300])
         assert_refused(r, status=(400, 401, 403, 422))
         if url.startswith("/api/"):
             assert r.status_code == 422, (method, url, r.status_code, r.text[:300])
+
 
 def test_found_by_the_long_fuzzing_run(env: Env) -> None:
     """Each gave 500 in the long schemathesis run (`-m reliability`) before its fix."""
