@@ -202,8 +202,9 @@ class SceneAnalyzer:
         for is_vehicle in vehicles.values():
             any_vehicle |= is_vehicle
         masks_vehicle = np.zeros(len(detections), bool)
+        ids = detections.tracker_id if detections.tracker_id is not None else np.full(len(detections), -1)
         masks_vehicle[any_vehicle] = self.vehicle_masks.update(
-            xyxy[any_vehicle], self.still.moved(detections)[any_vehicle], ts)
+            xyxy[any_vehicle], self.still.moved(ids[any_vehicle]), ts)  # (only the vehicles' tracks looked up)
         for key, r in self._class_rules.items():
             keep = detections.confidence >= r.min_confidence
             is_person = (np.isin(names, r.person_classes) | card_person) & keep

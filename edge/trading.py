@@ -108,11 +108,10 @@ class StillTracks:
         self._spells = {k: v for k, v in self._spells.items() if ts - v.last <= self.forget_s}
         return still, mean
 
-    def moved(self, detections: Detections) -> np.ndarray:
-        """Per detection (after `update` on them): its track has moved away from where it was first seen (a
-        vehicle that drove in, not one that only ever stood there); False on no confirmed track."""
-        ids = detections.tracker_id if detections.tracker_id is not None else np.full(len(detections), -1)
-        return np.array([(s := self._spells.get(int(t))) is not None and s.moved for t in ids], bool)
+    def moved(self, track_ids: np.ndarray) -> np.ndarray:
+        """Per track id (after `update`): the track has moved away from where it was first seen (a vehicle that
+        drove in, not one that only ever stood there); False for -1 (no confirmed track)."""
+        return np.array([(s := self._spells.get(int(t))) is not None and s.moved for t in track_ids], bool)
 
 
 @dataclass(frozen=True)

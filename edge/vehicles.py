@@ -41,7 +41,7 @@ class VehicleMasks:
         mask = np.asarray(moved, bool).copy()
         if ts - self.t0 < self.settle_s:
             mask[:] = True
-        match = box_iou(boxes, self.places) if len(boxes) and len(self.places) else np.zeros((len(boxes), 0))
+        match = box_iou(boxes, self.places)  # (n, 0) while no place is remembered
         if match.shape[1]:
             mask |= match.max(axis=1) >= MATCH_IOU
         for i in np.flatnonzero(mask):  # the place follows the vehicle's latest box

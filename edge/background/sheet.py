@@ -381,9 +381,10 @@ class _Sheet:
         gain_min = self._gain_min[band.tiles.start:band.tiles.stop]
         for i in np.flatnonzero(counts < gain_min):
             a, b = spans[i]
-            if np.count_nonzero(seen[a:b]) >= 4 * gain_min[i]:
+            n_seen = np.count_nonzero(seen[a:b])
+            if n_seen >= 4 * gain_min[i]:
                 pick[a:b] = seen[a:b]
-                counts[i] = np.count_nonzero(pick[a:b])
+                counts[i] = n_seen
         enough = np.flatnonzero(counts >= gain_min)
         if len(enough) == 0:  # keep the last gain
             return

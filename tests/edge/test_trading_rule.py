@@ -85,9 +85,9 @@ def test_still_tracks_tell_a_track_that_moved_from_one_that_only_stood() -> None
 
     for t in range(5):
         tracks.update(det(t * 1.0, 4), float(t))  # sways: has not moved
-    assert not tracks.moved(det(4.0, 4))[0]
+    assert not tracks.moved(np.array([4]))[0]
     tracks.update(det(80.0, 4), 5.0)  # drove off and stands again
     tracks.update(det(81.0, 4), 6.0)
-    assert tracks.moved(det(81.0, 4))[0]
+    assert tracks.moved(np.array([4]))[0]
     tracks.update(det(0.0, -1), 7.0)
-    assert not tracks.moved(det(0.0, -1))[0]  # no confirmed track
+    assert not tracks.moved(np.array([-1]))[0]  # no confirmed track

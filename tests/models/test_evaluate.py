@@ -209,7 +209,6 @@ def test_agnostic_scores_every_class_as_one(tmp_path: Path) -> None:
     assert len(groups) == 1 and groups[0].detector_names == ("chair", "umbrella")
 
 
-
 def test_a_fine_tuned_models_goods_classes_from_its_card_are_scored(tmp_path: Path) -> None:
     """A dataset class with no detector class of its name is scored against the goods: COCO's and the classes
     the model's card gives the goods role (a fine-tuned `rubbish_bag: goods`; it used to score 0, no prediction
@@ -224,6 +223,7 @@ def test_a_fine_tuned_models_goods_classes_from_its_card_are_scored(tmp_path: Pa
     result = evaluate(reader, data, progress=False, agnostic=True)
     assert result.groups[0].detector_classes == ["rubbish_bag", "sack"]
     assert result.map50 == pytest.approx(1.0) and result.recall == pytest.approx(1.0)
+
 
 def test_doorline_models_eval_split_chart_json(data_dir: Path, models_dir: Path, tmp_path: Path, capsys) -> None:
     """The installed command on held-out drone tiles (no data.yaml there: --names), umbrella mapped to vendor."""
