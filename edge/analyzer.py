@@ -17,6 +17,7 @@ from edge.background import StaticBank, StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from edge.lifecycle import ZONE_CHANGED, ZONE_REMOVED, EpisodeTracker
 from edge.rules import Condition, piled_goods
+from edge.standing import StandingPeople
 from edge.trading import StillTracks, TradingFrame, TradingJudge, unclaimed_share
 from edge.vehicles import VehicleMasks
 from models.classes import COCO80
@@ -88,6 +89,7 @@ class SceneAnalyzer:
         }
         self.still = StillTracks()  # camera-wide: how long each track has stood still
         self.vehicle_masks = VehicleMasks()  # camera-wide: which vehicles hide their box from the static model
+        self.standing = StandingPeople()  # camera-wide: which people stand (the static model's texture cue)
         self.trading = {z.zone_id: TradingJudge() for z in zones.zones if CROSS_DOOR_TRADING in z.violations}
         self._frame_size: tuple[int, int] | None = None
         self._drawn_for: tuple[int, int] | None = None  # zones without a frame_size: the first frames' size
@@ -216,7 +218,13 @@ class SceneAnalyzer:
                            is_person & upright)
         static: dict[str, StaticState] = {}
         if self.static_bank is not None:  # every piled-goods zone of the camera in one pass
-            static = self.static_bank.update(frame_bgr, ts, {k: detections.xyxy[g[1]] for k, g in groups.items()})
+            people = np.zeros(len(detections), bool)
+            for g in groups.values():
+                people |= g[4]
+            standing = np.zeros(len(detections), bool)
+            standing[people] = self.standing.update(xyxy[people], ts)
+            static = self.static_bank.update(frame_bgr, ts, {k: xyxy[g[1]] for k, g in groups.items()},
+                                             {k: xyxy[g[4] & standing] for k, g in groups.items()})
             self.last_static.update(static)
         for zid, zone in self._scaled.items():
             r = self.rules[zid]

@@ -31,10 +31,13 @@ class StaticBank:
             self.sheets.append((_Sheet([zones[z][0] for z in ids], frame_size, params, ids), ids, movers))
         self._where = {z: (k, i) for k, (_, ids, _) in enumerate(self.sheets) for i, z in enumerate(ids)}
 
-    def update(self, frame_bgr: np.ndarray, ts: float, movers: Mapping[object, np.ndarray]) -> dict[str, StaticState]:
+    def update(self, frame_bgr: np.ndarray, ts: float, movers: Mapping[object, np.ndarray],
+               standing: Mapping[object, np.ndarray] | None = None) -> dict[str, StaticState]:
+        """`movers`, `standing`: per mover group, the boxes masked out and those of people standing still."""
         out: dict[str, StaticState] = {}
         for sheet, ids, group in self.sheets:
-            out.update(zip(ids, sheet.update(frame_bgr, ts, movers[group]), strict=True))
+            still = None if standing is None else standing[group]
+            out.update(zip(ids, sheet.update(frame_bgr, ts, movers[group], still), strict=True))
         return out
 
     def __contains__(self, zone_id: object) -> bool:

@@ -41,6 +41,16 @@ class StaticModelParams:
     # false episode on a road zone of the bag clip: off until a cap passes every set, see docs/ACCURACY.md)
     thr_edge: float = 0.2  # plus this fraction of the reference's local contrast (max - min nearby) ...
     edge_knee: float = 64.0  # ... above this much, i.e. only on strong edges, not on textured ground
+    # a second, lower threshold where the texture changed: objects of nearly the ground's grey (a dull sack
+    # on pale paving) differ from it by less than the threshold above, but bring texture the ground lacks (or
+    # hide the ground's). Light drift and exposure steps change levels, not texture, so they keep the full one
+    texture_rise: float = 6.0  # grey levels: 5x5 mean of |dx| + |dy| beyond the reference's nearby min/max
+    weak_abs: float = 4.0  # the lower threshold where it did: grey levels ...
+    weak_rel: float = 0.02  # ... plus this fraction of the reference level
+    # a person who stands still is sometimes missed by the detector for a second or two: where a person stood
+    # (edge.standing) within the last `weak_hold_s`, only the full
+    # threshold counts, so those misses cannot turn the person's clothes into a pile
+    weak_hold_s: float = 10.0
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
     min_inside: float = 0.3  # ... and ones with less than this share of their pixels in the zone are the next
     # shop's, reaching across the edge (objects set across the edge stand 40-70 % inside: docs/ACCURACY.md)

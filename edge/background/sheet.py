@@ -33,6 +33,14 @@ from zones.membership import polygon_mask
 log = logging.getLogger("doorline.edge.background")
 
 
+def _texture(lum: np.ndarray) -> np.ndarray:
+    """(h, w) float32 texture: the 5x5 mean of |dx| + |dy| (the first row and column get no dx / dy)."""
+    g = np.zeros_like(lum)
+    np.abs(lum[:, 1:] - lum[:, :-1], out=g[:, 1:])
+    g[1:] += np.abs(lum[1:] - lum[:-1])
+    return cv2.boxFilter(g, -1, (5, 5), normalize=True, borderType=cv2.BORDER_REPLICATE)
+
+
 class _Sheet:
     """Zones with the same parameters and shake radius, stacked vertically in one canvas.
 
@@ -78,6 +86,8 @@ class _Sheet:
             fy = y1 + (np.arange(th) + 0.5) / t.scale
             self._inner[t.rows, t.cols] = ((fy >= b) & (fy < fh - b))[:, None] & ((fx >= b) & (fx < fw - b))[None, :]
         self._gap = ~self._valid
+        # the texture cue reads 5x5 windows of gradients: only where the window stays within the zone's crop
+        self._tex_ok = cv2.erode(self._valid.view(np.uint8), np.ones((7, 7), np.uint8)).view(bool)
         self._ring = self._valid[:, :w] & ~self._zone_mask[:, :w]  # around the zones, within their crops
         self.valid, self.zone_mask, self.inner, self.gap = (
             a[:, :w] for a in (self._valid, self._zone_mask, self._inner, self._gap))
@@ -168,6 +178,10 @@ class _Sheet:
             self._ref_max = np.full((3, h, wc), -_BIG, np.float32)
             self._ref_lum = np.zeros((h, wc), np.float32)
             self._ref_spread = np.zeros((h, wc), np.float32)
+            self._tex_min = np.full((h, wc), _BIG, np.float32)  # the reference's texture, nearby min / max
+            self._tex_max = np.full((h, wc), -_BIG, np.float32)
+            self._since_stood = np.full((h, wc), _BIG, np.float32)  # seconds since a person stood still here
+            self._held = np.zeros((h, wc), bool)  # weak foreground where a person stood: timers held
             # added to the reference before max filtering: -big in the gaps, +inf where learned while clipped
             self._max_offset = np.repeat(-self._gap_big[None], 3, axis=0)
             self.ref, self.ref_clipped, self.ref_min, self.ref_max = (
@@ -175,10 +189,13 @@ class _Sheet:
             self.known, self.age, self.onset, self.bg_age, self.static, self.fg, self.ref_lum, self.ref_spread = (
                 a[:, :w] for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg,
                                    self._ref_lum, self._ref_spread))
+            self.tex_min, self.tex_max, self.since_stood, self.held = (
+                a[:, :w] for a in (self._tex_min, self._tex_max, self._since_stood, self._held))
         else:
             rows = self.tiles[index].rows
             for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg):
                 a[rows] = 0
+            self._since_stood[rows] = _BIG
             for a in (self._ref, self._ref_clipped):
                 a[:, rows] = 0
             self._max_offset[:, rows] = -self._gap_big[rows]
@@ -199,7 +216,8 @@ class _Sheet:
             self._refresh(rows.start - r, rows.stop + r)
 
     # what one zone has learned and is timing, per pixel: `take_zone` carries these across a rebuild
-    _PER_PIXEL = ("_ref", "_known", "_ref_clipped", "_max_offset", "_age", "_onset", "_bg_age", "_static", "_fg")
+    _PER_PIXEL = ("_ref", "_known", "_ref_clipped", "_max_offset", "_age", "_onset", "_bg_age", "_static", "_fg",
+                  "_since_stood")
 
     def take_zone(self, index: int, other: _Sheet, other_index: int) -> None:
         """Zone `index` continues where zone `other_index` of `other` left off: the same zone in the sheet built
@@ -307,8 +325,13 @@ class _Sheet:
         """Pixels judged away from the frame's edge and not behind a (grown) box of a person or vehicle."""
         usable = self._usable_buf
         np.copyto(usable, self._inner)
+        self._paint(usable, boxes, False)
+        return usable
+
+    def _paint(self, image: np.ndarray, boxes: np.ndarray, value: float | bool) -> None:
+        """Set `image` (sheet canvas) to `value` behind every (grown) box, in every zone's crop it reaches."""
         if len(boxes) == 0:
-            return usable
+            return
         b = np.asarray(boxes, np.float64)
         pad_x = self.p.mover_pad * (b[:, 2] - b[:, 0]) + self.p.mover_pad_px
         pad_y = self.p.mover_pad * (b[:, 3] - b[:, 1]) + self.p.mover_pad_px
@@ -325,8 +348,7 @@ class _Sheet:
         for y1, y2, x1, x2 in zip((y0 + lo[zone, box, 1]).tolist(), (y0 + hi[zone, box, 1] + 1).tolist(),
                                   (lo[zone, box, 0] + _X0).tolist(), (hi[zone, box, 0] + _X0 + 1).tolist(),
                                   strict=True):
-            usable[y1:y2, x1:x2] = False
-        return usable
+            image[y1:y2, x1:x2] = value
 
     def _refresh(self, lo: int, hi: int, runs: Sequence[tuple[int, int, int]] | None = None) -> None:
         """Derived reference images of rows [lo, hi) (held by `runs`, default all): neighbourhood min/max
@@ -345,6 +367,15 @@ class _Sheet:
             # a channel learned while clipped only bounds the truth from below: its +inf leaves no upper bound
             np.add(ref, self._max_offset[:, top:bottom].reshape(3, -1), out=x)
             shake.apply(x, np.maximum, self._ref_max[:, a:b].reshape(3, -1))
+            # the reference's texture, and its min / max within the shake radius
+            t0, t1 = max(top - 3, 0), min(bottom + 3, h)
+            above = self._ref[:, t0:t1]
+            tex = _texture((above[0] + above[1] + above[2]) * np.float32(1 / 3))[top - t0:bottom - t0]
+            x = self._buf("x", 1, tex.size)
+            np.add(tex.reshape(1, -1), self._gap_big[top:bottom].reshape(1, -1), out=x)
+            shake.apply(x, np.minimum, self._tex_min[a:b].reshape(1, -1))
+            np.subtract(tex.reshape(1, -1), self._gap_big[top:bottom].reshape(1, -1), out=x)
+            shake.apply(x, np.maximum, self._tex_max[a:b].reshape(1, -1))
         wc = self._w
         ref = self._ref[:, lo:hi]
         lum = np.add(ref[0], ref[1], out=self._ref_lum[lo:hi])
@@ -401,16 +432,20 @@ class _Sheet:
         return px + band.lo * wc + planes * (h * wc), px + planes * ((band.hi - band.lo) * wc)
 
     # ------------------------------------------------------------------ main step
-    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
+    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray,
+               standing: np.ndarray | None = None) -> list[StaticState]:
         """Each zone's state after `frame_bgr`: a new run once about 1 / `max_fps` seconds have passed since
         the last one (or after a reset), else the last run's states unchanged."""
         if self._last is None or not 0.0 <= ts - self._last_step < 0.75 / self.p.max_fps:
-            self._last = self.step(frame_bgr, ts, mover_boxes)
+            self._last = self.step(frame_bgr, ts, mover_boxes, standing)
             self._last_step = ts
         return self._last
 
-    def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> list[StaticState]:
+    def step(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray,
+             standing: np.ndarray | None = None) -> list[StaticState]:
+        """`mover_boxes`: people and vehicles, never judged behind; `standing`: those of people standing still."""
         p = self.p
+        standing = np.zeros((0, 4)) if standing is None else standing
         self._prepare(frame_bgr)
         usable = self._usable(mover_boxes)
         self.t0[np.isnan(self.t0)] = ts
@@ -423,13 +458,15 @@ class _Sheet:
         warm_rows = np.append(warming, False)[self.row_tile]
         dt_rows = np.append(dt, 0.0).astype(np.float32)[self.row_tile][:, None]
         alpha_rows = np.append(alpha, 0.0).astype(np.float32)[self.row_tile]
+        self._since_stood += dt_rows
+        self._paint(self._since_stood, standing, 0.0)
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
             self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
         if self._view_is_new(usable, ts):
             self.view_changes += 1
             self.reset()
-            return self.step(frame_bgr, ts, mover_boxes)
+            return self.step(frame_bgr, ts, mover_boxes, standing)
         return regions.states(self, ts, ~warming)
 
     def _view_is_new(self, usable: np.ndarray, ts: float) -> bool:
@@ -476,6 +513,7 @@ class _Sheet:
 
         fg = self._foreground(band, cur_n, gain, judged)
         bg = judged & ~fg
+        bg &= ~self._held[rows]  # weakly unlike the reference where a mover stood: neither object nor ground
         self._advance_timers(band, ts, dt, fg, bg)
 
         learn = ((observed & warm) | (bg & ~self._busy(band) & ~warm)) & (alpha > 0)[:, None]
@@ -512,11 +550,28 @@ class _Sheet:
         thr += np.multiply(self._ref_spread[rows], p.thr_edge, out=self._buf("t2d", n, wc))
         # opening = erode then dilate; outside a zone counts as "ignore" there, as at an image edge
         raw = np.greater(excess, thr, out=self._buf("raw", n, wc))
+        if math.isfinite(p.texture_rise):
+            raw |= self._weak(band, cur_n, excess)
         raw &= judged
         raw |= self._gap[rows]
         fg = _cross(raw, np.logical_and, self._buf("eroded", n, wc))
         fg &= self._valid[rows]
         return _cross(fg, np.logical_or, self._fg[rows])
+
+    def _weak(self, band: _Band, cur_n: np.ndarray, excess: np.ndarray) -> np.ndarray:
+        """Pixels beyond the lower threshold (`weak_abs` + `weak_rel` of the level) whose texture changed by more
+        than `texture_rise` beyond the reference's within the shake radius, away from where a person stood still
+        (there they are `_held`: their timers wait, as behind a box)."""
+        p, rows = self.p, band.rows
+        tex = _texture((cur_n[0] + cur_n[1] + cur_n[2]) * np.float32(1 / 3))
+        changed = (tex - self._tex_max[rows] > p.texture_rise) | (self._tex_min[rows] - tex > p.texture_rise)
+        changed &= self._tex_ok[rows]
+        thr = np.minimum(self._ref_lum[rows], p.thr_rel_cap) * np.float32(p.weak_rel) + np.float32(p.weak_abs)
+        changed &= excess > thr
+        stood = self._since_stood[rows] < p.weak_hold_s
+        np.logical_and(changed, stood, out=self._held[rows])
+        changed &= ~stood
+        return changed
 
     def _advance_timers(self, band: _Band, ts: float, dt: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> None:
         # bool images enter float arithmetic as uint8 views (numpy casts those faster): x * 0 is 0, x * 1 is x

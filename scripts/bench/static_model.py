@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -110,9 +111,9 @@ def record(zones: CameraZones, images: list[np.ndarray], detections: list) -> tu
             made.update(zones=zone_map, frame_size=frame_size)
             super().__init__(zone_map, frame_size)
 
-        def update(self, frame_bgr: np.ndarray, ts: float, movers: dict) -> dict:
-            calls.append((frame_bgr, ts, movers))
-            return super().update(frame_bgr, ts, movers)
+        def update(self, frame_bgr: np.ndarray, ts: float, movers: dict, standing: dict | None = None) -> dict:
+            calls.append((frame_bgr, ts, movers, standing))
+            return super().update(frame_bgr, ts, movers, standing)
 
     real = analyzer_mod.StaticBank
     analyzer_mod.StaticBank = Recorder  # type: ignore[misc]
@@ -130,6 +131,8 @@ def run(module: ModuleType, zone_map: dict, frame_size: tuple[int, int], calls: 
         ) -> tuple[float, float, list]:
     """CPU and wall ms per frame after `warmup` frames, and every frame's states."""
     bank = module.StaticBank(zone_map, frame_size)
+    if "standing" not in inspect.signature(bank.update).parameters:  # a revision from before edge/standing.py
+        calls = [call[:3] for call in calls]
     states = [bank.update(*call) for call in calls[:warmup]]
     c, t = time.process_time(), time.perf_counter()
     states += [bank.update(*call) for call in calls[warmup:]]

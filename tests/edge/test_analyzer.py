@@ -3,6 +3,7 @@ a walking person (with its detector box), slow lighting drift, an exposure step 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge.analyzer import SceneAnalyzer
+from edge.background.layout import StaticModelParams
 from edge.events import ZoneEvent
 from models.detections import Detections
 from zones.model import CameraZones, Zone
@@ -44,6 +46,8 @@ class Scene:
     person: tuple[float, float] | None = (5.0, 25.0)  # walks across the zone in this time window
     person_detected: bool = True
     standing_person: tuple[float, float] | None = None  # someone waiting inside the zone
+    missed_every: int = 0  # the detector misses the standing person on every n-th frame (at 2 fps)
+    shadow: tuple[float, float] | None = None  # a soft shadow over the zone in this time window
     drift: float = 0.12
     drift_period: float = 40.0
     exposure: tuple[float, float, float] | None = None  # (start, duration, factor)
@@ -69,7 +73,12 @@ class Scene:
             x = int(40 + f * 240)
             boxes.append(self._paste_person(img, x, 185))
         if self.standing_person is not None and self.standing_person[0] <= t <= self.standing_person[1]:
-            boxes.append(self._paste_person(img, 200 + int(2 * np.sin(t)), 175))
+            box = self._paste_person(img, 200 + int(2 * np.sin(t)), 175)
+            if not (self.missed_every and round(2 * t) % self.missed_every == 0):
+                boxes.append(box)
+        if self.shadow is not None and self.shadow[0] <= t < self.shadow[1]:
+            yy, xx = np.mgrid[0:H, 0:W]
+            img *= (1 - 0.12 * np.exp(-((xx - 160) ** 2 + (yy - 145) ** 2) / (2 * 15.0 ** 2)))[..., None]
         gain = 1 + self.drift * np.sin(2 * np.pi * t / self.drift_period)
         if self.exposure and self.exposure[0] <= t < self.exposure[0] + self.exposure[1]:
             gain *= self.exposure[2]
@@ -340,3 +349,54 @@ def test_the_next_shops_goods_reaching_across_the_edge_are_not_this_zones(inside
             frame[top:top + 40, 130:190] = box.astype(np.uint8)
         events += analyzer.update(frame, float(ts), Detections.empty())
     assert [e.phase for e in events] == phases
+
+
+# ---------------------------------------------------------------------------------- objects of the ground's grey
+def _pale() -> np.ndarray:
+    """Pale, plain paving (levels 176-194): the full threshold there is 12 + 10 % of ~185, about 30 levels."""
+    return _texture(1, H, W, 176, 194)
+
+
+def _dull(h: int, w: int, off: float, amp: float, cell: int, seed: int = 4) -> np.ndarray:
+    """A sack of nearly the paving's grey: its mean `off` levels above it, folds `cell` px across, ±`amp`."""
+    rng = np.random.default_rng(seed)
+    folds = rng.uniform(-amp, amp, (h // cell + 1, w // cell + 1, 1)).astype(np.float32)
+    return np.repeat(185.0 + off + np.repeat(np.repeat(folds, cell, 0), cell, 1)[:h, :w], 3, axis=2)
+
+
+DULL_SACK = _dull(OBJECT[3] - OBJECT[1], OBJECT[2] - OBJECT[0], 10, 25, 6)
+GREY_ONLY = StaticModelParams(texture_rise=math.inf)  # the static-object model without its texture cue
+
+
+def test_a_dull_sack_of_the_pavings_grey_is_a_pile() -> None:
+    scene = Scene(object_on=10.0, object_off=70.0, person=(30.0, 45.0), bg=_pale(), bag=DULL_SACK)
+    events, _, _ = play(scene, 90.0)
+    phases = [(e.phase, round(e.ts, 1)) for e in events if e.phase != "update"]
+    assert [p for p, _ in phases] == ["start", "end"], phases
+    assert 10.0 + 20.0 - 1 <= phases[0][1] <= 10.0 + 20.0 + 3 and 70.0 <= phases[1][1] <= 70.0 + 5 + 5, phases
+    # its grey level alone is within the full threshold: without the texture cue it is not seen at all
+    assert play(scene, 90.0, analyzer=SceneAnalyzer(camera(), static_params=GREY_ONLY))[0] == []
+
+
+def test_a_soft_shadow_on_pale_paving_is_not_an_object() -> None:
+    """A shadow darkens the paving by up to ~22 levels, beyond the texture cue's lower threshold, but it brings
+    no texture: still ground. With the texture test taken out (any pixel may use the lower threshold) it is
+    a pile, so the texture test is what keeps it out."""
+    scene = Scene(person=None, bg=_pale(), shadow=(10.0, 70.0))
+    events, _, coverage = play(scene, 80.0)
+    assert events == [] and max(coverage) == 0.0
+    anywhere = StaticModelParams(texture_rise=-1e6)
+    assert any(e.phase == "start" for e in play(scene, 80.0, analyzer=SceneAnalyzer(camera(),
+                                                                                       static_params=anywhere))[0])
+
+
+def test_a_person_in_dull_clothes_standing_whom_the_detector_misses_is_not_a_pile() -> None:
+    """Missed on every third frame, a standing person's clothes would be judged behind no box: near the ground's
+    grey they pass the texture cue's lower threshold. Where a person stood still lately only the full threshold
+    counts (edge.standing), so they never become an object; without that hold they do."""
+    body = _dull(60, 22, 8, 25, 6, seed=9)
+    scene = Scene(person=None, standing_person=(5.0, 80.0), missed_every=3, bg=_pale(), body=body)
+    assert play(scene, 90.0)[0] == []
+    no_hold = StaticModelParams(weak_hold_s=0.0)
+    events, _, _ = play(scene, 90.0, analyzer=SceneAnalyzer(camera(), static_params=no_hold))
+    assert any(e.phase == "start" for e in events)
