@@ -55,6 +55,13 @@ def has_role(detections: Detections, role: str) -> np.ndarray:
     return np.asarray(roles).astype(str) == role
 
 
+def standing_on(state: StaticState) -> np.ndarray:
+    """The static objects' boxes with their bottom at the centre of their lowest row of model pixels, half a
+    pixel above the box's edge: the row an object stands on. An object whose last row lies in the zone, along
+    its bottom edge, stands in the zone (the box's edge can lie a fraction of a pixel beyond it)."""
+    return state.boxes - np.float32([0, 0, 0, 0.5 * state.pixel])
+
+
 def _door_side_ok(zone: Zone, points: np.ndarray) -> np.ndarray:
     """Points on the street side of the zone's door line: the side its interior touches (`zones.door`)."""
     if zone.door_line is None or len(points) == 0:
@@ -241,7 +248,8 @@ class SceneAnalyzer:
                 frame = TradingFrame(xyxy, upright, is_goods, is_vehicle, still_s, mean_conf)
                 ready = state is not None and state.ready
                 boxes = state.boxes if ready else _NO_BOXES
-                placed = self.membership.anchors_in(Detections(boxes, np.ones(len(boxes), np.float32),
+                feet = standing_on(state) if ready else boxes
+                placed = self.membership.anchors_in(Detections(feet, np.ones(len(boxes), np.float32),
                                                                np.zeros(len(boxes), np.int32)))
                 zone_col = self.membership.zone_ids.index(zid)
                 cond, claimed = self.trading[zid].step(frame, col, boxes, placed[:, zone_col],

@@ -24,6 +24,7 @@ class StaticState:
     ready: bool  # warm-up finished
     onset_age_s: float  # how long ago the zone's static objects first showed (0 when none)
     gain: tuple[float, float, float]
+    pixel: float = 1.0  # frame px per model pixel in this zone (its crop is downscaled to at most max_side)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class StaticModelParams:
     texture_rise: float = 6.0  # grey levels: 5x5 mean of |dx| + |dy| beyond the reference's nearby min/max
     weak_abs: float = 4.0  # the lower threshold where it did: grey levels ...
     weak_rel: float = 0.02  # ... plus this fraction of the reference level
+    weak_keep: float = 0.5  # a pixel already foreground stays so at this share of the rise and threshold
     # a person who stands still is sometimes missed by the detector for a second or two: where a person stood
     # (edge.standing) within the last `weak_hold_s`, only the full
     # threshold counts, so those misses cannot turn the person's clothes into a pile

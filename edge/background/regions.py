@@ -96,7 +96,7 @@ def states(sheet: _Sheet, ts: float, ready: np.ndarray) -> list[StaticState]:
             boxes[i] = b.astype(np.float32)
     g = sheet.gain.tolist()
     return [
-        StaticState(c, boxes[i], k, rd, o, (g[i][0], g[i][1], g[i][2]))
+        StaticState(c, boxes[i], k, rd, o, (g[i][0], g[i][1], g[i][2]), 1.0 / sheet.tiles[i].scale)
         for i, (c, k, rd, o) in enumerate(zip(cover.tolist(), known.tolist(), ready.tolist(),
                                               onset_age.tolist(), strict=True))
     ]

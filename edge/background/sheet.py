@@ -564,10 +564,12 @@ class _Sheet:
         (there they are `_held`: their timers wait, as behind a box)."""
         p, rows = self.p, band.rows
         tex = _texture((cur_n[0] + cur_n[1] + cur_n[2]) * np.float32(1 / 3))
-        changed = (tex - self._tex_max[rows] > p.texture_rise) | (self._tex_min[rows] - tex > p.texture_rise)
+        keep = np.where(self._fg[rows], np.float32(p.weak_keep), np.float32(1.0))
+        rise = keep * np.float32(p.texture_rise)
+        changed = (tex - self._tex_max[rows] > rise) | (self._tex_min[rows] - tex > rise)
         changed &= self._tex_ok[rows]
         thr = np.minimum(self._ref_lum[rows], p.thr_rel_cap) * np.float32(p.weak_rel) + np.float32(p.weak_abs)
-        changed &= excess > thr
+        changed &= excess > thr * keep
         stood = self._since_stood[rows] < p.weak_hold_s
         np.logical_and(changed, stood, out=self._held[rows])
         changed &= ~stood

@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.analyzer import SceneAnalyzer
-from edge.background.layout import StaticModelParams
+from edge.analyzer import SceneAnalyzer, standing_on
+from edge.background.layout import StaticModelParams, StaticState
 from edge.events import ZoneEvent
 from models.detections import Detections
+from zones.membership import ZoneMembership
 from zones.model import CameraZones, Zone
 from zones.rules import RuleConfig
 
@@ -378,6 +379,18 @@ def test_a_dull_sack_of_the_pavings_grey_is_a_pile() -> None:
     assert play(scene, 90.0, analyzer=SceneAnalyzer(camera(), static_params=GREY_ONLY))[0] == []
 
 
+def test_a_fainter_sack_is_kept_by_the_lower_threshold_s_hysteresis() -> None:
+    """Folds of ±20 levels: a pixel of it passes the lower threshold on some frames and not on others, so on its
+    own it would never stand 3 s as foreground. A pixel already foreground stays so at half the rise and half the
+    threshold (`weak_keep`), and the sack is found; without that it is not."""
+    sack = _dull(OBJECT[3] - OBJECT[1], OBJECT[2] - OBJECT[0], 10, 20, 6)
+    scene = Scene(object_on=10.0, object_off=70.0, person=(30.0, 45.0), bg=_pale(), bag=sack)
+    phases = [e.phase for e in play(scene, 90.0)[0] if e.phase != "update"]
+    assert phases == ["start", "end"]
+    no_keep = StaticModelParams(weak_keep=1.0)
+    assert play(scene, 90.0, analyzer=SceneAnalyzer(camera(), static_params=no_keep))[0] == []
+
+
 def test_a_soft_shadow_on_pale_paving_is_not_an_object() -> None:
     """A shadow darkens the paving by up to ~22 levels, beyond the texture cue's lower threshold, but it brings
     no texture: still ground. With the texture test taken out (any pixel may use the lower threshold) it is
@@ -400,3 +413,16 @@ def test_a_person_in_dull_clothes_standing_whom_the_detector_misses_is_not_a_pil
     no_hold = StaticModelParams(weak_hold_s=0.0)
     events, _, _ = play(scene, 90.0, analyzer=SceneAnalyzer(camera(), static_params=no_hold))
     assert any(e.phase == "start" for e in events)
+
+
+def test_an_object_whose_last_row_lies_along_the_zones_bottom_edge_stands_in_the_zone() -> None:
+    """A static box ends at the bottom edge of its last row of model pixels; in a downscaled crop (here 2.5 frame
+    px a pixel) that edge can lie a pixel beyond the zone while the row itself is inside. The trading rule places
+    objects by where they stand, the centre of that row, so such an object is this zone's, not the margin's."""
+    zones = ZoneMembership([Zone("z-1", "s-1", ZONE, violations=("piled_goods",))], (W, H))
+    bottom = 180.0 + 1.0  # ZONE's bottom edge is y = 180
+    state = StaticState(0.05, np.array([[120, 150, 170, bottom]], np.float32), 1.0, True, 40.0, (1, 1, 1), 2.5)
+    feet = standing_on(state)
+    assert feet[0, 3] == pytest.approx(bottom - 1.25)
+    as_boxes = [Detections(b, np.ones(1, np.float32), np.zeros(1, np.int32)) for b in (state.boxes, feet)]
+    assert zones.anchors_in(as_boxes[1])[0, 0] and not zones.anchors_in(as_boxes[0])[0, 0]

@@ -231,9 +231,13 @@ class ReferenceSheet:
         raw = excess > thr
         # (added with the model's rule) the lower threshold where the texture changed, away from where a person
         # stood still lately (there such pixels are held: neither object nor ground)
+        # (a pixel already foreground stays so at `weak_keep` of both)
         tex = _texture((cur_n[..., 0] + cur_n[..., 1] + cur_n[..., 2]) * np.float32(1 / 3))
-        changed = ((tex - self.tex_max > p.texture_rise) | (self.tex_min - tex > p.texture_rise)) & self.tex_ok
-        changed &= excess > np.minimum(self.ref_lum, p.thr_rel_cap) * np.float32(p.weak_rel) + np.float32(p.weak_abs)
+        keep = np.where(self.fg, np.float32(p.weak_keep), np.float32(1.0))
+        rise = keep * np.float32(p.texture_rise)
+        changed = ((tex - self.tex_max > rise) | (self.tex_min - tex > rise)) & self.tex_ok
+        changed &= excess > (np.minimum(self.ref_lum, p.thr_rel_cap) * np.float32(p.weak_rel)
+                             + np.float32(p.weak_abs)) * keep
         stood = self.since_stood < p.weak_hold_s
         self.held = changed & stood
         raw |= changed & ~stood
