@@ -560,8 +560,9 @@ class _Sheet:
 
     def _weak(self, band: _Band, cur_n: np.ndarray, excess: np.ndarray) -> np.ndarray:
         """Pixels beyond the lower threshold (`weak_abs` + `weak_rel` of the level) whose texture changed by more
-        than `texture_rise` beyond the reference's within the shake radius, away from where a person stood still
-        (there they are `_held`: their timers wait, as behind a box)."""
+        than `texture_rise` beyond the reference's within the shake radius (a pixel already foreground: at
+        `weak_keep` of both), away from where a person stood still (there they are `_held`: their timers wait,
+        as behind a box)."""
         p, rows = self.p, band.rows
         tex = _texture((cur_n[0] + cur_n[1] + cur_n[2]) * np.float32(1 / 3))
         keep = np.where(self._fg[rows], np.float32(p.weak_keep), np.float32(1.0))
