@@ -50,8 +50,8 @@ class StaticModelParams:
     weak_rel: float = 0.02  # ... plus this fraction of the reference level
     weak_keep: float = 0.5  # a pixel already foreground stays so at this share of the rise and threshold
     # a person who stands still is sometimes missed by the detector for a second or two: where a person stood
-    # (edge.standing) within the last `weak_hold_s`, only the full
-    # threshold counts, so those misses cannot turn the person's clothes into a pile
+    # (edge.standing) within the last `weak_hold_s`, only the full threshold counts, so those misses cannot
+    # turn the person's clothes into a pile
     weak_hold_s: float = 10.0
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
     min_inside: float = 0.3  # ... and ones with less than this share of their pixels in the zone are the next

@@ -545,21 +545,23 @@ class _Sheet:
         excess = np.maximum(worst[0], worst[1], out=self._buf("excess", n, wc))
         np.maximum(excess, worst[2], out=excess)
         thr = np.minimum(self._ref_lum[rows], p.thr_rel_cap, out=self._buf("thr", n, wc))
+        # the texture cue's lower threshold, of the same capped level
+        weak_thr = thr * np.float32(p.weak_rel) + np.float32(p.weak_abs) if math.isfinite(p.texture_rise) else None
         thr *= p.thr_rel
         thr += p.thr_abs  # thr_abs + thr_rel * lum + thr_edge * spread, in that order
         thr += np.multiply(self._ref_spread[rows], p.thr_edge, out=self._buf("t2d", n, wc))
         # opening = erode then dilate; outside a zone counts as "ignore" there, as at an image edge
         raw = np.greater(excess, thr, out=self._buf("raw", n, wc))
-        if math.isfinite(p.texture_rise):
-            raw |= self._weak(band, cur_n, excess)
+        if weak_thr is not None:
+            raw |= self._weak(band, cur_n, excess, weak_thr)
         raw &= judged
         raw |= self._gap[rows]
         fg = _cross(raw, np.logical_and, self._buf("eroded", n, wc))
         fg &= self._valid[rows]
         return _cross(fg, np.logical_or, self._fg[rows])
 
-    def _weak(self, band: _Band, cur_n: np.ndarray, excess: np.ndarray) -> np.ndarray:
-        """Pixels beyond the lower threshold (`weak_abs` + `weak_rel` of the level) whose texture changed by more
+    def _weak(self, band: _Band, cur_n: np.ndarray, excess: np.ndarray, thr: np.ndarray) -> np.ndarray:
+        """Pixels beyond the lower threshold `thr` (`weak_abs` + `weak_rel` of the level) whose texture changed by more
         than `texture_rise` beyond the reference's within the shake radius (a pixel already foreground: at
         `weak_keep` of both), away from where a person stood still (there they are `_held`: their timers wait,
         as behind a box)."""
@@ -569,7 +571,6 @@ class _Sheet:
         rise = keep * np.float32(p.texture_rise)
         changed = (tex - self._tex_max[rows] > rise) | (self._tex_min[rows] - tex > rise)
         changed &= self._tex_ok[rows]
-        thr = np.minimum(self._ref_lum[rows], p.thr_rel_cap) * np.float32(p.weak_rel) + np.float32(p.weak_abs)
         changed &= excess > thr * keep
         stood = self._since_stood[rows] < p.weak_hold_s
         np.logical_and(changed, stood, out=self._held[rows])
