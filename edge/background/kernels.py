@@ -16,6 +16,14 @@ _X0 = 2  # column where every zone starts (room for the blur's rim, and even)
 _BINOMIAL = np.float32([0.25, 0.5, 0.25])  # the 3x3 Gaussian blur's kernel, separated
 
 
+def _texture(lum: np.ndarray) -> np.ndarray:
+    """(h, w) float32 texture: the 5x5 mean of |dx| + |dy| (the first row and column get no dx / dy)."""
+    g = np.zeros_like(lum)
+    np.abs(lum[:, 1:] - lum[:, :-1], out=g[:, 1:])
+    g[1:] += np.abs(lum[1:] - lum[:-1])
+    return cv2.boxFilter(g, -1, (5, 5), normalize=True, borderType=cv2.BORDER_REPLICATE)
+
+
 def _medians(samples: Sequence[np.ndarray], counts: np.ndarray) -> np.ndarray:
     """(k, 3): the median of the `count` smallest values of each row of each (3, n) `x` of `samples` (the others
     are +inf), as `np.median` gives it bit for bit: the mean of the two middle values, the lower one the

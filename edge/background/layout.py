@@ -53,6 +53,12 @@ class StaticModelParams:
     # (edge.standing) within the last `weak_hold_s`, only the full threshold counts, so those misses cannot
     # turn the person's clothes into a pile
     weak_hold_s: float = 10.0
+    # an object learned as ground (too faint to be seen, or hidden for a while), then taken away, leaves a ghost:
+    # a far slower reference (time constant `ghost_tau_s`) still holds the ground, and a component that has just
+    # turned static and lies within `ghost_share` of the distance to it that it lies from the reference is the
+    # ground come back (edge.background.ghosts)
+    ghost_tau_s: float = 600.0
+    ghost_share: float = 0.5
     min_blob_frac: float = 0.01  # static components smaller than this fraction of the zone are noise
     min_inside: float = 0.3  # ... and ones with less than this share of their pixels in the zone are the next
     # shop's, reaching across the edge (objects set across the edge stand 40-70 % inside: docs/ACCURACY.md)

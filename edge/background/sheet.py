@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from edge.background import regions
+from edge.background.ghosts import ghosts
 from edge.background.kernels import (
     _BIG,
     _BINOMIAL,
@@ -20,6 +21,7 @@ from edge.background.kernels import (
     _cross,
     _EllipseFilter,
     _medians,
+    _texture,
 )
 from edge.background.layout import (
     StaticModelParams,
@@ -31,14 +33,6 @@ from edge.background.layout import (
 from zones.membership import polygon_mask
 
 log = logging.getLogger("doorline.edge.background")
-
-
-def _texture(lum: np.ndarray) -> np.ndarray:
-    """(h, w) float32 texture: the 5x5 mean of |dx| + |dy| (the first row and column get no dx / dy)."""
-    g = np.zeros_like(lum)
-    np.abs(lum[:, 1:] - lum[:, :-1], out=g[:, 1:])
-    g[1:] += np.abs(lum[1:] - lum[:-1])
-    return cv2.boxFilter(g, -1, (5, 5), normalize=True, borderType=cv2.BORDER_REPLICATE)
 
 
 class _Sheet:
@@ -182,6 +176,9 @@ class _Sheet:
             self._tex_max = np.full((h, wc), -_BIG, np.float32)
             self._since_stood = np.full((h, wc), _BIG, np.float32)  # seconds since a person stood still here
             self._held = np.zeros((h, wc), bool)  # weak foreground where a person stood: timers held
+            self._lum = np.zeros((h, wc), np.float32)  # the frame's grey level (gain-corrected), this step
+            self._ref_old = np.zeros((h, wc), np.float32)  # a far slower reference's grey level (ghosts)
+            self._new_static = np.zeros((h, wc), bool)  # turned static this step
             # added to the reference before max filtering: -big in the gaps, +inf where learned while clipped
             self._max_offset = np.repeat(-self._gap_big[None], 3, axis=0)
             self.ref, self.ref_clipped, self.ref_min, self.ref_max = (
@@ -189,11 +186,11 @@ class _Sheet:
             self.known, self.age, self.onset, self.bg_age, self.static, self.fg, self.ref_lum, self.ref_spread = (
                 a[:, :w] for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg,
                                    self._ref_lum, self._ref_spread))
-            self.tex_min, self.tex_max, self.since_stood, self.held = (
-                a[:, :w] for a in (self._tex_min, self._tex_max, self._since_stood, self._held))
+            self.tex_min, self.tex_max, self.since_stood, self.held, self.ref_old = (
+                a[:, :w] for a in (self._tex_min, self._tex_max, self._since_stood, self._held, self._ref_old))
         else:
             rows = self.tiles[index].rows
-            for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg):
+            for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg, self._ref_old):
                 a[rows] = 0
             self._since_stood[rows] = _BIG
             for a in (self._ref, self._ref_clipped):
@@ -217,7 +214,7 @@ class _Sheet:
 
     # what one zone has learned and is timing, per pixel: `take_zone` carries these across a rebuild
     _PER_PIXEL = ("_ref", "_known", "_ref_clipped", "_max_offset", "_age", "_onset", "_bg_age", "_static", "_fg",
-                  "_since_stood")
+                  "_since_stood", "_ref_old")
 
     def take_zone(self, index: int, other: _Sheet, other_index: int) -> None:
         """Zone `index` continues where zone `other_index` of `other` left off: the same zone in the sheet built
@@ -252,7 +249,7 @@ class _Sheet:
         r = self.radii[index]
         self._refresh(t.rows.start - r, t.rows.stop + r)
 
-    _SAVED = ("_ref", "_known", "_ref_clipped", "_max_offset", "gain")
+    _SAVED = ("_ref", "_known", "_ref_clipped", "_max_offset", "gain", "_ref_old")
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of what the model has learned of the empty zones (not its timers): `restore` takes them."""
@@ -458,16 +455,37 @@ class _Sheet:
         warm_rows = np.append(warming, False)[self.row_tile]
         dt_rows = np.append(dt, 0.0).astype(np.float32)[self.row_tile][:, None]
         alpha_rows = np.append(alpha, 0.0).astype(np.float32)[self.row_tile]
+        slow = np.where(dt > 0, 1.0 - np.exp(-dt / np.where(warming, 0.5, p.ghost_tau_s)), 0.0)
+        self._alpha_old = np.append(slow, 0.0).astype(np.float32)[self.row_tile]
         self._since_stood += dt_rows
         self._paint(self._since_stood, standing, 0.0)
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
             self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
+        if self._new_static.any():
+            self._drop_ghosts()
         if self._view_is_new(usable, ts):
             self.view_changes += 1
             self.reset()
             return self.step(frame_bgr, ts, mover_boxes, standing)
         return regions.states(self, ts, ~warming)
+
+    def _drop_ghosts(self) -> None:
+        """Objects that just turned static but stand in the reference, not in the frame (`edge.background.ghosts`:
+        what was learned as ground, then taken away) are forgotten: their pixels are unknown again, so the next
+        step learns them from the frame, and their timers start afresh."""
+        tiles = np.logical_or.reduceat(self._new_static.any(axis=1), self._y0)
+        for i in np.flatnonzero(tiles).tolist():
+            t = self.tiles[i]
+            at = (t.rows, t.cols)
+            drop = ghosts(self._static[at], self._new_static[at], self._lum[at], self._ref_lum[at], self._ref_old[at],
+                          self.p.ghost_share)
+            if drop.any():
+                for a in (self._known, self._static, self._fg, self._age, self._bg_age):
+                    a[at][drop] = 0
+                self._known_px = None
+                log.debug("zone %s: a ghost of %d px (something learned as ground was taken away) is learned "
+                          "afresh", self.names[i], int(drop.sum()))
 
     def _view_is_new(self, usable: np.ndarray, ts: float) -> bool:
         """True (and logged) when the zones must learn afresh: their surroundings have differed from the
@@ -502,6 +520,9 @@ class _Sheet:
         self._estimate_gain(band, cur, usable, bright, dark)
         gain = self.gain[self.row_tile[rows]].T[:, :, None]  # (3, h, 1)
         cur_n = np.divide(cur, gain, out=self._buf("cur_n", *cur.shape))
+        lum = np.add(cur_n[0], cur_n[1], out=self._lum[rows])
+        lum += cur_n[2]
+        lum *= np.float32(1 / 3)
 
         # pixels seen for the first time without anything in front of them define the reference
         known = self._known[rows]
@@ -524,6 +545,7 @@ class _Sheet:
         px = np.flatnonzero(new)
         in_sheet, in_band = self._at(band, px)
         self._ref.reshape(-1)[in_sheet] = cur_n.reshape(-1)[in_band]
+        self._ref_old[band.rows].reshape(-1)[px] = self._lum[band.rows].reshape(-1)[px]
         clipped = cur.reshape(-1)[in_band] >= _SATURATED
         self._ref_clipped.reshape(-1)[in_sheet] = clipped
         self._max_offset.reshape(-1)[in_sheet] = np.where(clipped, np.float32(np.inf), np.float32(0))
@@ -566,7 +588,7 @@ class _Sheet:
         `weak_keep` of both), away from where a person stood still (there they are `_held`: their timers wait,
         as behind a box)."""
         p, rows = self.p, band.rows
-        tex = _texture((cur_n[0] + cur_n[1] + cur_n[2]) * np.float32(1 / 3))
+        tex = _texture(self._lum[rows])
         keep = np.where(self._fg[rows], np.float32(p.weak_keep), np.float32(1.0))
         rise = keep * np.float32(p.texture_rise)
         changed = (tex - self._tex_max[rows] > rise) | (self._tex_min[rows] - tex > rise)
@@ -594,7 +616,9 @@ class _Sheet:
         if released.any():
             age *= np.logical_not(released).view(np.uint8)
             static &= ~released
-        static |= age >= p.static_after_s
+        new = np.greater_equal(age, p.static_after_s, out=self._new_static[rows])
+        new &= ~static
+        static |= new
 
     def _busy(self, band: _Band) -> np.ndarray:
         """Pixels near (held) foreground or static objects: they do not learn (rows near the band's ends, all
@@ -621,6 +645,11 @@ class _Sheet:
         delta = np.subtract(cur_n, ref, out=self._buf("t1", 3, n, wc))
         delta *= np.multiply(where.view(np.uint8), alpha[:, None], out=self._buf("t2d", n, wc))
         ref += delta
+        old = self._ref_old[rows]
+        slow = np.subtract(self._lum[rows], old, out=self._buf("t2d", n, wc))
+        slow *= where.view(np.uint8)
+        slow *= self._alpha_old[rows][:, None]
+        old += slow
         ref_clipped = self._ref_clipped[:, rows]
         if ref_clipped.any():
             # a channel learned while clipped gets its upper bound back once it reads below the clip level

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge.background import kernel_radius
+from edge.background.ghosts import ghosts
 from edge.background.kernels import _BIG, _CLIP_LEVEL, _SATURATED, _X0, _EllipseFilter, _medians, _percentile
 from edge.background.layout import StaticModelParams, StaticState, _stack, _Tile
 from edge.background.sheet import _Sheet
@@ -65,6 +66,7 @@ class ReferenceSheet:
         self._offset, self._scales = box, np.array([t.scale for t in tiles], np.float64)
         self._limits = np.array([[t.size[0] - 1, t.size[1] - 1] for t in tiles], np.int64)
         self.all_foreground = 0  # times a zone all foreground read its gain off every pixel it saw
+        self.ghosts = 0  # components forgotten as ghosts
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -83,6 +85,7 @@ class ReferenceSheet:
             self.fg = np.zeros((h, w), bool)
             self.since_stood = np.full((h, w), _BIG, np.float32)
             self.held = np.zeros((h, w), bool)
+            self.ref_old = np.zeros((h, w), np.float32)
             self.gain = np.ones((n + 1, 3), np.float32)  # the extra last row (gap rows) stays 1
             self.t0 = np.full(n, np.nan)
             self.last_ts = np.full(n, np.nan)
@@ -90,7 +93,7 @@ class ReferenceSheet:
         else:
             rows = self.tiles[index].rows
             for a in (self.ref, self.known, self.ref_clipped, self.age, self.onset, self.bg_age, self.static,
-                      self.fg):
+                      self.fg, self.ref_old):
                 a[rows] = 0
             self.since_stood[rows] = _BIG
             self.gain[index] = 1.0
@@ -146,13 +149,19 @@ class ReferenceSheet:
         self.tex_min = cv2.erode(tex + self._gap_big[..., 0], self._kernel)
         self.tex_max = cv2.dilate(tex - self._gap_big[..., 0], self._kernel)
 
-    def _learn(self, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha_rows: np.ndarray) -> None:
+    def _learn(self, cur: np.ndarray, cur_n: np.ndarray, lum: np.ndarray, where: np.ndarray, alpha_rows: np.ndarray,
+               slow_rows: np.ndarray) -> None:
         if not where.any():
             return
         a = (where * alpha_rows[:, None])[..., None]
         delta = np.subtract(cur_n, self.ref)
         delta *= a
         self.ref += delta
+        # (added with the ghosts) the far slower reference of the grey level
+        slow = np.subtract(lum, self.ref_old)
+        slow *= where.view(np.uint8)
+        slow *= slow_rows[:, None]
+        self.ref_old += slow
         # (added with the model's rule) a channel learned while clipped that reads below the clip level
         # again is re-learned from that reading and gets its upper bound back
         back = self.ref_clipped & where[..., None] & (cur < _CLIP_LEVEL)
@@ -204,6 +213,8 @@ class ReferenceSheet:
         warm_rows = np.append(warming, False)[self.row_tile]
         dt_rows = np.append(dt, 0.0).astype(np.float32)[self.row_tile][:, None]
         alpha_rows = np.append(alpha, 0.0).astype(np.float32)[self.row_tile]
+        slow = np.where(dt > 0, 1.0 - np.exp(-dt / np.where(warming, 0.5, p.ghost_tau_s)), 0.0)
+        slow_rows = np.append(slow, 0.0).astype(np.float32)[self.row_tile]
         self.since_stood += dt_rows
         self.since_stood[self._mover_mask(np.zeros((0, 4)) if standing is None else standing)] = 0.0
 
@@ -211,11 +222,13 @@ class ReferenceSheet:
             self._estimate_gain(cur, usable)
         gain_rows = self.gain[self.row_tile][:, None, :]
         cur_n = cur / gain_rows
+        lum = (cur_n[..., 0] + cur_n[..., 1] + cur_n[..., 2]) * np.float32(1 / 3)
 
         # pixels seen for the first time without anything in front of them define the reference
         new = usable & ~self.known
         if new.any():
             self.ref[new] = cur_n[new]
+            self.ref_old[new] = lum[new]
             self.ref_clipped[new] = cur[new] >= _SATURATED
             self.known |= new
             self._refresh()
@@ -232,7 +245,7 @@ class ReferenceSheet:
         # (added with the model's rule) the lower threshold where the texture changed, away from where a person
         # stood still lately (there such pixels are held: neither object nor ground)
         # (a pixel already foreground stays so at `weak_keep` of both)
-        tex = _texture((cur_n[..., 0] + cur_n[..., 1] + cur_n[..., 2]) * np.float32(1 / 3))
+        tex = _texture(lum)
         keep = np.where(self.fg, np.float32(p.weak_keep), np.float32(1.0))
         rise = keep * np.float32(p.texture_rise)
         changed = ((tex - self.tex_max > rise) | (self.tex_min - tex > rise)) & self.tex_ok
@@ -253,12 +266,22 @@ class ReferenceSheet:
         released = bg & (self.bg_age >= p.release_s)
         self.age[released] = 0.0
         self.static[released] = False
-        self.static |= self.age >= p.static_after_s
+        new_static = (self.age >= p.static_after_s) & ~self.static
+        self.static |= new_static
 
         busy = cv2.dilate((self.static | fg | (self.age > 0)).view(np.uint8), self._guard).view(bool)
         warm = warm_rows[:, None]
         learn = ((observed & warm) | (bg & ~busy & ~warm)) & (alpha_rows > 0)[:, None]
-        self._learn(cur, cur_n, learn, alpha_rows)
+        self._learn(cur, cur_n, lum, learn, alpha_rows, slow_rows)
+        # (added with the ghosts) components just turned static that the older reference still holds as ground
+        for t in self.tiles:
+            at = (t.rows, t.cols)
+            if new_static[at].any():
+                drop = ghosts(self.static[at], new_static[at], lum[at], self.ref_lum[at], self.ref_old[at],
+                              p.ghost_share)
+                for a in (self.known, self.static, self.fg, self.age, self.bg_age):
+                    a[at][drop] = 0
+                self.ghosts += int(drop.any())
         return self._states(ts, ~warming)
 
     def _states(self, ts: float, ready: np.ndarray) -> list[StaticState]:
@@ -369,7 +392,7 @@ def _frame(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 ARRAYS = ("ref", "known", "ref_clipped", "age", "onset", "bg_age", "static", "fg", "gain", "t0", "last_ts",
-          "ref_min", "ref_max", "ref_lum", "ref_spread", "tex_min", "tex_max", "since_stood", "held")
+          "ref_min", "ref_max", "ref_lum", "ref_spread", "tex_min", "tex_max", "since_stood", "held", "ref_old")
 # the texture's min / max are compared on the zones' crops: the fast sheet refreshes them band by band, and in the
 # gap rows next to a band's cut they may hold the texture of before the neighbouring band learned (never read)
 IN_CROPS = ("tex_min", "tex_max")
@@ -522,3 +545,18 @@ def test_blur_equals_gaussian_blur() -> None:
         # rows at a band's cut are blurred without their neighbour across it: they are gap, never read
         assert np.array_equal(got[1:-1], want[band.lo + 1:band.hi - 1])
 
+
+
+def test_sheet_equals_the_reference_where_it_forgets_ghosts() -> None:
+    """The ghosts' bookkeeping (pixels unknown again, timers cleared, learned afresh from the next frame):
+    with `ghost_share` so large that every component turning static counts as a ghost."""
+    p = StaticModelParams(static_after_s=2.0, ghost_share=1e9)
+    polys = [z for z in ZONES if kernel_radius(z, (W, H), p) == 2]
+    fast, ref = _Sheet(polys, (W, H), p), ReferenceSheet(polys, (W, H), p)
+    for k in range(40):
+        img, boxes, standing = _frame(k)
+        got, want = fast.update(img, k / 2, boxes, standing), ref.update(img, k / 2, boxes, standing)
+        assert all(_same_state(a, b) for a, b in zip(got, want, strict=True)), k
+        for name in ARRAYS:
+            assert _same_array(fast, ref, name), (k, name)
+    assert ref.ghosts >= 2
