@@ -4,9 +4,13 @@ The static-object model has a second, lower threshold where the texture changed 
 person's clothes are texture. A person who stands still is missed by the detector now and then, for a second
 or two at a time, and their track may come back under a new id: behind no box then, their pixels would count
 as an object. So standing is read off the boxes themselves, not off track ids: a person box that lies in nearly
-the same place as person boxes of `min_frames` earlier frames, `min_s` to `window_s` before it, stands. A walker
-has moved a good part of their width by then, and on a busy pavement one walker following another along the
-same line matches one earlier frame now and then, not several.
+the same place as person boxes of earlier frames `min_s` to `window_s` before it, frames at least `span_s`
+apart, stands. A walker has moved a good part of their width by then, and on a busy pavement one walker
+following another along the same line matches an earlier frame now and then, not a second one a second away.
+The span, not a count of frames: far from the camera a walker crosses a few pixels a second and matched two
+frames half a second apart often enough to keep a faint object beside their path held for good (the hold of
+the static-object model's texture cue), as did a person pausing to set a bag down; and a count means another
+thing at each analysis rate.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ MATCH_IOU = 0.5  # a person box overlapping an earlier one this much is in nearl
 class StandingPeople:
     """Per camera: the person boxes of the last `window_s` seconds."""
 
-    def __init__(self, min_s: float = 1.0, window_s: float = 4.0, min_frames: int = 2) -> None:
+    def __init__(self, min_s: float = 1.0, window_s: float = 4.0, span_s: float = 1.0) -> None:
         self.min_s = min_s
         self.window_s = window_s
-        self.min_frames = min_frames
+        self.span_s = span_s
         self.boxes = np.zeros((0, 4))
         self.seen = np.zeros(0)
 
@@ -36,7 +40,7 @@ class StandingPeople:
         earlier = ts - self.seen >= self.min_s
         match = box_iou(boxes, self.boxes[earlier]) >= MATCH_IOU
         times = self.seen[earlier]
-        standing = np.array([len(np.unique(times[row])) >= self.min_frames for row in match], bool)
+        standing = np.array([row.any() and np.ptp(times[row]) >= self.span_s for row in match], bool)
         self.boxes = np.concatenate([self.boxes, boxes])
         self.seen = np.concatenate([self.seen, np.full(len(boxes), ts)])
         return standing

@@ -589,7 +589,9 @@ class _Sheet:
         as behind a box)."""
         p, rows = self.p, band.rows
         tex = _texture(self._lum[rows])
-        keep = np.where(self._fg[rows], np.float32(p.weak_keep), np.float32(1.0))
+        # a held pixel keeps the hysteresis too: a faint object a passer-by lingered by would otherwise lose its
+        # pixels one by one while they are held, and be released
+        keep = np.where(self._fg[rows] | self._held[rows], np.float32(p.weak_keep), np.float32(1.0))
         rise = keep * np.float32(p.texture_rise)
         changed = (tex - self._tex_max[rows] > rise) | (self._tex_min[rows] - tex > rise)
         changed &= self._tex_ok[rows]

@@ -244,9 +244,9 @@ class ReferenceSheet:
         raw = excess > thr
         # (added with the model's rule) the lower threshold where the texture changed, away from where a person
         # stood still lately (there such pixels are held: neither object nor ground)
-        # (a pixel already foreground stays so at `weak_keep` of both)
+        # (a pixel already foreground, or held, stays so at `weak_keep` of both)
         tex = _texture(lum)
-        keep = np.where(self.fg, np.float32(p.weak_keep), np.float32(1.0))
+        keep = np.where(self.fg | self.held, np.float32(p.weak_keep), np.float32(1.0))
         rise = keep * np.float32(p.texture_rise)
         changed = ((tex - self.tex_max > rise) | (self.tex_min - tex > rise)) & self.tex_ok
         changed &= excess > (np.minimum(self.ref_lum, p.thr_rel_cap) * np.float32(p.weak_rel)
