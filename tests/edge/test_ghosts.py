@@ -9,7 +9,7 @@ from edge.background.ghosts import ghosts
 from edge.background.sheet import _Sheet
 
 W, H = 160, 120
-ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)  # a 60 x 50 px zone: its crop is not shrunk
+ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)  # 60 x 50 px
 
 
 def _ground() -> np.ndarray:
@@ -20,12 +20,16 @@ def _ground() -> np.ndarray:
 GROUND = _ground()
 
 
+SACK = (50, 45, 75, 65)  # x1, y1, x2, y2 frame px
+BOX = (80, 40, 95, 60)
+
+
 def _frame(t: float, sack: tuple[float, float] | None, box: tuple[float, float] | None) -> np.ndarray:
     img = GROUND.copy()
     if sack is not None and sack[0] <= t < sack[1]:
-        img[45:65, 50:75] = 100.0  # a smooth sack of the asphalt's mean grey: it hides texture, no level
+        img[SACK[1]:SACK[3], SACK[0]:SACK[2]] = 100.0  # a smooth sack of the asphalt's mean grey: hides texture
     if box is not None and box[0] <= t < box[1]:
-        img[40:60, 80:95] = 20.0  # a dark box: plainly an object
+        img[BOX[1]:BOX[3], BOX[0]:BOX[2]] = 20.0  # a dark box: plainly an object
     noise = np.random.default_rng(int(t * 2)).normal(0, 1.5, img.shape)
     return np.clip(img + noise, 0, 255).astype(np.uint8)
 
@@ -38,15 +42,19 @@ def _static_seconds(p: StaticModelParams, sack: tuple[float, float] | None = Non
     for k in range(int(until * 2)):
         t = k / 2
         sheet.step(_frame(t, sack, box), t, np.zeros((0, 4)))
-        tile = sheet.tiles[0]
-        static = sheet.static[tile.rows, tile.cols]
-        # frame px -> sheet px (scale 1): the crop starts at the zone's corner minus the margin
-        x0, y0 = tile.crop[0], tile.crop[1]
-        if sack is not None and t >= sack[1] and static[45 - y0:65 - y0, 50 - x0:75 - x0].any():
+        static = sheet.static[sheet.tiles[0].rows, sheet.tiles[0].cols]
+        if sack is not None and t >= sack[1] and static[_on(sheet, SACK)].any():
             held["sack"] += 0.5
-        if box is not None and static[40 - y0:60 - y0, 80 - x0:95 - x0].any():
+        if box is not None and static[_on(sheet, BOX)].any():
             held["box"] += 0.5
     return held
+
+
+def _on(sheet: _Sheet, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    """The zone's crop in the sheet (its tile) where the frame box `box` lies."""
+    (x0, y0, _, _), f = sheet.tiles[0].crop, sheet.tiles[0].scale
+    return slice(round((box[1] - y0) * f), round((box[3] - y0) * f)), slice(round((box[0] - x0) * f),
+                                                                            round((box[2] - x0) * f))
 
 
 def test_a_sack_learned_as_ground_then_taken_away_leaves_no_ghost() -> None:
