@@ -36,6 +36,7 @@ class StaticModelParams:
     learn_tau_s: float = 60.0  # time constant of the slow reference update on background pixels
     static_after_s: float = 3.0
     release_s: float = 1.0  # a static pixel seen as background this long is released
+    onset_memory_s: float = 10.0  # ... but foreground again within this long, it keeps the onset it had
     thr_abs: float = 12.0  # grey levels (0..255) beyond the reference min/max
     thr_rel: float = 0.10  # plus this fraction of the reference level (16 + 0.12 missed faint bags)
     thr_rel_cap: float = 255.0  # ... of at most this level (90 found dull objects on pale ground, but raised a

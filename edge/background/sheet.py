@@ -160,6 +160,7 @@ class _Sheet:
             self._ref_clipped = np.zeros((3, h, wc), bool)
             self._age = np.zeros((h, wc), np.float32)  # seconds of (held) foreground
             self._onset = np.zeros((h, wc), np.float64)  # stream time the current foreground run began
+            self._released_at = np.full((h, wc), -np.inf)  # stream time the pixel was last released
             self._bg_age = np.zeros((h, wc), np.float32)  # seconds seen as background since last foreground
             self._static = np.zeros((h, wc), bool)
             self._fg = np.zeros((h, wc), bool)
@@ -186,12 +187,14 @@ class _Sheet:
             self.known, self.age, self.onset, self.bg_age, self.static, self.fg, self.ref_lum, self.ref_spread = (
                 a[:, :w] for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg,
                                    self._ref_lum, self._ref_spread))
-            self.tex_min, self.tex_max, self.since_stood, self.held, self.ref_old = (
-                a[:, :w] for a in (self._tex_min, self._tex_max, self._since_stood, self._held, self._ref_old))
+            self.tex_min, self.tex_max, self.since_stood, self.held, self.ref_old, self.released_at = (
+                a[:, :w] for a in (self._tex_min, self._tex_max, self._since_stood, self._held, self._ref_old,
+                                   self._released_at))
         else:
             rows = self.tiles[index].rows
             for a in (self._known, self._age, self._onset, self._bg_age, self._static, self._fg, self._ref_old):
                 a[rows] = 0
+            self._released_at[rows] = -np.inf
             self._since_stood[rows] = _BIG
             for a in (self._ref, self._ref_clipped):
                 a[:, rows] = 0
@@ -214,7 +217,7 @@ class _Sheet:
 
     # what one zone has learned and is timing, per pixel: `take_zone` carries these across a rebuild
     _PER_PIXEL = ("_ref", "_known", "_ref_clipped", "_max_offset", "_age", "_onset", "_bg_age", "_static", "_fg",
-                  "_since_stood", "_ref_old")
+                  "_since_stood", "_ref_old", "_released_at")
 
     def take_zone(self, index: int, other: _Sheet, other_index: int) -> None:
         """Zone `index` continues where zone `other_index` of `other` left off: the same zone in the sheet built
@@ -608,6 +611,8 @@ class _Sheet:
         tmp = self._buf("t2d", *age.shape)
         onset = fg & (age == 0)
         if onset.any():
+            # a pixel released moments ago goes on with its run (a faint object flickering), else starts one
+            onset &= ts - self._released_at[rows] > p.onset_memory_s
             self._onset[rows].reshape(-1)[np.flatnonzero(onset)] = ts
         age += np.multiply(fg.view(np.uint8), dt, out=tmp)
         np.logical_not(fg, out=onset)
@@ -617,6 +622,7 @@ class _Sheet:
         released &= bg
         if released.any():
             age *= np.logical_not(released).view(np.uint8)
+            self._released_at[rows][released & static] = ts  # (only an object's pixels are remembered)
             static &= ~released
         new = np.greater_equal(age, p.static_after_s, out=self._new_static[rows])
         new &= ~static

@@ -80,6 +80,7 @@ class ReferenceSheet:
             self.ref_clipped = np.zeros((h, w, 3), bool)
             self.age = np.zeros((h, w), np.float32)  # seconds of (held) foreground
             self.onset = np.zeros((h, w), np.float64)  # stream time the current foreground run began
+            self.released_at = np.full((h, w), -np.inf)
             self.bg_age = np.zeros((h, w), np.float32)  # seconds seen as background since last foreground
             self.static = np.zeros((h, w), bool)
             self.fg = np.zeros((h, w), bool)
@@ -96,6 +97,7 @@ class ReferenceSheet:
                       self.fg, self.ref_old):
                 a[rows] = 0
             self.since_stood[rows] = _BIG
+            self.released_at[rows] = -np.inf
             self.gain[index] = 1.0
             self.t0[index] = self.last_ts[index] = np.nan
         self._last: list[StaticState] | None = None  # the last run's states, until the next run is due
@@ -259,12 +261,14 @@ class ReferenceSheet:
         self.fg = fg
         bg = judged & ~fg & ~self.held
 
-        self.onset[fg & (self.age == 0)] = ts
+        # (added with the onset memory) an object's pixel released moments ago keeps its onset
+        self.onset[fg & (self.age == 0) & (ts - self.released_at > p.onset_memory_s)] = ts
         self.age += fg * dt_rows
         self.bg_age[fg] = 0.0
         self.bg_age += bg * dt_rows
         released = bg & (self.bg_age >= p.release_s)
         self.age[released] = 0.0
+        self.released_at[released & self.static] = ts
         self.static[released] = False
         new_static = (self.age >= p.static_after_s) & ~self.static
         self.static |= new_static
@@ -392,7 +396,8 @@ def _frame(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 ARRAYS = ("ref", "known", "ref_clipped", "age", "onset", "bg_age", "static", "fg", "gain", "t0", "last_ts",
-          "ref_min", "ref_max", "ref_lum", "ref_spread", "tex_min", "tex_max", "since_stood", "held", "ref_old")
+          "ref_min", "ref_max", "ref_lum", "ref_spread", "tex_min", "tex_max", "since_stood", "held", "ref_old",
+          "released_at")
 # the texture's min / max are compared on the zones' crops: the fast sheet refreshes them band by band, and in the
 # gap rows next to a band's cut they may hold the texture of before the neighbouring band learned (never read)
 IN_CROPS = ("tex_min", "tex_max")
