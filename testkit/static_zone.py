@@ -45,8 +45,17 @@ class ZoneStaticModel:
     def reset(self) -> None:
         self._sheet.reset()
 
-    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray) -> StaticState:
+    def update(self, frame_bgr: np.ndarray, ts: float, mover_boxes: np.ndarray,
+               standing: np.ndarray | None = None) -> StaticState:
         """Advance the model by one frame at stream time `ts` (s); `mover_boxes` (n, 4) image px of people
-        and vehicles, whose (expanded) boxes are neither judged nor learned from. Called again sooner than
-        about 1 / `max_fps` seconds after its last run, it returns that run's state unchanged."""
-        return self._sheet.update(frame_bgr, ts, mover_boxes)[0]
+        and vehicles, whose (expanded) boxes are neither judged nor learned from; `standing`: those of people
+        standing still (the texture cue waits there). Called again sooner than about 1 / `max_fps` seconds
+        after its last run, it returns that run's state unchanged."""
+        return self._sheet.update(frame_bgr, ts, mover_boxes, standing)[0]
+
+    def at(self, box: tuple[float, float, float, float]) -> tuple[slice, slice]:
+        """Rows and columns of the crop's arrays (`static`, `fg`, ...) where the frame box `box` (x1, y1, x2, y2
+        image px) lies."""
+        (x0, y0, _, _), f = self.crop, self.scale
+        return (slice(round((box[1] - y0) * f), round((box[3] - y0) * f)),
+                slice(round((box[0] - x0) * f), round((box[2] - x0) * f)))

@@ -29,7 +29,7 @@ def ghosts(static: np.ndarray, new: np.ndarray, cur: np.ndarray, ref: np.ndarray
     if count < 2:
         return out
     h, w = static.shape
-    for k in np.unique(labels[new & static]).tolist():
+    for k in np.unique(labels[new]).tolist():
         x, y, bw, bh = stats[k, :4].tolist()
         y1, y2, x1, x2 = max(0, y - 1), min(h, y + bh + 1), max(0, x - 1), min(w, x + bw + 1)
         inside = labels[y1:y2, x1:x2] == k

@@ -459,12 +459,13 @@ class _Sheet:
         dt_rows = np.append(dt, 0.0).astype(np.float32)[self.row_tile][:, None]
         alpha_rows = np.append(alpha, 0.0).astype(np.float32)[self.row_tile]
         slow = np.where(dt > 0, 1.0 - np.exp(-dt / np.where(warming, 0.5, p.ghost_tau_s)), 0.0)
-        self._alpha_old = np.append(slow, 0.0).astype(np.float32)[self.row_tile]
+        slow_rows = np.append(slow, 0.0).astype(np.float32)[self.row_tile]
         self._since_stood += dt_rows
         self._paint(self._since_stood, standing, 0.0)
         for band in self.bands:  # each row belongs to one band, and bands do not interact
             rows = band.rows
-            self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows])
+            self._step_band(band, ts, usable[rows], warm_rows[rows, None], dt_rows[rows], alpha_rows[rows],
+                            slow_rows[rows])
         if self._new_static.any():
             self._drop_ghosts()
         if self._view_is_new(usable, ts):
@@ -513,7 +514,8 @@ class _Sheet:
         return True
 
     def _step_band(self, band: _Band, ts: float, usable: np.ndarray, warm: np.ndarray, dt: np.ndarray,
-                   alpha: np.ndarray) -> None:
+                   alpha: np.ndarray, slow: np.ndarray) -> None:
+        """`alpha`, `slow`: per row, the reference's and the older reference's learning rates this step."""
         rows = band.rows
         cur = self._blur(band)
         # a blurred pixel lies within the range of the pixels around it (the gaps hold a mid grey): most bands
@@ -542,7 +544,7 @@ class _Sheet:
 
         learn = ((observed & warm) | (bg & ~self._busy(band) & ~warm)) & (alpha > 0)[:, None]
         if learn.any():
-            self._learn(band, cur, cur_n, learn, alpha, bright)
+            self._learn(band, cur, cur_n, learn, alpha, slow, bright)
 
     def _define(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, new: np.ndarray) -> None:
         px = np.flatnonzero(new)
@@ -647,17 +649,17 @@ class _Sheet:
         return busy
 
     def _learn(self, band: _Band, cur: np.ndarray, cur_n: np.ndarray, where: np.ndarray, alpha: np.ndarray,
-               bright: bool) -> None:
+               slow: np.ndarray, bright: bool) -> None:
         rows, (_, n, wc) = band.rows, cur.shape
         ref = self._ref[:, rows]
         delta = np.subtract(cur_n, ref, out=self._buf("t1", 3, n, wc))
         delta *= np.multiply(where.view(np.uint8), alpha[:, None], out=self._buf("t2d", n, wc))
         ref += delta
         old = self._ref_old[rows]
-        slow = np.subtract(self._lum[rows], old, out=self._buf("t2d", n, wc))
-        slow *= where.view(np.uint8)
-        slow *= self._alpha_old[rows][:, None]
-        old += slow
+        step = np.subtract(self._lum[rows], old, out=self._buf("t2d", n, wc))
+        step *= where.view(np.uint8)
+        step *= slow[:, None]
+        old += step
         ref_clipped = self._ref_clipped[:, rows]
         if ref_clipped.any():
             # a channel learned while clipped gets its upper bound back once it reads below the clip level

@@ -6,7 +6,7 @@ import numpy as np
 
 from edge.background import StaticModelParams
 from edge.background.ghosts import ghosts
-from edge.background.sheet import _Sheet
+from testkit.static_zone import ZoneStaticModel
 
 W, H = 160, 120
 ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)  # 60 x 50 px
@@ -37,24 +37,16 @@ def _frame(t: float, sack: tuple[float, float] | None, box: tuple[float, float] 
 def _static_seconds(p: StaticModelParams, sack: tuple[float, float] | None = None,
                     box: tuple[float, float] | None = None, until: float = 260.0) -> dict[str, float]:
     """Seconds the zone held static pixels where the sack was and where the box is, after the sack went."""
-    sheet = _Sheet([ZONE], (W, H), p)
+    model = ZoneStaticModel(ZONE, (W, H), p)
     held = {"sack": 0.0, "box": 0.0}
     for k in range(int(until * 2)):
         t = k / 2
-        sheet.step(_frame(t, sack, box), t, np.zeros((0, 4)))
-        static = sheet.static[sheet.tiles[0].rows, sheet.tiles[0].cols]
-        if sack is not None and t >= sack[1] and static[_on(sheet, SACK)].any():
+        model.update(_frame(t, sack, box), t, np.zeros((0, 4)))
+        if sack is not None and t >= sack[1] and model.static[model.at(SACK)].any():
             held["sack"] += 0.5
-        if box is not None and static[_on(sheet, BOX)].any():
+        if box is not None and model.static[model.at(BOX)].any():
             held["box"] += 0.5
     return held
-
-
-def _on(sheet: _Sheet, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
-    """The zone's crop in the sheet (its tile) where the frame box `box` lies."""
-    (x0, y0, _, _), f = sheet.tiles[0].crop, sheet.tiles[0].scale
-    return slice(round((box[1] - y0) * f), round((box[3] - y0) * f)), slice(round((box[0] - x0) * f),
-                                                                            round((box[2] - x0) * f))
 
 
 def test_a_sack_learned_as_ground_then_taken_away_leaves_no_ghost() -> None:

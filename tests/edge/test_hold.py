@@ -5,11 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.background import StaticModelParams
-from edge.background.sheet import _Sheet
+from testkit.static_zone import ZoneStaticModel
 
 W, H = 160, 120
-ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)  # not shrunk: 60 x 50 px and its margin
+ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)  # 60 x 50 px
 SACK = (50, 45, 75, 65)  # x1, y1, x2, y2
 
 
@@ -32,18 +31,14 @@ def test_a_faint_sack_a_person_stood_by_keeps_its_pixels_while_they_are_held() -
     the hold after, the sack's pixels pass only the lower threshold and are held, neither object nor ground.
     Held, they keep the hysteresis that found them; if they lost it (as they did at first) most of them would
     read as ground within a step or two and be released: the sack's static pixels would melt to about an eighth."""
-    sheet = _Sheet([ZONE], (W, H), StaticModelParams())
+    model = ZoneStaticModel(ZONE, (W, H))
     person = np.array([[45.0, 20.0, 80.0, 70.0]])
-    tile = sheet.tiles[0]  # frame px -> sheet px: the crop's corner, its scale, the tile's first row and column
-    (x0, y0, _, _), f = tile.crop, tile.scale
-    on_sack = (slice(tile.y0 + round((SACK[1] - y0) * f), tile.y0 + round((SACK[3] - y0) * f)),
-               slice(tile.cols.start + round((SACK[0] - x0) * f), tile.cols.start + round((SACK[2] - x0) * f)))
     counts = {}
     for k in range(2 * 60):
         t = k / 2
         standing = person if 40.0 <= t < 42.0 else None
-        sheet.step(_frame(t), t, np.zeros((0, 4)), standing)
-        counts[t] = int(sheet._static[on_sack].sum())
+        model.update(_frame(t), t, np.zeros((0, 4)), standing)
+        counts[t] = int(model.static[model.at(SACK)].sum())
     before = counts[39.5]
     assert before > 100  # the sack was found
     assert min(counts[t] for t in np.arange(42.0, 52.0, 0.5)) > 0.6 * before

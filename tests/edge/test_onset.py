@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.background import StaticModelParams
-from edge.background.sheet import _Sheet
+from testkit.static_zone import ZoneStaticModel
 
 W, H = 160, 120
 ZONE = np.array([[40, 30], [100, 30], [100, 80], [40, 80]], float)
@@ -22,10 +22,10 @@ def _frame(t: float, gone: tuple[float, float]) -> np.ndarray:
 
 
 def _onset_age(p: StaticModelParams, gone: tuple[float, float], at: float = 50.0) -> float:
-    sheet = _Sheet([ZONE], (W, H), p)
+    model = ZoneStaticModel(ZONE, (W, H), p)
     state = None
     for k in range(int(at * 2) + 1):
-        state = sheet.step(_frame(k / 2, gone), k / 2, np.zeros((0, 4)))[0]
+        state = model.update(_frame(k / 2, gone), k / 2, np.zeros((0, 4)))
     assert state is not None and state.coverage > 0
     return state.onset_age_s
 
